@@ -1,0 +1,241 @@
+//! Capture: record a model's forward pass as burn IR, once, with its weights and stable names.
+
+use std::collections::{HashMap, HashSet};
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn_capture::{CaptureBackend, TensorId};
+use burn_ir::{OperationIr, TensorIr};
+
+use xai_core::{Result, XaiError};
+
+use super::names::op_kind;
+
+/// A parameter of the captured model: a recorded constant that a module owns.
+#[derive(Clone, Debug)]
+pub struct ParamInfo {
+    /// Module path, e.g. `fc1.weight`.
+    pub path: String,
+    /// Shape (burn layout: a Linear weight is `[in, out]`).
+    pub shape: Vec<usize>,
+    pub(crate) id: TensorId,
+}
+
+/// One recorded operation and its stable name.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Stable name: `<module path>.<op>` when the op reads a parameter (`conv1.conv2d`), else
+    /// `<op>#<index>` (`relu#3`).
+    pub name: String,
+    /// The IR operation's kind, e.g. `linear`, `relu`, `reshape`.
+    pub kind: &'static str,
+    pub(crate) op: OperationIr,
+}
+
+/// A model's forward pass captured once as burn IR, to be replayed and transformed.
+#[derive(Clone, Debug)]
+pub struct CapturedGraph {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) constants: HashMap<TensorId, TensorData>,
+    pub(crate) params: Vec<ParamInfo>,
+    pub(crate) inputs: Vec<TensorIr>,
+    pub(crate) outputs: Vec<TensorIr>,
+}
+
+fn capture_id<const D: usize>(t: &Tensor<D>) -> Result<TensorId> {
+    t.clone()
+        .try_into_primitive::<CaptureBackend>()
+        .map(|p| p.id())
+        .map_err(|e| XaiError::Capture(format!("tensor is not on the capture device: {e:?}")))
+}
+
+fn capture_id_int<const D: usize>(t: &Tensor<D, Int>) -> Result<TensorId> {
+    t.clone()
+        .try_into_primitive::<CaptureBackend>()
+        .map(|p| p.id())
+        .map_err(|e| XaiError::Capture(format!("tensor is not on the capture device: {e:?}")))
+}
+
+struct ParamCollector {
+    stack: Vec<String>,
+    found: Vec<(String, TensorId, Vec<usize>)>,
+}
+
+impl ModuleVisitor for ParamCollector {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.stack.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.stack.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val();
+        if let Ok(id) = capture_id(&t) {
+            self.found.push((self.stack.join("."), id, t.dims().to_vec()));
+        }
+    }
+}
+
+impl CapturedGraph {
+    /// Capture `forward(model, x)` for float inputs shaped like `example` (the batch size of the
+    /// example is not baked in for the shape-agnostic ops, but reshapes record concrete shapes, so
+    /// replay with the same shape; [`CapturedGraph::input_shape`] tells it).
+    pub fn capture<M, const DI: usize, const DO: usize>(
+        model: &M,
+        example: Tensor<DI>,
+        forward: impl FnOnce(&M, Tensor<DI>) -> Tensor<DO>,
+    ) -> Result<Self>
+    where
+        M: Module + Clone,
+    {
+        Self::capture_inner(model, |m, cap| {
+            let x = example.to_device(cap);
+            let xid = capture_id(&x)?;
+            let y = forward(m, x);
+            Ok((vec![xid], vec![capture_id(&y)?]))
+        })
+    }
+
+    /// Capture a model whose input is integer token ids (it starts with an `Embedding`).
+    pub fn capture_tokens<M, const DI: usize, const DO: usize>(
+        model: &M,
+        example: Tensor<DI, Int>,
+        forward: impl FnOnce(&M, Tensor<DI, Int>) -> Tensor<DO>,
+    ) -> Result<Self>
+    where
+        M: Module + Clone,
+    {
+        Self::capture_inner(model, |m, cap| {
+            let x = example.to_device(cap);
+            let xid = capture_id_int(&x)?;
+            let y = forward(m, x);
+            Ok((vec![xid], vec![capture_id(&y)?]))
+        })
+    }
+
+    fn capture_inner<M: Module + Clone>(
+        model: &M,
+        body: impl FnOnce(&M, &Device) -> Result<(Vec<TensorId>, Vec<TensorId>)>,
+    ) -> Result<Self> {
+        let cap = Device::capture();
+        let mut inner_err = None;
+        let mut collected = Vec::new();
+        let captured = cap
+            .capture_scope(|scope| {
+                let m = model.clone().to_device(&cap);
+                let mut pc = ParamCollector { stack: Vec::new(), found: Vec::new() };
+                m.visit(&mut pc);
+                collected = pc.found;
+                match body(&m, &cap) {
+                    Ok((i, o)) => scope.complete(i, o),
+                    Err(e) => {
+                        inner_err = Some(e);
+                        scope.complete([], [])
+                    }
+                }
+            })
+            .map_err(|e| XaiError::Capture(format!("{e:?}")));
+        if let Some(e) = inner_err {
+            return Err(e);
+        }
+        let captured = captured?;
+        Self::from_ir(captured.graph, captured.values, collected)
+    }
+
+    fn from_ir(
+        graph: burn_ir::GraphIr,
+        values: std::collections::BTreeMap<TensorId, TensorData>,
+        collected: Vec<(String, TensorId, Vec<usize>)>,
+    ) -> Result<Self> {
+        let mut tensor_irs: HashMap<TensorId, TensorIr> = HashMap::new();
+        for op in &graph.operations {
+            for t in op.nodes() {
+                tensor_irs.entry(t.id).or_insert_with(|| t.clone());
+            }
+        }
+        let find = |id: &TensorId| -> Result<TensorIr> {
+            tensor_irs
+                .get(id)
+                .cloned()
+                .ok_or_else(|| XaiError::Capture(format!("boundary tensor {id:?} is not used by any operation")))
+        };
+        let inputs = graph.inputs.iter().map(find).collect::<Result<Vec<_>>>()?;
+        let outputs = graph.outputs.iter().map(find).collect::<Result<Vec<_>>>()?;
+        let param_ids: HashMap<TensorId, String> = collected.iter().map(|(p, id, _)| (*id, p.clone())).collect();
+        let mut params = Vec::new();
+        let mut seen = HashSet::new();
+        for (path, id, shape) in collected {
+            if values.contains_key(&id) && seen.insert(id) {
+                params.push(ParamInfo { path, shape, id });
+            }
+        }
+        let mut nodes = Vec::new();
+        for op in graph.operations {
+            if matches!(op, OperationIr::Init(_) | OperationIr::Drop(_)) {
+                continue;
+            }
+            let kind = op_kind(&op);
+            let owner = op.inputs().find_map(|t| param_ids.get(&t.id)).map(|p| {
+                p.rsplit_once('.').map(|(m, _)| m.to_string()).unwrap_or_default()
+            });
+            let index = nodes.len();
+            let name = match owner {
+                Some(m) if !m.is_empty() => format!("{m}.{kind}"),
+                _ => format!("{kind}#{index}"),
+            };
+            nodes.push(Node { name, kind, op });
+        }
+        // Names must be unique; a module used twice gets `#k` suffixes after its first use.
+        let mut count: HashMap<String, usize> = HashMap::new();
+        for n in &mut nodes {
+            let c = count.entry(n.name.clone()).or_insert(0);
+            if *c > 0 {
+                n.name = format!("{}#{}", n.name, c);
+            }
+            *c += 1;
+        }
+        Ok(CapturedGraph { nodes, constants: values.into_iter().collect(), params, inputs, outputs })
+    }
+
+    /// The recorded nodes in execution order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The model parameters found in the graph, in module order.
+    pub fn params(&self) -> &[ParamInfo] {
+        &self.params
+    }
+
+    /// Shape of the `i`-th graph input.
+    pub fn input_shape(&self, i: usize) -> Option<Vec<usize>> {
+        self.inputs.get(i).map(|t| t.shape.to_vec())
+    }
+
+    /// Shape of the `i`-th graph output.
+    pub fn output_shape(&self, i: usize) -> Option<Vec<usize>> {
+        self.outputs.get(i).map(|t| t.shape.to_vec())
+    }
+
+    /// Index of the node with this name, or its index given as `#k` / a plain number.
+    pub fn node_index(&self, name: &str) -> Result<usize> {
+        if let Some(i) = self.nodes.iter().position(|n| n.name == name) {
+            return Ok(i);
+        }
+        name.trim_start_matches('#')
+            .parse::<usize>()
+            .ok()
+            .filter(|&i| i < self.nodes.len())
+            .ok_or_else(|| XaiError::UnknownNode(name.to_string()))
+    }
+
+    /// A readable listing: one line per node with its name and output shape.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let shape = n.op.outputs().next().map(|t| t.shape.to_vec()).unwrap_or_default();
+            s.push_str(&format!("{i:>3}  {:<28} {:?}\n", n.name, shape));
+        }
+        s
+    }
+}

@@ -1,0 +1,1 @@
+//! Per-op backward rules (placeholder module, filled in below).

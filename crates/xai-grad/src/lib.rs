@@ -1,0 +1,10 @@
+//! # xai-grad
+//!
+//! The capture-and-interpret autodiff engine on burn 0.22 ([`engine`]) and gradient-based
+//! attributions built on it.
+#![warn(missing_docs)]
+
+pub mod engine;
+pub mod gradient;
+
+pub use engine::{CapturedGraph, DynTensor, Precision};

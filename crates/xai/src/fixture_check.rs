@@ -1,0 +1,196 @@
+//! `xai fixture check`: run every supported method of a fixture and compare with its references.
+//!
+//! A method passes when `max |ours − expected| ≤ 1e-3 · max |expected| + 1e-5` (the fixtures'
+//! stated tolerance for f32; on flex the check runs in f64, where errors are far smaller).
+
+use burn::tensor::{DType, Device, Tensor};
+use serde::Serialize;
+
+use xai_core::fixture::{Fixture, FixtureModel, NdArray, tensor_from_f64};
+use xai_core::{Result, Target, XaiError, tensor_to_vec_f64};
+use xai_grad::engine::DynTensor;
+use xai_grad::{CapturedGraph, Precision, gradient};
+
+/// The outcome of one method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// Within the bound.
+    Pass,
+    /// Outside the bound.
+    Fail,
+    /// Not implemented yet.
+    Unsupported,
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckLine {
+    /// The method key, e.g. `saliency` or `second_order/hvp[0]`.
+    pub key: String,
+    /// PASS, FAIL or UNSUPPORTED.
+    pub status: Status,
+    /// Largest absolute difference (NaN when unsupported).
+    pub max_abs_err: f64,
+    /// The tolerance used.
+    pub bound: f64,
+}
+
+impl std::fmt::Display for CheckLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self.status {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Unsupported => "UNSUPPORTED",
+        };
+        write!(f, "{} {} max_abs_err={:.3e} bound={:.3e}", self.key, s, self.max_abs_err, self.bound)
+    }
+}
+
+/// The fixtures' tolerance for a set of reference values.
+pub fn bound_for(expected: &[f64]) -> f64 {
+    1e-3 * expected.iter().fold(0.0f64, |m, v| m.max(v.abs())) + 1e-5
+}
+
+/// Compare and produce a line.
+pub fn compare(key: &str, ours: &[f64], expected: &[f64]) -> CheckLine {
+    let bound = bound_for(expected);
+    let max_abs_err = if ours.len() != expected.len() {
+        f64::INFINITY
+    } else {
+        ours.iter().zip(expected).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
+    };
+    let status = if max_abs_err <= bound { Status::Pass } else { Status::Fail };
+    CheckLine { key: key.to_string(), status, max_abs_err, bound }
+}
+
+/// The precision a device supports for the check: f64 on flex, f32 elsewhere.
+pub fn precision_for(device_name: &str) -> Precision {
+    if device_name == "flex" { Precision::F64 } else { Precision::F32 }
+}
+
+fn dtype(p: Precision) -> DType {
+    match p {
+        Precision::F64 => DType::F64,
+        Precision::F32 => DType::F32,
+    }
+}
+
+/// Run every method in the fixture's `expected` (and its second-order block).
+pub fn check_fixture(fx: &Fixture, device: &Device, precision: Precision) -> Result<Vec<CheckLine>> {
+    let dt = dtype(precision);
+    let model = fx.model(device, dt)?;
+    model.validate()?;
+    let mut lines = Vec::new();
+    if let Some(logits) = &fx.logits {
+        let ours = tensor_to_vec_f64(model.forward(fx.inputs_flat(device, dt)))?;
+        lines.push(compare("logits", &ours, &logits.data));
+    }
+    let targets = fx.targets.clone().map(Target::Classes);
+    for (key, exp) in &fx.expected {
+        let ours = match (key.as_str(), &targets) {
+            ("saliency", Some(t)) => Some(saliency(&model, fx, device, dt, t, false)?),
+            ("input_x_gradient", Some(t)) => Some(saliency(&model, fx, device, dt, t, true)?),
+            _ => None,
+        };
+        lines.push(match ours {
+            Some(v) => compare(key, &v, &exp.values.data),
+            None => CheckLine { key: key.clone(), status: Status::Unsupported, max_abs_err: f64::NAN, bound: bound_for(&exp.values.data) },
+        });
+    }
+    if let Some(so) = &fx.second_order {
+        lines.extend(second_order(&model, fx, so, device, precision)?);
+    }
+    Ok(lines)
+}
+
+fn saliency(model: &FixtureModel, fx: &Fixture, device: &Device, dt: DType, target: &Target, times_input: bool) -> Result<Vec<f64>> {
+    let x = fx.inputs_flat(device, dt);
+    let (g, _) = gradient::input_gradient(|x| model.forward(x), x.clone(), target)?;
+    tensor_to_vec_f64(if times_input { g * x } else { g })
+}
+
+/// Mean softmax cross-entropy of `logits` `[N, C]` against one-hot labels, as a 1-element tensor.
+pub fn mean_cross_entropy(logits: Tensor<2>, labels: &[usize]) -> Tensor<1> {
+    let [n, c] = logits.dims();
+    let onehot = xai_core::one_hot(labels, c, &logits.device());
+    let ll = burn::tensor::activation::log_softmax(logits, 1) * onehot;
+    ll.sum().neg().div_scalar(n as f64).reshape([1])
+}
+
+fn second_order(model: &FixtureModel, fx: &Fixture, so: &xai_core::fixture::SecondOrder, device: &Device, precision: Precision) -> Result<Vec<CheckLine>> {
+    let dt = dtype(precision);
+    let mut lines = Vec::new();
+    let (m, f) = so.inputs.as_rows();
+    if so.labels.len() != m {
+        return Err(XaiError::shape("second_order labels", format!("{m} entries"), &[so.labels.len()]));
+    }
+    let x: Tensor<2> = tensor_from_f64(&so.inputs.data, vec![m, f], device, dt);
+    let labels = so.labels.clone();
+    let loss_graph = CapturedGraph::capture(model, x.clone(), move |m, x| mean_cross_entropy(m.forward(x), &labels))?;
+    let params = loss_graph.params();
+    for (k, (dir, hv)) in so.directions.iter().zip(&so.hvp).enumerate() {
+        // Fixture directions are in PyTorch layout; burn's Linear weights are transposed.
+        let v = dir
+            .iter()
+            .zip(params)
+            .map(|(a, p)| torch_to_burn(a, &p.shape, device, dt))
+            .collect::<Result<Vec<_>>>()?;
+        let hvp = loss_graph.hvp_params(&[DynTensor::from_tensor(x.clone())], &v, device, precision, |_, tangents| {
+            tangents[0].clone().into_tensor::<1>()
+        })?;
+        let mut ours = Vec::new();
+        for (h, (p, e)) in hvp.iter().zip(params.iter().zip(hv)) {
+            ours.extend(burn_to_torch(h, &p.shape, &e.shape)?);
+        }
+        let expected: Vec<f64> = hv.iter().flat_map(|a| a.data.iter().copied()).collect();
+        lines.push(compare(&format!("second_order/hvp[{k}]"), &ours, &expected));
+    }
+    if let (Some(h), Some(targets)) = (&so.input_hessian, &fx.targets) {
+        let logit_graph = CapturedGraph::capture(model, fx.inputs_flat(device, dt).slice([0..1]).repeat_dim(0, f), |m, x| m.forward(x))?;
+        let ours = input_hessian(&logit_graph, fx, targets[0], device, precision)?;
+        lines.push(compare("second_order/input_hessian_of_first_target_logit", &ours, &h.data));
+    }
+    Ok(lines)
+}
+
+/// Full input Hessian of logit `class` at the first input: one batched pass with the identity as
+/// the batch of directions.
+fn input_hessian(g: &CapturedGraph, fx: &Fixture, class: usize, device: &Device, precision: Precision) -> Result<Vec<f64>> {
+    let dt = dtype(precision);
+    let f = fx.features();
+    let x0 = fx.inputs_flat(device, dt).slice([0..1]).repeat_dim(0, f);
+    let eye: Tensor<2> = Tensor::<2>::eye(f, device).cast(dt);
+    let h = g.hvp_input(&DynTensor::from_tensor(x0), &DynTensor::from_tensor(eye), device, precision, |_, t| {
+        let t = t.into_rows()?;
+        let c = t.dims()[1];
+        let mask = xai_core::one_hot(&vec![class; f], c, &t.device()).cast(t.dtype());
+        Ok((t * mask).sum_dim(1).squeeze_dim(1))
+    })?;
+    h.to_vec_f64()
+}
+
+/// A PyTorch-layout parameter as a burn-layout tensor (Linear weights `[out, in]` become `[in, out]`).
+fn torch_to_burn(a: &NdArray, burn_shape: &[usize], device: &Device, dt: DType) -> Result<DynTensor> {
+    let t = match a.shape.len() {
+        1 => DynTensor::from_tensor::<1>(tensor_from_f64(&a.data, a.shape.clone(), device, dt)),
+        2 => DynTensor::from_tensor(tensor_from_f64::<2>(&a.data, a.shape.clone(), device, dt).transpose()),
+        4 => DynTensor::from_tensor::<4>(tensor_from_f64(&a.data, a.shape.clone(), device, dt)),
+        _ => return Err(XaiError::shape("fixture parameter", "rank 1, 2 or 4", &a.shape)),
+    };
+    if t.shape() != burn_shape {
+        return Err(XaiError::shape("fixture direction", format!("{burn_shape:?} after layout change"), &t.shape()));
+    }
+    Ok(t)
+}
+
+fn burn_to_torch(h: &DynTensor, burn_shape: &[usize], torch_shape: &[usize]) -> Result<Vec<f64>> {
+    if burn_shape.len() == 2 {
+        let t = h.clone().into_tensor::<2>()?.transpose();
+        if t.dims().to_vec() != torch_shape {
+            return Err(XaiError::shape("hvp block", format!("{torch_shape:?}"), &t.dims()));
+        }
+        tensor_to_vec_f64(t)
+    } else {
+        h.to_vec_f64()
+    }
+}

@@ -1,0 +1,10 @@
+//! # xai
+//!
+//! Interpretability for burn models. This facade re-exports the workspace crates and holds the
+//! logic behind the `xai` program (fixture checking, the demo).
+#![warn(missing_docs)]
+
+pub mod fixture_check;
+
+pub use xai_core as core;
+pub use xai_grad as grad;

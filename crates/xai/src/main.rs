@@ -1,0 +1,102 @@
+//! The `xai` program.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use xai::fixture_check::{self, Status};
+use xai_core::fixture::Fixture;
+
+#[derive(Parser)]
+#[command(name = "xai", version, about = "Explain burn models: attributions, checks and benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the project's methods against a reference fixture.
+    Fixture {
+        #[command(subcommand)]
+        action: FixtureAction,
+    },
+    /// The default main job (for now): check every shared fixture and print a summary.
+    Conformance {
+        /// Folder holding the fixtures (default: ../shared/fixtures, else the embedded copy).
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+        /// Device: flex or wgpu.
+        #[arg(long, default_value = "flex")]
+        device: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum FixtureAction {
+    /// Run every supported method of FILE and compare with its expected values.
+    Check {
+        /// A fixture JSON file.
+        file: PathBuf,
+        /// Device: flex or wgpu.
+        #[arg(long, default_value = "flex")]
+        device: String,
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn check_file(file: &std::path::Path, device: &str, json: bool) -> anyhow::Result<(usize, usize, usize)> {
+    let fx = Fixture::load(file)?;
+    let dev = xai_core::parse_device(device)?;
+    let lines = fixture_check::check_fixture(&fx, &dev, fixture_check::precision_for(device))?;
+    let count = |s: Status| lines.iter().filter(|l| l.status == s).count();
+    let (p, f, u) = (count(Status::Pass), count(Status::Fail), count(Status::Unsupported));
+    if json {
+        println!("{}", serde_json::json!({"fixture": fx.name, "device": device, "lines": lines, "passed": p, "failed": f, "unsupported": u}));
+    } else {
+        for l in &lines {
+            println!("{l}");
+        }
+        println!("{p} passed, {f} failed, {u} unsupported");
+    }
+    Ok((p, f, u))
+}
+
+fn run(cli: Cli) -> anyhow::Result<bool> {
+    match cli.command.unwrap_or(Command::Conformance { fixtures: None, device: "flex".into() }) {
+        Command::Fixture { action: FixtureAction::Check { file, device, json } } => {
+            let (_, failed, _) = check_file(&file, &device, json)?;
+            Ok(failed == 0)
+        }
+        Command::Conformance { fixtures, device } => {
+            let dir = fixtures.unwrap_or_else(|| PathBuf::from("../shared/fixtures"));
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map_err(|e| anyhow::anyhow!("cannot read fixture folder {}: {e}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            files.sort();
+            let mut ok = true;
+            for f in files {
+                println!("== {}", f.display());
+                let (_, failed, _) = check_file(&f, &device, false)?;
+                ok &= failed == 0;
+            }
+            Ok(ok)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
