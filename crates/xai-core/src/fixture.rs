@@ -94,7 +94,7 @@ pub fn tensor_from_f64<const D: usize>(data: &[f64], shape: Vec<usize>, device: 
         DType::F64 => TensorData::new(data.to_vec(), shape),
         _ => TensorData::new(data.iter().map(|&v| v as f32).collect::<Vec<f32>>(), shape),
     };
-    Tensor::from_data(td, device)
+    Tensor::from_data(td, (device, dtype))
 }
 
 fn bad(what: &str, msg: &str) -> XaiError {

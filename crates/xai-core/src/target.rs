@@ -81,7 +81,7 @@ impl Target {
             }
             _ => {
                 let classes = self.classes(&outputs)?.unwrap_or_default();
-                let mask = one_hot(&classes, outputs.dims()[1], &outputs.device());
+                let mask = one_hot(&classes, outputs.dims()[1], &outputs.device()).cast(outputs.dtype());
                 Ok((outputs * mask).sum_dim(1).squeeze_dim(1))
             }
         }
@@ -91,7 +91,7 @@ impl Target {
     pub fn seed(&self, outputs: &Tensor<2>) -> Result<Option<Tensor<2>>> {
         Ok(self
             .classes(outputs)?
-            .map(|c| one_hot(&c, outputs.dims()[1], &outputs.device())))
+            .map(|c| one_hot(&c, outputs.dims()[1], &outputs.device()).cast(outputs.dtype())))
     }
 }
 

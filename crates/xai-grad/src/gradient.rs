@@ -30,7 +30,7 @@ pub fn input_gradient<const D: usize>(
     validate_inputs(&x)?;
     let plain = x.device();
     let ad = plain.clone().autodiff();
-    let xa = x.to_device(&ad).require_grad();
+    let xa = x.to_device(&ad.clone().inner()).autodiff().require_grad();
     let out = forward(xa.clone());
     if out.dims()[0] != xa.dims()[0] {
         return Err(XaiError::shape("model output", format!("[{}, C]", xa.dims()[0]), &out.dims()));

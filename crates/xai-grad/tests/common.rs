@@ -10,6 +10,7 @@ use xai_grad::{CapturedGraph, DynTensor, Precision};
 
 /// Devices every engine test runs on: flex always, wgpu when the feature is on.
 pub fn devices() -> Vec<(&'static str, Device)> {
+    #[allow(unused_mut)]
     let mut v = vec![("flex", Device::flex())];
     #[cfg(feature = "wgpu")]
     v.push(("wgpu", Device::wgpu(burn::tensor::DeviceKind::Cpu)));
@@ -143,10 +144,10 @@ pub fn f64_tensor(data: Vec<f64>, shape: Vec<usize>) -> DynTensor {
     let rank = shape.len();
     let td = TensorData::new(data, shape);
     match rank {
-        1 => DynTensor::from_tensor(Tensor::<1>::from_data(td, &Device::flex())),
-        2 => DynTensor::from_tensor(Tensor::<2>::from_data(td, &Device::flex())),
-        3 => DynTensor::from_tensor(Tensor::<3>::from_data(td, &Device::flex())),
-        4 => DynTensor::from_tensor(Tensor::<4>::from_data(td, &Device::flex())),
+        1 => DynTensor::from_tensor(Tensor::<1>::from_data(td, (&Device::flex(), burn::tensor::DType::F64))),
+        2 => DynTensor::from_tensor(Tensor::<2>::from_data(td, (&Device::flex(), burn::tensor::DType::F64))),
+        3 => DynTensor::from_tensor(Tensor::<3>::from_data(td, (&Device::flex(), burn::tensor::DType::F64))),
+        4 => DynTensor::from_tensor(Tensor::<4>::from_data(td, (&Device::flex(), burn::tensor::DType::F64))),
         _ => panic!("rank"),
     }
 }

@@ -112,7 +112,7 @@ fn saliency(model: &FixtureModel, fx: &Fixture, device: &Device, dt: DType, targ
 /// Mean softmax cross-entropy of `logits` `[N, C]` against one-hot labels, as a 1-element tensor.
 pub fn mean_cross_entropy(logits: Tensor<2>, labels: &[usize]) -> Tensor<1> {
     let [n, c] = logits.dims();
-    let onehot = xai_core::one_hot(labels, c, &logits.device());
+    let onehot = xai_core::one_hot(labels, c, &logits.device()).cast(logits.dtype());
     let ll = burn::tensor::activation::log_softmax(logits, 1) * onehot;
     ll.sum().neg().div_scalar(n as f64).reshape([1])
 }

@@ -66,6 +66,17 @@ impl DynTensor {
         by_rank!(r, R => Tensor::<R>::from_dispatch(self.0.clone()).grad(grads).map(DynTensor::from_tensor), None)
     }
 
+    /// This tensor on `device`; on an autodiff device it joins the autodiff context (a plain
+    /// `to_device` onto the same backend would not).
+    pub fn on_device(&self, device: &burn::tensor::Device) -> DynTensor {
+        let r = self.rank();
+        let plain = device.clone().inner();
+        by_rank!(r, R => {
+            let t = Tensor::<R>::from_dispatch(self.0.clone()).to_device(&plain);
+            DynTensor::from_tensor(if device.is_autodiff() { t.autodiff() } else { t })
+        }, self.clone())
+    }
+
     /// All values as `f64`, row-major.
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
         let r = self.rank();

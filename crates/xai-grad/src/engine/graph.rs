@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn_capture::{CaptureBackend, TensorId};
 use burn_ir::{OperationIr, TensorIr};
@@ -117,6 +117,40 @@ impl CapturedGraph {
         model: &M,
         body: impl FnOnce(&M, &Device) -> Result<(Vec<TensorId>, Vec<TensorId>)>,
     ) -> Result<Self> {
+        // Lazily initialised parameters share their cell between clones: materialise them on
+        // their own device first, so moving the clone to the capture device cannot move the
+        // caller's model there too (no explainer leaves the user's model modified).
+        //
+        // burn-nn's running statistics (BatchNorm) live in a cell shared by every clone, and
+        // moving a clone moves them: snapshot every float value now and write them back after
+        // the capture, so the caller's model is exactly as it was.
+        struct Snapshot(Vec<burn::tensor::TensorData>);
+        impl ModuleVisitor for Snapshot {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.0.push(param.val().into_data());
+            }
+        }
+        struct Restore(std::vec::IntoIter<burn::tensor::TensorData>, Device);
+        impl ModuleMapper for Restore {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                match self.0.next() {
+                    Some(data) => param.map(|_| Tensor::from_data(data.clone(), (&self.1, data.dtype()))),
+                    None => param,
+                }
+            }
+        }
+        let mut snap = Snapshot(Vec::new());
+        model.visit(&mut snap);
+        let home = model.devices().into_iter().next().unwrap_or_else(Device::flex);
+        let result = Self::capture_on_scope(model, body);
+        let _ = model.clone().map(&mut Restore(snap.0.into_iter(), home));
+        result
+    }
+
+    fn capture_on_scope<M: Module + Clone>(
+        model: &M,
+        body: impl FnOnce(&M, &Device) -> Result<(Vec<TensorId>, Vec<TensorId>)>,
+    ) -> Result<Self> {
         let cap = Device::capture();
         let mut inner_err = None;
         let mut collected = Vec::new();
@@ -165,19 +199,35 @@ impl CapturedGraph {
         let mut params = Vec::new();
         let mut seen = HashSet::new();
         for (path, id, shape) in collected {
-            if values.contains_key(&id) && seen.insert(id) {
+            // Buffers (burn-nn's `running_mean` / `running_var`) are constants, not parameters.
+            let buffer = path.rsplit('.').next().is_some_and(|leaf| leaf.starts_with("running_"));
+            if !buffer && values.contains_key(&id) && seen.insert(id) {
                 params.push(ParamInfo { path, shape, id });
             }
         }
+        // A tensor computed only from one module's parameters (a reshaped bias) belongs to that
+        // module too, so the op that consumes it (the bias add) is named after the module.
+        let mut owner_of: HashMap<TensorId, String> = param_ids
+            .iter()
+            .map(|(id, p)| (*id, p.rsplit_once('.').map(|(m, _)| m.to_string()).unwrap_or_default()))
+            .collect();
+        let runtime: HashSet<TensorId> = graph.inputs.iter().copied().collect();
+        let mut data_dependent: HashSet<TensorId> = runtime.clone();
         let mut nodes = Vec::new();
         for op in graph.operations {
             if matches!(op, OperationIr::Init(_) | OperationIr::Drop(_)) {
                 continue;
             }
             let kind = op_kind(&op);
-            let owner = op.inputs().find_map(|t| param_ids.get(&t.id)).map(|p| {
-                p.rsplit_once('.').map(|(m, _)| m.to_string()).unwrap_or_default()
-            });
+            let owner = op.inputs().find_map(|t| owner_of.get(&t.id).cloned());
+            let depends_on_data = op.inputs().any(|t| data_dependent.contains(&t.id));
+            for out in op.outputs() {
+                if depends_on_data {
+                    data_dependent.insert(out.id);
+                } else if let Some(o) = &owner {
+                    owner_of.insert(out.id, o.clone());
+                }
+            }
             let index = nodes.len();
             let name = match owner {
                 Some(m) if !m.is_empty() => format!("{m}.{kind}"),
@@ -227,6 +277,18 @@ impl CapturedGraph {
             .ok()
             .filter(|&i| i < self.nodes.len())
             .ok_or_else(|| XaiError::UnknownNode(name.to_string()))
+    }
+
+    /// The last node owned by module `path` (e.g. `features.conv2` → `features.conv2.conv2d`):
+    /// the module's output, where taps for Grad-CAM and layer methods go.
+    pub fn module_output(&self, path: &str) -> Result<String> {
+        let prefix = format!("{path}.");
+        self.nodes
+            .iter()
+            .rev()
+            .find(|n| n.name.starts_with(&prefix) && !n.name[prefix.len()..].contains('.'))
+            .map(|n| n.name.clone())
+            .ok_or_else(|| XaiError::UnknownNode(path.to_string()))
     }
 
     /// A readable listing: one line per node with its name and output shape.

@@ -816,7 +816,16 @@ impl<'g> Interp<'g> {
                 let b = opt_f(self, &d.beta)?;
                 let y = B::layer_norm(x.clone(), g.clone(), b, eps);
                 let t = if jvp && any_tan(self, &[Some(&d.input), Some(&d.gamma), d.beta.as_ref()]) {
-                    let last = x.shape().num_dims() - 1;
+                    let rank = x.shape().num_dims();
+                    let last = rank - 1;
+                    // burn broadcasts only between equal ranks: lift [C] to [1, …, 1, C].
+                    let lift = |t: T| {
+                        let c = t.shape().num_elements();
+                        let mut dims = vec![1usize; rank];
+                        dims[last] = c;
+                        B::float_reshape(t, Shape::from(dims))
+                    };
+                    let g = lift(g.clone());
                     let mu = B::float_mean_dim(x.clone(), last);
                     let xc = B::float_sub(x, mu);
                     let var = B::float_mean_dim(B::float_mul(xc.clone(), xc.clone()), last);
@@ -830,11 +839,11 @@ impl<'g> Interp<'g> {
                         B::float_mul(dxhat, g.clone())
                     });
                     if let Some(dg) = self.tan(&d.gamma) {
-                        let p = B::float_mul(xhat.clone(), dg);
+                        let p = B::float_mul(xhat.clone(), lift(dg));
                         acc = Some(match acc { Some(a) => B::float_add(a, p), None => p });
                     }
                     if let Some(db) = d.beta.as_ref().and_then(|b| self.tan(b)) {
-                        let p = B::float_expand(db, shape_of(&d.out));
+                        let p = B::float_expand(lift(db), shape_of(&d.out));
                         acc = Some(match acc { Some(a) => B::float_add(a, p), None => p });
                     }
                     acc

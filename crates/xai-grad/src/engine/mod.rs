@@ -70,7 +70,7 @@ fn d(t: &DynTensor) -> T {
 }
 
 fn to_device(t: &DynTensor, device: &Device) -> T {
-    Dispatch::float_to_device(t.0.clone(), device.as_dispatch())
+    t.on_device(device).0
 }
 
 impl CapturedGraph {
@@ -299,7 +299,7 @@ impl CapturedGraph {
             let pv: Vec<T> = base
                 .iter()
                 .zip(v)
-                .map(|(p, d)| Dispatch::float_add(to_device(p, &ad), Dispatch::float_mul_scalar(to_device(d, &ad), burn::backend::Scalar::Float(sign * eps))))
+                .map(|(p, d)| Dispatch::float_add(to_device(p, &ad), Dispatch::float_mul_scalar(Dispatch::float_cast(to_device(d, &ad), precision.dtype()), burn::backend::Scalar::Float(sign * eps))))
                 .map(|t| Dispatch::float_cast(t, precision.dtype()))
                 .collect();
             let spec = RunSpec { params: ParamMode::Leaves, param_values: Some(&pv), ..Default::default() };
