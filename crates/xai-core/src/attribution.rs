@@ -54,9 +54,16 @@ impl Attribution {
     /// The values as a tensor on `device`.
     pub fn to_tensor<const D: usize>(&self, device: &Device) -> Result<Tensor<D>> {
         if self.shape.len() != D {
-            return Err(XaiError::shape("attribution rank", format!("rank {D}"), &self.shape));
+            return Err(XaiError::shape(
+                "attribution rank",
+                format!("rank {D}"),
+                &self.shape,
+            ));
         }
-        Ok(Tensor::from_data(TensorData::new(self.values.clone(), self.shape.clone()), device))
+        Ok(Tensor::from_data(
+            TensorData::new(self.values.clone(), self.shape.clone()),
+            device,
+        ))
     }
 
     /// Number of samples (the batch dimension).
@@ -90,5 +97,9 @@ pub fn tensor_to_vec_f64<const D: usize>(t: Tensor<D>) -> Result<Vec<f64>> {
 /// Fail with [`XaiError::NonFinite`] if `t` holds a NaN or an infinity.
 pub fn check_finite<const D: usize>(t: &Tensor<D>, what: &str) -> Result<()> {
     let ok = t.clone().is_finite().all().into_scalar();
-    if ok { Ok(()) } else { Err(XaiError::NonFinite(what.to_string())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(XaiError::NonFinite(what.to_string()))
+    }
 }

@@ -33,13 +33,21 @@ impl<const D: usize> Baseline<D> {
                 } else if td[0] == 1 && td[1..] == dims[1..] {
                     Ok(t.clone().to_device(&dev).expand(dims))
                 } else {
-                    Err(XaiError::shape("baseline", format!("{dims:?} or [1, ...]"), &td))
+                    Err(XaiError::shape(
+                        "baseline",
+                        format!("{dims:?} or [1, ...]"),
+                        &td,
+                    ))
                 }
             }
             Baseline::Distribution(t) => {
                 let td = t.dims();
                 if td[1..] != dims[1..] {
-                    return Err(XaiError::shape("baseline distribution", format!("[M, {:?}]", &dims[1..]), &td));
+                    return Err(XaiError::shape(
+                        "baseline distribution",
+                        format!("[M, {:?}]", &dims[1..]),
+                        &td,
+                    ));
                 }
                 Ok(t.clone().to_device(&dev).mean_dim(0).expand(dims))
             }

@@ -43,7 +43,10 @@ impl MemoryBudget {
             return Err(XaiError::EmptyBatch("nothing to evaluate".into()));
         }
         let step = self.rows(bytes_per_row);
-        Ok((0..total).step_by(step).map(|s| s..(s + step).min(total)).collect())
+        Ok((0..total)
+            .step_by(step)
+            .map(|s| s..(s + step).min(total))
+            .collect())
     }
 }
 

@@ -82,6 +82,10 @@ pub type Result<T> = std::result::Result<T, XaiError>;
 impl XaiError {
     /// Shorthand for a shape error.
     pub fn shape(what: impl Into<String>, expected: impl Into<String>, got: &[usize]) -> Self {
-        XaiError::Shape { what: what.into(), expected: expected.into(), got: got.to_vec() }
+        XaiError::Shape {
+            what: what.into(),
+            expected: expected.into(),
+            got: got.to_vec(),
+        }
     }
 }

@@ -32,7 +32,13 @@ pub struct NdArray {
 impl NdArray {
     /// Parse a (possibly nested) JSON list of numbers; a bare number is a 0-d array.
     pub fn from_json(v: &Value, what: &str) -> Result<Self> {
-        fn walk(v: &Value, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f64>, what: &str) -> Result<()> {
+        fn walk(
+            v: &Value,
+            depth: usize,
+            shape: &mut Vec<usize>,
+            out: &mut Vec<f64>,
+            what: &str,
+        ) -> Result<()> {
             match v {
                 Value::Number(n) => {
                     if depth != shape.len() {
@@ -76,9 +82,18 @@ impl NdArray {
     /// As a tensor of rank `D` on `device`, in `dtype` (F32 or F64).
     pub fn to_tensor<const D: usize>(&self, device: &Device, dtype: DType) -> Result<Tensor<D>> {
         if self.shape.len() != D {
-            return Err(XaiError::shape("fixture array", format!("rank {D}"), &self.shape));
+            return Err(XaiError::shape(
+                "fixture array",
+                format!("rank {D}"),
+                &self.shape,
+            ));
         }
-        Ok(tensor_from_f64(&self.data, self.shape.clone(), device, dtype))
+        Ok(tensor_from_f64(
+            &self.data,
+            self.shape.clone(),
+            device,
+            dtype,
+        ))
     }
 
     /// Reshape to `[rows, rest]` (rows = first dimension).
@@ -89,7 +104,12 @@ impl NdArray {
 }
 
 /// A tensor from f64 values in the requested float dtype.
-pub fn tensor_from_f64<const D: usize>(data: &[f64], shape: Vec<usize>, device: &Device, dtype: DType) -> Tensor<D> {
+pub fn tensor_from_f64<const D: usize>(
+    data: &[f64],
+    shape: Vec<usize>,
+    device: &Device,
+    dtype: DType,
+) -> Tensor<D> {
     let td = match dtype {
         DType::F64 => TensorData::new(data.to_vec(), shape),
         _ => TensorData::new(data.iter().map(|&v| v as f32).collect::<Vec<f32>>(), shape),
@@ -98,7 +118,10 @@ pub fn tensor_from_f64<const D: usize>(data: &[f64], shape: Vec<usize>, device: 
 }
 
 fn bad(what: &str, msg: &str) -> XaiError {
-    XaiError::Parse { file: what.to_string(), message: msg.to_string() }
+    XaiError::Parse {
+        file: what.to_string(),
+        message: msg.to_string(),
+    }
 }
 
 /// One layer of a fixture model, as the JSON describes it.
@@ -212,11 +235,17 @@ pub struct Fixture {
 }
 
 fn pair(v: Option<&Value>, what: &str) -> Result<[usize; 2]> {
-    let a = v.and_then(Value::as_array).ok_or_else(|| bad(what, "missing [a, b]"))?;
+    let a = v
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad(what, "missing [a, b]"))?;
     if a.len() != 2 {
         return Err(bad(what, "expected two numbers"));
     }
-    let g = |i: usize| a[i].as_u64().map(|x| x as usize).ok_or_else(|| bad(what, "not an integer"));
+    let g = |i: usize| {
+        a[i].as_u64()
+            .map(|x| x as usize)
+            .ok_or_else(|| bad(what, "not an integer"))
+    };
     Ok([g(0)?, g(1)?])
 }
 
@@ -224,7 +253,11 @@ fn indices(v: &Value, what: &str) -> Result<Vec<usize>> {
     v.as_array()
         .ok_or_else(|| bad(what, "expected a list of integers"))?
         .iter()
-        .map(|x| x.as_u64().map(|u| u as usize).ok_or_else(|| bad(what, "not a non-negative integer")))
+        .map(|x| {
+            x.as_u64()
+                .map(|u| u as usize)
+                .ok_or_else(|| bad(what, "not a non-negative integer"))
+        })
         .collect()
 }
 
@@ -232,15 +265,21 @@ impl Fixture {
     /// Read and parse a fixture file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| XaiError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| XaiError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::parse(&text, &path.display().to_string())
     }
 
     /// Parse a fixture from JSON text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let raw: Value = serde_json::from_str(text).map_err(|e| bad(origin, &e.to_string()))?;
-        let name = raw.get("name").and_then(Value::as_str).unwrap_or(origin).to_string();
+        let name = raw
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(origin)
+            .to_string();
         let input_shape = match raw.get("input_shape") {
             Some(v) => indices(v, "input_shape")?,
             None => Vec::new(),
@@ -249,12 +288,20 @@ impl Fixture {
         if let Some(Value::Array(ls)) = raw.get("model") {
             for (i, l) in ls.iter().enumerate() {
                 let what = format!("{origin}: model[{i}]");
-                let ty = l.get("type").and_then(Value::as_str).ok_or_else(|| bad(&what, "layer without a type"))?;
+                let ty = l
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad(&what, "layer without a type"))?;
                 let arr = |k: &str| {
-                    l.get(k).ok_or_else(|| bad(&what, &format!("missing `{k}`"))).and_then(|v| NdArray::from_json(v, &what))
+                    l.get(k)
+                        .ok_or_else(|| bad(&what, &format!("missing `{k}`")))
+                        .and_then(|v| NdArray::from_json(v, &what))
                 };
                 layers.push(match ty {
-                    "linear" => LayerSpec::Linear { weight: arr("weight")?, bias: arr("bias")? },
+                    "linear" => LayerSpec::Linear {
+                        weight: arr("weight")?,
+                        bias: arr("bias")?,
+                    },
                     "conv2d" => LayerSpec::Conv2d {
                         weight: arr("weight")?,
                         bias: arr("bias")?,
@@ -264,23 +311,41 @@ impl Fixture {
                     "relu" => LayerSpec::Relu,
                     "tanh" => LayerSpec::Tanh,
                     "sigmoid" => LayerSpec::Sigmoid,
-                    "maxpool2d" => LayerSpec::MaxPool2d { kernel: pair(l.get("kernel"), &what)?, stride: pair(l.get("stride"), &what)? },
-                    "avgpool2d" => LayerSpec::AvgPool2d { kernel: pair(l.get("kernel"), &what)?, stride: pair(l.get("stride"), &what)? },
+                    "maxpool2d" => LayerSpec::MaxPool2d {
+                        kernel: pair(l.get("kernel"), &what)?,
+                        stride: pair(l.get("stride"), &what)?,
+                    },
+                    "avgpool2d" => LayerSpec::AvgPool2d {
+                        kernel: pair(l.get("kernel"), &what)?,
+                        stride: pair(l.get("stride"), &what)?,
+                    },
                     "flatten" => LayerSpec::Flatten,
                     other => return Err(bad(&what, &format!("unknown layer type `{other}`"))),
                 });
             }
         }
-        let opt_arr = |k: &str| raw.get(k).map(|v| NdArray::from_json(v, &format!("{origin}: {k}"))).transpose();
-        let inputs = opt_arr("inputs")?.unwrap_or(NdArray { shape: vec![0], data: vec![] });
+        let opt_arr = |k: &str| {
+            raw.get(k)
+                .map(|v| NdArray::from_json(v, &format!("{origin}: {k}")))
+                .transpose()
+        };
+        let inputs = opt_arr("inputs")?.unwrap_or(NdArray {
+            shape: vec![0],
+            data: vec![],
+        });
         let baselines = opt_arr("baselines")?;
         let logits = opt_arr("logits")?;
-        let targets = raw.get("targets").map(|v| indices(v, "targets")).transpose()?;
+        let targets = raw
+            .get("targets")
+            .map(|v| indices(v, "targets"))
+            .transpose()?;
         let mut expected = BTreeMap::new();
         if let Some(Value::Object(map)) = raw.get("expected") {
             for (k, v) in map {
                 let Some(obj) = v.as_object() else { continue };
-                let Some(values) = obj.get("values") else { continue };
+                let Some(values) = obj.get("values") else {
+                    continue;
+                };
                 let values = NdArray::from_json(values, &format!("{origin}: expected.{k}"))?;
                 let mut settings = obj.clone();
                 settings.remove("values");
@@ -291,12 +356,27 @@ impl Fixture {
             Some(so) => Some(Self::parse_second_order(so, &layers, origin)?),
             None => None,
         };
-        Ok(Fixture { name, input_shape, layers, inputs, baselines, targets, logits, expected, second_order, raw })
+        Ok(Fixture {
+            name,
+            input_shape,
+            layers,
+            inputs,
+            baselines,
+            targets,
+            logits,
+            expected,
+            second_order,
+            raw,
+        })
     }
 
     fn parse_second_order(so: &Value, layers: &[LayerSpec], origin: &str) -> Result<SecondOrder> {
         let what = format!("{origin}: second_order");
-        let arr = |k: &str| so.get(k).ok_or_else(|| bad(&what, &format!("missing `{k}`"))).and_then(|v| NdArray::from_json(v, &what));
+        let arr = |k: &str| {
+            so.get(k)
+                .ok_or_else(|| bad(&what, &format!("missing `{k}`")))
+                .and_then(|v| NdArray::from_json(v, &what))
+        };
         let param_shapes: Vec<Vec<usize>> = layers
             .iter()
             .flat_map(|l| match l {
@@ -310,7 +390,13 @@ impl Fixture {
         let per_param_list = |v: &Value| -> Result<Vec<Vec<NdArray>>> {
             let items = v.as_array().ok_or_else(|| bad(&what, "expected a list"))?;
             let single: Option<Vec<NdArray>> = (items.len() == param_shapes.len())
-                .then(|| items.iter().map(|t| NdArray::from_json(t, &what)).collect::<Result<Vec<_>>>().ok())
+                .then(|| {
+                    items
+                        .iter()
+                        .map(|t| NdArray::from_json(t, &what))
+                        .collect::<Result<Vec<_>>>()
+                        .ok()
+                })
                 .flatten()
                 .filter(|ts| ts.iter().zip(&param_shapes).all(|(t, s)| &t.shape == s));
             match single {
@@ -327,17 +413,27 @@ impl Fixture {
                     .collect(),
             }
         };
-        let directions = per_param_list(so.get("directions").ok_or_else(|| bad(&what, "missing directions"))?)?;
+        let directions = per_param_list(
+            so.get("directions")
+                .ok_or_else(|| bad(&what, "missing directions"))?,
+        )?;
         let hvp = per_param_list(so.get("hvp").ok_or_else(|| bad(&what, "missing hvp"))?)?;
         if directions.len() != hvp.len() {
             return Err(bad(&what, "directions and hvp differ in count"));
         }
         Ok(SecondOrder {
             inputs: arr("inputs")?,
-            labels: indices(so.get("labels").ok_or_else(|| bad(&what, "missing labels"))?, &what)?,
+            labels: indices(
+                so.get("labels")
+                    .ok_or_else(|| bad(&what, "missing labels"))?,
+                &what,
+            )?,
             directions,
             hvp,
-            input_hessian: so.get("input_hessian_of_first_target_logit").map(|v| NdArray::from_json(v, &what)).transpose()?,
+            input_hessian: so
+                .get("input_hessian_of_first_target_logit")
+                .map(|v| NdArray::from_json(v, &what))
+                .transpose()?,
         })
     }
 
@@ -372,35 +468,60 @@ impl Fixture {
                     // PyTorch stores [out, in]; burn stores [in, out].
                     let w: Tensor<2> = tensor_from_f64(&weight.data, vec![out, inp], device, dtype);
                     l.weight = Param::from_tensor(w.transpose());
-                    l.bias = Some(Param::from_tensor(tensor_from_f64(&bias.data, vec![out], device, dtype)));
+                    l.bias = Some(Param::from_tensor(tensor_from_f64(
+                        &bias.data,
+                        vec![out],
+                        device,
+                        dtype,
+                    )));
                     FixtureLayer::Linear(l)
                 }
-                LayerSpec::Conv2d { weight, bias, stride, padding } => {
+                LayerSpec::Conv2d {
+                    weight,
+                    bias,
+                    stride,
+                    padding,
+                } => {
                     if weight.shape.len() != 4 {
-                        return Err(XaiError::shape("conv2d weight", "[out, in, kh, kw]", &weight.shape));
+                        return Err(XaiError::shape(
+                            "conv2d weight",
+                            "[out, in, kh, kw]",
+                            &weight.shape,
+                        ));
                     }
                     let s = &weight.shape;
                     let mut c = Conv2dConfig::new([s[1], s[0]], [s[2], s[3]])
                         .with_stride(*stride)
-                        .with_padding(PaddingConfig2d::Explicit(padding[0], padding[1], padding[0], padding[1]))
+                        .with_padding(PaddingConfig2d::Explicit(
+                            padding[0], padding[1], padding[0], padding[1],
+                        ))
                         .init(device);
-                    c.weight = Param::from_tensor(tensor_from_f64(&weight.data, s.clone(), device, dtype));
-                    c.bias = Some(Param::from_tensor(tensor_from_f64(&bias.data, vec![s[0]], device, dtype)));
+                    c.weight =
+                        Param::from_tensor(tensor_from_f64(&weight.data, s.clone(), device, dtype));
+                    c.bias = Some(Param::from_tensor(tensor_from_f64(
+                        &bias.data,
+                        vec![s[0]],
+                        device,
+                        dtype,
+                    )));
                     FixtureLayer::Conv2d(c)
                 }
                 LayerSpec::Relu => FixtureLayer::Relu(Relu::new()),
                 LayerSpec::Tanh => FixtureLayer::Tanh(Tanh::new()),
                 LayerSpec::Sigmoid => FixtureLayer::Sigmoid(Sigmoid::new()),
-                LayerSpec::MaxPool2d { kernel, stride } => {
-                    FixtureLayer::MaxPool2d(MaxPool2dConfig::new(*kernel).with_strides(*stride).init())
-                }
-                LayerSpec::AvgPool2d { kernel, stride } => {
-                    FixtureLayer::AvgPool2d(AvgPool2dConfig::new(*kernel).with_strides(*stride).init())
-                }
+                LayerSpec::MaxPool2d { kernel, stride } => FixtureLayer::MaxPool2d(
+                    MaxPool2dConfig::new(*kernel).with_strides(*stride).init(),
+                ),
+                LayerSpec::AvgPool2d { kernel, stride } => FixtureLayer::AvgPool2d(
+                    AvgPool2dConfig::new(*kernel).with_strides(*stride).init(),
+                ),
                 LayerSpec::Flatten => FixtureLayer::Flatten(Flatten),
             });
         }
-        Ok(FixtureModel { layers, input_shape: self.input_shape.clone() })
+        Ok(FixtureModel {
+            layers,
+            input_shape: self.input_shape.clone(),
+        })
     }
 }
 
@@ -494,10 +615,16 @@ impl FixtureModel {
     pub fn validate(&self) -> Result<()> {
         let mut image = self.input_shape.len() == 3;
         for (i, l) in self.layers.iter().enumerate() {
-            let needs_image = matches!(l, FixtureLayer::Conv2d(_) | FixtureLayer::MaxPool2d(_) | FixtureLayer::AvgPool2d(_));
+            let needs_image = matches!(
+                l,
+                FixtureLayer::Conv2d(_) | FixtureLayer::MaxPool2d(_) | FixtureLayer::AvgPool2d(_)
+            );
             let needs_flat = matches!(l, FixtureLayer::Linear(_));
             if (needs_image && !image) || (needs_flat && image) {
-                return Err(XaiError::Config(format!("fixture layer {i} cannot take a {} activation", if image { "4-D" } else { "2-D" })));
+                return Err(XaiError::Config(format!(
+                    "fixture layer {i} cannot take a {} activation",
+                    if image { "4-D" } else { "2-D" }
+                )));
             }
             if matches!(l, FixtureLayer::Flatten(_)) {
                 image = false;

@@ -46,7 +46,11 @@ impl Target {
         let classes = match self {
             Target::Classes(v) => {
                 if v.len() != n {
-                    return Err(XaiError::shape("target classes", format!("{n} entries"), &[v.len()]));
+                    return Err(XaiError::shape(
+                        "target classes",
+                        format!("{n} entries"),
+                        &[v.len()],
+                    ));
                 }
                 v.clone()
             }
@@ -63,7 +67,10 @@ impl Target {
             Target::Custom(_) => return Ok(None),
         };
         if let Some(&bad) = classes.iter().find(|&&k| k >= c) {
-            return Err(XaiError::TargetOutOfRange { index: bad, classes: c });
+            return Err(XaiError::TargetOutOfRange {
+                index: bad,
+                classes: c,
+            });
         }
         Ok(Some(classes))
     }
@@ -75,13 +82,18 @@ impl Target {
                 let n = outputs.dims()[0];
                 let s = f(outputs);
                 if s.dims()[0] != n {
-                    return Err(XaiError::shape("custom target output", format!("[{n}]"), &s.dims()));
+                    return Err(XaiError::shape(
+                        "custom target output",
+                        format!("[{n}]"),
+                        &s.dims(),
+                    ));
                 }
                 Ok(s)
             }
             _ => {
                 let classes = self.classes(&outputs)?.unwrap_or_default();
-                let mask = one_hot(&classes, outputs.dims()[1], &outputs.device()).cast(outputs.dtype());
+                let mask =
+                    one_hot(&classes, outputs.dims()[1], &outputs.device()).cast(outputs.dtype());
                 Ok((outputs * mask).sum_dim(1).squeeze_dim(1))
             }
         }

@@ -33,18 +33,28 @@ pub fn input_gradient<const D: usize>(
     let xa = x.to_device(&ad.clone().inner()).autodiff().require_grad();
     let out = forward(xa.clone());
     if out.dims()[0] != xa.dims()[0] {
-        return Err(XaiError::shape("model output", format!("[{}, C]", xa.dims()[0]), &out.dims()));
+        return Err(XaiError::shape(
+            "model output",
+            format!("[{}, C]", xa.dims()[0]),
+            &out.dims(),
+        ));
     }
     let s = target.select(out.clone())?;
     let grads = s.sum().backward();
-    let g = xa.grad(&grads).ok_or_else(|| XaiError::Numerical("the target does not depend on the input".into()))?;
+    let g = xa
+        .grad(&grads)
+        .ok_or_else(|| XaiError::Numerical("the target does not depend on the input".into()))?;
     Ok((g.to_device(&plain), out.detach().inner().to_device(&plain)))
 }
 
 /// Per-parameter gradients of a scalar `loss(model)` with their module paths.
 ///
 /// The model is copied onto an autodiff device; the caller's model is left unchanged.
-pub fn param_gradients<M>(model: &M, device: &Device, loss: impl FnOnce(&M) -> Tensor<1>) -> Vec<(String, Tensor<1>)>
+pub fn param_gradients<M>(
+    model: &M,
+    device: &Device,
+    loss: impl FnOnce(&M) -> Tensor<1>,
+) -> Vec<(String, Tensor<1>)>
 where
     M: Module + Clone,
 {
@@ -66,11 +76,18 @@ where
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let v = param.val();
             let n = v.dims().iter().product::<usize>();
-            let g = v.grad(self.grads).map(|g| g.reshape([n])).unwrap_or_else(|| Tensor::zeros([n], &v.device().inner()));
+            let g = v
+                .grad(self.grads)
+                .map(|g| g.reshape([n]))
+                .unwrap_or_else(|| Tensor::zeros([n], &v.device().inner()));
             self.out.push((self.stack.join("."), g));
         }
     }
-    let mut c = Collect { stack: Vec::new(), grads: &grads, out: Vec::new() };
+    let mut c = Collect {
+        stack: Vec::new(),
+        grads: &grads,
+        out: Vec::new(),
+    };
     m.visit(&mut c);
     c.out
 }

@@ -3,8 +3,13 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig, Relu, Tanh};
+use burn::nn::pool::{
+    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d,
+    MaxPool2dConfig,
+};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig, Relu, Tanh,
+};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use xai_grad::{CapturedGraph, DynTensor, Precision};
 
@@ -38,7 +43,13 @@ pub struct Mlp {
 }
 impl Mlp {
     pub fn new(dev: &Device) -> Self {
-        Mlp { a: LinearConfig::new(5, 7).init(dev), b: LinearConfig::new(7, 6).init(dev), c: LinearConfig::new(6, 3).init(dev), act: Tanh::new(), relu: Relu::new() }
+        Mlp {
+            a: LinearConfig::new(5, 7).init(dev),
+            b: LinearConfig::new(7, 6).init(dev),
+            c: LinearConfig::new(6, 3).init(dev),
+            act: Tanh::new(),
+            relu: Relu::new(),
+        }
     }
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let h = self.act.forward(self.a.forward(x));
@@ -61,7 +72,9 @@ pub struct Cnn {
 impl Cnn {
     pub fn new(dev: &Device) -> Self {
         Cnn {
-            c1: Conv2dConfig::new([2, 4], [3, 3]).with_padding(burn::nn::PaddingConfig2d::Explicit(1, 1, 1, 1)).init(dev),
+            c1: Conv2dConfig::new([2, 4], [3, 3])
+                .with_padding(burn::nn::PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(dev),
             bn: BatchNormConfig::new(4).init(dev),
             c2: Conv2dConfig::new([4, 3], [3, 3]).init(dev),
             pool: MaxPool2dConfig::new([2, 2]).init(),
@@ -90,11 +103,19 @@ pub struct Residual {
 }
 impl Residual {
     pub fn new(dev: &Device) -> Self {
-        Residual { inp: LinearConfig::new(4, 6).init(dev), f1: LinearConfig::new(6, 6).init(dev), f2: LinearConfig::new(6, 6).init(dev), out: LinearConfig::new(6, 2).init(dev), act: Gelu::new() }
+        Residual {
+            inp: LinearConfig::new(4, 6).init(dev),
+            f1: LinearConfig::new(6, 6).init(dev),
+            f2: LinearConfig::new(6, 6).init(dev),
+            out: LinearConfig::new(6, 2).init(dev),
+            act: Gelu::new(),
+        }
     }
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let h = self.inp.forward(x);
-        let r = self.f2.forward(self.act.forward(self.f1.forward(h.clone())));
+        let r = self
+            .f2
+            .forward(self.act.forward(self.f1.forward(h.clone())));
         self.out.forward(h + r)
     }
 }
@@ -110,11 +131,21 @@ pub struct Attention {
 }
 impl Attention {
     pub fn new(dev: &Device) -> Self {
-        Attention { q: LinearConfig::new(4, 4).init(dev), k: LinearConfig::new(4, 4).init(dev), v: LinearConfig::new(4, 4).init(dev), ln: LayerNormConfig::new(4).init(dev), head: LinearConfig::new(4, 3).init(dev) }
+        Attention {
+            q: LinearConfig::new(4, 4).init(dev),
+            k: LinearConfig::new(4, 4).init(dev),
+            v: LinearConfig::new(4, 4).init(dev),
+            ln: LayerNormConfig::new(4).init(dev),
+            head: LinearConfig::new(4, 3).init(dev),
+        }
     }
     /// `x`: `[N, T, 4]` → `[N, 3]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
-        let (q, k, v) = (self.q.forward(x.clone()), self.k.forward(x.clone()), self.v.forward(x.clone()));
+        let (q, k, v) = (
+            self.q.forward(x.clone()),
+            self.k.forward(x.clone()),
+            self.v.forward(x.clone()),
+        );
         let scores = q.matmul(k.swap_dims(1, 2)).div_scalar(2.0);
         let att = burn::tensor::activation::softmax(scores, 2);
         let h = self.ln.forward(att.matmul(v) + x);
@@ -144,10 +175,22 @@ pub fn f64_tensor(data: Vec<f64>, shape: Vec<usize>) -> DynTensor {
     let rank = shape.len();
     let td = TensorData::new(data, shape);
     match rank {
-        1 => DynTensor::from_tensor(Tensor::<1>::from_data(td, (&Device::flex(), burn::tensor::DType::F64))),
-        2 => DynTensor::from_tensor(Tensor::<2>::from_data(td, (&Device::flex(), burn::tensor::DType::F64))),
-        3 => DynTensor::from_tensor(Tensor::<3>::from_data(td, (&Device::flex(), burn::tensor::DType::F64))),
-        4 => DynTensor::from_tensor(Tensor::<4>::from_data(td, (&Device::flex(), burn::tensor::DType::F64))),
+        1 => DynTensor::from_tensor(Tensor::<1>::from_data(
+            td,
+            (&Device::flex(), burn::tensor::DType::F64),
+        )),
+        2 => DynTensor::from_tensor(Tensor::<2>::from_data(
+            td,
+            (&Device::flex(), burn::tensor::DType::F64),
+        )),
+        3 => DynTensor::from_tensor(Tensor::<3>::from_data(
+            td,
+            (&Device::flex(), burn::tensor::DType::F64),
+        )),
+        4 => DynTensor::from_tensor(Tensor::<4>::from_data(
+            td,
+            (&Device::flex(), burn::tensor::DType::F64),
+        )),
         _ => panic!("rank"),
     }
 }
@@ -156,7 +199,14 @@ pub fn f64_tensor(data: Vec<f64>, shape: Vec<usize>) -> DynTensor {
 pub fn fd_jvp(g: &CapturedGraph, x: &[f64], v: &[f64], shape: &[usize], h: f64) -> Vec<f64> {
     let eval = |s: f64| {
         let xs: Vec<f64> = x.iter().zip(v).map(|(a, b)| a + s * h * b).collect();
-        to_f64(&g.eval(&[f64_tensor(xs, shape.to_vec())], &Device::flex(), Precision::F64).unwrap()[0])
+        to_f64(
+            &g.eval(
+                &[f64_tensor(xs, shape.to_vec())],
+                &Device::flex(),
+                Precision::F64,
+            )
+            .unwrap()[0],
+        )
     };
     let (p, m) = (eval(1.0), eval(-1.0));
     p.iter().zip(&m).map(|(a, b)| (a - b) / (2.0 * h)).collect()

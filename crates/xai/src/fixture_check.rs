@@ -42,7 +42,11 @@ impl std::fmt::Display for CheckLine {
             Status::Fail => "FAIL",
             Status::Unsupported => "UNSUPPORTED",
         };
-        write!(f, "{} {} max_abs_err={:.3e} bound={:.3e}", self.key, s, self.max_abs_err, self.bound)
+        write!(
+            f,
+            "{} {} max_abs_err={:.3e} bound={:.3e}",
+            self.key, s, self.max_abs_err, self.bound
+        )
     }
 }
 
@@ -57,15 +61,30 @@ pub fn compare(key: &str, ours: &[f64], expected: &[f64]) -> CheckLine {
     let max_abs_err = if ours.len() != expected.len() {
         f64::INFINITY
     } else {
-        ours.iter().zip(expected).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
+        ours.iter()
+            .zip(expected)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
     };
-    let status = if max_abs_err <= bound { Status::Pass } else { Status::Fail };
-    CheckLine { key: key.to_string(), status, max_abs_err, bound }
+    let status = if max_abs_err <= bound {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
+    CheckLine {
+        key: key.to_string(),
+        status,
+        max_abs_err,
+        bound,
+    }
 }
 
 /// The precision a device supports for the check: f64 on flex, f32 elsewhere.
 pub fn precision_for(device_name: &str) -> Precision {
-    if device_name == "flex" { Precision::F64 } else { Precision::F32 }
+    if device_name == "flex" {
+        Precision::F64
+    } else {
+        Precision::F32
+    }
 }
 
 fn dtype(p: Precision) -> DType {
@@ -76,7 +95,11 @@ fn dtype(p: Precision) -> DType {
 }
 
 /// Run every method in the fixture's `expected` (and its second-order block).
-pub fn check_fixture(fx: &Fixture, device: &Device, precision: Precision) -> Result<Vec<CheckLine>> {
+pub fn check_fixture(
+    fx: &Fixture,
+    device: &Device,
+    precision: Precision,
+) -> Result<Vec<CheckLine>> {
     let dt = dtype(precision);
     let model = fx.model(device, dt)?;
     model.validate()?;
@@ -94,7 +117,12 @@ pub fn check_fixture(fx: &Fixture, device: &Device, precision: Precision) -> Res
         };
         lines.push(match ours {
             Some(v) => compare(key, &v, &exp.values.data),
-            None => CheckLine { key: key.clone(), status: Status::Unsupported, max_abs_err: f64::NAN, bound: bound_for(&exp.values.data) },
+            None => CheckLine {
+                key: key.clone(),
+                status: Status::Unsupported,
+                max_abs_err: f64::NAN,
+                bound: bound_for(&exp.values.data),
+            },
         });
     }
     if let Some(so) = &fx.second_order {
@@ -103,7 +131,14 @@ pub fn check_fixture(fx: &Fixture, device: &Device, precision: Precision) -> Res
     Ok(lines)
 }
 
-fn saliency(model: &FixtureModel, fx: &Fixture, device: &Device, dt: DType, target: &Target, times_input: bool) -> Result<Vec<f64>> {
+fn saliency(
+    model: &FixtureModel,
+    fx: &Fixture,
+    device: &Device,
+    dt: DType,
+    target: &Target,
+    times_input: bool,
+) -> Result<Vec<f64>> {
     let x = fx.inputs_flat(device, dt);
     let (g, _) = gradient::input_gradient(|x| model.forward(x), x.clone(), target)?;
     tensor_to_vec_f64(if times_input { g * x } else { g })
@@ -117,16 +152,28 @@ pub fn mean_cross_entropy(logits: Tensor<2>, labels: &[usize]) -> Tensor<1> {
     ll.sum().neg().div_scalar(n as f64).reshape([1])
 }
 
-fn second_order(model: &FixtureModel, fx: &Fixture, so: &xai_core::fixture::SecondOrder, device: &Device, precision: Precision) -> Result<Vec<CheckLine>> {
+fn second_order(
+    model: &FixtureModel,
+    fx: &Fixture,
+    so: &xai_core::fixture::SecondOrder,
+    device: &Device,
+    precision: Precision,
+) -> Result<Vec<CheckLine>> {
     let dt = dtype(precision);
     let mut lines = Vec::new();
     let (m, f) = so.inputs.as_rows();
     if so.labels.len() != m {
-        return Err(XaiError::shape("second_order labels", format!("{m} entries"), &[so.labels.len()]));
+        return Err(XaiError::shape(
+            "second_order labels",
+            format!("{m} entries"),
+            &[so.labels.len()],
+        ));
     }
     let x: Tensor<2> = tensor_from_f64(&so.inputs.data, vec![m, f], device, dt);
     let labels = so.labels.clone();
-    let loss_graph = CapturedGraph::capture(model, x.clone(), move |m, x| mean_cross_entropy(m.forward(x), &labels))?;
+    let loss_graph = CapturedGraph::capture(model, x.clone(), move |m, x| {
+        mean_cross_entropy(m.forward(x), &labels)
+    })?;
     let params = loss_graph.params();
     for (k, (dir, hv)) in so.directions.iter().zip(&so.hvp).enumerate() {
         // Fixture directions are in PyTorch layout; burn's Linear weights are transposed.
@@ -135,9 +182,13 @@ fn second_order(model: &FixtureModel, fx: &Fixture, so: &xai_core::fixture::Seco
             .zip(params)
             .map(|(a, p)| torch_to_burn(a, &p.shape, device, dt))
             .collect::<Result<Vec<_>>>()?;
-        let hvp = loss_graph.hvp_params(&[DynTensor::from_tensor(x.clone())], &v, device, precision, |_, tangents| {
-            tangents[0].clone().into_tensor::<1>()
-        })?;
+        let hvp = loss_graph.hvp_params(
+            &[DynTensor::from_tensor(x.clone())],
+            &v,
+            device,
+            precision,
+            |_, tangents| tangents[0].clone().into_tensor::<1>(),
+        )?;
         let mut ours = Vec::new();
         for (h, (p, e)) in hvp.iter().zip(params.iter().zip(hv)) {
             ours.extend(burn_to_torch(h, &p.shape, &e.shape)?);
@@ -146,39 +197,76 @@ fn second_order(model: &FixtureModel, fx: &Fixture, so: &xai_core::fixture::Seco
         lines.push(compare(&format!("second_order/hvp[{k}]"), &ours, &expected));
     }
     if let (Some(h), Some(targets)) = (&so.input_hessian, &fx.targets) {
-        let logit_graph = CapturedGraph::capture(model, fx.inputs_flat(device, dt).slice([0..1]).repeat_dim(0, f), |m, x| m.forward(x))?;
+        let logit_graph = CapturedGraph::capture(
+            model,
+            fx.inputs_flat(device, dt).slice([0..1]).repeat_dim(0, f),
+            |m, x| m.forward(x),
+        )?;
         let ours = input_hessian(&logit_graph, fx, targets[0], device, precision)?;
-        lines.push(compare("second_order/input_hessian_of_first_target_logit", &ours, &h.data));
+        lines.push(compare(
+            "second_order/input_hessian_of_first_target_logit",
+            &ours,
+            &h.data,
+        ));
     }
     Ok(lines)
 }
 
 /// Full input Hessian of logit `class` at the first input: one batched pass with the identity as
 /// the batch of directions.
-fn input_hessian(g: &CapturedGraph, fx: &Fixture, class: usize, device: &Device, precision: Precision) -> Result<Vec<f64>> {
+fn input_hessian(
+    g: &CapturedGraph,
+    fx: &Fixture,
+    class: usize,
+    device: &Device,
+    precision: Precision,
+) -> Result<Vec<f64>> {
     let dt = dtype(precision);
     let f = fx.features();
     let x0 = fx.inputs_flat(device, dt).slice([0..1]).repeat_dim(0, f);
     let eye: Tensor<2> = Tensor::<2>::eye(f, device).cast(dt);
-    let h = g.hvp_input(&DynTensor::from_tensor(x0), &DynTensor::from_tensor(eye), device, precision, |_, t| {
-        let t = t.into_rows()?;
-        let c = t.dims()[1];
-        let mask = xai_core::one_hot(&vec![class; f], c, &t.device()).cast(t.dtype());
-        Ok((t * mask).sum_dim(1).squeeze_dim(1))
-    })?;
+    let h = g.hvp_input(
+        &DynTensor::from_tensor(x0),
+        &DynTensor::from_tensor(eye),
+        device,
+        precision,
+        |_, t| {
+            let t = t.into_rows()?;
+            let c = t.dims()[1];
+            let mask = xai_core::one_hot(&vec![class; f], c, &t.device()).cast(t.dtype());
+            Ok((t * mask).sum_dim(1).squeeze_dim(1))
+        },
+    )?;
     h.to_vec_f64()
 }
 
 /// A PyTorch-layout parameter as a burn-layout tensor (Linear weights `[out, in]` become `[in, out]`).
-fn torch_to_burn(a: &NdArray, burn_shape: &[usize], device: &Device, dt: DType) -> Result<DynTensor> {
+fn torch_to_burn(
+    a: &NdArray,
+    burn_shape: &[usize],
+    device: &Device,
+    dt: DType,
+) -> Result<DynTensor> {
     let t = match a.shape.len() {
         1 => DynTensor::from_tensor::<1>(tensor_from_f64(&a.data, a.shape.clone(), device, dt)),
-        2 => DynTensor::from_tensor(tensor_from_f64::<2>(&a.data, a.shape.clone(), device, dt).transpose()),
+        2 => DynTensor::from_tensor(
+            tensor_from_f64::<2>(&a.data, a.shape.clone(), device, dt).transpose(),
+        ),
         4 => DynTensor::from_tensor::<4>(tensor_from_f64(&a.data, a.shape.clone(), device, dt)),
-        _ => return Err(XaiError::shape("fixture parameter", "rank 1, 2 or 4", &a.shape)),
+        _ => {
+            return Err(XaiError::shape(
+                "fixture parameter",
+                "rank 1, 2 or 4",
+                &a.shape,
+            ));
+        }
     };
     if t.shape() != burn_shape {
-        return Err(XaiError::shape("fixture direction", format!("{burn_shape:?} after layout change"), &t.shape()));
+        return Err(XaiError::shape(
+            "fixture direction",
+            format!("{burn_shape:?} after layout change"),
+            &t.shape(),
+        ));
     }
     Ok(t)
 }
@@ -187,7 +275,11 @@ fn burn_to_torch(h: &DynTensor, burn_shape: &[usize], torch_shape: &[usize]) -> 
     if burn_shape.len() == 2 {
         let t = h.clone().into_tensor::<2>()?.transpose();
         if t.dims().to_vec() != torch_shape {
-            return Err(XaiError::shape("hvp block", format!("{torch_shape:?}"), &t.dims()));
+            return Err(XaiError::shape(
+                "hvp block",
+                format!("{torch_shape:?}"),
+                &t.dims(),
+            ));
         }
         tensor_to_vec_f64(t)
     } else {

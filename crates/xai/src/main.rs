@@ -9,7 +9,11 @@ use xai::fixture_check::{self, Status};
 use xai_core::fixture::Fixture;
 
 #[derive(Parser)]
-#[command(name = "xai", version, about = "Explain burn models: attributions, checks and benchmarks")]
+#[command(
+    name = "xai",
+    version,
+    about = "Explain burn models: attributions, checks and benchmarks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -22,9 +26,9 @@ enum Command {
         #[command(subcommand)]
         action: FixtureAction,
     },
-    /// The default main job (for now): check every shared fixture and print a summary.
+    /// The default main job (for now): check every reference fixture and print a summary.
     Conformance {
-        /// Folder holding the fixtures (default: ../shared/fixtures, else the embedded copy).
+        /// Folder holding fixture files (default: the copies embedded in the binary).
         #[arg(long)]
         fixtures: Option<PathBuf>,
         /// Device: flex or wgpu.
@@ -48,14 +52,36 @@ enum FixtureAction {
     },
 }
 
-fn check_file(file: &std::path::Path, device: &str, json: bool) -> anyhow::Result<(usize, usize, usize)> {
-    let fx = Fixture::load(file)?;
+/// Fixtures embedded in the binary: the default of `xai conformance`.
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "tabular_mlp.json",
+        include_str!("../../../assets/fixtures/tabular_mlp.json"),
+    ),
+    (
+        "image_cnn.json",
+        include_str!("../../../assets/fixtures/image_cnn.json"),
+    ),
+    (
+        "smooth_mlp.json",
+        include_str!("../../../assets/fixtures/smooth_mlp.json"),
+    ),
+];
+
+fn check_fixture(fx: &Fixture, device: &str, json: bool) -> anyhow::Result<(usize, usize, usize)> {
     let dev = xai_core::parse_device(device)?;
-    let lines = fixture_check::check_fixture(&fx, &dev, fixture_check::precision_for(device))?;
+    let lines = fixture_check::check_fixture(fx, &dev, fixture_check::precision_for(device))?;
     let count = |s: Status| lines.iter().filter(|l| l.status == s).count();
-    let (p, f, u) = (count(Status::Pass), count(Status::Fail), count(Status::Unsupported));
+    let (p, f, u) = (
+        count(Status::Pass),
+        count(Status::Fail),
+        count(Status::Unsupported),
+    );
     if json {
-        println!("{}", serde_json::json!({"fixture": fx.name, "device": device, "lines": lines, "passed": p, "failed": f, "unsupported": u}));
+        println!(
+            "{}",
+            serde_json::json!({"fixture": fx.name, "device": device, "lines": lines, "passed": p, "failed": f, "unsupported": u})
+        );
     } else {
         for l in &lines {
             println!("{l}");
@@ -66,25 +92,48 @@ fn check_file(file: &std::path::Path, device: &str, json: bool) -> anyhow::Resul
 }
 
 fn run(cli: Cli) -> anyhow::Result<bool> {
-    match cli.command.unwrap_or(Command::Conformance { fixtures: None, device: "flex".into() }) {
-        Command::Fixture { action: FixtureAction::Check { file, device, json } } => {
-            let (_, failed, _) = check_file(&file, &device, json)?;
+    match cli.command.unwrap_or(Command::Conformance {
+        fixtures: None,
+        device: "flex".into(),
+    }) {
+        Command::Fixture {
+            action: FixtureAction::Check { file, device, json },
+        } => {
+            let (_, failed, _) = check_fixture(&Fixture::load(&file)?, &device, json)?;
             Ok(failed == 0)
         }
         Command::Conformance { fixtures, device } => {
-            let dir = fixtures.unwrap_or_else(|| PathBuf::from("../shared/fixtures"));
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .map_err(|e| anyhow::anyhow!("cannot read fixture folder {}: {e}", dir.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect();
-            files.sort();
-            let mut ok = true;
-            for f in files {
-                println!("== {}", f.display());
-                let (_, failed, _) = check_file(&f, &device, false)?;
-                ok &= failed == 0;
+            let mut set: Vec<(String, Fixture)> = Vec::new();
+            match fixtures {
+                Some(dir) => {
+                    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                        .map_err(|e| {
+                            anyhow::anyhow!("cannot read fixture folder {}: {e}", dir.display())
+                        })?
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                        .collect();
+                    files.sort();
+                    for f in files {
+                        set.push((f.display().to_string(), Fixture::load(&f)?));
+                    }
+                }
+                None => {
+                    for (name, text) in EMBEDDED {
+                        set.push((format!("{name} (embedded)"), Fixture::parse(text, name)?));
+                    }
+                }
             }
+            let mut ok = true;
+            let (mut tp, mut tf, mut tu) = (0, 0, 0);
+            for (name, fx) in &set {
+                println!("== {name}");
+                let (p, f, u) = check_fixture(fx, &device, false)?;
+                ok &= f == 0;
+                (tp, tf, tu) = (tp + p, tf + f, tu + u);
+            }
+            println!("== total over {} fixtures on {device}", set.len());
+            println!("{tp} passed, {tf} failed, {tu} unsupported");
             Ok(ok)
         }
     }

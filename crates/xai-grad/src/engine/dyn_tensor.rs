@@ -15,12 +15,30 @@ pub struct DynTensor(pub(crate) DispatchTensor);
 macro_rules! by_rank {
     ($rank:expr, $r:ident => $body:expr, $err:expr) => {
         match $rank {
-            1 => { const $r: usize = 1; $body }
-            2 => { const $r: usize = 2; $body }
-            3 => { const $r: usize = 3; $body }
-            4 => { const $r: usize = 4; $body }
-            5 => { const $r: usize = 5; $body }
-            6 => { const $r: usize = 6; $body }
+            1 => {
+                const $r: usize = 1;
+                $body
+            }
+            2 => {
+                const $r: usize = 2;
+                $body
+            }
+            3 => {
+                const $r: usize = 3;
+                $body
+            }
+            4 => {
+                const $r: usize = 4;
+                $body
+            }
+            5 => {
+                const $r: usize = 5;
+                $body
+            }
+            6 => {
+                const $r: usize = 6;
+                $body
+            }
             _ => $err,
         }
     };
@@ -45,7 +63,11 @@ impl DynTensor {
     /// Convert to a tensor of rank `D`, failing with a shape error if the rank differs.
     pub fn into_tensor<const D: usize>(self) -> Result<Tensor<D>> {
         if self.rank() != D {
-            return Err(XaiError::shape("graph value", format!("rank {D}"), &self.shape()));
+            return Err(XaiError::shape(
+                "graph value",
+                format!("rank {D}"),
+                &self.shape(),
+            ));
         }
         Ok(Tensor::from_dispatch(self.0))
     }
@@ -82,6 +104,8 @@ impl DynTensor {
         let r = self.rank();
         let data = by_rank!(r, R => Tensor::<R>::from_dispatch(self.0.clone()).into_data(),
             return Err(XaiError::shape("graph value", "rank 1..=6", &self.shape())));
-        data.convert::<f64>().try_to_vec::<f64>().map_err(|e| XaiError::Numerical(format!("{e:?}")))
+        data.convert::<f64>()
+            .try_to_vec::<f64>()
+            .map_err(|e| XaiError::Numerical(format!("{e:?}")))
     }
 }

@@ -71,7 +71,8 @@ impl ModuleVisitor for ParamCollector {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let t = param.val();
         if let Ok(id) = capture_id(&t) {
-            self.found.push((self.stack.join("."), id, t.dims().to_vec()));
+            self.found
+                .push((self.stack.join("."), id, t.dims().to_vec()));
         }
     }
 }
@@ -134,14 +135,20 @@ impl CapturedGraph {
         impl ModuleMapper for Restore {
             fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
                 match self.0.next() {
-                    Some(data) => param.map(|_| Tensor::from_data(data.clone(), (&self.1, data.dtype()))),
+                    Some(data) => {
+                        param.map(|_| Tensor::from_data(data.clone(), (&self.1, data.dtype())))
+                    }
                     None => param,
                 }
             }
         }
         let mut snap = Snapshot(Vec::new());
         model.visit(&mut snap);
-        let home = model.devices().into_iter().next().unwrap_or_else(Device::flex);
+        let home = model
+            .devices()
+            .into_iter()
+            .next()
+            .unwrap_or_else(Device::flex);
         let result = Self::capture_on_scope(model, body);
         let _ = model.clone().map(&mut Restore(snap.0.into_iter(), home));
         result
@@ -157,7 +164,10 @@ impl CapturedGraph {
         let captured = cap
             .capture_scope(|scope| {
                 let m = model.clone().to_device(&cap);
-                let mut pc = ParamCollector { stack: Vec::new(), found: Vec::new() };
+                let mut pc = ParamCollector {
+                    stack: Vec::new(),
+                    found: Vec::new(),
+                };
                 m.visit(&mut pc);
                 collected = pc.found;
                 match body(&m, &cap) {
@@ -188,19 +198,26 @@ impl CapturedGraph {
             }
         }
         let find = |id: &TensorId| -> Result<TensorIr> {
-            tensor_irs
-                .get(id)
-                .cloned()
-                .ok_or_else(|| XaiError::Capture(format!("boundary tensor {id:?} is not used by any operation")))
+            tensor_irs.get(id).cloned().ok_or_else(|| {
+                XaiError::Capture(format!(
+                    "boundary tensor {id:?} is not used by any operation"
+                ))
+            })
         };
         let inputs = graph.inputs.iter().map(find).collect::<Result<Vec<_>>>()?;
         let outputs = graph.outputs.iter().map(find).collect::<Result<Vec<_>>>()?;
-        let param_ids: HashMap<TensorId, String> = collected.iter().map(|(p, id, _)| (*id, p.clone())).collect();
+        let param_ids: HashMap<TensorId, String> = collected
+            .iter()
+            .map(|(p, id, _)| (*id, p.clone()))
+            .collect();
         let mut params = Vec::new();
         let mut seen = HashSet::new();
         for (path, id, shape) in collected {
             // Buffers (burn-nn's `running_mean` / `running_var`) are constants, not parameters.
-            let buffer = path.rsplit('.').next().is_some_and(|leaf| leaf.starts_with("running_"));
+            let buffer = path
+                .rsplit('.')
+                .next()
+                .is_some_and(|leaf| leaf.starts_with("running_"));
             if !buffer && values.contains_key(&id) && seen.insert(id) {
                 params.push(ParamInfo { path, shape, id });
             }
@@ -209,7 +226,14 @@ impl CapturedGraph {
         // module too, so the op that consumes it (the bias add) is named after the module.
         let mut owner_of: HashMap<TensorId, String> = param_ids
             .iter()
-            .map(|(id, p)| (*id, p.rsplit_once('.').map(|(m, _)| m.to_string()).unwrap_or_default()))
+            .map(|(id, p)| {
+                (
+                    *id,
+                    p.rsplit_once('.')
+                        .map(|(m, _)| m.to_string())
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
         let runtime: HashSet<TensorId> = graph.inputs.iter().copied().collect();
         let mut data_dependent: HashSet<TensorId> = runtime.clone();
@@ -244,7 +268,13 @@ impl CapturedGraph {
             }
             *c += 1;
         }
-        Ok(CapturedGraph { nodes, constants: values.into_iter().collect(), params, inputs, outputs })
+        Ok(CapturedGraph {
+            nodes,
+            constants: values.into_iter().collect(),
+            params,
+            inputs,
+            outputs,
+        })
     }
 
     /// The recorded nodes in execution order.
@@ -295,7 +325,11 @@ impl CapturedGraph {
     pub fn summary(&self) -> String {
         let mut s = String::new();
         for (i, n) in self.nodes.iter().enumerate() {
-            let shape = n.op.outputs().next().map(|t| t.shape.to_vec()).unwrap_or_default();
+            let shape =
+                n.op.outputs()
+                    .next()
+                    .map(|t| t.shape.to_vec())
+                    .unwrap_or_default();
             s.push_str(&format!("{i:>3}  {:<28} {:?}\n", n.name, shape));
         }
         s

@@ -8,13 +8,15 @@
 
 use std::collections::HashMap;
 
-use burn::backend::ops::{ActivationOps, BoolTensorOps, ConvOptions, FloatTensorOps, IntTensorOps, ModuleOps};
+use burn::backend::ops::{
+    ActivationOps, BoolTensorOps, ConvOptions, FloatTensorOps, IntTensorOps, ModuleOps,
+};
 use burn::backend::{Dispatch, DispatchDevice, DispatchTensor, Scalar, TensorMetadata};
 use burn::tensor::{DType, Device, FloatDType, Shape};
 use burn_capture::TensorId;
 use burn_ir::{
-    ActivationOperationIr, BaseOperationIr, BoolOperationIr, FloatOperationIr, IntOperationIr, ModuleOperationIr,
-    NumericOperationIr, OperationIr, ScalarIr, TensorIr,
+    ActivationOperationIr, BaseOperationIr, BoolOperationIr, FloatOperationIr, IntOperationIr,
+    ModuleOperationIr, NumericOperationIr, OperationIr, ScalarIr, TensorIr,
 };
 
 use xai_core::{Result, XaiError};
@@ -104,7 +106,11 @@ pub(crate) struct Interp<'g> {
 }
 
 /// Convert recorded data to a primitive of the run's float dtype on `dev`.
-pub(crate) fn upload(data: &burn::tensor::TensorData, dev: &DispatchDevice, dtype: FloatDType) -> Val {
+pub(crate) fn upload(
+    data: &burn::tensor::TensorData,
+    dev: &DispatchDevice,
+    dtype: FloatDType,
+) -> Val {
     let dt = data.dtype();
     if dt.is_float() {
         let d = data.clone().convert_dtype(DType::from(dtype));
@@ -118,30 +124,54 @@ pub(crate) fn upload(data: &burn::tensor::TensorData, dev: &DispatchDevice, dtyp
 
 impl<'g> Interp<'g> {
     pub(crate) fn new(g: &'g CapturedGraph, device: &Device, dtype: FloatDType) -> Self {
-        Interp { g, dev: device.as_dispatch().clone(), dtype, vals: HashMap::new(), tans: HashMap::new(), jvp: false, bool_dtype: device.settings().bool_dtype }
+        Interp {
+            g,
+            dev: device.as_dispatch().clone(),
+            dtype,
+            vals: HashMap::new(),
+            tans: HashMap::new(),
+            jvp: false,
+            bool_dtype: device.settings().bool_dtype,
+        }
     }
 
     fn node_name(&self, i: usize) -> String {
-        self.g.nodes.get(i).map(|n| n.name.clone()).unwrap_or_else(|| format!("#{i}"))
+        self.g
+            .nodes
+            .get(i)
+            .map(|n| n.name.clone())
+            .unwrap_or_else(|| format!("#{i}"))
     }
 
     fn f(&self, t: &TensorIr) -> Result<T> {
         match self.vals.get(&t.id) {
             Some(Val::F(x)) => Ok(x.clone()),
-            Some(_) => Err(XaiError::Capture(format!("tensor {:?} is not a float tensor", t.id))),
-            None => Err(XaiError::Capture(format!("tensor {:?} used before it was computed", t.id))),
+            Some(_) => Err(XaiError::Capture(format!(
+                "tensor {:?} is not a float tensor",
+                t.id
+            ))),
+            None => Err(XaiError::Capture(format!(
+                "tensor {:?} used before it was computed",
+                t.id
+            ))),
         }
     }
     fn i(&self, t: &TensorIr) -> Result<T> {
         match self.vals.get(&t.id) {
             Some(Val::I(x)) => Ok(x.clone()),
-            _ => Err(XaiError::Capture(format!("tensor {:?} is not an int tensor", t.id))),
+            _ => Err(XaiError::Capture(format!(
+                "tensor {:?} is not an int tensor",
+                t.id
+            ))),
         }
     }
     fn b(&self, t: &TensorIr) -> Result<T> {
         match self.vals.get(&t.id) {
             Some(Val::Bo(x)) => Ok(x.clone()),
-            _ => Err(XaiError::Capture(format!("tensor {:?} is not a bool tensor", t.id))),
+            _ => Err(XaiError::Capture(format!(
+                "tensor {:?} is not a bool tensor",
+                t.id
+            ))),
         }
     }
     fn tan(&self, t: &TensorIr) -> Option<T> {
@@ -169,13 +199,21 @@ impl<'g> Interp<'g> {
     pub(crate) fn run(mut self, inputs: &[T], spec: &RunSpec<'_>) -> Result<RunOut> {
         let g = self.g;
         if inputs.len() != g.inputs.len() {
-            return Err(XaiError::Config(format!("graph takes {} inputs, got {}", g.inputs.len(), inputs.len())));
+            return Err(XaiError::Config(format!(
+                "graph takes {} inputs, got {}",
+                g.inputs.len(),
+                inputs.len()
+            )));
         }
         self.jvp = spec.input_tangents.iter().any(Option::is_some) || spec.param_tangents.is_some();
         for (k, (ir, x)) in g.inputs.iter().zip(inputs).enumerate() {
             let got = x.shape().to_vec();
             if got != ir.shape.to_vec() {
-                return Err(XaiError::shape(format!("graph input {k}"), format!("{:?}", ir.shape.to_vec()), &got));
+                return Err(XaiError::shape(
+                    format!("graph input {k}"),
+                    format!("{:?}", ir.shape.to_vec()),
+                    &got,
+                ));
             }
             let v = if ir.dtype.is_float() {
                 Val::F(B::float_cast(x.clone(), self.dtype))
@@ -186,11 +224,18 @@ impl<'g> Interp<'g> {
             };
             self.vals.insert(ir.id, v);
             if let Some(Some(t)) = spec.input_tangents.get(k) {
-                self.tans.insert(ir.id, B::float_cast(t.clone(), self.dtype));
+                self.tans
+                    .insert(ir.id, B::float_cast(t.clone(), self.dtype));
             }
         }
-        let input_ids: std::collections::HashSet<TensorId> = g.inputs.iter().map(|t| t.id).collect();
-        let param_index: HashMap<TensorId, usize> = g.params.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+        let input_ids: std::collections::HashSet<TensorId> =
+            g.inputs.iter().map(|t| t.id).collect();
+        let param_index: HashMap<TensorId, usize> = g
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, i))
+            .collect();
         let mut params = vec![None; g.params.len()];
         for (id, data) in &g.constants {
             if input_ids.contains(id) {
@@ -199,8 +244,13 @@ impl<'g> Interp<'g> {
             let mut v = upload(data, &self.dev, self.dtype);
             if let Some(&pi) = param_index.get(id) {
                 if let (Some(over), Val::F(_)) = (spec.param_values, &v) {
-                    let o = over.get(pi).ok_or_else(|| XaiError::Config("too few parameter values".into()))?;
-                    v = Val::F(B::float_cast(B::float_to_device(o.clone(), &self.dev), self.dtype));
+                    let o = over
+                        .get(pi)
+                        .ok_or_else(|| XaiError::Config("too few parameter values".into()))?;
+                    v = Val::F(B::float_cast(
+                        B::float_to_device(o.clone(), &self.dev),
+                        self.dtype,
+                    ));
                 }
                 if let Val::F(t) = &v {
                     let t = match spec.params {
@@ -212,7 +262,10 @@ impl<'g> Interp<'g> {
                 }
                 if let Some(tans) = spec.param_tangents {
                     if let Some(tg) = tans.get(pi) {
-                        self.tans.insert(*id, B::float_cast(B::float_to_device(tg.clone(), &self.dev), self.dtype));
+                        self.tans.insert(
+                            *id,
+                            B::float_cast(B::float_to_device(tg.clone(), &self.dev), self.dtype),
+                        );
                     }
                 }
             }
@@ -222,15 +275,22 @@ impl<'g> Interp<'g> {
         let mut recorded = Vec::new();
         for (i, node) in g.nodes.iter().enumerate() {
             self.step(&node.op).map_err(|e| match e {
-                XaiError::UnsupportedOp { op, transform, .. } => {
-                    XaiError::UnsupportedOp { op, transform, node: self.node_name(i) }
-                }
+                XaiError::UnsupportedOp { op, transform, .. } => XaiError::UnsupportedOp {
+                    op,
+                    transform,
+                    node: self.node_name(i),
+                },
                 other => other,
             })?;
             let tapped = spec.probes.contains(&i);
             let rec = spec.record.contains(&i);
             if tapped || rec {
-                let out = node.op.outputs().next().cloned().ok_or_else(|| XaiError::UnknownNode(node.name.clone()))?;
+                let out = node
+                    .op
+                    .outputs()
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| XaiError::UnknownNode(node.name.clone()))?;
                 let v = self.f(&out)?;
                 if tapped {
                     let probe = B::float_set_require_grad(self.zeros_like(&v), true);
@@ -242,13 +302,38 @@ impl<'g> Interp<'g> {
                 }
             }
         }
-        let outputs = g.outputs.iter().map(|t| self.f(t)).collect::<Result<Vec<_>>>()?;
-        let output_tangents = g.outputs.iter().map(|t| if self.jvp { Some(self.tan_or_zero(t)) } else { None }.transpose()).collect::<Result<Vec<_>>>()?;
-        Ok(RunOut { outputs, output_tangents, params: params.into_iter().flatten().collect(), probes, recorded })
+        let outputs = g
+            .outputs
+            .iter()
+            .map(|t| self.f(t))
+            .collect::<Result<Vec<_>>>()?;
+        let output_tangents = g
+            .outputs
+            .iter()
+            .map(|t| {
+                if self.jvp {
+                    Some(self.tan_or_zero(t))
+                } else {
+                    None
+                }
+                .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RunOut {
+            outputs,
+            output_tangents,
+            params: params.into_iter().flatten().collect(),
+            probes,
+            recorded,
+        })
     }
 
     fn unsupported(op: &OperationIr, transform: &str) -> XaiError {
-        XaiError::UnsupportedOp { op: super::names::op_kind(op).to_string(), transform: transform.into(), node: String::new() }
+        XaiError::UnsupportedOp {
+            op: super::names::op_kind(op).to_string(),
+            transform: transform.into(),
+            node: String::new(),
+        }
     }
 
     /// Evaluate one op (and its tangent when running in forward mode).
@@ -308,7 +393,11 @@ impl<'g> Interp<'g> {
             ($d:expr, $input:expr, |$x:ident| $e:expr) => {{
                 let $x = self.f($input)?;
                 let y = $e;
-                let t = if self.jvp { self.tan($input).map(|$x| $e) } else { None };
+                let t = if self.jvp {
+                    self.tan($input).map(|$x| $e)
+                } else {
+                    None
+                };
                 self.put(&$d.out, y);
                 self.put_tan(&$d.out, t);
                 Ok(())
@@ -320,9 +409,13 @@ impl<'g> Interp<'g> {
             O::Permute(d) => linear_unary!(d, &d.input, |x| B::float_permute(x, &d.axes)),
             O::Flip(d) => linear_unary!(d, &d.input, |x| B::float_flip(x, &d.axes)),
             O::Expand(d) => linear_unary!(d, &d.input, |x| B::float_expand(x, shape_of(&d.out))),
-            O::Unfold(d) => linear_unary!(d, &d.input, |x| B::float_unfold(x, d.dim, d.size, d.step)),
+            O::Unfold(d) => {
+                linear_unary!(d, &d.input, |x| B::float_unfold(x, d.dim, d.size, d.step))
+            }
             O::Slice(d) => linear_unary!(d, &d.tensor, |x| B::float_slice(x, &d.ranges)),
-            O::RepeatDim(d) => linear_unary!(d, &d.tensor, |x| B::float_repeat_dim(x, d.dim, d.times)),
+            O::RepeatDim(d) => {
+                linear_unary!(d, &d.tensor, |x| B::float_repeat_dim(x, d.dim, d.times))
+            }
             O::Select(d) => {
                 let idx = self.i(&d.indices)?;
                 linear_unary!(d, &d.tensor, |x| B::float_select(x, d.dim, idx.clone()))
@@ -332,16 +425,28 @@ impl<'g> Interp<'g> {
                 linear_unary!(d, &d.tensor, |x| B::float_gather(d.dim, x, idx.clone()))
             }
             O::Cast(d) => {
-                let to: FloatDType = if d.out.dtype.is_float() { d.out.dtype.into() } else { self.dtype };
+                let to: FloatDType = if d.out.dtype.is_float() {
+                    d.out.dtype.into()
+                } else {
+                    self.dtype
+                };
                 // Casts between float types keep the run's precision (an f64 replay stays f64).
                 let _ = to;
                 linear_unary!(d, &d.input, |x| B::float_cast(x, self.dtype))
             }
             O::Cat(d) => {
-                let xs = d.tensors.iter().map(|t| self.f(t)).collect::<Result<Vec<_>>>()?;
+                let xs = d
+                    .tensors
+                    .iter()
+                    .map(|t| self.f(t))
+                    .collect::<Result<Vec<_>>>()?;
                 let y = B::float_cat(xs, d.dim);
                 let t = if self.jvp && d.tensors.iter().any(|t| self.tans.contains_key(&t.id)) {
-                    let ts = d.tensors.iter().map(|t| self.tan_or_zero(t)).collect::<Result<Vec<_>>>()?;
+                    let ts = d
+                        .tensors
+                        .iter()
+                        .map(|t| self.tan_or_zero(t))
+                        .collect::<Result<Vec<_>>>()?;
                     Some(B::float_cat(ts, d.dim))
                 } else {
                     None
@@ -354,8 +459,14 @@ impl<'g> Interp<'g> {
                 let x = self.f(&d.tensor)?;
                 let v = self.f(&d.value)?;
                 let y = B::float_slice_assign(x, &d.ranges, v);
-                let t = if self.jvp && (self.tans.contains_key(&d.tensor.id) || self.tans.contains_key(&d.value.id)) {
-                    Some(B::float_slice_assign(self.tan_or_zero(&d.tensor)?, &d.ranges, self.tan_or_zero(&d.value)?))
+                let t = if self.jvp
+                    && (self.tans.contains_key(&d.tensor.id) || self.tans.contains_key(&d.value.id))
+                {
+                    Some(B::float_slice_assign(
+                        self.tan_or_zero(&d.tensor)?,
+                        &d.ranges,
+                        self.tan_or_zero(&d.value)?,
+                    ))
                 } else {
                     None
                 };
@@ -366,8 +477,14 @@ impl<'g> Interp<'g> {
             O::MaskWhere(d) => {
                 let m = self.b(&d.mask)?;
                 let y = B::float_mask_where(self.f(&d.tensor)?, m.clone(), self.f(&d.value)?);
-                let t = if self.jvp && (self.tans.contains_key(&d.tensor.id) || self.tans.contains_key(&d.value.id)) {
-                    Some(B::float_mask_where(self.tan_or_zero(&d.tensor)?, m, self.tan_or_zero(&d.value)?))
+                let t = if self.jvp
+                    && (self.tans.contains_key(&d.tensor.id) || self.tans.contains_key(&d.value.id))
+                {
+                    Some(B::float_mask_where(
+                        self.tan_or_zero(&d.tensor)?,
+                        m,
+                        self.tan_or_zero(&d.value)?,
+                    ))
                 } else {
                     None
                 };
@@ -378,27 +495,53 @@ impl<'g> Interp<'g> {
             O::MaskFill(d) => {
                 let m = self.b(&d.mask)?;
                 let y = B::float_mask_fill(self.f(&d.tensor)?, m.clone(), to_scalar(&d.value));
-                let t = if self.jvp { self.tan(&d.tensor).map(|t| B::float_mask_fill(t, m, sc(0.0))) } else { None };
+                let t = if self.jvp {
+                    self.tan(&d.tensor)
+                        .map(|t| B::float_mask_fill(t, m, sc(0.0)))
+                } else {
+                    None
+                };
                 self.put(&d.out, y);
                 self.put_tan(&d.out, t);
                 Ok(())
             }
             O::Zeros(d) => {
-                self.put(&d.out, B::float_zeros(shape_of(&d.out), &self.dev, self.dtype));
+                self.put(
+                    &d.out,
+                    B::float_zeros(shape_of(&d.out), &self.dev, self.dtype),
+                );
                 Ok(())
             }
             O::Ones(d) => {
-                self.put(&d.out, B::float_ones(shape_of(&d.out), &self.dev, self.dtype));
+                self.put(
+                    &d.out,
+                    B::float_ones(shape_of(&d.out), &self.dev, self.dtype),
+                );
                 Ok(())
             }
             O::Empty(d) => {
-                self.put(&d.out, B::float_zeros(shape_of(&d.out), &self.dev, self.dtype));
+                self.put(
+                    &d.out,
+                    B::float_zeros(shape_of(&d.out), &self.dev, self.dtype),
+                );
                 Ok(())
             }
-            O::Equal(d) => self.cmp(&d.out, B::float_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into())),
-            O::NotEqual(d) => self.cmp(&d.out, B::float_not_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into())),
-            O::EqualElem(d) => self.cmp(&d.out, B::float_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into())),
-            O::NotEqualElem(d) => self.cmp(&d.out, B::float_not_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into())),
+            O::Equal(d) => self.cmp(
+                &d.out,
+                B::float_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+            ),
+            O::NotEqual(d) => self.cmp(
+                &d.out,
+                B::float_not_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+            ),
+            O::EqualElem(d) => self.cmp(
+                &d.out,
+                B::float_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+            ),
+            O::NotEqualElem(d) => self.cmp(
+                &d.out,
+                B::float_not_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+            ),
             _ => Err(Self::unsupported(op, "eval")),
         }
     }
@@ -414,20 +557,76 @@ impl<'g> Interp<'g> {
         let get = |s: &Self, t: &TensorIr| if is_bool { s.b(t) } else { s.i(t) };
         let wrap = |v: T| if is_bool { Val::Bo(v) } else { Val::I(v) };
         let (out, v) = match b {
-            O::Reshape(d) => (&d.out, if is_bool { B::bool_reshape(get(self, &d.input)?, shape_of(&d.out)) } else { B::int_reshape(get(self, &d.input)?, shape_of(&d.out)) }),
-            O::SwapDims(d) => (&d.out, if is_bool { B::bool_swap_dims(get(self, &d.input)?, d.dim1, d.dim2) } else { B::int_swap_dims(get(self, &d.input)?, d.dim1, d.dim2) }),
-            O::Permute(d) => (&d.out, if is_bool { B::bool_permute(get(self, &d.input)?, &d.axes) } else { B::int_permute(get(self, &d.input)?, &d.axes) }),
-            O::Expand(d) => (&d.out, if is_bool { B::bool_expand(get(self, &d.input)?, shape_of(&d.out)) } else { B::int_expand(get(self, &d.input)?, shape_of(&d.out)) }),
-            O::Slice(d) => (&d.out, if is_bool { B::bool_slice(get(self, &d.tensor)?, &d.ranges) } else { B::int_slice(get(self, &d.tensor)?, &d.ranges) }),
+            O::Reshape(d) => (
+                &d.out,
+                if is_bool {
+                    B::bool_reshape(get(self, &d.input)?, shape_of(&d.out))
+                } else {
+                    B::int_reshape(get(self, &d.input)?, shape_of(&d.out))
+                },
+            ),
+            O::SwapDims(d) => (
+                &d.out,
+                if is_bool {
+                    B::bool_swap_dims(get(self, &d.input)?, d.dim1, d.dim2)
+                } else {
+                    B::int_swap_dims(get(self, &d.input)?, d.dim1, d.dim2)
+                },
+            ),
+            O::Permute(d) => (
+                &d.out,
+                if is_bool {
+                    B::bool_permute(get(self, &d.input)?, &d.axes)
+                } else {
+                    B::int_permute(get(self, &d.input)?, &d.axes)
+                },
+            ),
+            O::Expand(d) => (
+                &d.out,
+                if is_bool {
+                    B::bool_expand(get(self, &d.input)?, shape_of(&d.out))
+                } else {
+                    B::int_expand(get(self, &d.input)?, shape_of(&d.out))
+                },
+            ),
+            O::Slice(d) => (
+                &d.out,
+                if is_bool {
+                    B::bool_slice(get(self, &d.tensor)?, &d.ranges)
+                } else {
+                    B::int_slice(get(self, &d.tensor)?, &d.ranges)
+                },
+            ),
             O::Cat(d) => {
-                let xs = d.tensors.iter().map(|t| get(self, t)).collect::<Result<Vec<_>>>()?;
-                (&d.out, if is_bool { B::bool_cat(xs, d.dim) } else { B::int_cat(xs, d.dim) })
+                let xs = d
+                    .tensors
+                    .iter()
+                    .map(|t| get(self, t))
+                    .collect::<Result<Vec<_>>>()?;
+                (
+                    &d.out,
+                    if is_bool {
+                        B::bool_cat(xs, d.dim)
+                    } else {
+                        B::int_cat(xs, d.dim)
+                    },
+                )
             }
-            O::Zeros(d) if !is_bool => (&d.out, B::int_zeros(shape_of(&d.out), &self.dev, d.out.dtype.into())),
-            O::Ones(d) if !is_bool => (&d.out, B::int_ones(shape_of(&d.out), &self.dev, d.out.dtype.into())),
-            O::Cast(d) if !is_bool => (&d.out, B::int_cast(get(self, &d.input)?, d.out.dtype.into())),
+            O::Zeros(d) if !is_bool => (
+                &d.out,
+                B::int_zeros(shape_of(&d.out), &self.dev, d.out.dtype.into()),
+            ),
+            O::Ones(d) if !is_bool => (
+                &d.out,
+                B::int_ones(shape_of(&d.out), &self.dev, d.out.dtype.into()),
+            ),
+            O::Cast(d) if !is_bool => (
+                &d.out,
+                B::int_cast(get(self, &d.input)?, d.out.dtype.into()),
+            ),
             O::EqualElem(d) if !is_bool => {
-                let v = B::int_equal_elem(get(self, &d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into());
+                let v =
+                    B::int_equal_elem(get(self, &d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into());
                 self.vals.insert(d.out.id, Val::Bo(v));
                 return Ok(());
             }
@@ -441,12 +640,40 @@ impl<'g> Interp<'g> {
         use NumericOperationIr as N;
         let (out, v) = match n {
             N::Add(d) => (&d.out, Val::I(B::int_add(self.i(&d.lhs)?, self.i(&d.rhs)?))),
-            N::AddScalar(d) => (&d.out, Val::I(B::int_add_scalar(self.i(&d.lhs)?, to_scalar(&d.rhs)))),
+            N::AddScalar(d) => (
+                &d.out,
+                Val::I(B::int_add_scalar(self.i(&d.lhs)?, to_scalar(&d.rhs))),
+            ),
             N::Sub(d) => (&d.out, Val::I(B::int_sub(self.i(&d.lhs)?, self.i(&d.rhs)?))),
-            N::MulScalar(d) => (&d.out, Val::I(B::int_mul_scalar(self.i(&d.lhs)?, to_scalar(&d.rhs)))),
-            N::Full(d) => (&d.out, Val::I(B::int_full(shape_of(&d.out), to_scalar(&d.value), &self.dev, d.out.dtype.into()))),
-            N::GreaterElem(d) => (&d.out, Val::Bo(B::int_greater_elem(self.i(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()))),
-            N::LowerElem(d) => (&d.out, Val::Bo(B::int_lower_elem(self.i(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()))),
+            N::MulScalar(d) => (
+                &d.out,
+                Val::I(B::int_mul_scalar(self.i(&d.lhs)?, to_scalar(&d.rhs))),
+            ),
+            N::Full(d) => (
+                &d.out,
+                Val::I(B::int_full(
+                    shape_of(&d.out),
+                    to_scalar(&d.value),
+                    &self.dev,
+                    d.out.dtype.into(),
+                )),
+            ),
+            N::GreaterElem(d) => (
+                &d.out,
+                Val::Bo(B::int_greater_elem(
+                    self.i(&d.lhs)?,
+                    to_scalar(&d.rhs),
+                    d.out.dtype.into(),
+                )),
+            ),
+            N::LowerElem(d) => (
+                &d.out,
+                Val::Bo(B::int_lower_elem(
+                    self.i(&d.lhs)?,
+                    to_scalar(&d.rhs),
+                    d.out.dtype.into(),
+                )),
+            ),
             _ => return Err(Self::unsupported(op, "eval")),
         };
         self.vals.insert(out.id, v);
@@ -461,10 +688,16 @@ impl<'g> Interp<'g> {
             N::Add(d) | N::Sub(d) => {
                 let sub = matches!(n, N::Sub(_));
                 let (a, b) = (self.f(&d.lhs)?, self.f(&d.rhs)?);
-                let y = if sub { B::float_sub(a, b) } else { B::float_add(a, b) };
+                let y = if sub {
+                    B::float_sub(a, b)
+                } else {
+                    B::float_add(a, b)
+                };
                 let t = if jvp {
                     let out_shape = shape_of(&d.out);
-                    let ta = self.tan(&d.lhs).map(|t| B::float_expand(t, out_shape.clone()));
+                    let ta = self
+                        .tan(&d.lhs)
+                        .map(|t| B::float_expand(t, out_shape.clone()));
                     let tb = self.tan(&d.rhs).map(|t| {
                         let t = B::float_expand(t, out_shape.clone());
                         if sub { B::float_neg(t) } else { t }
@@ -484,8 +717,12 @@ impl<'g> Interp<'g> {
                 let y = B::float_mul(a.clone(), b.clone());
                 let t = if jvp {
                     let out_shape = shape_of(&d.out);
-                    let ta = self.tan(&d.lhs).map(|t| B::float_expand(B::float_mul(t, b.clone()), out_shape.clone()));
-                    let tb = self.tan(&d.rhs).map(|t| B::float_expand(B::float_mul(a.clone(), t), out_shape.clone()));
+                    let ta = self
+                        .tan(&d.lhs)
+                        .map(|t| B::float_expand(B::float_mul(t, b.clone()), out_shape.clone()));
+                    let tb = self
+                        .tan(&d.rhs)
+                        .map(|t| B::float_expand(B::float_mul(a.clone(), t), out_shape.clone()));
                     match (ta, tb) {
                         (Some(a), Some(b)) => Some(B::float_add(a, b)),
                         (a, b) => a.or(b),
@@ -501,7 +738,9 @@ impl<'g> Interp<'g> {
                 let y = B::float_div(a.clone(), b.clone());
                 let t = if jvp {
                     let out_shape = shape_of(&d.out);
-                    let ta = self.tan(&d.lhs).map(|t| B::float_expand(B::float_div(t, b.clone()), out_shape.clone()));
+                    let ta = self
+                        .tan(&d.lhs)
+                        .map(|t| B::float_expand(B::float_div(t, b.clone()), out_shape.clone()));
                     // d(a/b) = -a db / b²
                     let tb = self.tan(&d.rhs).map(|t| {
                         let q = B::float_div(y.clone(), b.clone());
@@ -517,30 +756,79 @@ impl<'g> Interp<'g> {
                 self.put(&d.out, y);
                 self.put_tan(&d.out, t);
             }
-            N::AddScalar(d) => self.unary(&d.lhs, &d.out, |x| B::float_add_scalar(x, to_scalar(&d.rhs)), |t, _, _| t)?,
-            N::SubScalar(d) => self.unary(&d.lhs, &d.out, |x| B::float_sub_scalar(x, to_scalar(&d.rhs)), |t, _, _| t)?,
+            N::AddScalar(d) => self.unary(
+                &d.lhs,
+                &d.out,
+                |x| B::float_add_scalar(x, to_scalar(&d.rhs)),
+                |t, _, _| t,
+            )?,
+            N::SubScalar(d) => self.unary(
+                &d.lhs,
+                &d.out,
+                |x| B::float_sub_scalar(x, to_scalar(&d.rhs)),
+                |t, _, _| t,
+            )?,
             N::MulScalar(d) => {
                 let s = to_scalar(&d.rhs);
-                self.unary(&d.lhs, &d.out, |x| B::float_mul_scalar(x, s), |t, _, _| B::float_mul_scalar(t, s))?
+                self.unary(
+                    &d.lhs,
+                    &d.out,
+                    |x| B::float_mul_scalar(x, s),
+                    |t, _, _| B::float_mul_scalar(t, s),
+                )?
             }
             N::DivScalar(d) => {
                 let s = to_scalar(&d.rhs);
-                self.unary(&d.lhs, &d.out, |x| B::float_div_scalar(x, s), |t, _, _| B::float_div_scalar(t, s))?
+                self.unary(
+                    &d.lhs,
+                    &d.out,
+                    |x| B::float_div_scalar(x, s),
+                    |t, _, _| B::float_div_scalar(t, s),
+                )?
             }
             N::Neg(d) => self.unary(&d.input, &d.out, B::float_neg, |t, _, _| B::float_neg(t))?,
-            N::Abs(d) => self.unary(&d.input, &d.out, B::float_abs, |t, x, _| B::float_mul(t, B::float_sign(x)))?,
-            N::Sign(d) => self.unary(&d.input, &d.out, B::float_sign, |t, _, _| B::float_mul_scalar(t, sc(0.0)))?,
+            N::Abs(d) => self.unary(&d.input, &d.out, B::float_abs, |t, x, _| {
+                B::float_mul(t, B::float_sign(x))
+            })?,
+            N::Sign(d) => self.unary(&d.input, &d.out, B::float_sign, |t, _, _| {
+                B::float_mul_scalar(t, sc(0.0))
+            })?,
             N::Sum(d) => self.unary(&d.input, &d.out, B::float_sum, |t, _, _| B::float_sum(t))?,
-            N::Mean(d) => self.unary(&d.input, &d.out, B::float_mean, |t, _, _| B::float_mean(t))?,
-            N::SumDim(d) => self.unary(&d.input, &d.out, |x| B::float_sum_dim(x, d.axis), |t, _, _| B::float_sum_dim(t, d.axis))?,
-            N::MeanDim(d) => self.unary(&d.input, &d.out, |x| B::float_mean_dim(x, d.axis), |t, _, _| B::float_mean_dim(t, d.axis))?,
-            N::SumDims(d) => self.unary(&d.input, &d.out, |x| B::float_sum_dims(x, &d.axes), |t, _, _| B::float_sum_dims(t, &d.axes))?,
+            N::Mean(d) => {
+                self.unary(&d.input, &d.out, B::float_mean, |t, _, _| B::float_mean(t))?
+            }
+            N::SumDim(d) => self.unary(
+                &d.input,
+                &d.out,
+                |x| B::float_sum_dim(x, d.axis),
+                |t, _, _| B::float_sum_dim(t, d.axis),
+            )?,
+            N::MeanDim(d) => self.unary(
+                &d.input,
+                &d.out,
+                |x| B::float_mean_dim(x, d.axis),
+                |t, _, _| B::float_mean_dim(t, d.axis),
+            )?,
+            N::SumDims(d) => self.unary(
+                &d.input,
+                &d.out,
+                |x| B::float_sum_dims(x, &d.axes),
+                |t, _, _| B::float_sum_dims(t, &d.axes),
+            )?,
             N::MaxDim(d) | N::MinDim(d) => {
                 let max = matches!(n, N::MaxDim(_));
                 let x = self.f(&d.input)?;
                 let idt = burn::tensor::IntDType::I64;
-                let (y, idx) = if max { B::float_max_dim_with_indices(x, d.axis, idt) } else { B::float_min_dim_with_indices(x, d.axis, idt) };
-                let t = if jvp { self.tan(&d.input).map(|t| B::float_gather(d.axis, t, idx)) } else { None };
+                let (y, idx) = if max {
+                    B::float_max_dim_with_indices(x, d.axis, idt)
+                } else {
+                    B::float_min_dim_with_indices(x, d.axis, idt)
+                };
+                let t = if jvp {
+                    self.tan(&d.input).map(|t| B::float_gather(d.axis, t, idx))
+                } else {
+                    None
+                };
                 self.put(&d.out, y);
                 self.put_tan(&d.out, t);
             }
@@ -550,9 +838,18 @@ impl<'g> Interp<'g> {
                 let count = x.shape().num_elements();
                 let flat = B::float_reshape(x, Shape::new([count]));
                 let idt = burn::tensor::IntDType::I64;
-                let (y, idx) = if max { B::float_max_dim_with_indices(flat, 0, idt) } else { B::float_min_dim_with_indices(flat, 0, idt) };
+                let (y, idx) = if max {
+                    B::float_max_dim_with_indices(flat, 0, idt)
+                } else {
+                    B::float_min_dim_with_indices(flat, 0, idt)
+                };
                 let t = if jvp {
-                    self.tan(&d.input).map(|t| B::float_reshape(B::float_gather(0, B::float_reshape(t, Shape::new([count])), idx), shape_of(&d.out)))
+                    self.tan(&d.input).map(|t| {
+                        B::float_reshape(
+                            B::float_gather(0, B::float_reshape(t, Shape::new([count])), idx),
+                            shape_of(&d.out),
+                        )
+                    })
                 } else {
                     None
                 };
@@ -561,47 +858,107 @@ impl<'g> Interp<'g> {
             }
             N::Clamp(d) => {
                 let (lo, hi) = (scalar_f64(&d.min), scalar_f64(&d.max));
-                self.unary(&d.tensor, &d.out, |x| B::float_clamp(x, sc(lo), sc(hi)), |t, x, _| {
-                    let outside = B::bool_or(B::float_lower_elem(x.clone(), sc(lo), bd), B::float_greater_elem(x, sc(hi), bd));
-                    B::float_mask_fill(t, outside, sc(0.0))
-                })?
+                self.unary(
+                    &d.tensor,
+                    &d.out,
+                    |x| B::float_clamp(x, sc(lo), sc(hi)),
+                    |t, x, _| {
+                        let outside = B::bool_or(
+                            B::float_lower_elem(x.clone(), sc(lo), bd),
+                            B::float_greater_elem(x, sc(hi), bd),
+                        );
+                        B::float_mask_fill(t, outside, sc(0.0))
+                    },
+                )?
             }
             N::ClampMin(d) => {
                 let lo = scalar_f64(&d.rhs);
-                self.unary(&d.lhs, &d.out, |x| B::float_clamp_min(x, sc(lo)), |t, x, _| {
-                    B::float_mask_fill(t, B::float_lower_elem(x, sc(lo), bd), sc(0.0))
-                })?
+                self.unary(
+                    &d.lhs,
+                    &d.out,
+                    |x| B::float_clamp_min(x, sc(lo)),
+                    |t, x, _| B::float_mask_fill(t, B::float_lower_elem(x, sc(lo), bd), sc(0.0)),
+                )?
             }
             N::ClampMax(d) => {
                 let hi = scalar_f64(&d.rhs);
-                self.unary(&d.lhs, &d.out, |x| B::float_clamp_max(x, sc(hi)), |t, x, _| {
-                    B::float_mask_fill(t, B::float_greater_elem(x, sc(hi), bd), sc(0.0))
-                })?
+                self.unary(
+                    &d.lhs,
+                    &d.out,
+                    |x| B::float_clamp_max(x, sc(hi)),
+                    |t, x, _| B::float_mask_fill(t, B::float_greater_elem(x, sc(hi), bd), sc(0.0)),
+                )?
             }
             N::PowiScalar(d) => {
                 let p = scalar_f64(&d.rhs);
-                self.unary(&d.lhs, &d.out, |x| B::float_powf_scalar(x, sc(p)), |t, x, _| {
-                    B::float_mul(t, B::float_mul_scalar(B::float_powf_scalar(x, sc(p - 1.0)), sc(p)))
-                })?
+                self.unary(
+                    &d.lhs,
+                    &d.out,
+                    |x| B::float_powf_scalar(x, sc(p)),
+                    |t, x, _| {
+                        B::float_mul(
+                            t,
+                            B::float_mul_scalar(B::float_powf_scalar(x, sc(p - 1.0)), sc(p)),
+                        )
+                    },
+                )?
             }
-            N::Full(d) => self.put(&d.out, B::float_full(shape_of(&d.out), to_scalar(&d.value), &self.dev, self.dtype)),
+            N::Full(d) => self.put(
+                &d.out,
+                B::float_full(shape_of(&d.out), to_scalar(&d.value), &self.dev, self.dtype),
+            ),
             N::Pad(d) => {
-                let burn_ir::PadModeIr::Constant(v) = d.mode else { return Err(Self::unsupported(op, "eval")) };
+                let burn_ir::PadModeIr::Constant(v) = d.mode else {
+                    return Err(Self::unsupported(op, "eval"));
+                };
                 let mode = burn::tensor::ops::PadMode::Constant(scalar_f64(&v) as f32);
                 let zero = burn::tensor::ops::PadMode::Constant(0.0);
-                self.unary(&d.input, &d.out, |x| B::float_pad(x, &d.padding, mode), |t, _, _| B::float_pad(t, &d.padding, zero))?
+                self.unary(
+                    &d.input,
+                    &d.out,
+                    |x| B::float_pad(x, &d.padding, mode),
+                    |t, _, _| B::float_pad(t, &d.padding, zero),
+                )?
             }
-            N::Greater(d) => self.cmp(&d.out, B::float_greater(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()))?,
-            N::GreaterEqual(d) => self.cmp(&d.out, B::float_greater_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()))?,
-            N::Lower(d) => self.cmp(&d.out, B::float_lower(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()))?,
-            N::LowerEqual(d) => self.cmp(&d.out, B::float_lower_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()))?,
-            N::GreaterElem(d) => self.cmp(&d.out, B::float_greater_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()))?,
-            N::GreaterEqualElem(d) => self.cmp(&d.out, B::float_greater_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()))?,
-            N::LowerElem(d) => self.cmp(&d.out, B::float_lower_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()))?,
-            N::LowerEqualElem(d) => self.cmp(&d.out, B::float_lower_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()))?,
+            N::Greater(d) => self.cmp(
+                &d.out,
+                B::float_greater(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+            )?,
+            N::GreaterEqual(d) => self.cmp(
+                &d.out,
+                B::float_greater_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+            )?,
+            N::Lower(d) => self.cmp(
+                &d.out,
+                B::float_lower(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+            )?,
+            N::LowerEqual(d) => self.cmp(
+                &d.out,
+                B::float_lower_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+            )?,
+            N::GreaterElem(d) => self.cmp(
+                &d.out,
+                B::float_greater_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+            )?,
+            N::GreaterEqualElem(d) => self.cmp(
+                &d.out,
+                B::float_greater_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+            )?,
+            N::LowerElem(d) => self.cmp(
+                &d.out,
+                B::float_lower_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+            )?,
+            N::LowerEqualElem(d) => self.cmp(
+                &d.out,
+                B::float_lower_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+            )?,
             N::ArgMax(d) | N::ArgMin(d) => {
                 let x = self.f(&d.input)?;
-                let v = if matches!(n, N::ArgMax(_)) { B::float_argmax(x, d.axis, d.out.dtype.into()) } else { B::float_argmin(x, d.axis, d.out.dtype.into()) };
+                let v = if matches!(n, N::ArgMax(_)) {
+                    B::float_argmax(x, d.axis, d.out.dtype.into())
+                } else {
+                    B::float_argmin(x, d.axis, d.out.dtype.into())
+                };
                 self.vals.insert(d.out.id, Val::I(v));
             }
             _ => return Err(Self::unsupported(op, "eval")),
@@ -610,10 +967,20 @@ impl<'g> Interp<'g> {
     }
 
     /// An elementwise or reducing op `y = f(x)` with tangent rule `dy = rule(dx, x, y)`.
-    fn unary(&mut self, input: &TensorIr, out: &TensorIr, f: impl FnOnce(T) -> T, rule: impl FnOnce(T, T, T) -> T) -> Result<()> {
+    fn unary(
+        &mut self,
+        input: &TensorIr,
+        out: &TensorIr,
+        f: impl FnOnce(T) -> T,
+        rule: impl FnOnce(T, T, T) -> T,
+    ) -> Result<()> {
         let x = self.f(input)?;
         let y = f(x.clone());
-        let t = if self.jvp { self.tan(input).map(|t| rule(t, x, y.clone())) } else { None };
+        let t = if self.jvp {
+            self.tan(input).map(|t| rule(t, x, y.clone()))
+        } else {
+            None
+        };
         self.put(out, y);
         self.put_tan(out, t);
         Ok(())
@@ -625,26 +992,47 @@ impl<'g> Interp<'g> {
         match f {
             F::Exp(d) => self.unary(&d.input, &d.out, B::float_exp, |t, _, y| mul(t, y)),
             F::Log(d) => self.unary(&d.input, &d.out, B::float_log, |t, x, _| B::float_div(t, x)),
-            F::Log1p(d) => self.unary(&d.input, &d.out, B::float_log1p, |t, x, _| B::float_div(t, B::float_add_scalar(x, sc(1.0)))),
-            F::Sqrt(d) => self.unary(&d.input, &d.out, B::float_sqrt, |t, _, y| B::float_div(B::float_mul_scalar(t, sc(0.5)), y)),
+            F::Log1p(d) => self.unary(&d.input, &d.out, B::float_log1p, |t, x, _| {
+                B::float_div(t, B::float_add_scalar(x, sc(1.0)))
+            }),
+            F::Sqrt(d) => self.unary(&d.input, &d.out, B::float_sqrt, |t, _, y| {
+                B::float_div(B::float_mul_scalar(t, sc(0.5)), y)
+            }),
             F::Tanh(d) => self.unary(&d.input, &d.out, B::float_tanh, |t, _, y| {
                 // 1 − y²
                 let d = B::float_add_scalar(B::float_neg(mul(y.clone(), y)), sc(1.0));
                 mul(t, d)
             }),
-            F::Sin(d) => self.unary(&d.input, &d.out, B::float_sin, |t, x, _| mul(t, B::float_cos(x))),
-            F::Cos(d) => self.unary(&d.input, &d.out, B::float_cos, |t, x, _| B::float_neg(mul(t, B::float_sin(x)))),
-            F::Recip(d) => self.unary(&d.input, &d.out, B::float_recip, |t, _, y| B::float_neg(mul(t, mul(y.clone(), y)))),
+            F::Sin(d) => self.unary(&d.input, &d.out, B::float_sin, |t, x, _| {
+                mul(t, B::float_cos(x))
+            }),
+            F::Cos(d) => self.unary(&d.input, &d.out, B::float_cos, |t, x, _| {
+                B::float_neg(mul(t, B::float_sin(x)))
+            }),
+            F::Recip(d) => self.unary(&d.input, &d.out, B::float_recip, |t, _, y| {
+                B::float_neg(mul(t, mul(y.clone(), y)))
+            }),
             F::Erf(d) => self.unary(&d.input, &d.out, B::float_erf, |t, x, _| {
                 // 2/√π · exp(−x²)
-                let g = B::float_mul_scalar(B::float_exp(B::float_neg(mul(x.clone(), x))), sc(std::f64::consts::FRAC_2_SQRT_PI));
+                let g = B::float_mul_scalar(
+                    B::float_exp(B::float_neg(mul(x.clone(), x))),
+                    sc(std::f64::consts::FRAC_2_SQRT_PI),
+                );
                 mul(t, g)
             }),
             F::PowfScalar(d) => {
                 let p = scalar_f64(&d.rhs);
-                self.unary(&d.lhs, &d.out, |x| B::float_powf_scalar(x, sc(p)), |t, x, _| {
-                    mul(t, B::float_mul_scalar(B::float_powf_scalar(x, sc(p - 1.0)), sc(p)))
-                })
+                self.unary(
+                    &d.lhs,
+                    &d.out,
+                    |x| B::float_powf_scalar(x, sc(p)),
+                    |t, x, _| {
+                        mul(
+                            t,
+                            B::float_mul_scalar(B::float_powf_scalar(x, sc(p - 1.0)), sc(p)),
+                        )
+                    },
+                )
             }
             F::Matmul(d) => {
                 let (a, b) = (self.f(&d.lhs)?, self.f(&d.rhs)?);
@@ -686,16 +1074,33 @@ impl<'g> Interp<'g> {
             }),
             A::LeakyRelu(d) => {
                 let s = scalar_f64(&d.rhs);
-                self.unary(&d.lhs, &d.out, |x| B::leaky_relu(x, sc(s)), |t, x, _| {
-                    let neg = B::float_lower_equal_elem(x, sc(0.0), bd);
-                    let scaled = B::float_mul_scalar(t.clone(), sc(s));
-                    B::float_mask_where(t, neg, scaled)
-                })
+                self.unary(
+                    &d.lhs,
+                    &d.out,
+                    |x| B::leaky_relu(x, sc(s)),
+                    |t, x, _| {
+                        let neg = B::float_lower_equal_elem(x, sc(0.0), bd);
+                        let scaled = B::float_mul_scalar(t.clone(), sc(s));
+                        B::float_mask_where(t, neg, scaled)
+                    },
+                )
             }
             A::Gelu(d) => self.unary(&d.input, &d.out, B::gelu, |t, x, _| {
                 // gelu'(x) = Φ(x) + x φ(x)
-                let cdf = B::float_mul_scalar(B::float_add_scalar(B::float_erf(B::float_mul_scalar(x.clone(), sc(std::f64::consts::FRAC_1_SQRT_2))), sc(1.0)), sc(0.5));
-                let pdf = B::float_mul_scalar(B::float_exp(B::float_mul_scalar(mul(x.clone(), x.clone()), sc(-0.5))), sc(0.3989422804014327));
+                let cdf = B::float_mul_scalar(
+                    B::float_add_scalar(
+                        B::float_erf(B::float_mul_scalar(
+                            x.clone(),
+                            sc(std::f64::consts::FRAC_1_SQRT_2),
+                        )),
+                        sc(1.0),
+                    ),
+                    sc(0.5),
+                );
+                let pdf = B::float_mul_scalar(
+                    B::float_exp(B::float_mul_scalar(mul(x.clone(), x.clone()), sc(-0.5))),
+                    sc(0.3989422804014327),
+                );
                 mul(t, B::float_add(cdf, mul(x, pdf)))
             }),
             A::Sigmoid(d) => self.unary(&d.input, &d.out, B::sigmoid, |t, _, y| {
@@ -708,17 +1113,27 @@ impl<'g> Interp<'g> {
             }),
             A::Softmax(d) => {
                 let ax = d.axis;
-                self.unary(&d.input, &d.out, |x| B::softmax(x, ax), |t, _, y| {
-                    let dot = B::float_sum_dim(mul(y.clone(), t.clone()), ax);
-                    mul(y, B::float_sub(t, dot))
-                })
+                self.unary(
+                    &d.input,
+                    &d.out,
+                    |x| B::softmax(x, ax),
+                    |t, _, y| {
+                        let dot = B::float_sum_dim(mul(y.clone(), t.clone()), ax);
+                        mul(y, B::float_sub(t, dot))
+                    },
+                )
             }
             A::LogSoftmax(d) => {
                 let ax = d.axis;
-                self.unary(&d.input, &d.out, |x| B::log_softmax(x, ax), |t, _, y| {
-                    let p = B::float_exp(y);
-                    B::float_sub(t.clone(), B::float_sum_dim(mul(p, t), ax))
-                })
+                self.unary(
+                    &d.input,
+                    &d.out,
+                    |x| B::log_softmax(x, ax),
+                    |t, _, y| {
+                        let p = B::float_exp(y);
+                        B::float_sub(t.clone(), B::float_sum_dim(mul(p, t), ax))
+                    },
+                )
             }
             _ => Err(Self::unsupported(op, "eval")),
         }
@@ -728,18 +1143,27 @@ impl<'g> Interp<'g> {
         use ModuleOperationIr as M;
         let jvp = self.jvp;
         let opt_f = |s: &Self, t: &Option<TensorIr>| t.as_ref().map(|t| s.f(t)).transpose();
-        let any_tan = |s: &Self, ts: &[Option<&TensorIr>]| ts.iter().flatten().any(|t| s.tans.contains_key(&t.id));
+        let any_tan = |s: &Self, ts: &[Option<&TensorIr>]| {
+            ts.iter().flatten().any(|t| s.tans.contains_key(&t.id))
+        };
         match m {
             M::Linear(d) => {
                 let (x, w, b) = (self.f(&d.x)?, self.f(&d.weight)?, opt_f(self, &d.bias)?);
                 let y = B::linear(x.clone(), w.clone(), b);
                 let t = if jvp && any_tan(self, &[Some(&d.x), Some(&d.weight), d.bias.as_ref()]) {
                     let mut acc = self.tan(&d.x).map(|dx| B::linear(dx, w.clone(), None));
-                    if self.tan(&d.weight).is_some() || d.bias.as_ref().is_some_and(|b| self.tans.contains_key(&b.id)) {
+                    if self.tan(&d.weight).is_some()
+                        || d.bias
+                            .as_ref()
+                            .is_some_and(|b| self.tans.contains_key(&b.id))
+                    {
                         let dw = self.tan_or_zero(&d.weight)?;
                         let db = d.bias.as_ref().map(|b| self.tan_or_zero(b)).transpose()?;
                         let p = B::linear(x, dw, db);
-                        acc = Some(match acc { Some(a) => B::float_add(a, p), None => p });
+                        acc = Some(match acc {
+                            Some(a) => B::float_add(a, p),
+                            None => p,
+                        });
                     }
                     acc
                 } else {
@@ -754,12 +1178,21 @@ impl<'g> Interp<'g> {
                 let (x, w, b) = (self.f(&d.x)?, self.f(&d.weight)?, opt_f(self, &d.bias)?);
                 let y = B::conv2d(x.clone(), w.clone(), b, opts.clone());
                 let t = if jvp && any_tan(self, &[Some(&d.x), Some(&d.weight), d.bias.as_ref()]) {
-                    let mut acc = self.tan(&d.x).map(|dx| B::conv2d(dx, w.clone(), None, opts.clone()));
-                    if self.tan(&d.weight).is_some() || d.bias.as_ref().is_some_and(|b| self.tans.contains_key(&b.id)) {
+                    let mut acc = self
+                        .tan(&d.x)
+                        .map(|dx| B::conv2d(dx, w.clone(), None, opts.clone()));
+                    if self.tan(&d.weight).is_some()
+                        || d.bias
+                            .as_ref()
+                            .is_some_and(|b| self.tans.contains_key(&b.id))
+                    {
                         let dw = self.tan_or_zero(&d.weight)?;
                         let db = d.bias.as_ref().map(|b| self.tan_or_zero(b)).transpose()?;
                         let p = B::conv2d(x, dw, db, opts);
-                        acc = Some(match acc { Some(a) => B::float_add(a, p), None => p });
+                        acc = Some(match acc {
+                            Some(a) => B::float_add(a, p),
+                            None => p,
+                        });
                     }
                     acc
                 } else {
@@ -774,12 +1207,21 @@ impl<'g> Interp<'g> {
                 let (x, w, b) = (self.f(&d.x)?, self.f(&d.weight)?, opt_f(self, &d.bias)?);
                 let y = B::conv1d(x.clone(), w.clone(), b, opts.clone());
                 let t = if jvp && any_tan(self, &[Some(&d.x), Some(&d.weight), d.bias.as_ref()]) {
-                    let mut acc = self.tan(&d.x).map(|dx| B::conv1d(dx, w.clone(), None, opts.clone()));
-                    if self.tan(&d.weight).is_some() || d.bias.as_ref().is_some_and(|b| self.tans.contains_key(&b.id)) {
+                    let mut acc = self
+                        .tan(&d.x)
+                        .map(|dx| B::conv1d(dx, w.clone(), None, opts.clone()));
+                    if self.tan(&d.weight).is_some()
+                        || d.bias
+                            .as_ref()
+                            .is_some_and(|b| self.tans.contains_key(&b.id))
+                    {
                         let dw = self.tan_or_zero(&d.weight)?;
                         let db = d.bias.as_ref().map(|b| self.tan_or_zero(b)).transpose()?;
                         let p = B::conv1d(x, dw, db, opts);
-                        acc = Some(match acc { Some(a) => B::float_add(a, p), None => p });
+                        acc = Some(match acc {
+                            Some(a) => B::float_add(a, p),
+                            None => p,
+                        });
                     }
                     acc
                 } else {
@@ -791,15 +1233,40 @@ impl<'g> Interp<'g> {
             }
             M::BatchNorm(d) => {
                 let eps = scalar_f64(&d.epsilon);
-                let (x, g, b, mean, var) = (self.f(&d.x)?, self.f(&d.gamma)?, self.f(&d.beta)?, self.f(&d.mean)?, self.f(&d.variance)?);
+                let (x, g, b, mean, var) = (
+                    self.f(&d.x)?,
+                    self.f(&d.gamma)?,
+                    self.f(&d.beta)?,
+                    self.f(&d.mean)?,
+                    self.f(&d.variance)?,
+                );
                 let y = B::batch_norm(x.clone(), g.clone(), b, mean.clone(), var.clone(), eps);
                 let t = if jvp && any_tan(self, &[Some(&d.x), Some(&d.gamma), Some(&d.beta)]) {
                     // Eval mode is affine in x and in (γ, β): y = x̂γ + β.
                     let zero_c = self.zeros_like(&mean);
-                    let mut acc = self.tan(&d.x).map(|dx| B::batch_norm(dx, g.clone(), zero_c.clone(), zero_c.clone(), var.clone(), eps));
+                    let mut acc = self.tan(&d.x).map(|dx| {
+                        B::batch_norm(
+                            dx,
+                            g.clone(),
+                            zero_c.clone(),
+                            zero_c.clone(),
+                            var.clone(),
+                            eps,
+                        )
+                    });
                     if self.tans.contains_key(&d.gamma.id) || self.tans.contains_key(&d.beta.id) {
-                        let p = B::batch_norm(x, self.tan_or_zero(&d.gamma)?, self.tan_or_zero(&d.beta)?, mean, var, eps);
-                        acc = Some(match acc { Some(a) => B::float_add(a, p), None => p });
+                        let p = B::batch_norm(
+                            x,
+                            self.tan_or_zero(&d.gamma)?,
+                            self.tan_or_zero(&d.beta)?,
+                            mean,
+                            var,
+                            eps,
+                        );
+                        acc = Some(match acc {
+                            Some(a) => B::float_add(a, p),
+                            None => p,
+                        });
                     }
                     acc
                 } else {
@@ -815,7 +1282,8 @@ impl<'g> Interp<'g> {
                 let g = self.f(&d.gamma)?;
                 let b = opt_f(self, &d.beta)?;
                 let y = B::layer_norm(x.clone(), g.clone(), b, eps);
-                let t = if jvp && any_tan(self, &[Some(&d.input), Some(&d.gamma), d.beta.as_ref()]) {
+                let t = if jvp && any_tan(self, &[Some(&d.input), Some(&d.gamma), d.beta.as_ref()])
+                {
                     let rank = x.shape().num_dims();
                     let last = rank - 1;
                     // burn broadcasts only between equal ranks: lift [C] to [1, …, 1, C].
@@ -835,16 +1303,25 @@ impl<'g> Interp<'g> {
                         // dx̂ = (dx − mean(dx) − x̂·mean(dx ⊙ x̂)) / σ
                         let m1 = B::float_mean_dim(dx.clone(), last);
                         let m2 = B::float_mean_dim(B::float_mul(dx.clone(), xhat.clone()), last);
-                        let dxhat = B::float_mul(B::float_sub(B::float_sub(dx, m1), B::float_mul(xhat.clone(), m2)), inv.clone());
+                        let dxhat = B::float_mul(
+                            B::float_sub(B::float_sub(dx, m1), B::float_mul(xhat.clone(), m2)),
+                            inv.clone(),
+                        );
                         B::float_mul(dxhat, g.clone())
                     });
                     if let Some(dg) = self.tan(&d.gamma) {
                         let p = B::float_mul(xhat.clone(), lift(dg));
-                        acc = Some(match acc { Some(a) => B::float_add(a, p), None => p });
+                        acc = Some(match acc {
+                            Some(a) => B::float_add(a, p),
+                            None => p,
+                        });
                     }
                     if let Some(db) = d.beta.as_ref().and_then(|b| self.tan(b)) {
                         let p = B::float_expand(lift(db), shape_of(&d.out));
-                        acc = Some(match acc { Some(a) => B::float_add(a, p), None => p });
+                        acc = Some(match acc {
+                            Some(a) => B::float_add(a, p),
+                            None => p,
+                        });
                     }
                     acc
                 } else {
@@ -857,31 +1334,113 @@ impl<'g> Interp<'g> {
             M::Embedding(d) => {
                 let (w, idx) = (self.f(&d.weights)?, self.i(&d.indices)?);
                 let y = B::embedding(w, idx.clone());
-                let t = if jvp { self.tan(&d.weights).map(|dw| B::embedding(dw, idx)) } else { None };
+                let t = if jvp {
+                    self.tan(&d.weights).map(|dw| B::embedding(dw, idx))
+                } else {
+                    None
+                };
                 self.put(&d.out, y);
                 self.put_tan(&d.out, t);
                 Ok(())
             }
-            M::AvgPool2d(d) => self.unary(&d.x, &d.out,
-                |x| B::avg_pool2d(x, d.kernel_size, d.stride, d.padding, d.count_include_pad, d.ceil_mode),
-                |t, _, _| B::avg_pool2d(t, d.kernel_size, d.stride, d.padding, d.count_include_pad, d.ceil_mode)),
-            M::AvgPool1d(d) => self.unary(&d.x, &d.out,
-                |x| B::avg_pool1d(x, d.kernel_size, d.stride, d.padding, d.count_include_pad, d.ceil_mode),
-                |t, _, _| B::avg_pool1d(t, d.kernel_size, d.stride, d.padding, d.count_include_pad, d.ceil_mode)),
-            M::AdaptiveAvgPool2d(d) => self.unary(&d.x, &d.out, |x| B::adaptive_avg_pool2d(x, d.output_size), |t, _, _| B::adaptive_avg_pool2d(t, d.output_size)),
-            M::AdaptiveAvgPool1d(d) => self.unary(&d.x, &d.out, |x| B::adaptive_avg_pool1d(x, d.output_size), |t, _, _| B::adaptive_avg_pool1d(t, d.output_size)),
+            M::AvgPool2d(d) => self.unary(
+                &d.x,
+                &d.out,
+                |x| {
+                    B::avg_pool2d(
+                        x,
+                        d.kernel_size,
+                        d.stride,
+                        d.padding,
+                        d.count_include_pad,
+                        d.ceil_mode,
+                    )
+                },
+                |t, _, _| {
+                    B::avg_pool2d(
+                        t,
+                        d.kernel_size,
+                        d.stride,
+                        d.padding,
+                        d.count_include_pad,
+                        d.ceil_mode,
+                    )
+                },
+            ),
+            M::AvgPool1d(d) => self.unary(
+                &d.x,
+                &d.out,
+                |x| {
+                    B::avg_pool1d(
+                        x,
+                        d.kernel_size,
+                        d.stride,
+                        d.padding,
+                        d.count_include_pad,
+                        d.ceil_mode,
+                    )
+                },
+                |t, _, _| {
+                    B::avg_pool1d(
+                        t,
+                        d.kernel_size,
+                        d.stride,
+                        d.padding,
+                        d.count_include_pad,
+                        d.ceil_mode,
+                    )
+                },
+            ),
+            M::AdaptiveAvgPool2d(d) => self.unary(
+                &d.x,
+                &d.out,
+                |x| B::adaptive_avg_pool2d(x, d.output_size),
+                |t, _, _| B::adaptive_avg_pool2d(t, d.output_size),
+            ),
+            M::AdaptiveAvgPool1d(d) => self.unary(
+                &d.x,
+                &d.out,
+                |x| B::adaptive_avg_pool1d(x, d.output_size),
+                |t, _, _| B::adaptive_avg_pool1d(t, d.output_size),
+            ),
             M::MaxPool2d(d) => {
                 let x = self.f(&d.x)?;
-                let r = B::max_pool2d_with_indices(x, d.kernel_size, d.stride, d.padding, d.dilation, d.ceil_mode, burn::tensor::IntDType::I64);
-                let t = if jvp { self.tan(&d.x).map(|t| gather_pooled(t, r.indices.clone(), &shape_of(&d.out))) } else { None };
+                let r = B::max_pool2d_with_indices(
+                    x,
+                    d.kernel_size,
+                    d.stride,
+                    d.padding,
+                    d.dilation,
+                    d.ceil_mode,
+                    burn::tensor::IntDType::I64,
+                );
+                let t = if jvp {
+                    self.tan(&d.x)
+                        .map(|t| gather_pooled(t, r.indices.clone(), &shape_of(&d.out)))
+                } else {
+                    None
+                };
                 self.put(&d.out, r.output);
                 self.put_tan(&d.out, t);
                 Ok(())
             }
             M::MaxPool2dWithIndices(d) => {
                 let x = self.f(&d.x)?;
-                let r = B::max_pool2d_with_indices(x, d.kernel_size, d.stride, d.padding, d.dilation, d.ceil_mode, d.out_indices.dtype.into());
-                let t = if jvp { self.tan(&d.x).map(|t| gather_pooled(t, r.indices.clone(), &shape_of(&d.out))) } else { None };
+                let r = B::max_pool2d_with_indices(
+                    x,
+                    d.kernel_size,
+                    d.stride,
+                    d.padding,
+                    d.dilation,
+                    d.ceil_mode,
+                    d.out_indices.dtype.into(),
+                );
+                let t = if jvp {
+                    self.tan(&d.x)
+                        .map(|t| gather_pooled(t, r.indices.clone(), &shape_of(&d.out)))
+                } else {
+                    None
+                };
                 self.put(&d.out, r.output);
                 self.put_tan(&d.out, t);
                 self.vals.insert(d.out_indices.id, Val::I(r.indices));
@@ -889,8 +1448,21 @@ impl<'g> Interp<'g> {
             }
             M::MaxPool1d(d) => {
                 let x = self.f(&d.x)?;
-                let r = B::max_pool1d_with_indices(x, d.kernel_size, d.stride, d.padding, d.dilation, d.ceil_mode, burn::tensor::IntDType::I64);
-                let t = if jvp { self.tan(&d.x).map(|t| gather_pooled(t, r.indices.clone(), &shape_of(&d.out))) } else { None };
+                let r = B::max_pool1d_with_indices(
+                    x,
+                    d.kernel_size,
+                    d.stride,
+                    d.padding,
+                    d.dilation,
+                    d.ceil_mode,
+                    burn::tensor::IntDType::I64,
+                );
+                let t = if jvp {
+                    self.tan(&d.x)
+                        .map(|t| gather_pooled(t, r.indices.clone(), &shape_of(&d.out)))
+                } else {
+                    None
+                };
                 self.put(&d.out, r.output);
                 self.put_tan(&d.out, t);
                 Ok(())
@@ -901,7 +1473,12 @@ impl<'g> Interp<'g> {
                 if jvp && !lin && self.tans.contains_key(&d.x.id) {
                     // nearest is also linear in x
                 }
-                self.unary(&d.x, &d.out, |x| B::interpolate(x, d.output_size, opts.clone()), |t, _, _| B::interpolate(t, d.output_size, opts.clone()))
+                self.unary(
+                    &d.x,
+                    &d.out,
+                    |x| B::interpolate(x, d.output_size, opts.clone()),
+                    |t, _, _| B::interpolate(t, d.output_size, opts.clone()),
+                )
             }
             _ => Err(Self::unsupported(op, "eval")),
         }

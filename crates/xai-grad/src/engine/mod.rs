@@ -94,35 +94,77 @@ impl CapturedGraph {
     }
 
     /// Replay the graph on `device` and return its outputs.
-    pub fn eval(&self, inputs: &[DynTensor], device: &Device, precision: Precision) -> Result<Vec<DynTensor>> {
-        let out = self.interp(device, precision).run(&self.place_inputs(inputs, device), &RunSpec::default())?;
+    pub fn eval(
+        &self,
+        inputs: &[DynTensor],
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Vec<DynTensor>> {
+        let out = self
+            .interp(device, precision)
+            .run(&self.place_inputs(inputs, device), &RunSpec::default())?;
         Ok(out.outputs.into_iter().map(DynTensor).collect())
     }
 
     /// Replay with the graph's parameters replaced by `params` (same order and shapes as
     /// [`CapturedGraph::params`]); the model itself is never modified.
-    pub fn eval_with_params(&self, inputs: &[DynTensor], params: &[DynTensor], device: &Device, precision: Precision) -> Result<Vec<DynTensor>> {
+    pub fn eval_with_params(
+        &self,
+        inputs: &[DynTensor],
+        params: &[DynTensor],
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Vec<DynTensor>> {
         self.check_param_list(params, "parameter values")?;
         let pv: Vec<T> = params.iter().map(|p| to_device(p, device)).collect();
-        let spec = RunSpec { param_values: Some(&pv), ..Default::default() };
-        let out = self.interp(device, precision).run(&self.place_inputs(inputs, device), &spec)?;
+        let spec = RunSpec {
+            param_values: Some(&pv),
+            ..Default::default()
+        };
+        let out = self
+            .interp(device, precision)
+            .run(&self.place_inputs(inputs, device), &spec)?;
         Ok(out.outputs.into_iter().map(DynTensor).collect())
     }
 
     /// Replay with taps at `nodes` (names or indices): returns the values there and zero probe
     /// leaves whose gradients are the gradients at those nodes. Use an autodiff `device`.
-    pub fn eval_tapped(&self, inputs: &[DynTensor], nodes: &[&str], device: &Device, precision: Precision) -> Result<Tapped> {
-        let idx = nodes.iter().map(|n| self.node_index(n)).collect::<Result<Vec<_>>>()?;
+    pub fn eval_tapped(
+        &self,
+        inputs: &[DynTensor],
+        nodes: &[&str],
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Tapped> {
+        let idx = nodes
+            .iter()
+            .map(|n| self.node_index(n))
+            .collect::<Result<Vec<_>>>()?;
         let mut sorted = idx.clone();
         sorted.sort_unstable();
-        let spec = RunSpec { probes: if device.is_autodiff() { &sorted } else { &[] }, record: &sorted, ..Default::default() };
-        let out = self.interp(device, precision).run(&self.place_inputs(inputs, device), &spec)?;
+        let spec = RunSpec {
+            probes: if device.is_autodiff() { &sorted } else { &[] },
+            record: &sorted,
+            ..Default::default()
+        };
+        let out = self
+            .interp(device, precision)
+            .run(&self.place_inputs(inputs, device), &spec)?;
         // Back to the caller's order.
         let pos = |i: &usize| sorted.iter().position(|s| s == i).unwrap_or(0);
         Ok(Tapped {
             outputs: out.outputs.into_iter().map(DynTensor).collect(),
-            values: idx.iter().map(|i| DynTensor(out.recorded[pos(i)].clone())).collect(),
-            probes: if out.probes.is_empty() { vec![] } else { idx.iter().map(|i| DynTensor(out.probes[pos(i)].clone())).collect() },
+            values: idx
+                .iter()
+                .map(|i| DynTensor(out.recorded[pos(i)].clone()))
+                .collect(),
+            probes: if out.probes.is_empty() {
+                vec![]
+            } else {
+                idx.iter()
+                    .map(|i| DynTensor(out.probes[pos(i)].clone()))
+                    .collect()
+            },
         })
     }
 
@@ -135,8 +177,13 @@ impl CapturedGraph {
         objective: impl FnOnce(&[DynTensor]) -> Result<Tensor<1>>,
     ) -> Result<ParamGrads> {
         let ad = device.clone().autodiff();
-        let spec = RunSpec { params: ParamMode::Leaves, ..Default::default() };
-        let out = self.interp(&ad, precision).run(&self.place_inputs(inputs, &ad), &spec)?;
+        let spec = RunSpec {
+            params: ParamMode::Leaves,
+            ..Default::default()
+        };
+        let out = self
+            .interp(&ad, precision)
+            .run(&self.place_inputs(inputs, &ad), &spec)?;
         let outputs: Vec<DynTensor> = out.outputs.into_iter().map(DynTensor).collect();
         let grads = objective(&outputs)?.sum().backward();
         self.collect_param_grads(&out.params, &grads)
@@ -151,8 +198,12 @@ impl CapturedGraph {
                 Ok(match leaf.grad(grads) {
                     Some(g) => g,
                     // A parameter the objective does not depend on has a zero gradient.
-                    None => DynTensor(Dispatch::float_zeros(p.shape(), &p.device(), p.dtype().into()))
-                        .with_shape_check(&info.shape)?,
+                    None => DynTensor(Dispatch::float_zeros(
+                        p.shape(),
+                        &p.device(),
+                        p.dtype().into(),
+                    ))
+                    .with_shape_check(&info.shape)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -161,11 +212,19 @@ impl CapturedGraph {
 
     fn check_param_list(&self, v: &[DynTensor], what: &str) -> Result<()> {
         if v.len() != self.params.len() {
-            return Err(XaiError::Config(format!("{what}: expected {} tensors, got {}", self.params.len(), v.len())));
+            return Err(XaiError::Config(format!(
+                "{what}: expected {} tensors, got {}",
+                self.params.len(),
+                v.len()
+            )));
         }
         for (t, p) in v.iter().zip(&self.params) {
             if t.shape() != p.shape {
-                return Err(XaiError::shape(format!("{what} for `{}`", p.path), format!("{:?}", p.shape), &t.shape()));
+                return Err(XaiError::shape(
+                    format!("{what} for `{}`", p.path),
+                    format!("{:?}", p.shape),
+                    &t.shape(),
+                ));
             }
         }
         Ok(())
@@ -187,22 +246,36 @@ impl CapturedGraph {
         for (k, (t, x)) in input_tangents.iter().zip(inputs).enumerate() {
             if let Some(t) = t {
                 if t.shape() != x.shape() {
-                    return Err(XaiError::shape(format!("tangent of input {k}"), format!("{:?}", x.shape()), &t.shape()));
+                    return Err(XaiError::shape(
+                        format!("tangent of input {k}"),
+                        format!("{:?}", x.shape()),
+                        &t.shape(),
+                    ));
                 }
             }
         }
-        let pt: Option<Vec<T>> = param_tangents.map(|v| v.iter().map(|t| to_device(t, device)).collect());
+        let pt: Option<Vec<T>> =
+            param_tangents.map(|v| v.iter().map(|t| to_device(t, device)).collect());
         let spec = RunSpec {
-            input_tangents: input_tangents.iter().map(|t| t.as_ref().map(|t| to_device(t, device))).collect(),
+            input_tangents: input_tangents
+                .iter()
+                .map(|t| t.as_ref().map(|t| to_device(t, device)))
+                .collect(),
             param_tangents: pt.as_deref(),
             ..Default::default()
         };
-        let out = self.interp(device, precision).run(&self.place_inputs(inputs, device), &spec)?;
+        let out = self
+            .interp(device, precision)
+            .run(&self.place_inputs(inputs, device), &spec)?;
         let tangents = out
             .output_tangents
             .into_iter()
             .zip(&out.outputs)
-            .map(|(t, y)| DynTensor(t.unwrap_or_else(|| Dispatch::float_zeros(y.shape(), &y.device(), y.dtype().into()))))
+            .map(|(t, y)| {
+                DynTensor(t.unwrap_or_else(|| {
+                    Dispatch::float_zeros(y.shape(), &y.device(), y.dtype().into())
+                }))
+            })
             .collect();
         Ok((out.outputs.into_iter().map(DynTensor).collect(), tangents))
     }
@@ -220,14 +293,24 @@ impl CapturedGraph {
         self.check_param_list(v, "direction")?;
         let ad = device.clone().autodiff();
         let vt: Vec<T> = v.iter().map(|t| to_device(t, &ad)).collect();
-        let spec = RunSpec { params: ParamMode::Leaves, param_tangents: Some(&vt), ..Default::default() };
-        let out = self.interp(&ad, precision).run(&self.place_inputs(inputs, &ad), &spec)?;
+        let spec = RunSpec {
+            params: ParamMode::Leaves,
+            param_tangents: Some(&vt),
+            ..Default::default()
+        };
+        let out = self
+            .interp(&ad, precision)
+            .run(&self.place_inputs(inputs, &ad), &spec)?;
         let outputs: Vec<DynTensor> = out.outputs.iter().cloned().map(DynTensor).collect();
         let tangents: Vec<DynTensor> = out
             .output_tangents
             .iter()
             .zip(&out.outputs)
-            .map(|(t, y)| DynTensor(t.clone().unwrap_or_else(|| Dispatch::float_zeros(y.shape(), &y.device(), y.dtype().into()))))
+            .map(|(t, y)| {
+                DynTensor(t.clone().unwrap_or_else(|| {
+                    Dispatch::float_zeros(y.shape(), &y.device(), y.dtype().into())
+                }))
+            })
             .collect();
         // objective_tangent(outputs, tangents) = ⟨∇objective, v⟩; its gradient is H v.
         let dir = objective(&outputs, &tangents)?.sum();
@@ -247,16 +330,33 @@ impl CapturedGraph {
         select: impl Fn(DynTensor, DynTensor) -> Result<Tensor<1>>,
     ) -> Result<DynTensor> {
         if v.shape() != input.shape() {
-            return Err(XaiError::shape("direction", format!("{:?}", input.shape()), &v.shape()));
+            return Err(XaiError::shape(
+                "direction",
+                format!("{:?}", input.shape()),
+                &v.shape(),
+            ));
         }
         let ad = device.clone().autodiff();
-        let x = DynTensor(Dispatch::float_set_require_grad(to_device(input, &ad), true));
-        let spec = RunSpec { input_tangents: vec![Some(to_device(v, &ad))], ..Default::default() };
-        let out = self.interp(&ad, precision).run(std::slice::from_ref(&x.0), &spec)?;
+        let x = DynTensor(Dispatch::float_set_require_grad(
+            to_device(input, &ad),
+            true,
+        ));
+        let spec = RunSpec {
+            input_tangents: vec![Some(to_device(v, &ad))],
+            ..Default::default()
+        };
+        let out = self
+            .interp(&ad, precision)
+            .run(std::slice::from_ref(&x.0), &spec)?;
         let y = DynTensor(out.outputs[0].clone());
-        let t = DynTensor(out.output_tangents[0].clone().ok_or_else(|| XaiError::Numerical("no tangent reached the output".into()))?);
+        let t = DynTensor(
+            out.output_tangents[0]
+                .clone()
+                .ok_or_else(|| XaiError::Numerical("no tangent reached the output".into()))?,
+        );
         let grads = select(y, t)?.sum().backward();
-        x.grad(&grads).ok_or_else(|| XaiError::Numerical("the output does not depend on the input".into()))
+        x.grad(&grads)
+            .ok_or_else(|| XaiError::Numerical("the output does not depend on the input".into()))
     }
 
     /// Exact Gauss-Newton product `Jᵀ H_L J v` with respect to the parameters, where `J` is the
@@ -273,10 +373,21 @@ impl CapturedGraph {
         self.check_param_list(v, "direction")?;
         let ad = device.clone().autodiff();
         let vt: Vec<T> = v.iter().map(|t| to_device(t, &ad)).collect();
-        let spec = RunSpec { params: ParamMode::Leaves, param_tangents: Some(&vt), ..Default::default() };
-        let out = self.interp(&ad, precision).run(&self.place_inputs(inputs, &ad), &spec)?;
+        let spec = RunSpec {
+            params: ParamMode::Leaves,
+            param_tangents: Some(&vt),
+            ..Default::default()
+        };
+        let out = self
+            .interp(&ad, precision)
+            .run(&self.place_inputs(inputs, &ad), &spec)?;
         let z = DynTensor(out.outputs[0].clone()).into_rows()?;
-        let u = DynTensor(out.output_tangents[0].clone().ok_or_else(|| XaiError::Numerical("no tangent reached the output".into()))?).into_rows()?;
+        let u = DynTensor(
+            out.output_tangents[0]
+                .clone()
+                .ok_or_else(|| XaiError::Numerical("no tangent reached the output".into()))?,
+        )
+        .into_rows()?;
         let w = loss_hvp(z.clone().detach(), u.detach()).detach();
         let grads = (z * w).sum().backward();
         Ok(self.collect_param_grads(&out.params, &grads)?.grads)
@@ -299,11 +410,25 @@ impl CapturedGraph {
             let pv: Vec<T> = base
                 .iter()
                 .zip(v)
-                .map(|(p, d)| Dispatch::float_add(to_device(p, &ad), Dispatch::float_mul_scalar(Dispatch::float_cast(to_device(d, &ad), precision.dtype()), burn::backend::Scalar::Float(sign * eps))))
+                .map(|(p, d)| {
+                    Dispatch::float_add(
+                        to_device(p, &ad),
+                        Dispatch::float_mul_scalar(
+                            Dispatch::float_cast(to_device(d, &ad), precision.dtype()),
+                            burn::backend::Scalar::Float(sign * eps),
+                        ),
+                    )
+                })
                 .map(|t| Dispatch::float_cast(t, precision.dtype()))
                 .collect();
-            let spec = RunSpec { params: ParamMode::Leaves, param_values: Some(&pv), ..Default::default() };
-            let out = self.interp(&ad, precision).run(&self.place_inputs(inputs, &ad), &spec)?;
+            let spec = RunSpec {
+                params: ParamMode::Leaves,
+                param_values: Some(&pv),
+                ..Default::default()
+            };
+            let out = self
+                .interp(&ad, precision)
+                .run(&self.place_inputs(inputs, &ad), &spec)?;
             let outputs: Vec<DynTensor> = out.outputs.into_iter().map(DynTensor).collect();
             let grads = objective(&outputs)?.sum().backward();
             Ok(self.collect_param_grads(&out.params, &grads)?.grads)
@@ -312,7 +437,12 @@ impl CapturedGraph {
         Ok(gp
             .into_iter()
             .zip(gm)
-            .map(|(a, b)| DynTensor(Dispatch::float_div_scalar(Dispatch::float_sub(a.0, b.0), burn::backend::Scalar::Float(2.0 * eps))))
+            .map(|(a, b)| {
+                DynTensor(Dispatch::float_div_scalar(
+                    Dispatch::float_sub(a.0, b.0),
+                    burn::backend::Scalar::Float(2.0 * eps),
+                ))
+            })
             .collect())
     }
 
@@ -321,9 +451,11 @@ impl CapturedGraph {
         self.params
             .iter()
             .filter_map(|p| self.constants.get(&p.id))
-            .map(|data| match interp::upload(data, device.as_dispatch(), precision.dtype()) {
-                interp::Val::F(t) | interp::Val::I(t) | interp::Val::Bo(t) => DynTensor(t),
-            })
+            .map(
+                |data| match interp::upload(data, device.as_dispatch(), precision.dtype()) {
+                    interp::Val::F(t) | interp::Val::I(t) | interp::Val::Bo(t) => DynTensor(t),
+                },
+            )
             .collect()
     }
 }
@@ -333,7 +465,11 @@ impl DynTensor {
         if self.shape() == expected {
             Ok(self)
         } else {
-            Err(XaiError::shape("parameter gradient", format!("{expected:?}"), &self.shape()))
+            Err(XaiError::shape(
+                "parameter gradient",
+                format!("{expected:?}"),
+                &self.shape(),
+            ))
         }
     }
 }

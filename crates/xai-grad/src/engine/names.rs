@@ -9,7 +9,11 @@ pub fn op_kind(op: &OperationIr) -> &'static str {
     let rest = &dbg[(outer_end + 1).min(dbg.len())..];
     let inner = rest.split('(').next().unwrap_or("");
     let variant = inner.rsplit([',', ' ']).next().unwrap_or(inner);
-    let variant = if variant.is_empty() || variant.contains('{') { &dbg[..outer_end] } else { variant };
+    let variant = if variant.is_empty() || variant.contains('{') {
+        &dbg[..outer_end]
+    } else {
+        variant
+    };
     intern(&snake(variant))
 }
 
@@ -34,7 +38,10 @@ fn intern(s: &str) -> &'static str {
     use std::collections::HashSet;
     use std::sync::{Mutex, OnceLock};
     static SET: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let mut set = SET.get_or_init(|| Mutex::new(HashSet::new())).lock().unwrap_or_else(|p| p.into_inner());
+    let mut set = SET
+        .get_or_init(|| Mutex::new(HashSet::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     if let Some(k) = set.get(s) {
         return k;
     }
