@@ -103,22 +103,27 @@ pub(crate) struct Interp<'g> {
     tans: HashMap<TensorId, T>,
     jvp: bool,
     bool_dtype: burn::tensor::BoolDType,
+    int_dtype: burn::tensor::IntDType,
 }
 
-/// Convert recorded data to a primitive of the run's float dtype on `dev`.
+/// Convert recorded data to a primitive on `dev`: floats in the run's float dtype, ints and
+/// bools in the device's own storage types (wgpu has neither `i64` nor `u8` bools).
 pub(crate) fn upload(
     data: &burn::tensor::TensorData,
     dev: &DispatchDevice,
     dtype: FloatDType,
 ) -> Val {
     let dt = data.dtype();
+    let settings = Device::from(dev.clone()).settings();
     if dt.is_float() {
         let d = data.clone().convert_dtype(DType::from(dtype));
         Val::F(B::float_from_data(d, dev))
     } else if dt.is_int() || dt.is_uint() {
-        Val::I(B::int_from_data(data.clone(), dev))
+        let d = data.clone().convert_dtype(DType::from(settings.int_dtype));
+        Val::I(B::int_from_data(d, dev))
     } else {
-        Val::Bo(B::bool_from_data(data.clone(), dev))
+        let d = data.clone().convert_dtype(DType::from(settings.bool_dtype));
+        Val::Bo(B::bool_from_data(d, dev))
     }
 }
 
@@ -132,6 +137,7 @@ impl<'g> Interp<'g> {
             tans: HashMap::new(),
             jvp: false,
             bool_dtype: device.settings().bool_dtype,
+            int_dtype: device.settings().int_dtype,
         }
     }
 
@@ -360,7 +366,7 @@ impl<'g> Interp<'g> {
                 }
                 BoolOperationIr::IntoInt(d) => {
                     let x = self.b(&d.input)?;
-                    let v = B::bool_into_int(x, d.out.dtype.into());
+                    let v = B::bool_into_int(x, self.int_dtype);
                     self.vals.insert(d.out.id, Val::I(v));
                     Ok(())
                 }
@@ -425,13 +431,7 @@ impl<'g> Interp<'g> {
                 linear_unary!(d, &d.tensor, |x| B::float_gather(d.dim, x, idx.clone()))
             }
             O::Cast(d) => {
-                let to: FloatDType = if d.out.dtype.is_float() {
-                    d.out.dtype.into()
-                } else {
-                    self.dtype
-                };
                 // Casts between float types keep the run's precision (an f64 replay stays f64).
-                let _ = to;
                 linear_unary!(d, &d.input, |x| B::float_cast(x, self.dtype))
             }
             O::Cat(d) => {
@@ -528,19 +528,19 @@ impl<'g> Interp<'g> {
             }
             O::Equal(d) => self.cmp(
                 &d.out,
-                B::float_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+                B::float_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, self.bool_dtype),
             ),
             O::NotEqual(d) => self.cmp(
                 &d.out,
-                B::float_not_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+                B::float_not_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, self.bool_dtype),
             ),
             O::EqualElem(d) => self.cmp(
                 &d.out,
-                B::float_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+                B::float_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), self.bool_dtype),
             ),
             O::NotEqualElem(d) => self.cmp(
                 &d.out,
-                B::float_not_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+                B::float_not_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), self.bool_dtype),
             ),
             _ => Err(Self::unsupported(op, "eval")),
         }
@@ -614,19 +614,15 @@ impl<'g> Interp<'g> {
             }
             O::Zeros(d) if !is_bool => (
                 &d.out,
-                B::int_zeros(shape_of(&d.out), &self.dev, d.out.dtype.into()),
+                B::int_zeros(shape_of(&d.out), &self.dev, self.int_dtype),
             ),
             O::Ones(d) if !is_bool => (
                 &d.out,
-                B::int_ones(shape_of(&d.out), &self.dev, d.out.dtype.into()),
+                B::int_ones(shape_of(&d.out), &self.dev, self.int_dtype),
             ),
-            O::Cast(d) if !is_bool => (
-                &d.out,
-                B::int_cast(get(self, &d.input)?, d.out.dtype.into()),
-            ),
+            O::Cast(d) if !is_bool => (&d.out, B::int_cast(get(self, &d.input)?, self.int_dtype)),
             O::EqualElem(d) if !is_bool => {
-                let v =
-                    B::int_equal_elem(get(self, &d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into());
+                let v = B::int_equal_elem(get(self, &d.lhs)?, to_scalar(&d.rhs), self.bool_dtype);
                 self.vals.insert(d.out.id, Val::Bo(v));
                 return Ok(());
             }
@@ -655,7 +651,7 @@ impl<'g> Interp<'g> {
                     shape_of(&d.out),
                     to_scalar(&d.value),
                     &self.dev,
-                    d.out.dtype.into(),
+                    self.int_dtype,
                 )),
             ),
             N::GreaterElem(d) => (
@@ -663,7 +659,7 @@ impl<'g> Interp<'g> {
                 Val::Bo(B::int_greater_elem(
                     self.i(&d.lhs)?,
                     to_scalar(&d.rhs),
-                    d.out.dtype.into(),
+                    self.bool_dtype,
                 )),
             ),
             N::LowerElem(d) => (
@@ -671,7 +667,7 @@ impl<'g> Interp<'g> {
                 Val::Bo(B::int_lower_elem(
                     self.i(&d.lhs)?,
                     to_scalar(&d.rhs),
-                    d.out.dtype.into(),
+                    self.bool_dtype,
                 )),
             ),
             _ => return Err(Self::unsupported(op, "eval")),
@@ -818,7 +814,7 @@ impl<'g> Interp<'g> {
             N::MaxDim(d) | N::MinDim(d) => {
                 let max = matches!(n, N::MaxDim(_));
                 let x = self.f(&d.input)?;
-                let idt = burn::tensor::IntDType::I64;
+                let idt = self.int_dtype;
                 let (y, idx) = if max {
                     B::float_max_dim_with_indices(x, d.axis, idt)
                 } else {
@@ -837,7 +833,7 @@ impl<'g> Interp<'g> {
                 let x = self.f(&d.input)?;
                 let count = x.shape().num_elements();
                 let flat = B::float_reshape(x, Shape::new([count]));
-                let idt = burn::tensor::IntDType::I64;
+                let idt = self.int_dtype;
                 let (y, idx) = if max {
                     B::float_max_dim_with_indices(flat, 0, idt)
                 } else {
@@ -922,42 +918,42 @@ impl<'g> Interp<'g> {
             }
             N::Greater(d) => self.cmp(
                 &d.out,
-                B::float_greater(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+                B::float_greater(self.f(&d.lhs)?, self.f(&d.rhs)?, self.bool_dtype),
             )?,
             N::GreaterEqual(d) => self.cmp(
                 &d.out,
-                B::float_greater_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+                B::float_greater_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, self.bool_dtype),
             )?,
             N::Lower(d) => self.cmp(
                 &d.out,
-                B::float_lower(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+                B::float_lower(self.f(&d.lhs)?, self.f(&d.rhs)?, self.bool_dtype),
             )?,
             N::LowerEqual(d) => self.cmp(
                 &d.out,
-                B::float_lower_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, d.out.dtype.into()),
+                B::float_lower_equal(self.f(&d.lhs)?, self.f(&d.rhs)?, self.bool_dtype),
             )?,
             N::GreaterElem(d) => self.cmp(
                 &d.out,
-                B::float_greater_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+                B::float_greater_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), self.bool_dtype),
             )?,
             N::GreaterEqualElem(d) => self.cmp(
                 &d.out,
-                B::float_greater_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+                B::float_greater_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), self.bool_dtype),
             )?,
             N::LowerElem(d) => self.cmp(
                 &d.out,
-                B::float_lower_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+                B::float_lower_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), self.bool_dtype),
             )?,
             N::LowerEqualElem(d) => self.cmp(
                 &d.out,
-                B::float_lower_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), d.out.dtype.into()),
+                B::float_lower_equal_elem(self.f(&d.lhs)?, to_scalar(&d.rhs), self.bool_dtype),
             )?,
             N::ArgMax(d) | N::ArgMin(d) => {
                 let x = self.f(&d.input)?;
                 let v = if matches!(n, N::ArgMax(_)) {
-                    B::float_argmax(x, d.axis, d.out.dtype.into())
+                    B::float_argmax(x, d.axis, self.int_dtype)
                 } else {
-                    B::float_argmin(x, d.axis, d.out.dtype.into())
+                    B::float_argmin(x, d.axis, self.int_dtype)
                 };
                 self.vals.insert(d.out.id, Val::I(v));
             }
@@ -1052,12 +1048,12 @@ impl<'g> Interp<'g> {
                 Ok(())
             }
             F::IntoInt(d) => {
-                let v = B::float_into_int(self.f(&d.input)?, d.out.dtype.into());
+                let v = B::float_into_int(self.f(&d.input)?, self.int_dtype);
                 self.vals.insert(d.out.id, Val::I(v));
                 Ok(())
             }
             F::IsNan(d) => {
-                let v = B::float_is_nan(self.f(&d.input)?, d.out.dtype.into());
+                let v = B::float_is_nan(self.f(&d.input)?, self.bool_dtype);
                 self.cmp(&d.out, v)
             }
             _ => Err(Self::unsupported(op, "eval")),
@@ -1412,7 +1408,7 @@ impl<'g> Interp<'g> {
                     d.padding,
                     d.dilation,
                     d.ceil_mode,
-                    burn::tensor::IntDType::I64,
+                    self.int_dtype,
                 );
                 let t = if jvp {
                     self.tan(&d.x)
@@ -1433,7 +1429,7 @@ impl<'g> Interp<'g> {
                     d.padding,
                     d.dilation,
                     d.ceil_mode,
-                    d.out_indices.dtype.into(),
+                    self.int_dtype,
                 );
                 let t = if jvp {
                     self.tan(&d.x)
@@ -1455,7 +1451,7 @@ impl<'g> Interp<'g> {
                     d.padding,
                     d.dilation,
                     d.ceil_mode,
-                    burn::tensor::IntDType::I64,
+                    self.int_dtype,
                 );
                 let t = if jvp {
                     self.tan(&d.x)
