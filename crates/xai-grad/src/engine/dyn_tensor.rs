@@ -1,7 +1,8 @@
 //! A float tensor of any rank, as the engine's interpreter holds it.
 
-use burn::backend::{DispatchTensor, TensorMetadata};
-use burn::tensor::{Gradients, Tensor};
+use burn::backend::ops::{BoolTensorOps, FloatTensorOps};
+use burn::backend::{Dispatch, DispatchTensor, Scalar, TensorMetadata};
+use burn::tensor::{Device, Gradients, Tensor};
 
 use xai_core::{Result, XaiError};
 
@@ -102,10 +103,120 @@ impl DynTensor {
     /// All values as `f64`, row-major.
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
         let r = self.rank();
-        let data = by_rank!(r, R => Tensor::<R>::from_dispatch(self.0.clone()).into_data(),
+        let data = by_rank!(r, R => Tensor::<R>::from_dispatch(self.0.clone()).try_into_data()
+                .map_err(|e| XaiError::Numerical(format!("reading a tensor failed: {e:?}")))?,
             return Err(XaiError::shape("graph value", "rank 1..=6", &self.shape())));
         data.convert::<f64>()
             .try_to_vec::<f64>()
             .map_err(|e| XaiError::Numerical(format!("{e:?}")))
+    }
+}
+
+/// Elementwise arithmetic for backward rules (shapes must match; no broadcasting).
+///
+/// These are thin wrappers over burn's backend ops so that a rule can be written once for tensors
+/// of any rank (a dense layer's `[N, F]` and a convolution's `[N, C, H, W]`).
+impl DynTensor {
+    fn lift(t: DispatchTensor) -> Self {
+        DynTensor(t)
+    }
+    /// `self + other`.
+    pub fn add(&self, other: &DynTensor) -> DynTensor {
+        Self::lift(Dispatch::float_add(self.0.clone(), other.0.clone()))
+    }
+    /// `self − other`.
+    pub fn sub(&self, other: &DynTensor) -> DynTensor {
+        Self::lift(Dispatch::float_sub(self.0.clone(), other.0.clone()))
+    }
+    /// `self ⊙ other`.
+    pub fn mul(&self, other: &DynTensor) -> DynTensor {
+        Self::lift(Dispatch::float_mul(self.0.clone(), other.0.clone()))
+    }
+    /// `self ⊘ other`.
+    pub fn div(&self, other: &DynTensor) -> DynTensor {
+        Self::lift(Dispatch::float_div(self.0.clone(), other.0.clone()))
+    }
+    /// `self · c`.
+    pub fn mul_scalar(&self, c: f64) -> DynTensor {
+        Self::lift(Dispatch::float_mul_scalar(self.0.clone(), Scalar::Float(c)))
+    }
+    /// `self + c`.
+    pub fn add_scalar(&self, c: f64) -> DynTensor {
+        Self::lift(Dispatch::float_add_scalar(self.0.clone(), Scalar::Float(c)))
+    }
+    /// `max(self, lo)`.
+    pub fn clamp_min(&self, lo: f64) -> DynTensor {
+        Self::lift(Dispatch::float_clamp_min(self.0.clone(), Scalar::Float(lo)))
+    }
+    /// `min(self, hi)`.
+    pub fn clamp_max(&self, hi: f64) -> DynTensor {
+        Self::lift(Dispatch::float_clamp_max(self.0.clone(), Scalar::Float(hi)))
+    }
+    /// `|self|`.
+    pub fn abs(&self) -> DynTensor {
+        Self::lift(Dispatch::float_abs(self.0.clone()))
+    }
+    /// `sign(self)` (0 at 0).
+    pub fn sign(&self) -> DynTensor {
+        Self::lift(Dispatch::float_sign(self.0.clone()))
+    }
+    /// `self²`.
+    pub fn square(&self) -> DynTensor {
+        self.mul(self)
+    }
+    /// Zeros of the same shape, dtype and device.
+    pub fn zeros_like(&self) -> DynTensor {
+        Self::lift(Dispatch::float_zeros(
+            self.0.shape(),
+            &self.0.device(),
+            self.0.dtype().into(),
+        ))
+    }
+    /// Ones of the same shape, dtype and device.
+    pub fn ones_like(&self) -> DynTensor {
+        Self::lift(Dispatch::float_ones(
+            self.0.shape(),
+            &self.0.device(),
+            self.0.dtype().into(),
+        ))
+    }
+    /// A constant of the same shape, dtype and device.
+    pub fn full_like(&self, c: f64) -> DynTensor {
+        self.zeros_like().add_scalar(c)
+    }
+    /// 1 where `self > c`, else 0 (same dtype).
+    pub fn greater_mask(&self, c: f64) -> DynTensor {
+        let dev = Device::from(self.0.device());
+        let bd = dev.settings().bool_dtype;
+        let m = Dispatch::float_greater_elem(self.0.clone(), Scalar::Float(c), bd);
+        Self::lift(Dispatch::bool_into_float(m, self.0.dtype().into()))
+    }
+    /// 1 where `self < c`, else 0 (same dtype).
+    pub fn lower_mask(&self, c: f64) -> DynTensor {
+        let dev = Device::from(self.0.device());
+        let bd = dev.settings().bool_dtype;
+        let m = Dispatch::float_lower_elem(self.0.clone(), Scalar::Float(c), bd);
+        Self::lift(Dispatch::bool_into_float(m, self.0.dtype().into()))
+    }
+    /// `where(|gate| < eps, if_small, self)`: pick `if_small` where `gate` is (numerically) zero.
+    pub fn where_small(&self, gate: &DynTensor, eps: f64, if_small: &DynTensor) -> DynTensor {
+        let small = gate.abs().lower_mask(eps);
+        // small·a + (1 − small)·b, exact because the mask is 0/1.
+        if_small
+            .mul(&small)
+            .add(&self.mul(&small.mul_scalar(-1.0).add_scalar(1.0)))
+    }
+    /// Zennit's stabiliser: `x + ε·(sign(x) + [x = 0])`, so the result is never 0.
+    pub fn stabilize(&self, eps: f64) -> DynTensor {
+        let zero = self.abs().lower_mask(f64::MIN_POSITIVE);
+        self.add(&self.sign().add(&zero).mul_scalar(eps))
+    }
+    /// Cut from the autodiff graph.
+    pub fn detach(&self) -> DynTensor {
+        Self::lift(Dispatch::float_detach(self.0.clone()))
+    }
+    /// Sum of all elements as `f64` (reads the tensor back).
+    pub fn sum_f64(&self) -> Result<f64> {
+        Ok(self.to_vec_f64()?.iter().sum())
     }
 }

@@ -29,6 +29,8 @@ pub struct Node {
     pub name: String,
     /// The IR operation's kind, e.g. `linear`, `relu`, `reshape`.
     pub kind: &'static str,
+    /// The module that owns the op (it reads that module's parameters), if any.
+    pub module: Option<String>,
     pub(crate) op: OperationIr,
 }
 
@@ -253,11 +255,17 @@ impl CapturedGraph {
                 }
             }
             let index = nodes.len();
-            let name = match owner {
-                Some(m) if !m.is_empty() => format!("{m}.{kind}"),
-                _ => format!("{kind}#{index}"),
+            let module = owner.filter(|m| !m.is_empty());
+            let name = match &module {
+                Some(m) => format!("{m}.{kind}"),
+                None => format!("{kind}#{index}"),
             };
-            nodes.push(Node { name, kind, op });
+            nodes.push(Node {
+                name,
+                kind,
+                module,
+                op,
+            });
         }
         // Names must be unique; a module used twice gets `#k` suffixes after its first use.
         let mut count: HashMap<String, usize> = HashMap::new();

@@ -58,6 +58,8 @@ pub(crate) struct RunSpec<'a> {
     pub probes: &'a [usize],
     /// Nodes whose output value is recorded (read taps).
     pub record: &'a [usize],
+    /// Keep every value of the run (for the rule-driven reverse pass).
+    pub keep_values: bool,
 }
 
 /// The result of one run.
@@ -67,6 +69,8 @@ pub(crate) struct RunOut {
     pub params: Vec<T>,
     pub probes: Vec<T>,
     pub recorded: Vec<T>,
+    /// Every value of the run, when [`RunSpec::keep_values`] asked for them.
+    pub values: HashMap<TensorId, Val>,
 }
 
 fn sc(v: f64) -> Scalar {
@@ -201,6 +205,29 @@ impl<'g> Interp<'g> {
         }
     }
 
+    /// Set a value before running single nodes with [`Interp::exec`].
+    pub(crate) fn seed(&mut self, id: TensorId, v: Val) {
+        self.vals.insert(id, v);
+    }
+
+    /// A value computed (or seeded) so far.
+    pub(crate) fn value(&self, id: &TensorId) -> Option<&Val> {
+        self.vals.get(id)
+    }
+
+    /// Run node `i` of the graph on the values seeded or computed so far.
+    pub(crate) fn exec(&mut self, i: usize) -> Result<()> {
+        let g = self.g;
+        self.step(&g.nodes[i].op).map_err(|e| match e {
+            XaiError::UnsupportedOp { op, transform, .. } => XaiError::UnsupportedOp {
+                op,
+                transform,
+                node: self.node_name(i),
+            },
+            other => other,
+        })
+    }
+
     /// Run the whole graph.
     pub(crate) fn run(mut self, inputs: &[T], spec: &RunSpec<'_>) -> Result<RunOut> {
         let g = self.g;
@@ -331,6 +358,11 @@ impl<'g> Interp<'g> {
             params: params.into_iter().flatten().collect(),
             probes,
             recorded,
+            values: if spec.keep_values {
+                std::mem::take(&mut self.vals)
+            } else {
+                HashMap::new()
+            },
         })
     }
 

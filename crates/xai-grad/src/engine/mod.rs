@@ -18,6 +18,7 @@ mod graph;
 mod interp;
 mod names;
 pub mod rules;
+pub use rules::{BackwardRule, Branch, NoRules, RuleSet, Unit, UnitCtx, UnitKind, UnitParam};
 
 pub use dyn_tensor::DynTensor;
 pub use graph::{CapturedGraph, Node, ParamInfo};
