@@ -6,5 +6,6 @@
 
 pub mod engine;
 pub mod gradient;
+pub mod methods;
 
 pub use engine::{CapturedGraph, DynTensor, Precision};

@@ -9,6 +9,8 @@ use serde::Serialize;
 use xai_core::fixture::{Fixture, FixtureModel, NdArray, tensor_from_f64};
 use xai_core::{Result, Target, XaiError, tensor_to_vec_f64};
 use xai_grad::engine::DynTensor;
+use xai_grad::methods::lrp::{self, Composite, LrpRule};
+use xai_grad::methods::{Explainable, deeplift, guided_backprop};
 use xai_grad::{CapturedGraph, Precision, gradient};
 
 /// The outcome of one method.
@@ -109,26 +111,65 @@ pub fn check_fixture(
         lines.push(compare("logits", &ours, &logits.data));
     }
     let targets = fx.targets.clone().map(Target::Classes);
+    let ex = Explainable::new(
+        model.clone(),
+        |m: &FixtureModel, x: Tensor<2>| m.forward(x),
+        device.clone(),
+    )
+    .with_precision(precision);
+    let x = fx.inputs_flat(device, dt);
     for (key, exp) in &fx.expected {
-        let ours = match (key.as_str(), &targets) {
-            ("saliency", Some(t)) => Some(saliency(&model, fx, device, dt, t, false)?),
-            ("input_x_gradient", Some(t)) => Some(saliency(&model, fx, device, dt, t, true)?),
+        let Some(t) = &targets else {
+            lines.push(unsupported(key, exp));
+            continue;
+        };
+        let values =
+            |r: Result<Tensor<2>>| -> Result<Option<Vec<f64>>> { Ok(Some(tensor_to_vec_f64(r?)?)) };
+        let ours = match key.as_str() {
+            "saliency" => Some(saliency(&model, fx, device, dt, t, false)?),
+            "input_x_gradient" => Some(saliency(&model, fx, device, dt, t, true)?),
+            "guided_backprop" => values(guided_backprop::guided_backprop(&ex, &x, t))?,
+            "deconvolution" => values(guided_backprop::deconvolution(&ex, &x, t))?,
+            "lrp/epsilon" => values(lrp::lrp(
+                &ex,
+                &x,
+                t,
+                &Composite::uniform(LrpRule::Epsilon(1e-6)),
+            ))?,
+            "lrp/zplus" => values(lrp::lrp(&ex, &x, t, &Composite::uniform(LrpRule::ZPlus)))?,
+            "lrp/alpha2beta1" => values(lrp::lrp(
+                &ex,
+                &x,
+                t,
+                &Composite::uniform(LrpRule::AlphaBeta {
+                    alpha: 2.0,
+                    beta: 1.0,
+                }),
+            ))?,
+            "deeplift_rescale" => {
+                let r = fx.baselines_flat(device, dt);
+                values(deeplift::deeplift(&ex, &x, &r, t).map(|(a, _)| a))?
+            }
             _ => None,
         };
         lines.push(match ours {
             Some(v) => compare(key, &v, &exp.values.data),
-            None => CheckLine {
-                key: key.clone(),
-                status: Status::Unsupported,
-                max_abs_err: f64::NAN,
-                bound: bound_for(&exp.values.data),
-            },
+            None => unsupported(key, exp),
         });
     }
     if let Some(so) = &fx.second_order {
         lines.extend(second_order(&model, fx, so, device, precision)?);
     }
     Ok(lines)
+}
+
+fn unsupported(key: &str, exp: &xai_core::fixture::Expected) -> CheckLine {
+    CheckLine {
+        key: key.to_string(),
+        status: Status::Unsupported,
+        max_abs_err: f64::NAN,
+        bound: bound_for(&exp.values.data),
+    }
 }
 
 fn saliency(

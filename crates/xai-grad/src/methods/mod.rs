@@ -1,0 +1,111 @@
+//! Attribution methods built on the engine, one per file.
+//!
+//! Every method works on an [`Explainable`]: a burn module plus its forward function, captured
+//! once per input shape (inference mode: BatchNorm uses its running statistics, dropout is off)
+//! and replayed on the chosen device. The model itself is never modified.
+
+pub mod deeplift;
+pub mod guided_backprop;
+pub mod lrp;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use xai_core::{Result, Target, XaiError};
+
+use crate::engine::{CapturedGraph, DynTensor, Precision};
+
+type CaptureFn<const D: usize> = dyn Fn(Tensor<D>) -> Result<CapturedGraph> + Send + Sync;
+
+/// A model prepared for explanation: captured lazily for each input shape it is asked about.
+pub struct Explainable<const D: usize> {
+    capture: Box<CaptureFn<D>>,
+    cache: Mutex<HashMap<(Vec<usize>, String), Arc<CapturedGraph>>>,
+    /// Where the replays run.
+    pub device: Device,
+    /// The precision of the replays.
+    pub precision: Precision,
+}
+
+impl<const D: usize> Explainable<D> {
+    /// Wrap `model` and its forward (`[N, ...]` → `[N, C]`). Replays run on `device` in f32.
+    pub fn new<M>(model: M, forward: fn(&M, Tensor<D>) -> Tensor<2>, device: Device) -> Self
+    where
+        M: Module + Clone + Send + Sync + 'static,
+    {
+        Explainable {
+            capture: Box::new(move |example| {
+                CapturedGraph::capture(&model, example, |m, x| forward(m, x))
+            }),
+            cache: Mutex::new(HashMap::new()),
+            device,
+            precision: Precision::F32,
+        }
+    }
+
+    /// Use another precision (f64 for reference checks on flex).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// The graph for inputs of exactly this shape (batch first) and dtype as `like`.
+    pub fn graph(&self, like: &Tensor<D>) -> Result<Arc<CapturedGraph>> {
+        self.graph_for(like.dims(), like.dtype())
+    }
+
+    /// The graph for inputs of this shape and dtype (captured on first use, then cached).
+    pub fn graph_for(
+        &self,
+        shape: [usize; D],
+        dtype: burn::tensor::DType,
+    ) -> Result<Arc<CapturedGraph>> {
+        let key = (shape.to_vec(), format!("{dtype:?}"));
+        if let Some(g) = self
+            .cache
+            .lock()
+            .map_err(|_| XaiError::Capture("capture cache poisoned".into()))?
+            .get(&key)
+        {
+            return Ok(g.clone());
+        }
+        let example = Tensor::<D>::zeros(shape, (&Device::flex(), dtype));
+        let g = Arc::new((self.capture)(example)?);
+        self.cache
+            .lock()
+            .map_err(|_| XaiError::Capture("capture cache poisoned".into()))?
+            .insert(key, g.clone());
+        Ok(g)
+    }
+
+    /// The model's outputs `[N, C]` (a replay of the captured graph).
+    pub fn forward(&self, x: &Tensor<D>) -> Result<Tensor<2>> {
+        let g = self.graph(x)?;
+        g.eval(
+            &[DynTensor::from_tensor(x.clone())],
+            &self.device,
+            self.precision,
+        )?
+        .remove(0)
+        .into_tensor::<2>()
+    }
+
+    /// The output cotangent that selects each sample's target logit, and the classes.
+    pub fn seed(&self, x: &Tensor<D>, target: &Target) -> Result<(DynTensor, Vec<usize>)> {
+        crate::gradient::validate_inputs(x)?;
+        let out = self.forward(x)?;
+        let classes = target.classes(&out)?.ok_or_else(|| {
+            XaiError::Config("this method needs class targets, not a custom target".into())
+        })?;
+        let [n, c] = out.dims();
+        let mut v = vec![0.0f64; n * c];
+        for (i, &k) in classes.iter().enumerate() {
+            v[i * c + k] = 1.0;
+        }
+        let seed = Tensor::<2>::from_data(TensorData::new(v, [n, c]), (&self.device, out.dtype()));
+        Ok((DynTensor::from_tensor(seed), classes))
+    }
+}
