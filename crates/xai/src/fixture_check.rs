@@ -9,6 +9,7 @@ use serde::Serialize;
 use xai_core::fixture::{Fixture, FixtureModel, NdArray, tensor_from_f64};
 use xai_core::{Result, Target, XaiError, tensor_to_vec_f64};
 use xai_grad::engine::DynTensor;
+use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature, integrated_gradients};
 use xai_grad::methods::lrp::{self, Composite, LrpRule};
 use xai_grad::methods::{Explainable, deeplift, guided_backprop};
 use xai_grad::{CapturedGraph, Precision, gradient};
@@ -149,6 +150,21 @@ pub fn check_fixture(
             "deeplift_rescale" => {
                 let r = fx.baselines_flat(device, dt);
                 values(deeplift::deeplift(&ex, &x, &r, t).map(|(a, _)| a))?
+            }
+            k if k.starts_with("integrated_gradients/") => {
+                let method = Quadrature::parse(&k["integrated_gradients/".len()..])?;
+                let n_steps = exp
+                    .settings
+                    .get("n_steps")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(50) as usize;
+                let cfg = IgConfig {
+                    n_steps,
+                    method,
+                    ..IgConfig::default()
+                };
+                let r = fx.baselines_flat(device, dt);
+                values(integrated_gradients(&ex, &x, &r, t, &cfg).map(|r| r.attributions))?
             }
             _ => None,
         };

@@ -6,6 +6,7 @@
 
 pub mod deeplift;
 pub mod guided_backprop;
+pub mod integrated_gradients;
 pub mod lrp;
 
 use std::collections::HashMap;
@@ -108,4 +109,36 @@ impl<const D: usize> Explainable<D> {
         let seed = Tensor::<2>::from_data(TensorData::new(v, [n, c]), (&self.device, out.dtype()));
         Ok((DynTensor::from_tensor(seed), classes))
     }
+}
+
+/// `∂ f_{class_i}(x_i) / ∂x_i` for every row, through the captured graph (inference mode), in
+/// one forward and one backward pass. The result lives on `x`'s device with `x`'s dtype.
+pub fn input_gradients<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    classes: &[usize],
+) -> Result<Tensor<D>> {
+    crate::gradient::validate_inputs(x)?;
+    let n = x.dims()[0];
+    if classes.len() != n {
+        return Err(XaiError::shape(
+            "target classes",
+            format!("{n} entries"),
+            &[classes.len()],
+        ));
+    }
+    let g = ex.graph(x)?;
+    let plain = ex.device.clone().inner();
+    let ad = ex.device.clone().autodiff();
+    let xa = x.clone().to_device(&plain).autodiff().require_grad();
+    let out = g
+        .eval(&[DynTensor::from_tensor(xa.clone())], &ad, ex.precision)?
+        .remove(0)
+        .into_tensor::<2>()?;
+    let s = Target::Classes(classes.to_vec()).select(out)?;
+    let grads = s.sum().backward();
+    let gx = xa
+        .grad(&grads)
+        .ok_or_else(|| XaiError::Numerical("the target does not depend on the input".into()))?;
+    Ok(gx.to_device(&x.device()).cast(x.dtype()))
 }
