@@ -9,6 +9,7 @@ use serde::Serialize;
 use xai_core::fixture::{Fixture, FixtureModel, NdArray, tensor_from_f64};
 use xai_core::{Result, Target, XaiError, tensor_to_vec_f64};
 use xai_grad::engine::DynTensor;
+use xai_grad::methods::grad_cam::{self, CamMode};
 use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature, integrated_gradients};
 use xai_grad::methods::lrp::{self, Composite, LrpRule};
 use xai_grad::methods::{Explainable, deeplift, guided_backprop};
@@ -166,6 +167,26 @@ pub fn check_fixture(
                 let r = fx.baselines_flat(device, dt);
                 values(integrated_gradients(&ex, &x, &r, t, &cfg).map(|r| r.attributions))?
             }
+            "grad_cam" | "grad_cam_upsampled" | "guided_grad_cam" => {
+                let li = exp
+                    .settings
+                    .get("layer_index")
+                    .and_then(|v| v.as_u64())
+                    .ok_or_else(|| XaiError::Config(format!("{key}: missing layer_index")))?;
+                let layer = format!("layers.{li}");
+                let chw = image_shape(fx)?;
+                if key == "guided_grad_cam" {
+                    Some(grad_cam::guided_grad_cam(&ex, &x, t, &layer, chw)?)
+                } else {
+                    let cam = grad_cam::grad_cam(&ex, &x, t, &layer, CamMode::GradCam)?;
+                    let cam = if key == "grad_cam" {
+                        cam
+                    } else {
+                        cam.upsample_bilinear(chw[1], chw[2])
+                    };
+                    Some(cam.values)
+                }
+            }
             _ => None,
         };
         lines.push(match ours {
@@ -177,6 +198,13 @@ pub fn check_fixture(
         lines.extend(second_order(&model, fx, so, device, precision)?);
     }
     Ok(lines)
+}
+
+fn image_shape(fx: &Fixture) -> Result<[usize; 3]> {
+    match fx.input_shape.as_slice() {
+        &[c, h, w] => Ok([c, h, w]),
+        other => Err(XaiError::shape("image input", "[C, H, W]", other)),
+    }
 }
 
 fn unsupported(key: &str, exp: &xai_core::fixture::Expected) -> CheckLine {

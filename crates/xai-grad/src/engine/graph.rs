@@ -317,14 +317,19 @@ impl CapturedGraph {
             .ok_or_else(|| XaiError::UnknownNode(name.to_string()))
     }
 
-    /// The last node owned by module `path` (e.g. `features.conv2` → `features.conv2.conv2d`):
-    /// the module's output, where taps for Grad-CAM and layer methods go.
+    /// The last node owned by module `path` or a submodule of it (e.g. `features.conv2` →
+    /// `features.conv2.conv2d`): the module's output, where taps for Grad-CAM and layer methods
+    /// go.
     pub fn module_output(&self, path: &str) -> Result<String> {
         let prefix = format!("{path}.");
         self.nodes
             .iter()
             .rev()
-            .find(|n| n.name.starts_with(&prefix) && !n.name[prefix.len()..].contains('.'))
+            .find(|n| {
+                n.module
+                    .as_deref()
+                    .is_some_and(|m| m == path || m.starts_with(&prefix))
+            })
             .map(|n| n.name.clone())
             .ok_or_else(|| XaiError::UnknownNode(path.to_string()))
     }

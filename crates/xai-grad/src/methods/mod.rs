@@ -5,6 +5,7 @@
 //! and replayed on the chosen device. The model itself is never modified.
 
 pub mod deeplift;
+pub mod grad_cam;
 pub mod guided_backprop;
 pub mod integrated_gradients;
 pub mod lrp;

@@ -1,0 +1,227 @@
+//! Grad-CAM (Selvaraju et al., 2017), Grad-CAM++ (Chattopadhay et al., 2018) and guided Grad-CAM,
+//! at any tapped layer.
+//!
+//! With `A ∈ [N, K, h, w]` the activations at the tapped node and `G = ∂y_c/∂A`:
+//!
+//! * Grad-CAM: `w_k = mean_ij G_kij`, `cam = ReLU(Σ_k w_k A_k)`;
+//! * Grad-CAM++: `α_kij = G² / (2G² + Σ_ab A_kab G³)`, `w_k = Σ_ij α_kij ReLU(G_kij)`, same map;
+//! * upsampled: bilinear resize of the map to the input's `H × W` (`align_corners = false`, as
+//!   PyTorch's `interpolate`);
+//! * guided Grad-CAM: guided backprop ⊙ the map resized by nearest neighbour (Captum's default).
+//!
+//! The layer is any node of the captured graph, named by module path (`features.conv2`, its
+//! output) or node name (`relu#4`); the model is not modified. One forward and one backward pass
+//! per batch.
+//!
+//! Shapes: the map is `[N, h, w]`; upsampled `[N, H, W]`.
+//!
+//! ```
+//! use burn::tensor::{Device, Tensor};
+//! use burn::nn::conv::{Conv2d, Conv2dConfig};
+//! use xai_core::Target;
+//! use xai_grad::methods::{Explainable, grad_cam::{grad_cam, CamMode}};
+//!
+//! let dev = Device::flex();
+//! let conv: Conv2d = Conv2dConfig::new([1, 2], [3, 3]).init(&dev);
+//! let ex = Explainable::new(conv, |m: &Conv2d, x: Tensor<4>| m.forward(x).flatten(1, 3), dev.clone());
+//! let x = Tensor::<4>::ones([1, 1, 5, 5], &dev);
+//! let cam = grad_cam(&ex, &x, &Target::Class(0), "conv2d#0", CamMode::GradCam).unwrap();
+//! assert_eq!((cam.h, cam.w), (3, 3));
+//! ```
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use xai_core::{Result, Target, XaiError};
+
+use super::Explainable;
+use crate::engine::DynTensor;
+
+/// Which channel weighting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CamMode {
+    /// Spatial mean of the gradient.
+    #[default]
+    GradCam,
+    /// Grad-CAM++ weights.
+    GradCamPlusPlus,
+}
+
+/// A class-activation map per sample.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cam {
+    /// Row-major `[N, h, w]`.
+    pub values: Vec<f64>,
+    /// Samples.
+    pub n: usize,
+    /// Map height.
+    pub h: usize,
+    /// Map width.
+    pub w: usize,
+    /// The tapped node.
+    pub node: String,
+}
+
+/// The map of each sample's target at `layer`.
+pub fn grad_cam<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    target: &Target,
+    layer: &str,
+    mode: CamMode,
+) -> Result<Cam> {
+    let (_, classes) = ex.seed(x, target)?;
+    let g = ex.graph(x)?;
+    let node = match g.node_index(layer) {
+        Ok(i) => g.nodes()[i].name.clone(),
+        Err(_) => g.module_output(layer)?,
+    };
+    let ad = ex.device.clone().autodiff();
+    let tapped = g.eval_tapped(
+        &[DynTensor::from_tensor(x.clone())],
+        &[node.as_str()],
+        &ad,
+        ex.precision,
+    )?;
+    let out = tapped.outputs[0].clone().into_tensor::<2>()?;
+    let s = Target::Classes(classes).select(out)?;
+    let grads = s.sum().backward();
+    let a = &tapped.values[0];
+    let shape = a.shape();
+    if shape.len() != 4 {
+        return Err(XaiError::shape(
+            format!("Grad-CAM layer `{node}`"),
+            "[N, K, h, w]",
+            &shape,
+        ));
+    }
+    let grad = tapped.probes[0]
+        .grad(&grads)
+        .ok_or_else(|| XaiError::Numerical(format!("the target does not depend on `{node}`")))?;
+    let (av, gv) = (a.to_vec_f64()?, grad.to_vec_f64()?);
+    let (n, k, h, w) = (shape[0], shape[1], shape[2], shape[3]);
+    let hw = h * w;
+    let mut values = vec![0.0; n * hw];
+    for i in 0..n {
+        for c in 0..k {
+            let base = (i * k + c) * hw;
+            let (ac, gc) = (&av[base..base + hw], &gv[base..base + hw]);
+            let weight = match mode {
+                CamMode::GradCam => gc.iter().sum::<f64>() / hw as f64,
+                CamMode::GradCamPlusPlus => {
+                    let sum_a: f64 = ac.iter().sum();
+                    gc.iter()
+                        .map(|&g| {
+                            let g2 = g * g;
+                            let denom = 2.0 * g2 + sum_a * g2 * g;
+                            let alpha = if denom.abs() > 0.0 { g2 / denom } else { 0.0 };
+                            alpha * g.max(0.0)
+                        })
+                        .sum()
+                }
+            };
+            for (o, &a) in values[i * hw..(i + 1) * hw].iter_mut().zip(ac) {
+                *o += weight * a;
+            }
+        }
+    }
+    for v in &mut values {
+        *v = v.max(0.0);
+    }
+    Ok(Cam {
+        values,
+        n,
+        h,
+        w,
+        node,
+    })
+}
+
+impl Cam {
+    /// Bilinear resize to `out_h × out_w` with PyTorch's `align_corners = false` convention.
+    ///
+    /// Written here (not `image::imageops`) because the sampling convention must match
+    /// PyTorch's exactly for the reference checks; the maps are tiny.
+    pub fn upsample_bilinear(&self, out_h: usize, out_w: usize) -> Cam {
+        let src = |o: usize, n_in: usize, n_out: usize| -> (usize, usize, f64) {
+            let scale = n_in as f64 / n_out as f64;
+            let s = ((o as f64 + 0.5) * scale - 0.5).max(0.0);
+            let i0 = (s.floor() as usize).min(n_in - 1);
+            let i1 = (i0 + 1).min(n_in - 1);
+            (i0, i1, s - i0 as f64)
+        };
+        let mut values = vec![0.0; self.n * out_h * out_w];
+        for i in 0..self.n {
+            let m = &self.values[i * self.h * self.w..(i + 1) * self.h * self.w];
+            for y in 0..out_h {
+                let (y0, y1, fy) = src(y, self.h, out_h);
+                for x in 0..out_w {
+                    let (x0, x1, fx) = src(x, self.w, out_w);
+                    let top = m[y0 * self.w + x0] * (1.0 - fx) + m[y0 * self.w + x1] * fx;
+                    let bot = m[y1 * self.w + x0] * (1.0 - fx) + m[y1 * self.w + x1] * fx;
+                    values[(i * out_h + y) * out_w + x] = top * (1.0 - fy) + bot * fy;
+                }
+            }
+        }
+        Cam {
+            values,
+            n: self.n,
+            h: out_h,
+            w: out_w,
+            node: self.node.clone(),
+        }
+    }
+
+    /// Nearest-neighbour resize (PyTorch's `nearest`: source index `⌊o · in / out⌋`).
+    pub fn upsample_nearest(&self, out_h: usize, out_w: usize) -> Cam {
+        let mut values = vec![0.0; self.n * out_h * out_w];
+        for i in 0..self.n {
+            for y in 0..out_h {
+                let sy = (y * self.h / out_h).min(self.h - 1);
+                for x in 0..out_w {
+                    let sx = (x * self.w / out_w).min(self.w - 1);
+                    values[(i * out_h + y) * out_w + x] =
+                        self.values[(i * self.h + sy) * self.w + sx];
+                }
+            }
+        }
+        Cam {
+            values,
+            n: self.n,
+            h: out_h,
+            w: out_w,
+            node: self.node.clone(),
+        }
+    }
+}
+
+/// Guided Grad-CAM: guided backprop `[N, C, H, W]` (flattened per sample) times the map resized
+/// to `H × W` by nearest neighbour, broadcast over channels.
+pub fn guided_grad_cam<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    target: &Target,
+    layer: &str,
+    image_chw: [usize; 3],
+) -> Result<Vec<f64>> {
+    let [c, h, w] = image_chw;
+    let per: usize = x.dims()[1..].iter().product();
+    if per != c * h * w {
+        return Err(XaiError::shape(
+            "guided Grad-CAM image shape",
+            format!("{} elements per sample", c * h * w),
+            &x.dims(),
+        ));
+    }
+    let cam = grad_cam(ex, x, target, layer, CamMode::GradCam)?.upsample_nearest(h, w);
+    let gb = xai_core::tensor_to_vec_f64(super::guided_backprop::guided_backprop(ex, x, target)?)?;
+    Ok(gb
+        .iter()
+        .enumerate()
+        .map(|(j, v)| {
+            let i = j / per;
+            let pix = (j % per) % (h * w);
+            v * cam.values[i * h * w + pix]
+        })
+        .collect())
+}
