@@ -4,6 +4,7 @@
 //! logic behind the `xai` program (fixture checking, the demo).
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod fixture_check;
 
 pub use xai_core as core;

@@ -270,12 +270,25 @@ fn ig_fixed<const D: usize>(
     let baseline = baseline.clone().cast(dtype);
     let diff = x.clone() - baseline.clone();
     let row_bytes = ex.graph(x)?.bytes_per_sample();
-    // Whole steps per chunk: each step is N rows.
-    let per_chunk = budget.rows(row_bytes * n).min(steps);
-    let mut total: Option<Tensor<D>> = None;
+    // CPU backends run one pass on about one core, so independent chunks go to worker threads
+    // (each with its own autodiff graph); the budget is shared between the chunks in flight.
+    let workers = if ex.device.clone().inner() == burn::tensor::Device::flex() {
+        std::thread::available_parallelism()
+            .map_or(1, |p| p.get())
+            .min(steps)
+    } else {
+        1
+    };
+    // Whole steps per chunk (each step is N rows), and at least one chunk per worker.
+    let per_chunk = (budget.rows(row_bytes * n * workers))
+        .min(steps.div_ceil(workers))
+        .max(1);
+    let ranges: Vec<(usize, usize)> = (0..steps)
+        .step_by(per_chunk)
+        .map(|s| (s, (s + per_chunk).min(steps)))
+        .collect();
     let dev = x.device();
-    for start in (0..steps).step_by(per_chunk) {
-        let end = (start + per_chunk).min(steps);
+    let chunk = |(start, end): (usize, usize)| -> Result<Tensor<D>> {
         let s = end - start;
         // Rows ordered step-major: [step 0: all samples, step 1: all samples, …].
         let alpha = column(&alphas[start..end], n, &dev, dtype);
@@ -284,12 +297,56 @@ fn ig_fixed<const D: usize>(
         let points = rep(&baseline) + mul_rows(rep(&diff), &alpha);
         let cls: Vec<usize> = (0..s).flat_map(|_| classes.iter().copied()).collect();
         let grads = super::input_gradients(ex, &points, &cls)?;
-        let weighted = mul_rows(grads, &weight);
         // Σ over the steps of this chunk: [s, N, ...] → [N, ...].
-        let summed = sum_steps::<D>(weighted, s, dims)?;
+        sum_steps::<D>(mul_rows(grads, &weight), s, dims)
+    };
+    // Captures for the chunk shapes happen once, before the threads start.
+    for &(a, b) in ranges.iter().take(2) {
+        let mut shape = dims;
+        shape[0] = n * (b - a);
+        ex.graph_for(shape, dtype)?;
+    }
+    if let Some(&(a, b)) = ranges.last() {
+        let mut shape = dims;
+        shape[0] = n * (b - a);
+        ex.graph_for(shape, dtype)?;
+    }
+    let partials: Vec<Result<Tensor<D>>> = if workers <= 1 || ranges.len() == 1 {
+        ranges.iter().map(|&r| chunk(r)).collect()
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut acc: Vec<Result<Tensor<D>>> = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&r) = ranges.get(i) else { break };
+                            acc.push(chunk(r));
+                        }
+                        acc
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        vec![Err(XaiError::Numerical(
+                            "an IG worker thread panicked".into(),
+                        ))]
+                    })
+                })
+                .collect()
+        })
+    };
+    let mut total: Option<Tensor<D>> = None;
+    for p in partials {
+        let p = p?;
         total = Some(match total {
-            Some(t) => t + summed,
-            None => summed,
+            Some(t) => t + p,
+            None => p,
         });
     }
     let integral = total.ok_or_else(|| XaiError::EmptyBatch("no IG steps".into()))?;

@@ -1,0 +1,195 @@
+//! `xai bench`: throughput of one attribution method on a fixture's model and inputs.
+//!
+//! Times the method on the fixture's whole input batch after one warm-up call (which also
+//! captures the graph), repeats until at least `min_seconds` have passed, and reports the median
+//! run. FLOP counts are the forward multiply-adds of the fixture's linear and conv layers times 2,
+//! times 3 for a forward + backward pass.
+
+use std::time::Instant;
+
+use burn::tensor::{DType, Device, Tensor};
+use serde::Serialize;
+
+use xai_core::fixture::{Fixture, FixtureModel, LayerSpec};
+use xai_core::{Result, Target, XaiError};
+use xai_grad::Precision;
+use xai_grad::methods::deeplift::deeplift;
+use xai_grad::methods::grad_cam::{CamMode, grad_cam};
+use xai_grad::methods::guided_backprop::guided_backprop;
+use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
+use xai_grad::methods::lrp::{Composite, lrp};
+use xai_grad::methods::{Explainable, input_gradients};
+
+/// Methods `xai bench` knows.
+pub const METHODS: &[&str] = &[
+    "saliency",
+    "ig",
+    "guided_backprop",
+    "deeplift",
+    "lrp",
+    "grad_cam",
+];
+
+/// One measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    /// Method name.
+    pub method: String,
+    /// Device name.
+    pub device: String,
+    /// Inputs explained per run.
+    pub inputs: usize,
+    /// IG steps (or 1).
+    pub steps: usize,
+    /// Median seconds per run.
+    pub seconds: f64,
+    /// Inputs explained per second.
+    pub inputs_per_second: f64,
+    /// Runs timed.
+    pub runs: usize,
+    /// Achieved arithmetic rate, counting the model's forward+backward FLOPs.
+    pub gflops: f64,
+}
+
+/// Forward FLOPs of one sample through the fixture's model (2 × multiply-adds).
+pub fn forward_flops(fx: &Fixture) -> f64 {
+    let mut shape = fx.input_shape.clone();
+    let mut flops = 0.0;
+    for l in &fx.layers {
+        match l {
+            LayerSpec::Linear { weight, .. } => {
+                flops += 2.0 * weight.len() as f64;
+                shape = vec![weight.shape[0]];
+            }
+            LayerSpec::Conv2d {
+                weight,
+                stride,
+                padding,
+                ..
+            } => {
+                let (o, i, kh, kw) = (
+                    weight.shape[0],
+                    weight.shape[1],
+                    weight.shape[2],
+                    weight.shape[3],
+                );
+                let (h, w) = (shape[1], shape[2]);
+                let oh = (h + 2 * padding[0] - kh) / stride[0] + 1;
+                let ow = (w + 2 * padding[1] - kw) / stride[1] + 1;
+                flops += 2.0 * (o * i * kh * kw * oh * ow) as f64;
+                shape = vec![o, oh, ow];
+            }
+            LayerSpec::MaxPool2d { kernel, stride } | LayerSpec::AvgPool2d { kernel, stride } => {
+                let (h, w) = (shape[1], shape[2]);
+                shape = vec![
+                    shape[0],
+                    (h - kernel[0]) / stride[0] + 1,
+                    (w - kernel[1]) / stride[1] + 1,
+                ];
+            }
+            LayerSpec::Flatten => shape = vec![shape.iter().product()],
+            _ => {}
+        }
+    }
+    flops
+}
+
+/// Benchmark `method` on the fixture.
+pub fn bench(
+    fx: &Fixture,
+    method: &str,
+    steps: usize,
+    device_name: &str,
+    min_seconds: f64,
+) -> Result<BenchResult> {
+    let device: Device = xai_core::parse_device(device_name)?;
+    let model = fx.model(&device, DType::F32)?;
+    let ex = Explainable::new(
+        model,
+        |m: &FixtureModel, x: Tensor<2>| m.forward(x),
+        device.clone(),
+    )
+    .with_precision(Precision::F32);
+    let x = fx.inputs_flat(&device, DType::F32);
+    let n = x.dims()[0];
+    let baseline = Tensor::<2>::zeros(x.dims(), &device);
+    let target = match &fx.targets {
+        Some(t) => Target::Classes(t.clone()),
+        None => Target::Predicted,
+    };
+    let conv_layer = fx
+        .layers
+        .iter()
+        .rposition(|l| matches!(l, LayerSpec::Conv2d { .. }))
+        .map(|i| format!("layers.{i}"));
+    let (run, passes): (Box<dyn Fn() -> Result<()>>, f64) = match method {
+        "saliency" => {
+            let classes = target.classes(&ex.forward(&x)?)?.unwrap_or_default();
+            (
+                Box::new(move || input_gradients(&ex, &x, &classes).map(drop)),
+                1.0,
+            )
+        }
+        "ig" => {
+            let cfg = IgConfig {
+                n_steps: steps,
+                ..IgConfig::default()
+            };
+            (
+                Box::new(move || integrated_gradients(&ex, &x, &baseline, &target, &cfg).map(drop)),
+                steps as f64,
+            )
+        }
+        "guided_backprop" => (
+            Box::new(move || guided_backprop(&ex, &x, &target).map(drop)),
+            2.0,
+        ),
+        "deeplift" => (
+            Box::new(move || deeplift(&ex, &x, &baseline, &target).map(drop)),
+            3.0,
+        ),
+        "lrp" => (
+            Box::new(move || lrp(&ex, &x, &target, &Composite::epsilon_plus()).map(drop)),
+            3.0,
+        ),
+        "grad_cam" => {
+            let layer = conv_layer.ok_or_else(|| {
+                XaiError::Config("grad_cam needs a model with a conv layer".into())
+            })?;
+            (
+                Box::new(move || grad_cam(&ex, &x, &target, &layer, CamMode::GradCam).map(drop)),
+                1.0,
+            )
+        }
+        other => {
+            return Err(XaiError::Config(format!(
+                "unknown method `{other}` (one of: {})",
+                METHODS.join(", ")
+            )));
+        }
+    };
+    run()?; // warm-up: capture, kernel compilation
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 3 || start.elapsed().as_secs_f64() < min_seconds {
+        let t = Instant::now();
+        run()?;
+        times.push(t.elapsed().as_secs_f64());
+        if times.len() >= 1000 {
+            break;
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let seconds = times[times.len() / 2];
+    let flops = forward_flops(fx) * 3.0 * passes * n as f64;
+    Ok(BenchResult {
+        method: method.to_string(),
+        device: device_name.to_string(),
+        inputs: n,
+        steps: if method == "ig" { steps } else { 1 },
+        seconds,
+        inputs_per_second: n as f64 / seconds,
+        runs: times.len(),
+        gflops: flops / seconds / 1e9,
+    })
+}
