@@ -284,7 +284,7 @@ fn second_order(
     if let (Some(h), Some(targets)) = (&so.input_hessian, &fx.targets) {
         let logit_graph = CapturedGraph::capture(
             model,
-            fx.inputs_flat(device, dt).slice([0..1]).repeat_dim(0, f),
+            fx.inputs_flat(device, dt).narrow(0, 0, 1).repeat_dim(0, f),
             |m, x| m.forward(x),
         )?;
         let ours = input_hessian(&logit_graph, fx, targets[0], device, precision)?;
@@ -308,7 +308,7 @@ fn input_hessian(
 ) -> Result<Vec<f64>> {
     let dt = dtype(precision);
     let f = fx.features();
-    let x0 = fx.inputs_flat(device, dt).slice([0..1]).repeat_dim(0, f);
+    let x0 = fx.inputs_flat(device, dt).narrow(0, 0, 1).repeat_dim(0, f);
     let eye: Tensor<2> = Tensor::<2>::eye(f, device).cast(dt);
     let h = g.hvp_input(
         &DynTensor::from_tensor(x0),

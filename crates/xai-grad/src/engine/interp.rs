@@ -293,13 +293,13 @@ impl<'g> Interp<'g> {
                     params[pi] = Some(t.clone());
                     v = Val::F(t);
                 }
-                if let Some(tans) = spec.param_tangents {
-                    if let Some(tg) = tans.get(pi) {
-                        self.tans.insert(
-                            *id,
-                            B::float_cast(B::float_to_device(tg.clone(), &self.dev), self.dtype),
-                        );
-                    }
+                if let Some(tans) = spec.param_tangents
+                    && let Some(tg) = tans.get(pi)
+                {
+                    self.tans.insert(
+                        *id,
+                        B::float_cast(B::float_to_device(tg.clone(), &self.dev), self.dtype),
+                    );
                 }
             }
             self.vals.insert(*id, v);

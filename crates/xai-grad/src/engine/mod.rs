@@ -245,14 +245,14 @@ impl CapturedGraph {
             self.check_param_list(pt, "parameter tangents")?;
         }
         for (k, (t, x)) in input_tangents.iter().zip(inputs).enumerate() {
-            if let Some(t) = t {
-                if t.shape() != x.shape() {
-                    return Err(XaiError::shape(
-                        format!("tangent of input {k}"),
-                        format!("{:?}", x.shape()),
-                        &t.shape(),
-                    ));
-                }
+            if let Some(t) = t
+                && t.shape() != x.shape()
+            {
+                return Err(XaiError::shape(
+                    format!("tangent of input {k}"),
+                    format!("{:?}", x.shape()),
+                    &t.shape(),
+                ));
             }
         }
         let pt: Option<Vec<T>> =

@@ -447,10 +447,10 @@ impl CapturedGraph {
                             data_inputs.push(t.clone());
                         }
                     } else {
-                        if let Some(&pi) = param_index.get(&t.id) {
-                            if !params.contains(&pi) {
-                                params.push(pi);
-                            }
+                        if let Some(&pi) = param_index.get(&t.id)
+                            && !params.contains(&pi)
+                        {
+                            params.push(pi);
                         }
                         constants.push(t.id);
                     }
@@ -597,10 +597,7 @@ impl CapturedGraph {
                     let g = DynTensor(cot[&first.id].clone());
                     rule.backward(&ctx, &g)?
                 }
-                None => {
-                    let g = multi_output_vjp(&ctx, unit, &cot)?;
-                    g
-                }
+                None => multi_output_vjp(&ctx, unit, &cot)?,
             };
             if grads.len() != unit.data_inputs.len() {
                 return Err(XaiError::Config(format!(

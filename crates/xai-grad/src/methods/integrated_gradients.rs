@@ -319,26 +319,28 @@ fn ig_fixed<const D: usize>(
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     scope.spawn(|| {
-                        let mut acc: Vec<Result<Tensor<D>>> = Vec::new();
+                        let mut acc: Vec<(usize, Result<Tensor<D>>)> = Vec::new();
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(&r) = ranges.get(i) else { break };
-                            acc.push(chunk(r));
+                            acc.push((i, chunk(r)));
                         }
                         acc
                     })
                 })
                 .collect();
-            handles
+            let mut all: Vec<(usize, Result<Tensor<D>>)> = handles
                 .into_iter()
                 .flat_map(|h| {
                     h.join().unwrap_or_else(|_| {
-                        vec![Err(XaiError::Numerical(
-                            "an IG worker thread panicked".into(),
-                        ))]
+                        let e = XaiError::Numerical("an IG worker thread panicked".into());
+                        vec![(0, Err(e))]
                     })
                 })
-                .collect()
+                .collect();
+            // Sum in chunk order, so results do not depend on thread timing.
+            all.sort_by_key(|(i, _)| *i);
+            all.into_iter().map(|(_, r)| r).collect()
         })
     };
     let mut total: Option<Tensor<D>> = None;

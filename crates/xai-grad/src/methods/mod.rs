@@ -21,11 +21,13 @@ use xai_core::{Result, Target, XaiError};
 use crate::engine::{CapturedGraph, DynTensor, Precision};
 
 type CaptureFn<const D: usize> = dyn Fn(Tensor<D>) -> Result<CapturedGraph> + Send + Sync;
+/// Captured graphs by input shape and dtype name.
+type GraphCache = Mutex<HashMap<(Vec<usize>, String), Arc<CapturedGraph>>>;
 
 /// A model prepared for explanation: captured lazily for each input shape it is asked about.
 pub struct Explainable<const D: usize> {
     capture: Box<CaptureFn<D>>,
-    cache: Mutex<HashMap<(Vec<usize>, String), Arc<CapturedGraph>>>,
+    cache: GraphCache,
     /// Where the replays run.
     pub device: Device,
     /// The precision of the replays.
@@ -39,9 +41,7 @@ impl<const D: usize> Explainable<D> {
         M: Module + Clone + Send + Sync + 'static,
     {
         Explainable {
-            capture: Box::new(move |example| {
-                CapturedGraph::capture(&model, example, |m, x| forward(m, x))
-            }),
+            capture: Box::new(move |example| CapturedGraph::capture(&model, example, forward)),
             cache: Mutex::new(HashMap::new()),
             device,
             precision: Precision::F32,
