@@ -18,12 +18,14 @@ use xai_grad::methods::grad_cam::{CamMode, grad_cam};
 use xai_grad::methods::guided_backprop::guided_backprop;
 use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
 use xai_grad::methods::lrp::{Composite, lrp};
+use xai_grad::methods::noise_tunnel::{NoiseConfig, smoothgrad};
 use xai_grad::methods::{Explainable, input_gradients};
 
 /// Methods `xai bench` knows.
 pub const METHODS: &[&str] = &[
     "saliency",
     "ig",
+    "smoothgrad",
     "guided_backprop",
     "deeplift",
     "lrp",
@@ -140,6 +142,16 @@ pub fn bench(
                 steps as f64,
             )
         }
+        "smoothgrad" => {
+            let cfg = NoiseConfig {
+                samples: steps,
+                ..NoiseConfig::default()
+            };
+            (
+                Box::new(move || smoothgrad(&ex, &x, &target, &cfg).map(drop)),
+                steps as f64,
+            )
+        }
         "guided_backprop" => (
             Box::new(move || guided_backprop(&ex, &x, &target).map(drop)),
             2.0,
@@ -186,7 +198,11 @@ pub fn bench(
         method: method.to_string(),
         device: device_name.to_string(),
         inputs: n,
-        steps: if method == "ig" { steps } else { 1 },
+        steps: if matches!(method, "ig" | "smoothgrad") {
+            steps
+        } else {
+            1
+        },
         seconds,
         inputs_per_second: n as f64 / seconds,
         runs: times.len(),

@@ -45,10 +45,10 @@ enum Command {
         /// A fixture JSON file (e.g. ../shared/fixtures/perf_lenet.json).
         #[arg(long)]
         fixture: PathBuf,
-        /// saliency, ig, guided_backprop, deeplift, lrp or grad_cam.
+        /// saliency, ig, smoothgrad, guided_backprop, deeplift, lrp or grad_cam.
         #[arg(long)]
         method: String,
-        /// Integrated-gradients steps.
+        /// Integrated-gradients steps (noise samples for smoothgrad).
         #[arg(long, default_value_t = 50)]
         steps: usize,
         /// Device: flex, wgpu, wgpu-cpu or cuda.

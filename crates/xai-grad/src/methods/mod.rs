@@ -9,6 +9,7 @@ pub mod grad_cam;
 pub mod guided_backprop;
 pub mod integrated_gradients;
 pub mod lrp;
+pub mod noise_tunnel;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
