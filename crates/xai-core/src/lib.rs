@@ -6,6 +6,7 @@
 //! loader of the shared reference fixtures ([`fixture`]).
 #![warn(missing_docs)]
 
+pub mod agnostic;
 pub mod attribution;
 pub mod baseline;
 pub mod batch;

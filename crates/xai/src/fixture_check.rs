@@ -187,6 +187,9 @@ pub fn check_fixture(
                     Some(cam.values)
                 }
             }
+            "feature_ablation" | "shapley_exact" | "shapley_captum_exact" | "occlusion" => {
+                Some(perturbation(key, exp, fx, &model, device, dt, t)?)
+            }
             _ => None,
         };
         lines.push(match ours {
@@ -198,6 +201,75 @@ pub fn check_fixture(
         lines.extend(second_order(&model, fx, so, device, precision)?);
     }
     Ok(lines)
+}
+
+/// The model-agnostic methods, which see the model only as a batch function on rows.
+fn perturbation(
+    key: &str,
+    exp: &xai_core::fixture::Expected,
+    fx: &Fixture,
+    model: &FixtureModel,
+    device: &Device,
+    dt: DType,
+    target: &Target,
+) -> Result<Vec<f64>> {
+    use xai_core::agnostic::{self as ag, BurnModel, References, Rows, RunOptions};
+    let f = fx.features();
+    let black_box = BurnModel::new(|x| model.forward(x), f, device.clone(), dt);
+    let inputs = fx.inputs.data.clone();
+    let rows = Rows::new(&inputs, f)?;
+    let run = RunOptions {
+        progress: false,
+        ..RunOptions::default()
+    };
+    let settings = |name: &str| -> Result<Vec<usize>> {
+        exp.settings
+            .get(name)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_u64())
+                    .map(|v| v as usize)
+                    .collect()
+            })
+            .ok_or_else(|| XaiError::Config(format!("{key}: missing `{name}`")))
+    };
+    let out = match key {
+        "occlusion" => {
+            let b = exp
+                .settings
+                .get("baseline")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
+            let cfg = ag::Occlusion {
+                shape: fx.input_shape.clone(),
+                window: settings("window")?,
+                strides: settings("strides")?,
+                run,
+            };
+            ag::occlusion(
+                &black_box,
+                &rows,
+                target,
+                &References::PerInput(vec![b; inputs.len()]),
+                &cfg,
+            )?
+        }
+        _ => {
+            let refs = References::PerInput(
+                fx.baselines
+                    .as_ref()
+                    .map_or_else(|| vec![0.0; inputs.len()], |b| b.data.clone()),
+            );
+            if key == "feature_ablation" {
+                let cfg = ag::FeatureAblation { groups: None, run };
+                ag::feature_ablation(&black_box, &rows, target, &refs, &cfg)?
+            } else {
+                ag::exact_shapley(&black_box, &rows, target, &refs, None, &run)?
+            }
+        }
+    };
+    Ok(out.values)
 }
 
 fn image_shape(fx: &Fixture) -> Result<[usize; 3]> {

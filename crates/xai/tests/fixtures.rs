@@ -1,6 +1,7 @@
 //! Every shared fixture: every method this release supports must PASS (all gradient- and
 //! rule-based keys and the second-order block), on flex (f64) and, with the `wgpu` feature, on
-//! wgpu. Only the perturbation methods of a later issue may still be UNSUPPORTED.
+//! wgpu, and so must the model-agnostic ones (feature ablation, occlusion, exact Shapley):
+//! nothing in the fixtures may be UNSUPPORTED any more.
 
 use std::path::PathBuf;
 
@@ -12,14 +13,6 @@ fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/fixtures")
 }
 
-/// Keys still allowed to be UNSUPPORTED (perturbation methods, issue 4).
-const NOT_YET: &[&str] = &[
-    "occlusion",
-    "feature_ablation",
-    "shapley_exact",
-    "shapley_captum_exact",
-];
-
 fn check_all(device_name: &str) {
     let dev = xai_core::parse_device(device_name).unwrap();
     let mut checked = 0;
@@ -27,17 +20,14 @@ fn check_all(device_name: &str) {
         let fx = Fixture::load(fixture_dir().join(format!("{name}.json"))).unwrap();
         let lines = check_fixture(&fx, &dev, precision_for(device_name)).unwrap();
         for l in &lines {
-            let required = !NOT_YET.contains(&l.key.as_str());
-            if required {
-                assert_eq!(l.status, Status::Pass, "{device_name} {name}: {l}");
-                checked += 1;
-            }
-            assert_ne!(l.status, Status::Fail, "{device_name} {name}: {l}");
+            assert_eq!(l.status, Status::Pass, "{device_name} {name}: {l}");
+            checked += 1;
         }
     }
     // logits, saliency, input×gradient, 5 IG, DeepLIFT, guided, deconv, 3 LRP on each fixture
-    // (42), Grad-CAM ×3 on the image one, 1 HVP + 1 input Hessian on the smooth one.
-    assert!(checked >= 47, "only {checked} checks ran");
+    // (42), Grad-CAM ×3 + occlusion on the image one, ablation + 2 Shapley on the tabular one,
+    // 1 HVP + 1 input Hessian on the smooth one.
+    assert!(checked >= 51, "only {checked} checks ran");
 }
 
 #[test]
