@@ -3,6 +3,8 @@
 //! 1/√n, LIME recovers a linear model and its sparse fit picks the true support, exact Shapley
 //! obeys efficiency/symmetry/dummy, and the interventional variant averages over a background.
 
+#![allow(clippy::needless_range_loop, clippy::useless_vec)] // index loops read like the formulas
+
 use xai_core::Target;
 use xai_core::agnostic::global::{
     accumulated_local_effects, accuracy, partial_dependence, permutation_importance,

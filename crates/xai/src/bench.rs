@@ -30,6 +30,8 @@ pub const METHODS: &[&str] = &[
     "deeplift",
     "lrp",
     "grad_cam",
+    "kernelshap",
+    "lime",
 ];
 
 /// One measurement.
@@ -173,6 +175,69 @@ pub fn bench(
                 1.0,
             )
         }
+        "kernelshap" => {
+            use xai_core::agnostic::{BurnModel, KernelShap, References, Rows, kernel_shap};
+            // As `shap.KernelExplainer(f, baselines[:1])`: one background row, `steps` coalitions.
+            let inputs = fx.inputs.data.clone();
+            let f = fx.features();
+            let background = fx
+                .baselines
+                .as_ref()
+                .map_or_else(|| vec![0.0; f], |b| b.data[..f].to_vec());
+            let m = fx.model(&device, DType::F32)?;
+            let cfg = KernelShap {
+                samples: steps,
+                run: xai_core::agnostic::RunOptions {
+                    progress: false,
+                    ..Default::default()
+                },
+                ..KernelShap::default()
+            };
+            let dev = device.clone();
+            (
+                Box::new(move || {
+                    let black_box = BurnModel::new(|x| m.forward(x), f, dev.clone(), DType::F32);
+                    let rows = Rows::new(&inputs, f)?;
+                    let refs = References::Background {
+                        rows: background.clone(),
+                        m: 1,
+                    };
+                    kernel_shap(&black_box, &rows, &target, &refs, &cfg).map(drop)
+                }),
+                // Forward rows only: (coalitions + empty + full) per input, a third of a pass;
+                // the coalitions are capped at 2^F − 2, where KernelSHAP is exact.
+                (steps.min((1usize << f.min(60)) - 2) + 2) as f64 / 3.0,
+            )
+        }
+        "lime" => {
+            use xai_core::agnostic::{BurnModel, LimeTabular, Rows, TabularStats, lime_tabular};
+            // As the `lime` package with training statistics from inputs and baselines.
+            let inputs = fx.inputs.data.clone();
+            let f = fx.features();
+            let mut training = inputs.clone();
+            if let Some(b) = &fx.baselines {
+                training.extend_from_slice(&b.data);
+            }
+            let stats = TabularStats::from_training(&training, f, &[])?;
+            let m = fx.model(&device, DType::F32)?;
+            let cfg = LimeTabular {
+                samples: steps,
+                run: xai_core::agnostic::RunOptions {
+                    progress: false,
+                    ..Default::default()
+                },
+                ..LimeTabular::default()
+            };
+            let dev = device.clone();
+            (
+                Box::new(move || {
+                    let black_box = BurnModel::new(|x| m.forward(x), f, dev.clone(), DType::F32);
+                    let rows = Rows::new(&inputs, f)?;
+                    lime_tabular(&black_box, &rows, &target, &stats, &cfg).map(drop)
+                }),
+                steps as f64 / 3.0,
+            )
+        }
         other => {
             return Err(XaiError::Config(format!(
                 "unknown method `{other}` (one of: {})",
@@ -198,7 +263,7 @@ pub fn bench(
         method: method.to_string(),
         device: device_name.to_string(),
         inputs: n,
-        steps: if matches!(method, "ig" | "smoothgrad") {
+        steps: if matches!(method, "ig" | "smoothgrad" | "kernelshap" | "lime") {
             steps
         } else {
             1

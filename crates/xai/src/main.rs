@@ -45,11 +45,12 @@ enum Command {
         /// A fixture JSON file (e.g. ../shared/fixtures/perf_lenet.json).
         #[arg(long)]
         fixture: PathBuf,
-        /// saliency, ig, smoothgrad, guided_backprop, deeplift, lrp or grad_cam.
+        /// saliency, ig, smoothgrad, guided_backprop, deeplift, lrp, grad_cam or kernelshap.
         #[arg(long)]
         method: String,
-        /// Integrated-gradients steps (noise samples for smoothgrad).
-        #[arg(long, default_value_t = 50)]
+        /// Integrated-gradients steps (noise samples for smoothgrad, coalitions for kernelshap;
+        /// `--samples` is the same flag).
+        #[arg(long, visible_alias = "samples", default_value_t = 50)]
         steps: usize,
         /// Device: flex, wgpu, wgpu-cpu or cuda.
         #[arg(long, default_value = "flex")]

@@ -110,11 +110,11 @@ pub fn feature_ablation<M: BlackBox + ?Sized>(
         |idx| idx / (g * m),
     )?;
     let mut values = Vec::with_capacity(n * f);
-    for i in 0..n {
+    for (i, &fi) in full.iter().enumerate() {
         let per_group: Vec<f64> = (0..g)
             .map(|k| {
                 let base = (i * g + k) * m;
-                full[i] - ablated[base..base + m].iter().sum::<f64>() / m as f64
+                fi - ablated[base..base + m].iter().sum::<f64>() / m as f64
             })
             .collect();
         values.extend(groups.expand(&per_group));

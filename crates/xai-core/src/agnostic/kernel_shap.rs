@@ -235,8 +235,8 @@ pub(crate) fn constrained_wls(
         f64::from(u8::from(masks[r][j])) - f64::from(u8::from(masks[r][p]))
     });
     let mut xtw = x.transpose();
-    for r in 0..c {
-        xtw.column_mut(r).scale_mut(weights[r]);
+    for (r, &w) in weights.iter().enumerate() {
+        xtw.column_mut(r).scale_mut(w);
     }
     let normal = &xtw * &x;
     let solver = normal.clone().cholesky();

@@ -70,12 +70,8 @@ impl<F: Fn(Tensor<2>) -> Tensor<2>> BurnModel<F> {
     }
 }
 
-impl<F: Fn(Tensor<2>) -> Tensor<2>> BlackBox for BurnModel<F> {
-    fn features(&self) -> usize {
-        self.features
-    }
-
-    fn predict(&self, rows: &[f64], n: usize) -> Result<Vec<f64>> {
+impl<F: Fn(Tensor<2>) -> Tensor<2>> BurnModel<F> {
+    fn predict_one(&self, rows: &[f64], n: usize) -> Result<Vec<f64>> {
         let x =
             crate::fixture::tensor_from_f64(rows, vec![n, self.features], &self.device, self.dtype);
         let y = (self.forward)(x);
@@ -87,6 +83,49 @@ impl<F: Fn(Tensor<2>) -> Tensor<2>> BlackBox for BurnModel<F> {
             ));
         }
         crate::attribution::tensor_to_vec_f64(y)
+    }
+}
+
+impl<F: Fn(Tensor<2>) -> Tensor<2> + Sync> BlackBox for BurnModel<F> {
+    fn features(&self) -> usize {
+        self.features
+    }
+
+    /// On flex, which runs one forward on about one core, large batches are split over worker
+    /// threads (outputs concatenated in order, so results do not depend on timing); GPU devices
+    /// get the whole batch at once.
+    fn predict(&self, rows: &[f64], n: usize) -> Result<Vec<f64>> {
+        let workers = if self.device == Device::flex() && n >= 64 {
+            std::thread::available_parallelism()
+                .map_or(1, |p| p.get())
+                .min(n / 32)
+        } else {
+            1
+        };
+        if workers <= 1 {
+            return self.predict_one(rows, n);
+        }
+        let per = n.div_ceil(workers);
+        let f = self.features;
+        let parts: Vec<Result<Vec<f64>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = rows
+                .chunks(per * f)
+                .map(|part| scope.spawn(move || self.predict_one(part, part.len() / f)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(XaiError::Numerical("a model worker thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut out = Vec::new();
+        for p in parts {
+            out.extend(p?);
+        }
+        Ok(out)
     }
 }
 
@@ -285,7 +324,7 @@ pub struct Rows<'a> {
 impl<'a> Rows<'a> {
     /// View `data` as rows of `f` features.
     pub fn new(data: &'a [f64], f: usize) -> Result<Self> {
-        if f == 0 || data.is_empty() || data.len() % f != 0 {
+        if f == 0 || data.is_empty() || !data.len().is_multiple_of(f) {
             return Err(XaiError::shape(
                 "inputs",
                 format!("a non-empty multiple of {f} values"),

@@ -63,11 +63,11 @@ pub fn windows(shape: &[usize], window: &[usize], strides: &[usize]) -> Result<V
         .collect();
     // Every window is a product of per-dimension ranges; enumerate both products row-major.
     let mut corners: Vec<Vec<usize>> = vec![vec![]];
-    for d in 0..r {
+    for dim_starts in &starts {
         corners = corners
             .into_iter()
             .flat_map(|c| {
-                starts[d]
+                dim_starts
                     .iter()
                     .map(move |&s| [c.clone(), vec![s]].concat())
             })
