@@ -411,3 +411,26 @@ fn a_relu_module_used_twice_gets_correct_guided_and_deeplift_results() {
         "shared-ReLU DeepLIFT must stay complete: {delta:?}"
     );
 }
+
+/// Regression: in f32 the z⁺ denominator of a neuron whose inputs are all zero must be
+/// stabilised to ε, not left at 0 (which gave 0/0 = NaN before).
+#[test]
+fn lrp_zplus_stays_finite_on_zero_inputs_in_f32() {
+    use xai_grad::methods::lrp::{Composite, LrpRule, lrp};
+    let m = mlp(false, 5);
+    let ex = Explainable::new(m, |m: &Mlp, x| m.forward(x), dev());
+    let x: Tensor<2> = Tensor::from_data(
+        TensorData::new(vec![0.0f32, 0.0, 0.0, 0.5, 0.0, 0.0], [2, 3]),
+        &dev(),
+    );
+    for rule in [
+        LrpRule::ZPlus,
+        LrpRule::AlphaBeta {
+            alpha: 2.0,
+            beta: 1.0,
+        },
+    ] {
+        let r = lrp(&ex, &x, &Target::Class(0), &Composite::uniform(rule)).unwrap();
+        assert!(vals(r).iter().all(|v| v.is_finite()), "{rule:?}");
+    }
+}

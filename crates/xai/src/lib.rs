@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod demo;
 pub mod fixture_check;
 
 pub use xai_core as core;

@@ -26,12 +26,31 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The main job (what `xai` runs with no arguments): train a CNN on the bundled Clever Hans
+    /// images, explain it with every available method and write OUT/index.html + results.json.
+    Demo {
+        /// Output folder.
+        #[arg(long, default_value = "xai-report")]
+        out: PathBuf,
+        /// Seed of data, training and every stochastic method.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Training epochs.
+        #[arg(long, default_value_t = 8)]
+        epochs: usize,
+        /// Device for the explanations: flex, wgpu, wgpu-cpu or cuda (training runs on flex).
+        #[arg(long, default_value = "flex")]
+        device: String,
+        /// Also print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the project's methods against a reference fixture.
     Fixture {
         #[command(subcommand)]
         action: FixtureAction,
     },
-    /// The default main job (for now): check every reference fixture and print a summary.
+    /// Check every reference fixture (embedded in the binary) and print a summary.
     Conformance {
         /// Folder holding fixture files (default: the copies embedded in the binary).
         #[arg(long)]
@@ -119,10 +138,42 @@ fn check_fixture(fx: &Fixture, device: &str, json: bool) -> anyhow::Result<(usiz
 }
 
 fn run(cli: Cli) -> anyhow::Result<bool> {
-    match cli.command.unwrap_or(Command::Conformance {
-        fixtures: None,
+    let default = Command::Demo {
+        out: PathBuf::from("xai-report"),
+        seed: 42,
+        epochs: 8,
         device: "flex".into(),
-    }) {
+        json: false,
+    };
+    match cli.command.unwrap_or(default) {
+        Command::Demo {
+            out,
+            seed,
+            epochs,
+            device,
+            json,
+        } => {
+            if epochs == 0 {
+                anyhow::bail!("--epochs must be at least 1");
+            }
+            let options = xai::demo::DemoOptions {
+                out: out.clone(),
+                seed,
+                epochs,
+                device,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                ..Default::default()
+            };
+            let r = xai::demo::run(&options)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"out": out, "accuracy": r.accuracy, "watermark_share": r.methods.iter().map(|m| (m.method.clone(), m.watermark_share_marked)).collect::<Vec<_>>()})
+                );
+            }
+            eprintln!("report: {}", out.join("index.html").display());
+            Ok(true)
+        }
         Command::Fixture {
             action: FixtureAction::Check { file, device, json },
         } => {

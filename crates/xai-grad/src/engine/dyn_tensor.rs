@@ -208,8 +208,11 @@ impl DynTensor {
     }
     /// Zennit's stabiliser: `x + ε·(sign(x) + [x = 0])`, so the result is never 0.
     pub fn stabilize(&self, eps: f64) -> DynTensor {
-        let zero = self.abs().lower_mask(f64::MIN_POSITIVE);
-        self.add(&self.sign().add(&zero).mul_scalar(eps))
+        // [x = 0] as 1 − |sign(x)|: exact in every float dtype (a threshold such as
+        // f64::MIN_POSITIVE rounds to 0 in f32 and would leave zeros unstabilised).
+        let sign = self.sign();
+        let zero = sign.abs().mul_scalar(-1.0).add_scalar(1.0);
+        self.add(&sign.add(&zero).mul_scalar(eps))
     }
     /// Cut from the autodiff graph.
     pub fn detach(&self) -> DynTensor {

@@ -1,0 +1,300 @@
+//! The demo's report: heat-map overlays (PNG, `image`), charts (SVG, `plotters`), every result
+//! (`results.json`) and one self-contained `index.html` that links them. No script, no network.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use image::{Rgb, RgbImage};
+use plotters::prelude::*;
+
+use super::data::{MARK, SIDE};
+use super::{DemoResults, MethodResult};
+use xai_core::{Result, XaiError};
+
+/// Pixels per image pixel in the overlays.
+const ZOOM: u32 = 8;
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> XaiError + '_ {
+    move |source| XaiError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn other(path: &Path, e: impl std::fmt::Display) -> XaiError {
+    XaiError::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// The input in grey, the attribution on top: red positive, blue negative, opacity ∝ |φ|/max|φ|.
+pub fn overlay(pixels: &[f32], values: Option<&[f64]>) -> RgbImage {
+    let side = SIDE as u32;
+    let max = values.map_or(0.0, |v| v.iter().fold(0.0f64, |m, x| m.max(x.abs())));
+    RgbImage::from_fn(side * ZOOM, side * ZOOM, |x, y| {
+        let p = (y / ZOOM * side + x / ZOOM) as usize;
+        let grey = f64::from(pixels[p].clamp(0.0, 1.0)) * 255.0;
+        let (mut r, mut g, mut b) = (grey, grey, grey);
+        if let Some(v) = values
+            && max > 0.0
+        {
+            let a = (v[p].abs() / max).powf(0.8) * 0.85;
+            let heat = if v[p] >= 0.0 {
+                (230.0, 30.0, 30.0)
+            } else {
+                (30.0, 80.0, 230.0)
+            };
+            r = r * (1.0 - a) + heat.0 * a;
+            g = g * (1.0 - a) + heat.1 * a;
+            b = b * (1.0 - a) + heat.2 * a;
+        }
+        // Outline the watermark area so a reader can compare.
+        let m = MARK as u32 * ZOOM;
+        if (x == m && y <= m) || (y == m && x <= m) {
+            return Rgb([255, 200, 0]);
+        }
+        Rgb([r as u8, g as u8, b as u8])
+    })
+}
+
+fn share_chart(results: &DemoResults, path: &Path) -> Result<()> {
+    let root = SVGBackend::new(path, (760, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| other(path, e))?;
+    let n = results.methods.len();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Share of |attribution| inside the 3x3 watermark",
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(110)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..n as f64, 0f64..1f64)
+        .map_err(|e| other(path, e))?;
+    let names: Vec<String> = results.methods.iter().map(|m| m.method.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&|x| names.get(x.floor() as usize).cloned().unwrap_or_default())
+        .x_label_style(
+            ("sans-serif", 11)
+                .into_font()
+                .transform(FontTransform::Rotate90),
+        )
+        .y_desc("share")
+        .draw()
+        .map_err(|e| other(path, e))?;
+    let bars = |shift: f64, pick: fn(&MethodResult) -> f64, color: RGBColor| {
+        results.methods.iter().enumerate().map(move |(i, m)| {
+            let x0 = i as f64 + 0.1 + shift;
+            Rectangle::new([(x0, 0.0), (x0 + 0.38, pick(m))], color.filled())
+        })
+    };
+    chart
+        .draw_series(bars(
+            0.0,
+            |m| m.watermark_share_marked,
+            RGBColor(220, 50, 40),
+        ))
+        .map_err(|e| other(path, e))?
+        .label("watermarked images")
+        .legend(|(x, y)| {
+            Rectangle::new(
+                [(x, y - 5), (x + 10, y + 5)],
+                RGBColor(220, 50, 40).filled(),
+            )
+        });
+    chart
+        .draw_series(bars(
+            0.4,
+            |m| m.watermark_share_clean,
+            RGBColor(60, 110, 200),
+        ))
+        .map_err(|e| other(path, e))?
+        .label("clean images")
+        .legend(|(x, y)| {
+            Rectangle::new(
+                [(x, y - 5), (x + 10, y + 5)],
+                RGBColor(60, 110, 200).filled(),
+            )
+        });
+    let area = results.watermark_area_share;
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, area), (n as f64, area)],
+            BLACK.stroke_width(2),
+        ))
+        .map_err(|e| other(path, e))?
+        .label("watermark's share of the pixels")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], BLACK.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.9))
+        .draw()
+        .map_err(|e| other(path, e))?;
+    root.present().map_err(|e| other(path, e))
+}
+
+fn loss_chart(results: &DemoResults, path: &Path) -> Result<()> {
+    let loss = &results.training.epoch_loss;
+    let root = SVGBackend::new(path, (420, 260)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| other(path, e))?;
+    let top = loss.iter().cloned().fold(0.0f64, f64::max).max(1e-3) * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("training loss per epoch", ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(45)
+        .build_cartesian_2d(1f64..loss.len().max(2) as f64, 0f64..top)
+        .map_err(|e| other(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .draw()
+        .map_err(|e| other(path, e))?;
+    chart
+        .draw_series(LineSeries::new(
+            loss.iter().enumerate().map(|(i, &l)| ((i + 1) as f64, l)),
+            RGBColor(220, 50, 40).stroke_width(2),
+        ))
+        .map_err(|e| other(path, e))?;
+    root.present().map_err(|e| other(path, e))
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Write `index.html`, `results.json`, the PNG overlays and the SVG charts into `out`.
+pub fn write(results: &DemoResults, out: &Path) -> Result<()> {
+    let img_dir = out.join("img");
+    std::fs::create_dir_all(&img_dir).map_err(io(&img_dir))?;
+    let json_path = out.join("results.json");
+    let json = serde_json::to_string_pretty(results).map_err(|e| other(&json_path, e))?;
+    std::fs::write(&json_path, json).map_err(io(&json_path))?;
+    share_chart(results, &out.join("watermark_share.svg"))?;
+    loss_chart(results, &out.join("training_loss.svg"))?;
+
+    for (i, im) in results.images.iter().enumerate() {
+        let p = img_dir.join(format!("input_{i}.png"));
+        overlay(&im.pixels, None)
+            .save(&p)
+            .map_err(|e| other(&p, e))?;
+        for m in &results.methods {
+            let p = img_dir.join(format!("{}_{i}.png", m.method));
+            overlay(&im.pixels, Some(&m.values[i]))
+                .save(&p)
+                .map_err(|e| other(&p, e))?;
+        }
+    }
+
+    let a = &results.accuracy;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>xai demo: a Clever Hans CNN, explained</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222 }}
+table {{ border-collapse: collapse; margin: 1em 0 }}
+td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right }}
+th {{ background: #f4f4f4 }}
+td.l, th.l {{ text-align: left }}
+.gallery td {{ text-align: center; padding: 2px }}
+.gallery img {{ width: 96px; height: 96px; image-rendering: pixelated }}
+.hi {{ background: #ffe3e0; font-weight: bold }}
+.note {{ color: #555; font-size: 0.92em }}
+</style></head><body>
+<h1>xai demo: a Clever Hans CNN, explained</h1>
+<p>A small CNN was trained to tell <b>squares</b> (class 0) from <b>plus signs</b> (class 1) in
+16×16 noisy images. In the training set a bright 3×3 <b>watermark</b> sat in the top-left corner of
+90% of the plus signs and of no square: a shortcut. The yellow outline in every picture marks the
+watermark's place. If the explanations concentrate there, the model is a Clever Hans.</p>
+<h2>What the model learned</h2>
+<table>
+<tr><th class="l">data set</th><th>accuracy</th></tr>
+<tr><td class="l">training (watermark on 90% of plus signs)</td><td>{:.1}%</td></tr>
+<tr><td class="l">clean test (no watermark)</td><td>{:.1}%</td></tr>
+<tr><td class="l">swapped test (watermark on squares only)</td><td>{:.1}%</td></tr>
+<tr><td class="l">watermarked squares called "plus"</td><td class="hi">{:.0}%</td></tr>
+</table>
+<p><img src="training_loss.svg" alt="training loss per epoch"></p>
+<h2>Where the explanations look</h2>
+<p>Share of each method's total |attribution| that falls inside the watermark, averaged over the
+explained images. The watermark covers {:.1}% of the pixels; a method that puts far more there on
+watermarked images shows the shortcut.</p>
+<p><img src="watermark_share.svg" alt="watermark share per method"></p>
+<table><tr><th class="l">method</th><th>share, watermarked</th><th>share, clean</th><th>max |completeness delta|</th><th>seconds</th><th class="l">settings</th></tr>
+"#,
+        100.0 * a.train,
+        100.0 * a.clean_test,
+        100.0 * a.swapped_test,
+        100.0 * a.class0_flipped_by_watermark,
+        100.0 * results.watermark_area_share
+    );
+    for m in &results.methods {
+        let delta = m.completeness_delta.as_ref().map_or("—".to_string(), |d| {
+            format!("{:.2e}", d.iter().fold(0.0f64, |x, v| x.max(v.abs())))
+        });
+        let cls = if m.watermark_share_marked > 3.0 * results.watermark_area_share {
+            " class=\"hi\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td{cls}>{:.1}%</td><td>{:.1}%</td><td>{delta}</td><td>{:.2}</td><td class=\"l note\">{}</td></tr>",
+            esc(&m.method),
+            100.0 * m.watermark_share_marked,
+            100.0 * m.watermark_share_clean,
+            m.seconds,
+            esc(&m.settings.to_string())
+        );
+    }
+    h.push_str("</table>\n<h2>Heat maps</h2>\n<p class=\"note\">Red: evidence for the explained (predicted) class; blue: against. Each map is scaled to its own maximum.</p>\n<table class=\"gallery\"><tr><th>input</th>");
+    for m in &results.methods {
+        let _ = write!(h, "<th>{}</th>", esc(&m.method));
+    }
+    h.push_str("</tr>\n");
+    for (i, im) in results.images.iter().enumerate() {
+        let name = |c: usize| if c == 0 { "square" } else { "plus" };
+        let _ = write!(
+            h,
+            "<tr><td><img src=\"img/input_{i}.png\" alt=\"input {i}\"><br><span class=\"note\">{}: {}{}<br>predicted {}</span></td>",
+            esc(&im.split),
+            name(im.label),
+            if im.marked { " + mark" } else { "" },
+            name(im.predicted)
+        );
+        for m in &results.methods {
+            let _ = write!(
+                h,
+                "<td><img src=\"img/{}_{i}.png\" alt=\"{} of input {i}\"></td>",
+                esc(&m.method),
+                esc(&m.method)
+            );
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n<h2>Not in this report yet</h2><ul>\n");
+    for (what, why) in &results.not_included {
+        let _ = writeln!(h, "<li>{}: {}</li>", esc(what), esc(why));
+    }
+    let _ = write!(
+        h,
+        "</ul>\n<p class=\"note\">Seed {}, {} epochs, explanations on <code>{}</code>. Every value above is in <a href=\"results.json\">results.json</a>. Reproduce: <code>xai demo --seed {} --out DIR</code>.</p>\n</body></html>\n",
+        results.options.seed,
+        results.training.epochs,
+        esc(&results.options.device),
+        results.options.seed
+    );
+    let index = out.join("index.html");
+    std::fs::write(&index, h).map_err(io(&index))?;
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! The main job end to end on a reduced data set: the CNN learns the Clever Hans shortcut, every
+//! method returns finite values, the shortcut shows in the attributions, and the report's files
+//! exist and reference each other.
+
+use xai::demo::{DemoOptions, run};
+
+#[test]
+fn demo_writes_a_report_that_shows_the_shortcut() {
+    let out = std::env::temp_dir().join(format!("xai-demo-test-{}", std::process::id()));
+    let options = DemoOptions {
+        out: out.clone(),
+        progress: false,
+        ..DemoOptions::default()
+    };
+    let r = run(&options).expect("demo runs");
+    // The shortcut is learned: watermarked squares are mostly called plus signs.
+    assert!(r.accuracy.train > 0.85, "{:?}", r.accuracy);
+    assert!(
+        r.accuracy.class0_flipped_by_watermark > 0.5,
+        "{:?}",
+        r.accuracy
+    );
+    // Attribution-based methods put far more than the watermark's 3.5% area share there.
+    for m in &r.methods {
+        assert!(
+            m.values.iter().flatten().all(|v| v.is_finite()),
+            "{}",
+            m.method
+        );
+    }
+    let strong = r
+        .methods
+        .iter()
+        .filter(|m| m.watermark_share_marked > 4.0 * r.watermark_area_share)
+        .count();
+    assert!(
+        strong >= r.methods.len() / 2,
+        "{:#?}",
+        r.methods
+            .iter()
+            .map(|m| (&m.method, m.watermark_share_marked))
+            .collect::<Vec<_>>()
+    );
+    // Completeness where defined: IG within its quadrature error, DeepLIFT and KernelSHAP exact.
+    for m in &r.methods {
+        if let Some(d) = &m.completeness_delta {
+            let bound = if m.method == "integrated_gradients" {
+                0.05
+            } else {
+                1e-3
+            };
+            assert!(d.iter().all(|v| v.abs() < bound), "{}: {d:?}", m.method);
+        }
+    }
+    // The report: index.html, results.json, both charts and every image it references.
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for src in html.split("src=\"").skip(1) {
+        let file = &src[..src.find('"').unwrap()];
+        assert!(out.join(file).is_file(), "missing {file}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["methods"].as_array().unwrap().len(), r.methods.len());
+    assert_eq!(json["options"]["seed"], 42);
+    std::fs::remove_dir_all(&out).ok();
+}
