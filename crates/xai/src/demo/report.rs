@@ -7,8 +7,8 @@ use std::path::Path;
 use image::{Rgb, RgbImage};
 use plotters::prelude::*;
 
+use super::DemoResults;
 use super::data::{MARK, SIDE};
-use super::{DemoResults, MethodResult};
 use xai_core::{Result, XaiError};
 
 /// Pixels per image pixel in the overlays.
@@ -59,78 +59,74 @@ pub fn overlay(pixels: &[f32], values: Option<&[f64]>) -> RgbImage {
 }
 
 fn share_chart(results: &DemoResults, path: &Path) -> Result<()> {
-    let root = SVGBackend::new(path, (760, 420)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| other(path, e))?;
     let n = results.methods.len();
+    let root = SVGBackend::new(path, (760, 80 + 34 * n as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| other(path, e))?;
+    // Horizontal bars: one segment per method on the y axis, share on the x axis.
     let mut chart = ChartBuilder::on(&root)
         .caption(
             "Share of |attribution| inside the 3x3 watermark",
             ("sans-serif", 18),
         )
         .margin(12)
-        .x_label_area_size(110)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..n as f64, 0f64..1f64)
+        .x_label_area_size(35)
+        .y_label_area_size(170)
+        .build_cartesian_2d(0f64..1f64, (0..n).into_segmented())
         .map_err(|e| other(path, e))?;
     let names: Vec<String> = results.methods.iter().map(|m| m.method.clone()).collect();
     chart
         .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n)
-        .x_label_formatter(&|x| names.get(x.floor() as usize).cloned().unwrap_or_default())
-        .x_label_style(
-            ("sans-serif", 11)
-                .into_font()
-                .transform(FontTransform::Rotate90),
-        )
-        .y_desc("share")
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                names.get(*i).cloned().unwrap_or_default()
+            }
+            SegmentValue::Last => String::new(),
+        })
+        .x_desc("share of total |attribution|")
         .draw()
         .map_err(|e| other(path, e))?;
-    let bars = |shift: f64, pick: fn(&MethodResult) -> f64, color: RGBColor| {
-        results.methods.iter().enumerate().map(move |(i, m)| {
-            let x0 = i as f64 + 0.1 + shift;
-            Rectangle::new([(x0, 0.0), (x0 + 0.38, pick(m))], color.filled())
-        })
-    };
+    let marked = RGBColor(220, 50, 40);
+    let clean = RGBColor(60, 110, 200);
     chart
-        .draw_series(bars(
-            0.0,
-            |m| m.watermark_share_marked,
-            RGBColor(220, 50, 40),
-        ))
+        .draw_series(results.methods.iter().enumerate().map(|(i, m)| {
+            Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(i)),
+                    (m.watermark_share_marked, SegmentValue::CenterOf(i)),
+                ],
+                marked.filled(),
+            )
+        }))
         .map_err(|e| other(path, e))?
         .label("watermarked images")
-        .legend(|(x, y)| {
-            Rectangle::new(
-                [(x, y - 5), (x + 10, y + 5)],
-                RGBColor(220, 50, 40).filled(),
-            )
-        });
+        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], marked.filled()));
     chart
-        .draw_series(bars(
-            0.4,
-            |m| m.watermark_share_clean,
-            RGBColor(60, 110, 200),
-        ))
+        .draw_series(results.methods.iter().enumerate().map(|(i, m)| {
+            Rectangle::new(
+                [
+                    (0.0, SegmentValue::CenterOf(i)),
+                    (m.watermark_share_clean, SegmentValue::Exact(i + 1)),
+                ],
+                clean.filled(),
+            )
+        }))
         .map_err(|e| other(path, e))?
         .label("clean images")
-        .legend(|(x, y)| {
-            Rectangle::new(
-                [(x, y - 5), (x + 10, y + 5)],
-                RGBColor(60, 110, 200).filled(),
-            )
-        });
+        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], clean.filled()));
     let area = results.watermark_area_share;
     chart
         .draw_series(LineSeries::new(
-            [(0.0, area), (n as f64, area)],
+            [(area, SegmentValue::Exact(0)), (area, SegmentValue::Last)],
             BLACK.stroke_width(2),
         ))
         .map_err(|e| other(path, e))?
-        .label("watermark's share of the pixels")
+        .label("watermark's share of the pixels (3.5%)")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], BLACK.stroke_width(2)));
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
         .border_style(BLACK)
         .background_style(WHITE.mix(0.9))
         .draw()
@@ -162,6 +158,15 @@ fn loss_chart(results: &DemoResults, path: &Path) -> Result<()> {
         ))
         .map_err(|e| other(path, e))?;
     root.present().map_err(|e| other(path, e))
+}
+
+/// At most `max` characters, with an ellipsis when cut (full text in the cell's tooltip).
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max).collect::<String>() + "…"
+    }
 }
 
 fn esc(s: &str) -> String {
@@ -239,6 +244,7 @@ watermarked images shows the shortcut.</p>
         100.0 * results.watermark_area_share
     );
     for m in &results.methods {
+        let settings = m.settings.to_string();
         let delta = m.completeness_delta.as_ref().map_or("—".to_string(), |d| {
             format!("{:.2e}", d.iter().fold(0.0f64, |x, v| x.max(v.abs())))
         });
@@ -249,12 +255,13 @@ watermarked images shows the shortcut.</p>
         };
         let _ = writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td{cls}>{:.1}%</td><td>{:.1}%</td><td>{delta}</td><td>{:.2}</td><td class=\"l note\">{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td{cls}>{:.1}%</td><td>{:.1}%</td><td>{delta}</td><td>{:.2}</td><td class=\"l note\" title=\"{full}\">{short}</td></tr>",
             esc(&m.method),
             100.0 * m.watermark_share_marked,
             100.0 * m.watermark_share_clean,
             m.seconds,
-            esc(&m.settings.to_string())
+            full = esc(&settings),
+            short = esc(&shorten(&settings, 90)),
         );
     }
     h.push_str("</table>\n<h2>Heat maps</h2>\n<p class=\"note\">Red: evidence for the explained (predicted) class; blue: against. Each map is scaled to its own maximum.</p>\n<table class=\"gallery\"><tr><th>input</th>");
