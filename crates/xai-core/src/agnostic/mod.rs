@@ -10,6 +10,7 @@
 //! any other function through [`FnModel`].
 
 pub mod ablation;
+pub mod counterfactual;
 pub mod global;
 pub mod kernel_shap;
 pub mod lime;
@@ -29,6 +30,9 @@ use crate::target::{CustomTarget, Target};
 
 pub use ablation::RowAttribution;
 pub use ablation::{FeatureAblation, feature_ablation};
+pub use counterfactual::{
+    Counterfactual, CounterfactualConfig, CounterfactualSet, FeatureSpec, Monotone, counterfactuals,
+};
 pub use kernel_shap::{KernelShap, KernelShapResult, kernel_shap};
 pub use lime::{LimeFit, LimeResult, LimeTabular, TabularStats, lime_groups, lime_tabular};
 pub use linear::{FitMethod, LinearFit};
