@@ -218,7 +218,7 @@ pub fn counterfactuals<M: BlackBox + ?Sized>(
         ));
     }
     for (j, s) in specs.iter().enumerate() {
-        if !(s.min <= s.max) || !s.min.is_finite() || !s.max.is_finite() {
+        if !s.min.is_finite() || !s.max.is_finite() || s.min > s.max {
             return Err(XaiError::Config(format!(
                 "feature {j}: invalid range [{}, {}]",
                 s.min, s.max
