@@ -52,6 +52,17 @@ fn demo_writes_a_report_that_shows_the_shortcut() {
             assert!(d.iter().all(|v| v.abs() < bound), "{}: {d:?}", m.method);
         }
     }
+    // The counterfactuals edit the watermark, and nothing else of note.
+    assert!(!r.counterfactuals.is_empty());
+    for cf in &r.counterfactuals {
+        assert_eq!(cf.set.validity, 1.0);
+        assert!(
+            cf.change_share_in_watermark > 0.5,
+            "{}",
+            cf.change_share_in_watermark
+        );
+        assert!(cf.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
     // The report: index.html, results.json, both charts and every image it references.
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     for src in html.split("src=\"").skip(1) {

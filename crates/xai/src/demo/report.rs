@@ -199,6 +199,23 @@ pub fn write(results: &DemoResults, out: &Path) -> Result<()> {
         }
     }
 
+    for (k, cf) in results.counterfactuals.iter().enumerate() {
+        let input = &results.images[cf.image].pixels;
+        let p = img_dir.join(format!("counterfactual_{k}.png"));
+        overlay(&cf.pixels, None)
+            .save(&p)
+            .map_err(|e| other(&p, e))?;
+        let delta: Vec<f64> = cf
+            .pixels
+            .iter()
+            .zip(input)
+            .map(|(c, x)| f64::from(c - x))
+            .collect();
+        let p = img_dir.join(format!("counterfactual_change_{k}.png"));
+        overlay(input, Some(&delta))
+            .save(&p)
+            .map_err(|e| other(&p, e))?;
+    }
     let a = &results.accuracy;
     let mut h = String::new();
     let _ = write!(
@@ -289,7 +306,28 @@ watermarked images shows the shortcut.</p>
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n<h2>Not in this report yet</h2><ul>\n");
+    h.push_str("</table>\n");
+    if !results.counterfactuals.is_empty() {
+        h.push_str("<h2>What minimal change flips the decision?</h2>\n<p>Gradient-free counterfactual search (genetic, pixels kept in [0, 1], then made sparse by reverting every change that is not needed): the smallest edit that makes the model call a watermarked square a square again.</p>\n<table class=\"gallery\"><tr><th>input</th><th>counterfactual</th><th>change (red brighter, blue darker)</th><th class=\"l\">summary</th></tr>\n");
+        for (k, cf) in results.counterfactuals.iter().enumerate() {
+            let _ = writeln!(
+                h,
+                "<tr><td><img src=\"img/input_{}.png\" alt=\"input\"></td><td><img src=\"img/counterfactual_{k}.png\" alt=\"counterfactual {k}\"></td><td><img src=\"img/counterfactual_change_{k}.png\" alt=\"change {k}\"></td><td class=\"l\">{} pixels changed, {:.0}% of the change inside the watermark<br><span class=\"note\">set of {}: validity {:.2}, proximity {:.4}, sparsity {:.1} pixels, diversity {:.4}, {} model evaluations, seed {}</span></td></tr>",
+                cf.image,
+                cf.changed,
+                100.0 * cf.change_share_in_watermark,
+                cf.set.counterfactuals.len(),
+                cf.set.validity,
+                cf.set.proximity,
+                cf.set.sparsity,
+                cf.set.diversity,
+                cf.set.evaluations,
+                cf.set.seed
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("<h2>Not in this report yet</h2><ul>\n");
     for (what, why) in &results.not_included {
         let _ = writeln!(h, "<li>{}: {}</li>", esc(what), esc(why));
     }
