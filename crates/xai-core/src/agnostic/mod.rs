@@ -18,6 +18,7 @@ pub mod linear;
 pub mod occlusion;
 pub mod sampling_shapley;
 pub mod shapley;
+pub mod surrogate;
 
 use std::sync::Arc;
 
