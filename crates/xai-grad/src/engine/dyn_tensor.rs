@@ -83,6 +83,20 @@ impl DynTensor {
         Ok(t)
     }
 
+    /// The inverse of [`into_rows`](Self::into_rows): reshape `[N, rest]` rows to `shape`.
+    pub fn from_rows(rows: Tensor<2>, shape: &[usize]) -> Result<DynTensor> {
+        let [n, rest] = rows.dims();
+        if shape.first() != Some(&n) || shape.iter().skip(1).product::<usize>() != rest {
+            return Err(XaiError::shape("rows", format!("{shape:?}"), &[n, rest]));
+        }
+        let t = by_rank!(shape.len(), R => {
+            let mut dims = [0usize; R];
+            dims.copy_from_slice(shape);
+            DynTensor::from_tensor(rows.reshape(dims))
+        }, return Err(XaiError::shape("rows target", "rank 1..=6", shape)));
+        Ok(t)
+    }
+
     /// The gradient of this leaf in `grads`, if it has one.
     pub fn grad(&self, grads: &Gradients) -> Option<DynTensor> {
         let r = self.rank();

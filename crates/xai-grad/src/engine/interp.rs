@@ -56,6 +56,9 @@ pub(crate) struct RunSpec<'a> {
     pub param_tangents: Option<&'a [T]>,
     /// Nodes whose output gets a zero probe leaf added (taps).
     pub probes: &'a [usize],
+    /// Start values of the probe leaves, in the order of `probes` (default zeros): the node's
+    /// value becomes `v + offset`, which is how layer methods move a layer along a path.
+    pub probe_offsets: Option<&'a [T]>,
     /// Nodes whose output value is recorded (read taps).
     pub record: &'a [usize],
     /// Keep every value of the run (for the rule-driven reverse pass).
@@ -326,7 +329,17 @@ impl<'g> Interp<'g> {
                     .ok_or_else(|| XaiError::UnknownNode(node.name.clone()))?;
                 let v = self.f(&out)?;
                 if tapped {
-                    let probe = B::float_set_require_grad(self.zeros_like(&v), true);
+                    let start = match spec.probe_offsets {
+                        Some(off) => {
+                            let k = probes.len();
+                            let o = off.get(k).ok_or_else(|| {
+                                XaiError::Config(format!("no probe offset for tap {k}"))
+                            })?;
+                            B::float_cast(B::float_to_device(o.clone(), &self.dev), self.dtype)
+                        }
+                        None => self.zeros_like(&v),
+                    };
+                    let probe = B::float_set_require_grad(start, true);
                     probes.push(probe.clone());
                     self.put(&out, B::float_add(v.clone(), probe));
                 }

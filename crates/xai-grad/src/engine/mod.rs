@@ -137,14 +137,60 @@ impl CapturedGraph {
         device: &Device,
         precision: Precision,
     ) -> Result<Tapped> {
+        self.eval_tapped_with(inputs, nodes, None, device, precision)
+    }
+
+    /// [`eval_tapped`](Self::eval_tapped) with the value at each tapped node shifted by
+    /// `offsets[k]` (same shape as the node's value): downstream nodes see `v + offset`, the
+    /// recorded value is `v + offset`, and the probe's gradient is still the gradient at the
+    /// node. Layer integrated gradients moves a layer's activation along a path this way.
+    pub fn eval_tapped_with(
+        &self,
+        inputs: &[DynTensor],
+        nodes: &[&str],
+        offsets: Option<&[DynTensor]>,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Tapped> {
         let idx = nodes
             .iter()
             .map(|n| self.node_index(n))
             .collect::<Result<Vec<_>>>()?;
         let mut sorted = idx.clone();
         sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            return Err(XaiError::Config(format!(
+                "a node is tapped twice: {nodes:?}"
+            )));
+        }
+        let sorted_offsets: Option<Vec<_>> = match offsets {
+            Some(o) if o.len() != idx.len() => {
+                return Err(XaiError::Config(format!(
+                    "{} offsets for {} tapped nodes",
+                    o.len(),
+                    idx.len()
+                )));
+            }
+            Some(o) => Some(
+                sorted
+                    .iter()
+                    .map(|s| {
+                        o[idx.iter().position(|i| i == s).unwrap_or(0)]
+                            .on_device(device)
+                            .0
+                    })
+                    .collect(),
+            ),
+            None => None,
+        };
+        if sorted_offsets.is_some() && !device.is_autodiff() {
+            return Err(XaiError::Config(
+                "probe offsets need an autodiff device".into(),
+            ));
+        }
         let spec = RunSpec {
             probes: if device.is_autodiff() { &sorted } else { &[] },
+            probe_offsets: sorted_offsets.as_deref(),
             record: &sorted,
             ..Default::default()
         };

@@ -356,7 +356,7 @@ fn ig_fixed<const D: usize>(
 }
 
 /// A `[rows]` column of per-step values, each repeated for the `n` samples of its step.
-fn column(
+pub(crate) fn column(
     v: &[f64],
     n: usize,
     dev: &burn::tensor::Device,
@@ -368,7 +368,7 @@ fn column(
 }
 
 /// Multiply each row of `t` (`[R, ...]`) by `col[r]`.
-fn mul_rows<const D: usize>(t: Tensor<D>, col: &Tensor<1>) -> Tensor<D> {
+pub(crate) fn mul_rows<const D: usize>(t: Tensor<D>, col: &Tensor<1>) -> Tensor<D> {
     let mut shape = [1usize; D];
     shape[0] = col.dims()[0];
     t * col.clone().reshape(shape)

@@ -1,0 +1,198 @@
+//! Layer attributions against oracles: layer IG and layer gradient × activation at the hidden
+//! layer of `f(x) = tail(a(x))` equal IG and gradient × input of the tail network on the
+//! activations; conductance at a linear layer equals left-Riemann layer IG (the layer is linear
+//! along the input path); completeness of layer IG and conductance on a network the layer cuts.
+
+use burn::module::{Module, Param};
+use burn::nn::{Linear, LinearConfig, Relu, Tanh};
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use xai_core::Target;
+use xai_grad::Precision;
+use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature, integrated_gradients};
+use xai_grad::methods::layer::{
+    layer_conductance, layer_gradient_x_activation, layer_integrated_gradients,
+};
+use xai_grad::methods::{Explainable, input_gradients};
+
+fn dev() -> Device {
+    Device::flex()
+}
+
+fn t2(v: Vec<f64>, shape: [usize; 2]) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(v, shape), (&dev(), DType::F64))
+}
+
+fn random(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn linear(inp: usize, out: usize, seed: u64) -> Linear {
+    let mut l: Linear = LinearConfig::new(inp, out).init(&dev());
+    l.weight = Param::from_tensor(t2(random(inp * out, seed), [inp, out]));
+    l.bias = Some(Param::from_tensor(Tensor::<1>::from_data(
+        TensorData::new(random(out, seed + 1), [out]),
+        (&dev(), DType::F64),
+    )));
+    l
+}
+
+/// The tail after the hidden layer: tanh → linear → relu → linear.
+#[derive(Module, Debug)]
+struct Tail {
+    b: Linear,
+    c: Linear,
+    tanh: Tanh,
+    relu: Relu,
+}
+
+impl Tail {
+    fn forward(&self, h: Tensor<2>) -> Tensor<2> {
+        self.c
+            .forward(self.relu.forward(self.b.forward(self.tanh.forward(h))))
+    }
+}
+
+#[derive(Module, Debug)]
+struct Net {
+    a: Linear,
+    tail: Tail,
+}
+
+impl Net {
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.tail.forward(self.a.forward(x))
+    }
+}
+
+fn net() -> Net {
+    Net {
+        a: linear(4, 6, 1),
+        tail: Tail {
+            b: linear(6, 5, 3),
+            c: linear(5, 3, 5),
+            tanh: Tanh::new(),
+            relu: Relu::new(),
+        },
+    }
+}
+
+fn vals<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    xai_core::tensor_to_vec_f64(t).unwrap()
+}
+
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn layer_methods_equal_their_tail_network_oracles() {
+    let n = net();
+    let x = t2(random(12, 11), [3, 4]);
+    let x0 = t2(random(12, 12).iter().map(|v| 0.3 * v).collect(), [3, 4]);
+    let h = n.a.forward(x.clone());
+    let h0 = n.a.forward(x0.clone());
+    let target = Target::Classes(vec![0, 2, 1]);
+    let ex = Explainable::new(n.clone(), |m: &Net, x| m.forward(x), dev())
+        .with_precision(Precision::F64);
+    let tail = Explainable::new(n.tail.clone(), |m: &Tail, h| m.forward(h), dev())
+        .with_precision(Precision::F64);
+
+    // Layer gradient × activation = gradient × input of the tail at h.
+    let lga = layer_gradient_x_activation(&ex, &x, &target, "a").unwrap();
+    assert_eq!(lga.shape, vec![3, 6]);
+    let oracle = vals(input_gradients(&tail, &h, &[0, 2, 1]).unwrap() * h.clone());
+    assert!(max_diff(&lga.values, &oracle) < 1e-12);
+
+    // Layer IG = IG of the tail between h0 and h, for every quadrature.
+    for method in [
+        Quadrature::GaussLegendre,
+        Quadrature::RiemannTrapezoid,
+        Quadrature::RiemannLeft,
+    ] {
+        let cfg = IgConfig {
+            n_steps: 16,
+            method,
+            ..IgConfig::default()
+        };
+        let lig = layer_integrated_gradients(&ex, &x, &x0, &target, "a", &cfg).unwrap();
+        let ig = integrated_gradients(&tail, &h, &h0, &target, &cfg).unwrap();
+        assert!(
+            max_diff(&lig.values, &vals(ig.attributions)) < 1e-12,
+            "{method:?}"
+        );
+        for (d, e) in lig.delta.unwrap().iter().zip(&ig.delta) {
+            assert!((d - e).abs() < 1e-12);
+        }
+    }
+
+    // Conductance at a linear layer = left-Riemann layer IG with the same steps.
+    let cfg = IgConfig {
+        n_steps: 20,
+        method: Quadrature::RiemannLeft,
+        ..IgConfig::default()
+    };
+    let cond = layer_conductance(&ex, &x, &x0, &target, "a", &cfg).unwrap();
+    let lig = layer_integrated_gradients(&ex, &x, &x0, &target, "a", &cfg).unwrap();
+    assert!(max_diff(&cond.values, &lig.values) < 1e-12);
+}
+
+#[test]
+fn layer_ig_and_conductance_are_complete_on_a_cut_layer() {
+    let n = net();
+    let x = t2(random(8, 21), [2, 4]);
+    let x0 = Tensor::<2>::zeros([2, 4], (&dev(), DType::F64));
+    let ex = Explainable::new(n, |m: &Net, x| m.forward(x), dev()).with_precision(Precision::F64);
+    let target = Target::Predicted;
+    let lig = layer_integrated_gradients(
+        &ex,
+        &x,
+        &x0,
+        &target,
+        "tail.b",
+        &IgConfig {
+            n_steps: 256,
+            ..IgConfig::default()
+        },
+    )
+    .unwrap();
+    assert!(lig.delta.unwrap().iter().all(|d| d.abs() < 1e-3));
+    let cond = layer_conductance(
+        &ex,
+        &x,
+        &x0,
+        &target,
+        "tail.b",
+        &IgConfig {
+            n_steps: 2000,
+            ..IgConfig::default()
+        },
+    )
+    .unwrap();
+    let d = cond.delta.unwrap();
+    assert!(d.iter().all(|d| d.abs() < 5e-3), "{d:?}");
+    // A tiny budget (one step per chunk) gives the same numbers.
+    let small = IgConfig {
+        n_steps: 2000,
+        budget: xai_core::MemoryBudget { bytes: 1 },
+        ..IgConfig::default()
+    };
+    let again = layer_conductance(&ex, &x, &x0, &target, "tail.b", &small).unwrap();
+    assert!(max_diff(&cond.values, &again.values) < 1e-12);
+    assert!(
+        layer_conductance(&ex, &x, &x0, &target, "no.such.layer", &IgConfig::default()).is_err()
+    );
+}
