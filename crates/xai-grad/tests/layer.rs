@@ -196,3 +196,51 @@ fn layer_ig_and_conductance_are_complete_on_a_cut_layer() {
         layer_conductance(&ex, &x, &x0, &target, "no.such.layer", &IgConfig::default()).is_err()
     );
 }
+
+#[test]
+fn neuron_gradient_and_ig_match_the_weights_of_a_linear_unit_and_are_complete() {
+    use xai_grad::methods::neuron::{neuron_gradient, neuron_integrated_gradients};
+    let n = net();
+    let w = vals(n.a.weight.val()); // [in = 4, out = 6], burn layout
+    let x = t2(random(12, 31), [3, 4]);
+    let x0 = t2(random(12, 32), [3, 4]);
+    let ex = Explainable::new(n, |m: &Net, x| m.forward(x), dev()).with_precision(Precision::F64);
+    let unit = 4;
+    let column: Vec<f64> = (0..4).map(|i| w[i * 6 + unit]).collect();
+    let g = vals(neuron_gradient(&ex, &x, "a", unit).unwrap());
+    let xs = vals(x.clone());
+    let bs = vals(x0.clone());
+    for r in 0..3 {
+        assert!(max_diff(&g[r * 4..r * 4 + 4], &column) < 1e-12);
+    }
+    let (ig, delta) = neuron_integrated_gradients(
+        &ex,
+        &x,
+        &x0,
+        "a",
+        unit,
+        &IgConfig {
+            n_steps: 8,
+            ..IgConfig::default()
+        },
+    )
+    .unwrap();
+    let want: Vec<f64> = (0..12).map(|k| (xs[k] - bs[k]) * column[k % 4]).collect();
+    assert!(max_diff(&vals(ig), &want) < 1e-12);
+    assert!(delta.iter().all(|d| d.abs() < 1e-12));
+    // A nonlinear unit deeper in: complete up to quadrature error.
+    let (_, delta) = neuron_integrated_gradients(
+        &ex,
+        &x,
+        &x0,
+        "tail.b",
+        2,
+        &IgConfig {
+            n_steps: 128,
+            ..IgConfig::default()
+        },
+    )
+    .unwrap();
+    assert!(delta.iter().all(|d| d.abs() < 1e-6), "{delta:?}");
+    assert!(neuron_gradient(&ex, &x, "a", 6).is_err());
+}

@@ -10,6 +10,7 @@ pub mod guided_backprop;
 pub mod integrated_gradients;
 pub mod layer;
 pub mod lrp;
+pub mod neuron;
 pub mod noise_tunnel;
 
 use std::collections::HashMap;

@@ -1,0 +1,123 @@
+//! Neuron attributions: which inputs drive one unit of an intermediate layer.
+//!
+//! The explained scalar is the activation `a_u(x)` of unit `u` (flat index into the layer's
+//! per-sample values) at a tapped layer, instead of a logit.
+//!
+//! - [`neuron_gradient`]: `∂a_u/∂x` (Captum's `NeuronGradient`).
+//! - [`neuron_integrated_gradients`]: `(x − x') ⊙ ∫₀¹ ∂a_u/∂x(x' + α(x − x')) dα`; complete:
+//!   `Σ φ = a_u(x) − a_u(x')`, the delta against it is reported per input.
+//!
+//! The unit's value is read from the tapped node on an autodiff replay and seeded with a one-hot
+//! row, so no logit and no target is involved.
+
+use burn::tensor::{Tensor, TensorData};
+
+use super::Explainable;
+use super::integrated_gradients::{IgConfig, column, mul_rows};
+use crate::engine::DynTensor;
+use xai_core::{Result, XaiError};
+
+/// `∂a_u/∂x` for every row of `inputs`, and `a_u` per row.
+fn unit_gradient<const D: usize>(
+    ex: &Explainable<D>,
+    inputs: &Tensor<D>,
+    layer: &str,
+    unit: usize,
+) -> Result<(Tensor<D>, Vec<f64>)> {
+    let g = ex.graph(inputs)?;
+    let node = match g.node_index(layer) {
+        Ok(i) => g.nodes()[i].name.clone(),
+        Err(_) => g.module_output(layer)?,
+    };
+    let plain = ex.device.clone().inner();
+    let ad = ex.device.clone().autodiff();
+    let xa = inputs.clone().to_device(&plain).autodiff().require_grad();
+    let t = g.eval_tapped(
+        &[DynTensor::from_tensor(xa.clone())],
+        &[node.as_str()],
+        &ad,
+        ex.precision,
+    )?;
+    let rows = t.values[0].clone().into_rows()?;
+    let [n, per] = rows.dims();
+    if unit >= per {
+        return Err(XaiError::Config(format!(
+            "unit {unit} out of range: layer `{node}` has {per} units per sample"
+        )));
+    }
+    let mut mask = vec![0.0f64; n * per];
+    for i in 0..n {
+        mask[i * per + unit] = 1.0;
+    }
+    let mask = Tensor::<2>::from_data(TensorData::new(mask, [n, per]), (&ad, rows.dtype()));
+    let selected = rows * mask;
+    let values = DynTensor::from_tensor(selected.clone().sum_dim(1)).to_vec_f64()?;
+    let grads = selected.sum().backward();
+    let gx = xa.grad(&grads).ok_or_else(|| {
+        XaiError::Numerical(format!(
+            "unit {unit} of `{node}` does not depend on the input"
+        ))
+    })?;
+    Ok((gx.to_device(&inputs.device()).cast(inputs.dtype()), values))
+}
+
+/// Gradient of unit `unit` of `layer` with respect to the inputs.
+pub fn neuron_gradient<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    layer: &str,
+    unit: usize,
+) -> Result<Tensor<D>> {
+    crate::gradient::validate_inputs(x)?;
+    Ok(unit_gradient(ex, x, layer, unit)?.0)
+}
+
+/// Integrated gradients of unit `unit` of `layer`, with the completeness delta per input.
+pub fn neuron_integrated_gradients<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    baseline: &Tensor<D>,
+    layer: &str,
+    unit: usize,
+    config: &IgConfig,
+) -> Result<(Tensor<D>, Vec<f64>)> {
+    crate::gradient::validate_inputs(x)?;
+    if x.dims() != baseline.dims() {
+        return Err(XaiError::shape(
+            "neuron IG baseline",
+            format!("{:?}", x.dims()),
+            &baseline.dims(),
+        ));
+    }
+    let dims = x.dims();
+    let n = dims[0];
+    let (alphas, weights) = config.method.nodes(config.n_steps)?;
+    let row_bytes = ex.graph(x)?.bytes_per_sample();
+    let chunk = config.budget.rows(row_bytes * n).clamp(1, alphas.len());
+    let diff = x.clone() - baseline.clone();
+    let mut integral = Tensor::<D>::zeros(dims, (&x.device(), x.dtype()));
+    for start in (0..alphas.len()).step_by(chunk) {
+        let end = (start + chunk).min(alphas.len());
+        let s = end - start;
+        let a = column(&alphas[start..end], n, &x.device(), x.dtype());
+        let w = column(&weights[start..end], n, &x.device(), x.dtype());
+        let pts = baseline.clone().repeat_dim(0, s) + mul_rows(diff.clone().repeat_dim(0, s), &a);
+        let (g, _) = unit_gradient(ex, &pts, layer, unit)?;
+        let weighted = mul_rows(g, &w);
+        let mut split = [0usize; D];
+        split.copy_from_slice(&dims);
+        // Sum the s step blocks: [s·N, ...] -> [N, ...].
+        let rest: usize = dims[1..].iter().product();
+        let summed: Tensor<2> = weighted.reshape([s, n * rest]).sum_dim(0);
+        integral = integral + summed.reshape(split);
+    }
+    let attributions = diff * integral;
+    let (_, at_x) = unit_gradient(ex, x, layer, unit)?;
+    let (_, at_b) = unit_gradient(ex, baseline, layer, unit)?;
+    let sums = DynTensor::from_tensor(attributions.clone())
+        .into_rows()?
+        .sum_dim(1);
+    let sums = DynTensor::from_tensor(sums).to_vec_f64()?;
+    let delta = (0..n).map(|i| sums[i] - (at_x[i] - at_b[i])).collect();
+    Ok((attributions, delta))
+}
