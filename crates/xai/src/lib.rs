@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod explain;
 pub mod fixture_check;
 
 pub use xai_core as core;

@@ -50,6 +50,31 @@ enum Command {
         #[command(subcommand)]
         action: FixtureAction,
     },
+    /// Explain a user's model: a JSON model in the fixture format and inputs from CSV, NPY or
+    /// PNG; writes OUT/index.html and OUT/results.json.
+    Explain {
+        /// The model file (`input_shape` + `model` layers, the shared fixture format).
+        #[arg(long)]
+        model: PathBuf,
+        /// Input files: one CSV or NPY, or PNG images (default: the model file's `inputs`).
+        #[arg(long, num_args = 1..)]
+        inputs: Vec<PathBuf>,
+        /// `predicted`, one class for all inputs, or one per input (`0,2,1`).
+        #[arg(long, default_value = "predicted")]
+        targets: String,
+        /// Comma-separated methods (default: all of them).
+        #[arg(long)]
+        methods: Option<String>,
+        /// Output folder.
+        #[arg(long, default_value = "xai-explain")]
+        out: PathBuf,
+        /// Device: flex, wgpu, wgpu-cpu or cuda.
+        #[arg(long, default_value = "flex")]
+        device: String,
+        /// Seed of the stochastic methods.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Check every reference fixture (embedded in the binary) and print a summary.
     Conformance {
         /// Folder holding fixture files (default: the copies embedded in the binary).
@@ -172,6 +197,57 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 );
             }
             eprintln!("report: {}", out.join("index.html").display());
+            Ok(true)
+        }
+        Command::Explain {
+            model,
+            inputs,
+            targets,
+            methods,
+            out,
+            device,
+            seed,
+        } => {
+            let targets = if targets == "predicted" {
+                None
+            } else {
+                Some(
+                    targets
+                        .split(',')
+                        .map(|t| t.trim().parse::<usize>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|_| {
+                            anyhow::anyhow!(
+                                "--targets must be `predicted` or class indices like 0,2,1"
+                            )
+                        })?,
+                )
+            };
+            let methods = methods.map_or_else(
+                || {
+                    xai::explain::METHODS
+                        .iter()
+                        .map(|m| m.to_string())
+                        .collect()
+                },
+                |m| m.split(',').map(|s| s.trim().to_string()).collect(),
+            );
+            let options = xai::explain::ExplainOptions {
+                model,
+                inputs,
+                targets,
+                methods,
+                out: out.clone(),
+                device,
+                seed,
+            };
+            let r = xai::explain::run(&options)?;
+            eprintln!(
+                "{} inputs, {} methods; report: {}",
+                r.inputs.len(),
+                r.results.len(),
+                out.join("index.html").display()
+            );
             Ok(true)
         }
         Command::Fixture {

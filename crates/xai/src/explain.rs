@@ -1,0 +1,626 @@
+//! `xai explain`: the report for a user's model.
+//!
+//! The model is a JSON file in the shared fixture format (`input_shape` plus `model`, a list of
+//! linear/conv2d/pool/activation/flatten layers with their weights); it becomes ordinary burn-nn
+//! layers. Inputs come from a CSV file (one flattened input per line), PNG images (one per file,
+//! matching `input_shape` `[C, H, W]` with C = 1 or 3, scaled to [0, 1]), an NPY array
+//! (`<f4`/`<f8`, C order, `[N, ...input_shape]`), or the model file's own `inputs`.
+//! A model built in Rust uses the library directly instead (see the README).
+//!
+//! Every selected method runs on the whole batch; the report is `results.json` (every value with
+//! settings and seed) and `index.html` (a heat map per input and method for images, a colour-coded
+//! table for tabular inputs).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{DType, Tensor};
+use image::{Rgb, RgbImage};
+use serde::Serialize;
+
+use xai_core::agnostic::{self as ag, BurnModel, KernelShap, References, Rows, RunOptions};
+use xai_core::fixture::{Fixture, FixtureModel, LayerSpec, tensor_from_f64};
+use xai_core::{Result, Target, XaiError};
+use xai_grad::methods::deeplift::deeplift;
+use xai_grad::methods::grad_cam::{CamMode, grad_cam};
+use xai_grad::methods::guided_backprop::guided_backprop;
+use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
+use xai_grad::methods::lrp::{Composite, lrp};
+use xai_grad::methods::noise_tunnel::{NoiseConfig, smoothgrad};
+use xai_grad::methods::{Explainable, input_gradients};
+
+/// Methods `xai explain` runs (all by default).
+pub const METHODS: &[&str] = &[
+    "saliency",
+    "input_x_gradient",
+    "integrated_gradients",
+    "smoothgrad",
+    "guided_backprop",
+    "lrp",
+    "deeplift",
+    "grad_cam",
+    "occlusion",
+    "kernel_shap",
+];
+
+/// Settings of `xai explain`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExplainOptions {
+    /// The model file (fixture format).
+    pub model: PathBuf,
+    /// Input files (CSV, NPY or PNGs); empty: the model file's `inputs`.
+    pub inputs: Vec<PathBuf>,
+    /// Target classes, or `None` for the predicted class.
+    pub targets: Option<Vec<usize>>,
+    /// Methods to run.
+    pub methods: Vec<String>,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Device name.
+    pub device: String,
+    /// Seed of the stochastic methods.
+    pub seed: u64,
+}
+
+/// One method's values on every input.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExplainResult {
+    /// Method.
+    pub method: String,
+    /// Settings.
+    pub settings: serde_json::Value,
+    /// `[N, F]` values (flattened per input).
+    pub values: Vec<Vec<f64>>,
+    /// Completeness delta per input, where defined.
+    pub completeness_delta: Option<Vec<f64>>,
+}
+
+/// What `results.json` holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExplainReport {
+    /// The options.
+    pub options: ExplainOptions,
+    /// Per-sample input shape.
+    pub input_shape: Vec<usize>,
+    /// Inputs, flattened.
+    pub inputs: Vec<Vec<f64>>,
+    /// The model's outputs per input.
+    pub outputs: Vec<Vec<f64>>,
+    /// The explained class per input.
+    pub targets: Vec<usize>,
+    /// One entry per method.
+    pub results: Vec<ExplainResult>,
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> XaiError {
+    XaiError::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+fn parse_err(path: &Path, message: impl Into<String>) -> XaiError {
+    XaiError::Parse {
+        file: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// Rows of a CSV file: numbers separated by commas, `#` comments and a non-numeric header skipped.
+pub fn read_csv(path: &Path, features: usize) -> Result<Vec<f64>> {
+    let text = std::fs::read_to_string(path).map_err(|source| XaiError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cells: std::result::Result<Vec<f64>, _> =
+            line.split(',').map(|c| c.trim().parse::<f64>()).collect();
+        match cells {
+            Ok(v) if v.len() == features => out.extend(v),
+            Ok(v) => {
+                return Err(parse_err(
+                    path,
+                    format!(
+                        "line {}: {} values, the model takes {features}",
+                        i + 1,
+                        v.len()
+                    ),
+                ));
+            }
+            Err(_) if out.is_empty() && i == 0 => continue, // a header
+            Err(e) => return Err(parse_err(path, format!("line {}: {e}", i + 1))),
+        }
+    }
+    if out.is_empty() {
+        return Err(XaiError::EmptyBatch(format!(
+            "{} has no rows",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
+/// An NPY array of little-endian f32 or f64 in C order; returns (shape, values).
+///
+/// Hand-written: the format is a 10-byte preamble and a Python-dict header; a crate for it would
+/// bring ndarray along.
+pub fn read_npy(path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
+    let bytes = std::fs::read(path).map_err(|source| XaiError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(parse_err(path, "not an NPY file"));
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(parse_err(path, format!("unsupported NPY version {v}"))),
+    };
+    let header = std::str::from_utf8(
+        bytes
+            .get(start..start + header_len)
+            .ok_or_else(|| parse_err(path, "truncated header"))?,
+    )
+    .map_err(|_| parse_err(path, "header is not text"))?;
+    if header.contains("'fortran_order': True") {
+        return Err(parse_err(
+            path,
+            "Fortran-ordered arrays are not supported; save with C order",
+        ));
+    }
+    let width = if header.contains("'<f8'") {
+        8
+    } else if header.contains("'<f4'") {
+        4
+    } else {
+        return Err(parse_err(
+            path,
+            "dtype must be little-endian float32 or float64",
+        ));
+    };
+    let shape_text = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| parse_err(path, "no shape in header"))?;
+    let shape: Vec<usize> = shape_text
+        .trim_start_matches([' ', '('])
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| parse_err(path, "bad shape"))
+        })
+        .collect::<Result<_>>()?;
+    let count: usize = shape.iter().product();
+    let data = &bytes[start + header_len..];
+    if data.len() != count * width {
+        return Err(parse_err(
+            path,
+            format!("{} data bytes for shape {shape:?}", data.len()),
+        ));
+    }
+    let values = data
+        .chunks(width)
+        .map(|c| {
+            if width == 8 {
+                f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))
+            } else {
+                f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
+            }
+        })
+        .collect();
+    Ok((shape, values))
+}
+
+/// A PNG as `[C, H, W]` values in [0, 1] (C = 1 grey, C = 3 RGB), checked against `shape`.
+pub fn read_png(path: &Path, shape: &[usize]) -> Result<Vec<f64>> {
+    let &[c, h, w] = shape else {
+        return Err(XaiError::shape(
+            "PNG input",
+            "a model with input_shape [C, H, W]",
+            shape,
+        ));
+    };
+    let img = image::open(path).map_err(|e| io_err(path, e))?;
+    if (img.height() as usize, img.width() as usize) != (h, w) {
+        return Err(parse_err(
+            path,
+            format!(
+                "image is {}×{}, the model takes {h}×{w}",
+                img.width(),
+                img.height()
+            ),
+        ));
+    }
+    match c {
+        1 => Ok(img
+            .to_luma8()
+            .pixels()
+            .map(|p| f64::from(p.0[0]) / 255.0)
+            .collect()),
+        3 => {
+            let rgb = img.to_rgb8();
+            Ok((0..3)
+                .flat_map(|ch| rgb.pixels().map(move |p| f64::from(p.0[ch]) / 255.0))
+                .collect::<Vec<_>>())
+        }
+        _ => Err(XaiError::shape("PNG input channels", "1 or 3", shape)),
+    }
+}
+
+fn load_inputs(options: &ExplainOptions, fx: &Fixture, features: usize) -> Result<Vec<f64>> {
+    if options.inputs.is_empty() {
+        if fx.inputs.is_empty() {
+            return Err(XaiError::Config(
+                "no --inputs given and the model file has no `inputs`".into(),
+            ));
+        }
+        return Ok(fx.inputs.data.clone());
+    }
+    let mut all = Vec::new();
+    for p in &options.inputs {
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => all.extend(read_csv(p, features)?),
+            "npy" => {
+                let (shape, v) = read_npy(p)?;
+                if shape.iter().skip(1).product::<usize>() != features {
+                    return Err(XaiError::shape(
+                        format!("{}", p.display()),
+                        format!("[N, {:?}]", fx.input_shape),
+                        &shape,
+                    ));
+                }
+                all.extend(v);
+            }
+            "png" => all.extend(read_png(p, &fx.input_shape)?),
+            other => {
+                return Err(parse_err(
+                    p,
+                    format!("unknown input format `.{other}` (csv, npy or png)"),
+                ));
+            }
+        }
+    }
+    if all.iter().any(|v| !v.is_finite()) {
+        return Err(XaiError::NonFinite("inputs".into()));
+    }
+    Ok(all)
+}
+
+/// Run `xai explain`.
+pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
+    for m in &options.methods {
+        if !METHODS.contains(&m.as_str()) {
+            return Err(XaiError::Config(format!(
+                "unknown method `{m}` (one of: {})",
+                METHODS.join(", ")
+            )));
+        }
+    }
+    let fx = Fixture::load(&options.model)?;
+    if fx.layers.is_empty() || fx.input_shape.is_empty() {
+        return Err(parse_err(
+            &options.model,
+            "needs `input_shape` and a non-empty `model` layer list",
+        ));
+    }
+    let device = xai_core::parse_device(&options.device)?;
+    let dt = if options.device == "flex" {
+        DType::F64
+    } else {
+        DType::F32
+    };
+    let model = fx.model(&device, dt)?;
+    model.validate()?;
+    let f = fx.features();
+    let host = load_inputs(options, &fx, f)?;
+    let n = host.len() / f;
+    let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, dt);
+    let outputs = xai_core::tensor_to_vec_f64(model.forward(x.clone()))?;
+    let k = outputs.len() / n;
+    let targets: Vec<usize> = match &options.targets {
+        Some(t) if t.len() == 1 => vec![t[0]; n],
+        Some(t) if t.len() == n => t.clone(),
+        Some(t) => {
+            return Err(XaiError::shape(
+                "--targets",
+                format!("1 or {n} classes"),
+                &[t.len()],
+            ));
+        }
+        None => outputs
+            .chunks(k)
+            .map(|o| {
+                o.iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(i, _)| i)
+            })
+            .collect(),
+    };
+    if let Some(&bad) = targets.iter().find(|&&t| t >= k) {
+        return Err(XaiError::TargetOutOfRange {
+            index: bad,
+            classes: k,
+        });
+    }
+    let target = Target::Classes(targets.clone());
+    let precision = if dt == DType::F64 {
+        xai_grad::Precision::F64
+    } else {
+        xai_grad::Precision::F32
+    };
+    let ex = Explainable::new(
+        model.clone(),
+        |m: &FixtureModel, x: Tensor<2>| m.forward(x),
+        device.clone(),
+    )
+    .with_precision(precision);
+    let zeros = Tensor::<2>::zeros([n, f], (&device, dt));
+    let image = fx.input_shape.len() == 3;
+    let conv = fx
+        .layers
+        .iter()
+        .rposition(|l| matches!(l, LayerSpec::Conv2d { .. }));
+    let rows = |t: Tensor<2>| -> Result<Vec<Vec<f64>>> {
+        Ok(xai_core::tensor_to_vec_f64(t)?
+            .chunks(f)
+            .map(|c| c.to_vec())
+            .collect())
+    };
+    let mut results = Vec::new();
+    let black_box = BurnModel::new(|r| model.forward(r), f, device.clone(), dt);
+    let host_rows = Rows::new(&host, f)?;
+    let refs = References::PerInput(vec![0.0; n * f]);
+    let run = RunOptions {
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ..RunOptions::default()
+    };
+    for m in &options.methods {
+        let mut delta = None;
+        let (settings, values) = match m.as_str() {
+            "saliency" => (
+                serde_json::json!({}),
+                rows(input_gradients(&ex, &x, &targets)?)?,
+            ),
+            "input_x_gradient" => (
+                serde_json::json!({}),
+                rows(input_gradients(&ex, &x, &targets)? * x.clone())?,
+            ),
+            "integrated_gradients" => {
+                let cfg = IgConfig::default();
+                let r = integrated_gradients(&ex, &x, &zeros, &target, &cfg)?;
+                delta = Some(r.delta);
+                (
+                    serde_json::to_value(&cfg).unwrap_or_default(),
+                    rows(r.attributions)?,
+                )
+            }
+            "smoothgrad" => {
+                let cfg = NoiseConfig {
+                    seed: options.seed,
+                    ..NoiseConfig::default()
+                };
+                (
+                    serde_json::to_value(&cfg).unwrap_or_default(),
+                    rows(smoothgrad(&ex, &x, &target, &cfg)?)?,
+                )
+            }
+            "guided_backprop" => (
+                serde_json::json!({}),
+                rows(guided_backprop(&ex, &x, &target)?)?,
+            ),
+            "lrp" => (
+                serde_json::json!({"composite": "epsilon_plus"}),
+                rows(lrp(&ex, &x, &target, &Composite::epsilon_plus())?)?,
+            ),
+            "deeplift" => {
+                let (a, d) = deeplift(&ex, &x, &zeros, &target)?;
+                delta = Some(d);
+                (serde_json::json!({"baseline": "zeros"}), rows(a)?)
+            }
+            "grad_cam" => {
+                let (Some(li), true) = (conv, image) else {
+                    continue;
+                };
+                let cam = grad_cam(&ex, &x, &target, &format!("layers.{li}"), CamMode::GradCam)?
+                    .upsample_bilinear(fx.input_shape[1], fx.input_shape[2]);
+                // One map per image, repeated over channels to the input's shape.
+                let hw = fx.input_shape[1] * fx.input_shape[2];
+                let v = cam
+                    .values
+                    .chunks(hw)
+                    .map(|c| c.iter().copied().cycle().take(f).collect())
+                    .collect();
+                (serde_json::json!({"layer": format!("layers.{li}")}), v)
+            }
+            "occlusion" => {
+                let window: Vec<usize> = fx
+                    .input_shape
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &s)| if image && d == 0 { s } else { (s / 4).max(1) })
+                    .collect();
+                let strides: Vec<usize> = window.iter().map(|w| (w / 2).max(1)).collect();
+                let cfg = ag::Occlusion {
+                    shape: fx.input_shape.clone(),
+                    window,
+                    strides,
+                    run: run.clone(),
+                };
+                let r = ag::occlusion(&black_box, &host_rows, &target, &refs, &cfg)?;
+                (
+                    serde_json::to_value(&cfg).unwrap_or_default(),
+                    r.values.chunks(f).map(|c| c.to_vec()).collect(),
+                )
+            }
+            "kernel_shap" => {
+                let cfg = KernelShap {
+                    seed: options.seed,
+                    run: run.clone(),
+                    ..KernelShap::default()
+                };
+                let r = ag::kernel_shap(&black_box, &host_rows, &target, &refs, &cfg)?;
+                delta = Some(
+                    r.attribution
+                        .values
+                        .chunks(f)
+                        .zip(&r.delta)
+                        .map(|(v, d)| v.iter().sum::<f64>() - d)
+                        .collect(),
+                );
+                (
+                    serde_json::json!({"samples": cfg.samples, "seed": cfg.seed, "coalitions": r.coalitions, "exact": r.exact}),
+                    r.attribution.values.chunks(f).map(|c| c.to_vec()).collect(),
+                )
+            }
+            _ => unreachable!("methods were validated"),
+        };
+        results.push(ExplainResult {
+            method: m.clone(),
+            settings,
+            values,
+            completeness_delta: delta,
+        });
+    }
+    let report = ExplainReport {
+        options: options.clone(),
+        input_shape: fx.input_shape.clone(),
+        inputs: host.chunks(f).map(|c| c.to_vec()).collect(),
+        outputs: outputs.chunks(k).map(|c| c.to_vec()).collect(),
+        targets,
+        results,
+    };
+    write(&report, &options.out)?;
+    Ok(report)
+}
+
+/// Heat map of one image's attribution (summed over channels) over its grey/colour picture.
+fn heat(input: &[f64], values: &[f64], shape: &[usize]) -> RgbImage {
+    let (c, h, w) = (shape[0], shape[1], shape[2]);
+    let zoom = (256 / h.max(w)).max(1) as u32;
+    let hw = h * w;
+    let v: Vec<f64> = (0..hw)
+        .map(|p| (0..c).map(|ch| values[ch * hw + p]).sum())
+        .collect();
+    let max = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    RgbImage::from_fn(w as u32 * zoom, h as u32 * zoom, |x, y| {
+        let p = (y / zoom) as usize * w + (x / zoom) as usize;
+        let base: Vec<f64> = (0..3)
+            .map(|ch| input[(if c == 3 { ch } else { 0 }) * hw + p].clamp(0.0, 1.0) * 255.0)
+            .collect();
+        let a = if max > 0.0 {
+            (v[p].abs() / max).powf(0.8) * 0.85
+        } else {
+            0.0
+        };
+        let heat = if v[p] >= 0.0 {
+            [230.0, 30.0, 30.0]
+        } else {
+            [30.0, 80.0, 230.0]
+        };
+        Rgb([0, 1, 2].map(|ch| (base[ch] * (1.0 - a) + heat[ch] * a) as u8))
+    })
+}
+
+fn write(report: &ExplainReport, out: &Path) -> Result<()> {
+    let img_dir = out.join("img");
+    std::fs::create_dir_all(&img_dir).map_err(|source| XaiError::Io {
+        path: img_dir.display().to_string(),
+        source,
+    })?;
+    let json_path = out.join("results.json");
+    let json = serde_json::to_string_pretty(report).map_err(|e| io_err(&json_path, e))?;
+    std::fs::write(&json_path, json).map_err(|source| XaiError::Io {
+        path: json_path.display().to_string(),
+        source,
+    })?;
+    let image = report.input_shape.len() == 3 && matches!(report.input_shape[0], 1 | 3);
+    let mut h = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>xai explain</title><style>body{font-family:system-ui,sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}table{border-collapse:collapse;margin:1em 0}img{image-rendering:pixelated;width:128px}</style></head><body>\n",
+    );
+    let _ = writeln!(
+        h,
+        "<h1>xai explain: {}</h1><p>{} inputs of shape {:?}; every value is in <a href=\"results.json\">results.json</a>.</p>",
+        esc(&report.options.model.display().to_string()),
+        report.inputs.len(),
+        report.input_shape
+    );
+    for (i, input) in report.inputs.iter().enumerate() {
+        let _ = writeln!(
+            h,
+            "<h2>input {i}: explained class {}</h2>",
+            report.targets[i]
+        );
+        if image {
+            h.push_str("<table><tr>");
+            for r in &report.results {
+                let p = img_dir.join(format!("{}_{i}.png", r.method));
+                heat(input, &r.values[i], &report.input_shape)
+                    .save(&p)
+                    .map_err(|e| io_err(&p, e))?;
+                let _ = write!(
+                    h,
+                    "<td>{}<br><img src=\"img/{}_{i}.png\" alt=\"{} of input {i}\"></td>",
+                    esc(&r.method),
+                    esc(&r.method),
+                    esc(&r.method)
+                );
+            }
+            h.push_str("</tr></table>\n");
+        } else {
+            h.push_str("<table><tr><th>method</th>");
+            for (j, v) in input.iter().enumerate() {
+                let _ = write!(h, "<th>x{j} = {v:.3}</th>");
+            }
+            h.push_str("</tr>\n");
+            for r in &report.results {
+                let max = r.values[i]
+                    .iter()
+                    .fold(0.0f64, |m, v| m.max(v.abs()))
+                    .max(1e-300);
+                let _ = write!(h, "<tr><td>{}</td>", esc(&r.method));
+                for v in &r.values[i] {
+                    let a = (v.abs() / max * 0.7 * 100.0).round() / 100.0;
+                    let colour = if *v >= 0.0 {
+                        format!("rgba(230,30,30,{a})")
+                    } else {
+                        format!("rgba(30,80,230,{a})")
+                    };
+                    let _ = write!(h, "<td style=\"background:{colour}\">{v:.4}</td>");
+                }
+                h.push_str("</tr>\n");
+            }
+            h.push_str("</table>\n");
+        }
+    }
+    h.push_str("</body></html>\n");
+    let index = out.join("index.html");
+    std::fs::write(&index, h).map_err(|source| XaiError::Io {
+        path: index.display().to_string(),
+        source,
+    })
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,215 @@
+//! `xai explain` on a user's model: inputs from CSV, NPY and PNG give the same attributions as the
+//! fixture's references; bad input is a typed error, never a panic.
+
+use std::path::PathBuf;
+
+use xai::explain::{ExplainOptions, read_npy, run};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets/fixtures")
+        .join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("xai-explain-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn options(
+    model: PathBuf,
+    inputs: Vec<PathBuf>,
+    targets: Option<Vec<usize>>,
+    methods: &[&str],
+    out: PathBuf,
+) -> ExplainOptions {
+    ExplainOptions {
+        model,
+        inputs,
+        targets,
+        methods: methods.iter().map(|m| m.to_string()).collect(),
+        out,
+        device: "flex".into(),
+        seed: 0,
+    }
+}
+
+fn npy_f64(shape: &[usize], values: &[f64]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((header.len() as u16).to_le_bytes());
+    b.extend(header.as_bytes());
+    for v in values {
+        b.extend(v.to_le_bytes());
+    }
+    b
+}
+
+#[test]
+fn csv_and_npy_inputs_reproduce_the_fixture_saliency() {
+    let fx = xai_core::fixture::Fixture::load(fixture("tabular_mlp.json")).unwrap();
+    let want = &fx.expected["saliency"].values.data;
+    let targets = fx.targets.clone();
+    let dir = scratch("csv");
+    let csv: String = fx
+        .inputs
+        .data
+        .chunks(6)
+        .map(|r| {
+            r.iter()
+                .map(|v| format!("{v:e}"))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        })
+        .collect();
+    std::fs::write(dir.join("x.csv"), format!("f0,f1,f2,f3,f4,f5\n{csv}")).unwrap();
+    std::fs::write(dir.join("x.npy"), npy_f64(&[4, 6], &fx.inputs.data)).unwrap();
+    assert_eq!(
+        read_npy(&dir.join("x.npy")).unwrap(),
+        (vec![4, 6], fx.inputs.data.clone())
+    );
+    for file in ["x.csv", "x.npy"] {
+        let r = run(&options(
+            fixture("tabular_mlp.json"),
+            vec![dir.join(file)],
+            targets.clone(),
+            &["saliency", "kernel_shap"],
+            dir.join("out"),
+        ))
+        .unwrap();
+        let got: Vec<f64> = r.results[0].values.iter().flatten().copied().collect();
+        let err = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 1e-12, "{file}: {err}");
+        // KernelSHAP over 6 features is exact and efficient.
+        assert!(
+            r.results[1]
+                .completeness_delta
+                .as_ref()
+                .unwrap()
+                .iter()
+                .all(|d| d.abs() < 1e-9)
+        );
+        assert!(dir.join("out/index.html").is_file() && dir.join("out/results.json").is_file());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn png_inputs_and_image_reports() {
+    let fx = xai_core::fixture::Fixture::load(fixture("image_cnn.json")).unwrap();
+    let dir = scratch("png");
+    // An 8×8 grey PNG quantises the input to 1/255 steps: compare against the fixture's model on
+    // the quantised image, through the report's own inputs.
+    let img = image::GrayImage::from_fn(8, 8, |x, y| image::Luma([((x * 8 + y) * 3) as u8]));
+    img.save(dir.join("a.png")).unwrap();
+    let r = run(&options(
+        fixture("image_cnn.json"),
+        vec![dir.join("a.png")],
+        None,
+        &["saliency", "grad_cam", "occlusion"],
+        dir.join("out"),
+    ))
+    .unwrap();
+    assert_eq!(r.inputs.len(), 1);
+    assert_eq!(r.inputs[0][1], (8.0 * 3.0) / 255.0); // row 0, column 1 -> x = 1, y = 0
+    assert_eq!(r.results.len(), 3);
+    assert!(
+        r.results.iter().all(
+            |m| m.values[0].len() == fx.features() && m.values[0].iter().all(|v| v.is_finite())
+        )
+    );
+    assert!(dir.join("out/img/grad_cam_0.png").is_file());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let dir = scratch("bad");
+    let model = fixture("tabular_mlp.json");
+    let out = dir.join("out");
+    std::fs::write(dir.join("short.csv"), "1,2,3\n").unwrap();
+    std::fs::write(dir.join("nan.csv"), "1,2,3,4,5,NaN\n").unwrap();
+    std::fs::write(dir.join("x.txt"), "1").unwrap();
+    std::fs::write(dir.join("bad.npy"), b"not numpy").unwrap();
+    std::fs::write(
+        dir.join("corrupt.json"),
+        "{\"input_shape\": [6], \"model\": [{\"type\": \"linear\", \"weight\": 3}]}",
+    )
+    .unwrap();
+    let cases = [
+        options(
+            dir.join("missing.json"),
+            vec![],
+            None,
+            &["saliency"],
+            out.clone(),
+        ),
+        options(
+            dir.join("corrupt.json"),
+            vec![dir.join("short.csv")],
+            None,
+            &["saliency"],
+            out.clone(),
+        ),
+        options(
+            model.clone(),
+            vec![dir.join("short.csv")],
+            None,
+            &["saliency"],
+            out.clone(),
+        ),
+        options(
+            model.clone(),
+            vec![dir.join("nan.csv")],
+            None,
+            &["saliency"],
+            out.clone(),
+        ),
+        options(
+            model.clone(),
+            vec![dir.join("x.txt")],
+            None,
+            &["saliency"],
+            out.clone(),
+        ),
+        options(
+            model.clone(),
+            vec![dir.join("bad.npy")],
+            None,
+            &["saliency"],
+            out.clone(),
+        ),
+        options(
+            model.clone(),
+            vec![],
+            Some(vec![7]),
+            &["saliency"],
+            out.clone(),
+        ),
+        options(
+            model.clone(),
+            vec![],
+            None,
+            &["no_such_method"],
+            out.clone(),
+        ),
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        assert!(run(c).is_err(), "case {i} should fail");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
