@@ -17,6 +17,7 @@ pub mod lime;
 pub mod linear;
 pub mod occlusion;
 pub mod sampling_shapley;
+pub mod segmentation;
 pub mod shapley;
 pub mod surrogate;
 
