@@ -443,3 +443,49 @@ fn bad_input_is_a_typed_error() {
         .is_err()
     );
 }
+
+#[test]
+fn text_lime_blames_the_word_that_matters_in_every_position() {
+    use xai_core::agnostic::lime::lime_text;
+    // A "sentiment" model over 6 token ids: the score counts token 7 ("great") and subtracts
+    // token 3 ("not"); 0 is the pad token.
+    let model = FnModel::new(6, |r: &[f64], n| {
+        (0..n)
+            .map(|i| {
+                r[6 * i..6 * i + 6]
+                    .iter()
+                    .map(|&t| {
+                        if t == 7.0 {
+                            1.0
+                        } else if t == 3.0 {
+                            -0.5
+                        } else {
+                            0.0
+                        }
+                    })
+                    .sum()
+            })
+            .collect()
+    });
+    let tokens = [5.0, 7.0, 3.0, 9.0, 7.0, 5.0];
+    let cfg = LimeTabular {
+        samples: 400,
+        run: quiet(),
+        ..Default::default()
+    };
+    let (res, groups) = lime_text(&model, &tokens, &Target::Class(0), 0.0, true, &cfg).unwrap();
+    assert_eq!(groups.count(), 4); // 5, 7, 3, 9
+    let v = &res.attribution.values;
+    // Both occurrences of "great" share the word's weight (+2: two occurrences), "not" is -0.5.
+    // (The default ridge of 1e-6 shrinks by ~1e-5.)
+    assert!((v[1] - 2.0).abs() < 1e-4 && v[1] == v[4], "{v:?}");
+    assert!(
+        (v[2] + 0.5).abs() < 1e-4 && v[0].abs() < 1e-4 && v[3].abs() < 1e-4,
+        "{v:?}"
+    );
+    let (per_position, g) =
+        lime_text(&model, &tokens, &Target::Class(0), 0.0, false, &cfg).unwrap();
+    assert_eq!(g.count(), 6);
+    assert!((per_position.attribution.values[4] - 1.0).abs() < 1e-4);
+    assert!(lime_text(&model, &[], &Target::Class(0), 0.0, true, &cfg).is_err());
+}

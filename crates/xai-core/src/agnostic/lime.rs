@@ -327,3 +327,42 @@ pub fn lime_groups<M: BlackBox + ?Sized>(
         seed: config.seed,
     })
 }
+
+/// Text LIME over a token-id sequence (one row of `tokens` per input is not needed: one text at
+/// a time). With `bag_of_words`, every occurrence of a word is removed together (one group per
+/// distinct token id, as `lime`'s default); otherwise each position is its own group. Removed
+/// tokens are replaced by `mask_token` (a pad/unk id). Returns the explanation with one value
+/// per position (positions of one word share its value) and the group of each position.
+pub fn lime_text<M: BlackBox + ?Sized>(
+    model: &M,
+    tokens: &[f64],
+    target: &Target,
+    mask_token: f64,
+    bag_of_words: bool,
+    config: &LimeTabular,
+) -> Result<(LimeResult, FeatureGroups)> {
+    if tokens.is_empty() {
+        return Err(XaiError::EmptyBatch("text with no tokens".into()));
+    }
+    let groups = if bag_of_words {
+        let mut ids: Vec<u64> = Vec::new();
+        let mask = tokens
+            .iter()
+            .map(|t| {
+                let key = t.to_bits();
+                ids.iter().position(|&k| k == key).unwrap_or_else(|| {
+                    ids.push(key);
+                    ids.len() - 1
+                })
+            })
+            .collect();
+        FeatureGroups::from_mask(mask)?
+    } else {
+        FeatureGroups::singletons(tokens.len())
+    };
+    let rows = Rows::new(tokens, tokens.len())?;
+    let refs = References::PerInput(vec![mask_token; tokens.len()]);
+    let mut res = lime_groups(model, &rows, target, &groups, &refs, config)?;
+    res.attribution.method = "lime_text".into();
+    Ok((res, groups))
+}

@@ -36,7 +36,9 @@ pub use counterfactual::{
     Counterfactual, CounterfactualConfig, CounterfactualSet, FeatureSpec, Monotone, counterfactuals,
 };
 pub use kernel_shap::{KernelShap, KernelShapResult, kernel_shap};
-pub use lime::{LimeFit, LimeResult, LimeTabular, TabularStats, lime_groups, lime_tabular};
+pub use lime::{
+    LimeFit, LimeResult, LimeTabular, TabularStats, lime_groups, lime_tabular, lime_text,
+};
 pub use linear::{FitMethod, LinearFit};
 pub use occlusion::{Occlusion, occlusion};
 pub use sampling_shapley::{SamplingShapley, SamplingShapleyResult, sampling_shapley};
