@@ -8,6 +8,7 @@ pub mod deeplift;
 pub mod grad_cam;
 pub mod guided_backprop;
 pub mod integrated_gradients;
+pub mod interactions;
 pub mod layer;
 pub mod lrp;
 pub mod neuron;
