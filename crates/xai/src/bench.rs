@@ -53,6 +53,56 @@ pub struct BenchResult {
     pub runs: usize,
     /// Achieved arithmetic rate, counting the model's forward+backward FLOPs.
     pub gflops: f64,
+    /// Peak resident memory of the process during the timed runs (Linux; the peak is reset
+    /// before each method through `/proc/self/clear_refs`), in MiB. Host memory only: a GPU's
+    /// own memory is not counted.
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Reset the kernel's peak-RSS counter for this process (Linux), so the next reading is the
+/// peak since now. Returns whether it worked.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Peak resident set size in MiB since the last reset (Linux `VmHWM`).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Benchmark several methods on several devices (`methods` may be `["all"]`).
+pub fn bench_table(
+    fx: &Fixture,
+    methods: &[String],
+    steps: usize,
+    devices: &[String],
+    min_seconds: f64,
+) -> Result<Vec<BenchResult>> {
+    // `all` leaves out Grad-CAM on models without a conv layer (it has nothing to map).
+    let has_conv = fx
+        .layers
+        .iter()
+        .any(|l| matches!(l, LayerSpec::Conv2d { .. }));
+    let all: Vec<String> = METHODS
+        .iter()
+        .filter(|m| has_conv || **m != "grad_cam")
+        .map(|m| m.to_string())
+        .collect();
+    let methods = if methods.iter().any(|m| m == "all") {
+        &all
+    } else {
+        methods
+    };
+    let mut out = Vec::new();
+    for d in devices {
+        for m in methods {
+            out.push(bench(fx, m, steps, d, min_seconds)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Forward FLOPs of one sample through the fixture's model (2 × multiply-adds).
@@ -246,6 +296,7 @@ pub fn bench(
         }
     };
     run()?; // warm-up: capture, kernel compilation
+    let peak_known = reset_peak_rss();
     let mut times = Vec::new();
     let start = Instant::now();
     while times.len() < 3 || start.elapsed().as_secs_f64() < min_seconds {
@@ -272,5 +323,6 @@ pub fn bench(
         inputs_per_second: n as f64 / seconds,
         runs: times.len(),
         gflops: flops / seconds / 1e9,
+        peak_rss_mib: if peak_known { peak_rss_mib() } else { None },
     })
 }

@@ -89,14 +89,15 @@ enum Command {
         /// A fixture JSON file (e.g. ../shared/fixtures/perf_lenet.json).
         #[arg(long)]
         fixture: PathBuf,
-        /// saliency, ig, smoothgrad, guided_backprop, deeplift, lrp, grad_cam or kernelshap.
+        /// Comma-separated methods, or `all`: saliency, ig, smoothgrad, guided_backprop, deeplift,
+        /// lrp, grad_cam, kernelshap, lime.
         #[arg(long)]
         method: String,
         /// Integrated-gradients steps (noise samples for smoothgrad, coalitions for kernelshap;
         /// `--samples` is the same flag).
         #[arg(long, visible_alias = "samples", default_value_t = 50)]
         steps: usize,
-        /// Device: flex, wgpu, wgpu-cpu or cuda.
+        /// Comma-separated devices: flex, wgpu, wgpu-cpu, cuda.
         #[arg(long, default_value = "flex")]
         device: String,
         /// Keep timing until this many seconds have passed (at least 3 runs).
@@ -265,14 +266,45 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             json,
         } => {
             let fx = Fixture::load(&fixture)?;
-            let r = xai::bench::bench(&fx, &method, steps, &device, min_seconds)?;
+            let methods: Vec<String> = method.split(',').map(|m| m.trim().to_string()).collect();
+            let devices: Vec<String> = device.split(',').map(|d| d.trim().to_string()).collect();
+            let table = xai::bench::bench_table(&fx, &methods, steps, &devices, min_seconds)?;
             if json {
-                println!("{}", serde_json::to_string(&r)?);
+                if table.len() == 1 {
+                    println!("{}", serde_json::to_string(&table[0])?);
+                } else {
+                    println!("{}", serde_json::to_string(&table)?);
+                }
             } else {
                 println!(
-                    "{:<16} {:<8} {:>4} inputs  {:>9.4} s  {:>9.1} inputs/s  {:>7.2} GFLOP/s  ({} runs)",
-                    r.method, r.device, r.inputs, r.seconds, r.inputs_per_second, r.gflops, r.runs
+                    "{:<16} {:<9} {:>6} {:>6} {:>10} {:>12} {:>9} {:>10} {:>5}",
+                    "method",
+                    "device",
+                    "inputs",
+                    "steps",
+                    "seconds",
+                    "inputs/s",
+                    "GFLOP/s",
+                    "peak MiB",
+                    "runs"
                 );
+                for r in &table {
+                    let peak = r
+                        .peak_rss_mib
+                        .map_or("—".to_string(), |p| format!("{p:.0}"));
+                    println!(
+                        "{:<16} {:<9} {:>6} {:>6} {:>10.4} {:>12.1} {:>9.2} {:>10} {:>5}",
+                        r.method,
+                        r.device,
+                        r.inputs,
+                        r.steps,
+                        r.seconds,
+                        r.inputs_per_second,
+                        r.gflops,
+                        peak,
+                        r.runs
+                    );
+                }
             }
             Ok(true)
         }
