@@ -344,15 +344,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
                 &[t.len()],
             ));
         }
-        None => outputs
-            .chunks(k)
-            .map(|o| {
-                o.iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map_or(0, |(i, _)| i)
-            })
-            .collect(),
+        None => outputs.chunks(k).map(ag::argmax).collect(),
     };
     if let Some(&bad) = targets.iter().find(|&&t| t >= k) {
         return Err(XaiError::TargetOutOfRange {

@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{BlackBox, Evaluator, FeatureGroups, References, Rows, RunOptions, Scorer};
-use crate::error::{Result, XaiError};
+use crate::error::Result;
 use crate::target::Target;
 
 /// Settings of [`feature_ablation`].
@@ -66,25 +66,7 @@ pub fn feature_ablation<M: BlackBox + ?Sized>(
     config: &FeatureAblation,
 ) -> Result<RowAttribution> {
     let (n, f) = (inputs.n, inputs.f);
-    if model.features() != f {
-        return Err(XaiError::shape(
-            "inputs",
-            format!("{} features", model.features()),
-            &[n, f],
-        ));
-    }
-    references.check(n, f)?;
-    let groups = config
-        .groups
-        .clone()
-        .unwrap_or_else(|| FeatureGroups::singletons(f));
-    if groups.features() != f {
-        return Err(XaiError::shape(
-            "feature mask",
-            format!("{f} entries"),
-            &[groups.features()],
-        ));
-    }
+    let groups = super::prepare(model, inputs, references, config.groups.as_ref())?;
     let g = groups.count();
     let m = references.per_input();
     let scorer = Scorer::resolve(model, inputs, target)?;

@@ -259,11 +259,7 @@ pub fn counterfactuals<M: BlackBox + ?Sized>(
             .into_iter()
             .zip(out.chunks(k))
             .map(|(row, o)| {
-                let predicted = o
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map_or(0, |(i, _)| i);
+                let predicted = super::argmax(o);
                 let best_other = o
                     .iter()
                     .enumerate()

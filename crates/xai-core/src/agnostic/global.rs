@@ -35,11 +35,7 @@ pub fn accuracy(labels: &[usize]) -> impl Fn(&[f64], usize) -> f64 + '_ {
             .chunks(k)
             .zip(labels)
             .filter(|(row, y)| {
-                let best = row
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map_or(0, |(i, _)| i);
+                let best = super::argmax(row);
                 best == **y
             })
             .count();

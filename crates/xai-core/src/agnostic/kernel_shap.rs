@@ -274,25 +274,7 @@ pub fn kernel_shap<M: BlackBox + ?Sized>(
     config: &KernelShap,
 ) -> Result<KernelShapResult> {
     let (n, f) = (inputs.n, inputs.f);
-    if model.features() != f {
-        return Err(XaiError::shape(
-            "inputs",
-            format!("{} features", model.features()),
-            &[n, f],
-        ));
-    }
-    references.check(n, f)?;
-    let groups = config
-        .groups
-        .clone()
-        .unwrap_or_else(|| FeatureGroups::singletons(f));
-    if groups.features() != f {
-        return Err(XaiError::shape(
-            "feature mask",
-            format!("{f} entries"),
-            &[groups.features()],
-        ));
-    }
+    let groups = super::prepare(model, inputs, references, config.groups.as_ref())?;
     if config.samples == 0 {
         return Err(XaiError::Config("KernelSHAP needs samples > 0".into()));
     }

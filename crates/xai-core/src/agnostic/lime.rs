@@ -267,14 +267,7 @@ pub fn lime_groups<M: BlackBox + ?Sized>(
 ) -> Result<LimeResult> {
     check_common(model, inputs, config)?;
     let (n, f, s) = (inputs.n, inputs.f, config.samples);
-    references.check(n, f)?;
-    if groups.features() != f {
-        return Err(XaiError::shape(
-            "feature groups",
-            format!("{f} entries"),
-            &[groups.features()],
-        ));
-    }
+    super::prepare(model, inputs, references, Some(groups))?;
     let g = groups.count();
     let width = config.kernel_width.unwrap_or(0.25);
     let scorer = Scorer::resolve(model, inputs, target)?;

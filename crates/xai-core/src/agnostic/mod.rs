@@ -355,6 +355,56 @@ impl<'a> Rows<'a> {
     }
 }
 
+/// The index of the largest value (the first one on ties; 0 for an empty slice).
+pub fn argmax(values: &[f64]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
+}
+
+/// Checks every per-input perturbation method starts with: the rows have the model's number
+/// of features and the references fit the rows.
+pub(crate) fn check_rows<M: BlackBox + ?Sized>(
+    model: &M,
+    inputs: &Rows,
+    references: &References,
+) -> Result<()> {
+    let (n, f) = (inputs.n, inputs.f);
+    if model.features() != f {
+        return Err(XaiError::shape(
+            "inputs",
+            format!("{} features", model.features()),
+            &[n, f],
+        ));
+    }
+    references.check(n, f)
+}
+
+/// [`check_rows`], then the feature groups (every feature alone when `None`), checked to cover
+/// exactly the input's features.
+pub(crate) fn prepare<M: BlackBox + ?Sized>(
+    model: &M,
+    inputs: &Rows,
+    references: &References,
+    groups: Option<&FeatureGroups>,
+) -> Result<FeatureGroups> {
+    check_rows(model, inputs, references)?;
+    let f = inputs.f;
+    let groups = groups
+        .cloned()
+        .unwrap_or_else(|| FeatureGroups::singletons(f));
+    if groups.features() != f {
+        return Err(XaiError::shape(
+            "feature mask",
+            format!("{f} entries"),
+            &[groups.features()],
+        ));
+    }
+    Ok(groups)
+}
+
 /// Turns model outputs into the explained scalar per row.
 #[derive(Clone)]
 pub enum Scorer {
@@ -394,15 +444,7 @@ impl Scorer {
                 c.clone()
             }
             Target::Class(c) => vec![*c; inputs.n],
-            Target::Predicted => out
-                .chunks(k)
-                .map(|r| {
-                    r.iter()
-                        .enumerate()
-                        .max_by(|a, b| a.1.total_cmp(b.1))
-                        .map_or(0, |(i, _)| i)
-                })
-                .collect(),
+            Target::Predicted => out.chunks(k).map(argmax).collect(),
         };
         if let Some(&bad) = classes.iter().find(|&&c| c >= k) {
             return Err(XaiError::TargetOutOfRange {

@@ -78,30 +78,13 @@ pub fn sampling_shapley<M: BlackBox + ?Sized>(
     config: &SamplingShapley,
 ) -> Result<SamplingShapleyResult> {
     let (n, f) = (inputs.n, inputs.f);
-    if model.features() != f {
-        return Err(XaiError::shape(
-            "inputs",
-            format!("{} features", model.features()),
-            &[n, f],
-        ));
-    }
-    references.check(n, f)?;
+    super::check_rows(model, inputs, references)?;
     if config.pairs == 0 {
         return Err(XaiError::Config(
             "permutation sampling needs pairs > 0".into(),
         ));
     }
-    let groups = config
-        .groups
-        .clone()
-        .unwrap_or_else(|| FeatureGroups::singletons(f));
-    if groups.features() != f {
-        return Err(XaiError::shape(
-            "feature mask",
-            format!("{f} entries"),
-            &[groups.features()],
-        ));
-    }
+    let groups = super::prepare(model, inputs, references, config.groups.as_ref())?;
     let g = groups.count();
     let perms_per_input = 2 * config.pairs;
     let mut rng = StdRng::seed_from_u64(config.seed);

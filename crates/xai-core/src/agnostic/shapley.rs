@@ -80,24 +80,7 @@ pub fn exact_shapley<M: BlackBox + ?Sized>(
     run: &RunOptions,
 ) -> Result<RowAttribution> {
     let (n, f) = (inputs.n, inputs.f);
-    if model.features() != f {
-        return Err(XaiError::shape(
-            "inputs",
-            format!("{} features", model.features()),
-            &[n, f],
-        ));
-    }
-    references.check(n, f)?;
-    let groups = groups
-        .cloned()
-        .unwrap_or_else(|| FeatureGroups::singletons(f));
-    if groups.features() != f {
-        return Err(XaiError::shape(
-            "feature mask",
-            format!("{f} entries"),
-            &[groups.features()],
-        ));
-    }
+    let groups = super::prepare(model, inputs, references, groups)?;
     let g = groups.count();
     if g > MAX_EXACT_GROUPS {
         return Err(XaiError::Config(format!(

@@ -390,15 +390,7 @@ fn label<M: BlackBox + ?Sized>(
     let m = rows.len() / f;
     let (out, k) = Evaluator::new(model, run, "surrogate labels")
         .outputs(m, |r, row| row.copy_from_slice(&rows[r * f..(r + 1) * f]))?;
-    let labels = out
-        .chunks(k)
-        .map(|o| {
-            o.iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i)
-        })
-        .collect();
+    let labels = out.chunks(k).map(super::argmax).collect();
     Ok((labels, out, k))
 }
 
