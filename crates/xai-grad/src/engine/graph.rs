@@ -334,6 +334,15 @@ impl CapturedGraph {
             .ok_or_else(|| XaiError::UnknownNode(path.to_string()))
     }
 
+    /// A node given by its name (or `#index`), else by a module path ([`module_output`]
+    /// (Self::module_output)): how every layer method addresses its layer.
+    pub fn resolve_node(&self, name_or_module: &str) -> Result<String> {
+        match self.node_index(name_or_module) {
+            Ok(i) => Ok(self.nodes[i].name.clone()),
+            Err(_) => self.module_output(name_or_module),
+        }
+    }
+
     /// A readable listing: one line per node with its name and output shape.
     pub fn summary(&self) -> String {
         let mut s = String::new();

@@ -149,14 +149,7 @@ pub fn deeplift_with<const D: usize>(
     target: &Target,
     rules: DeepLiftRules,
 ) -> Result<(Tensor<D>, Vec<f64>)> {
-    if x.dims() != reference.dims() {
-        return Err(XaiError::shape(
-            "DeepLIFT reference",
-            format!("{:?}", x.dims()),
-            &reference.dims(),
-        ));
-    }
-    crate::gradient::validate_inputs(reference)?;
+    super::check_reference(x, reference, "DeepLIFT reference")?;
     let (seed, classes) = ex.seed(x, target)?;
     let g = ex.graph(x)?;
     let m = g

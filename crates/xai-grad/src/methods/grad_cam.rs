@@ -72,10 +72,7 @@ pub fn grad_cam<const D: usize>(
 ) -> Result<Cam> {
     let (_, classes) = ex.seed(x, target)?;
     let g = ex.graph(x)?;
-    let node = match g.node_index(layer) {
-        Ok(i) => g.nodes()[i].name.clone(),
-        Err(_) => g.module_output(layer)?,
-    };
+    let node = g.resolve_node(layer)?;
     let ad = ex.device.clone().autodiff();
     let tapped = g.eval_tapped(
         &[DynTensor::from_tensor(x.clone())],

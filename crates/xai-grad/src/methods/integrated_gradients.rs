@@ -194,14 +194,7 @@ pub fn integrated_gradients<const D: usize>(
     target: &Target,
     config: &IgConfig,
 ) -> Result<IgResult<D>> {
-    if x.dims() != baseline.dims() {
-        return Err(XaiError::shape(
-            "IG baseline",
-            format!("{:?}", x.dims()),
-            &baseline.dims(),
-        ));
-    }
-    crate::gradient::validate_inputs(baseline)?;
+    super::check_reference(x, baseline, "IG baseline")?;
     let (_, classes) = ex.seed(x, target)?;
     let fx = xai_core::tensor_to_vec_f64(ex.forward(x)?)?;
     let fb = xai_core::tensor_to_vec_f64(ex.forward(baseline)?)?;
@@ -375,7 +368,11 @@ pub(crate) fn mul_rows<const D: usize>(t: Tensor<D>, col: &Tensor<1>) -> Tensor<
 }
 
 /// Sum `[s·N, ...]` over its `s` step blocks.
-fn sum_steps<const D: usize>(t: Tensor<D>, s: usize, dims: [usize; D]) -> Result<Tensor<D>> {
+pub(crate) fn sum_steps<const D: usize>(
+    t: Tensor<D>,
+    s: usize,
+    dims: [usize; D],
+) -> Result<Tensor<D>> {
     let n = dims[0];
     let rest: usize = dims[1..].iter().product();
     let flat: Tensor<2> = t.reshape([s, n * rest]);

@@ -122,13 +122,7 @@ pub fn integrated_hessians<const D: usize>(
     budget: MemoryBudget,
 ) -> Result<Interactions> {
     crate::gradient::validate_inputs(x)?;
-    if x.dims() != baseline.dims() {
-        return Err(XaiError::shape(
-            "integrated Hessians baseline",
-            format!("{:?}", x.dims()),
-            &baseline.dims(),
-        ));
-    }
+    super::check_reference(x, baseline, "integrated Hessians baseline")?;
     if n_steps == 0 {
         return Err(XaiError::Config(
             "integrated Hessians need n_steps ≥ 1".into(),

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Explainable;
 use super::integrated_gradients::{IgConfig, column, mul_rows};
-use crate::engine::{CapturedGraph, DynTensor};
+use crate::engine::DynTensor;
 use xai_core::{Result, Target, XaiError};
 
 /// Values at a layer with their shape and the tapped node.
@@ -43,13 +43,6 @@ pub struct LayerAttribution {
     pub node: String,
     /// Completeness error per input, where defined.
     pub delta: Option<Vec<f64>>,
-}
-
-fn node_of(g: &CapturedGraph, layer: &str) -> Result<String> {
-    match g.node_index(layer) {
-        Ok(i) => Ok(g.nodes()[i].name.clone()),
-        Err(_) => g.module_output(layer),
-    }
 }
 
 /// Rows repeated `k` times, step-major: `[k·N, ...]`.
@@ -133,7 +126,7 @@ pub fn layer_gradient_x_activation<const D: usize>(
     layer: &str,
 ) -> Result<LayerAttribution> {
     let classes = classes_of(ex, x, target)?;
-    let node = node_of(&*ex.graph(x)?, layer)?;
+    let node = ex.graph(x)?.resolve_node(layer)?;
     let (_, shape, _) = layer_value(ex, x, &node)?;
     let (a, g, _) = tapped_grad(ex, x, &node, None, &shape, &classes)?;
     Ok(LayerAttribution {
@@ -142,6 +135,26 @@ pub fn layer_gradient_x_activation<const D: usize>(
         node,
         delta: None,
     })
+}
+
+/// Per input: `Σ values − (f_c(x) − f_c(reference))`, with `per` values per input and the
+/// outputs of `x` and of the reference run row-major.
+fn completeness_delta(
+    values: &[f64],
+    per: usize,
+    out_x: &[f64],
+    out_ref: &[f64],
+    classes: &[usize],
+) -> Vec<f64> {
+    let k = out_x.len() / classes.len();
+    classes
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            values[i * per..(i + 1) * per].iter().sum::<f64>()
+                - (out_x[i * k + c] - out_ref[i * k + c])
+        })
+        .collect()
 }
 
 /// Steps per chunk so that `steps × N` rows fit the budget.
@@ -165,16 +178,10 @@ pub fn layer_integrated_gradients<const D: usize>(
     layer: &str,
     config: &IgConfig,
 ) -> Result<LayerAttribution> {
-    if x.dims() != baseline.dims() {
-        return Err(XaiError::shape(
-            "layer IG baseline",
-            format!("{:?}", x.dims()),
-            &baseline.dims(),
-        ));
-    }
+    super::check_reference(x, baseline, "layer IG baseline")?;
     let classes = classes_of(ex, x, target)?;
     let n = x.dims()[0];
-    let node = node_of(&*ex.graph(x)?, layer)?;
+    let node = ex.graph(x)?.resolve_node(layer)?;
     let (a, shape, out_x) = layer_value(ex, x, &node)?;
     let (a0, _, _) = layer_value(ex, baseline, &node)?;
     let per = a.len() / n;
@@ -202,13 +209,7 @@ pub fn layer_integrated_gradients<const D: usize>(
     // F(layer := a') for the completeness delta.
     let offsets: Vec<f64> = diff.iter().map(|d| -d).collect();
     let (_, _, out_0) = tapped_grad(ex, x, &node, Some(offsets), &shape, &classes)?;
-    let k = out_x.len() / n;
-    let delta = (0..n)
-        .map(|i| {
-            values[i * per..(i + 1) * per].iter().sum::<f64>()
-                - (out_x[i * k + classes[i]] - out_0[i * k + classes[i]])
-        })
-        .collect();
+    let delta = completeness_delta(&values, per, &out_x, &out_0, &classes);
     Ok(LayerAttribution {
         values,
         shape,
@@ -228,19 +229,13 @@ pub fn layer_conductance<const D: usize>(
     layer: &str,
     config: &IgConfig,
 ) -> Result<LayerAttribution> {
-    if x.dims() != baseline.dims() {
-        return Err(XaiError::shape(
-            "conductance baseline",
-            format!("{:?}", x.dims()),
-            &baseline.dims(),
-        ));
-    }
+    super::check_reference(x, baseline, "conductance baseline")?;
     if config.n_steps == 0 {
         return Err(XaiError::Config("conductance needs n_steps ≥ 1".into()));
     }
     let classes = classes_of(ex, x, target)?;
     let n = x.dims()[0];
-    let node = node_of(&*ex.graph(x)?, layer)?;
+    let node = ex.graph(x)?.resolve_node(layer)?;
     let (a, shape, out_x) = layer_value(ex, x, &node)?;
     let per = a.len() / n;
     let points = config.n_steps + 1;
@@ -273,13 +268,7 @@ pub fn layer_conductance<const D: usize>(
             *v += grads[k][j] * (layer_vals[k + 1][j] - layer_vals[k][j]);
         }
     }
-    let kk = out_x.len() / n;
-    let delta = (0..n)
-        .map(|i| {
-            values[i * per..(i + 1) * per].iter().sum::<f64>()
-                - (out_x[i * kk + classes[i]] - first_out[i * kk + classes[i]])
-        })
-        .collect();
+    let delta = completeness_delta(&values, per, &out_x, &first_out, &classes);
     Ok(LayerAttribution {
         values,
         shape,

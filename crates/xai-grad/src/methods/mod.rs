@@ -117,6 +117,22 @@ impl<const D: usize> Explainable<D> {
     }
 }
 
+/// A reference (baseline) for `x`: same shape, finite. `what` names it in the error.
+pub(crate) fn check_reference<const D: usize>(
+    x: &Tensor<D>,
+    reference: &Tensor<D>,
+    what: &str,
+) -> Result<()> {
+    if x.dims() != reference.dims() {
+        return Err(XaiError::shape(
+            what,
+            format!("{:?}", x.dims()),
+            &reference.dims(),
+        ));
+    }
+    crate::gradient::validate_inputs(reference)
+}
+
 /// `∂ f_{class_i}(x_i) / ∂x_i` for every row, through the captured graph (inference mode), in
 /// one forward and one backward pass. The result lives on `x`'s device with `x`'s dtype.
 pub fn input_gradients<const D: usize>(

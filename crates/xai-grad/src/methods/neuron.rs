@@ -13,7 +13,7 @@
 use burn::tensor::{Tensor, TensorData};
 
 use super::Explainable;
-use super::integrated_gradients::{IgConfig, column, mul_rows};
+use super::integrated_gradients::{IgConfig, column, mul_rows, sum_steps};
 use crate::engine::DynTensor;
 use xai_core::{Result, XaiError};
 
@@ -25,10 +25,7 @@ fn unit_gradient<const D: usize>(
     unit: usize,
 ) -> Result<(Tensor<D>, Vec<f64>)> {
     let g = ex.graph(inputs)?;
-    let node = match g.node_index(layer) {
-        Ok(i) => g.nodes()[i].name.clone(),
-        Err(_) => g.module_output(layer)?,
-    };
+    let node = g.resolve_node(layer)?;
     let plain = ex.device.clone().inner();
     let ad = ex.device.clone().autodiff();
     let xa = inputs.clone().to_device(&plain).autodiff().require_grad();
@@ -82,13 +79,7 @@ pub fn neuron_integrated_gradients<const D: usize>(
     config: &IgConfig,
 ) -> Result<(Tensor<D>, Vec<f64>)> {
     crate::gradient::validate_inputs(x)?;
-    if x.dims() != baseline.dims() {
-        return Err(XaiError::shape(
-            "neuron IG baseline",
-            format!("{:?}", x.dims()),
-            &baseline.dims(),
-        ));
-    }
+    super::check_reference(x, baseline, "neuron IG baseline")?;
     let dims = x.dims();
     let n = dims[0];
     let (alphas, weights) = config.method.nodes(config.n_steps)?;
@@ -103,13 +94,7 @@ pub fn neuron_integrated_gradients<const D: usize>(
         let w = column(&weights[start..end], n, &x.device(), x.dtype());
         let pts = baseline.clone().repeat_dim(0, s) + mul_rows(diff.clone().repeat_dim(0, s), &a);
         let (g, _) = unit_gradient(ex, &pts, layer, unit)?;
-        let weighted = mul_rows(g, &w);
-        let mut split = [0usize; D];
-        split.copy_from_slice(&dims);
-        // Sum the s step blocks: [s·N, ...] -> [N, ...].
-        let rest: usize = dims[1..].iter().product();
-        let summed: Tensor<2> = weighted.reshape([s, n * rest]).sum_dim(0);
-        integral = integral + summed.reshape(split);
+        integral = integral + sum_steps(mul_rows(g, &w), s, dims)?;
     }
     let attributions = diff * integral;
     let (_, at_x) = unit_gradient(ex, x, layer, unit)?;
