@@ -18,6 +18,7 @@ use burn::tensor::{DType, Tensor};
 use image::{Rgb, RgbImage};
 use serde::Serialize;
 
+use crate::demo::report::{esc, io, other};
 use xai_core::agnostic::{self as ag, BurnModel, KernelShap, References, Rows, RunOptions};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec, tensor_from_f64};
 use xai_core::{Result, Target, XaiError};
@@ -92,13 +93,6 @@ pub struct ExplainReport {
     pub results: Vec<ExplainResult>,
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> XaiError {
-    XaiError::Io {
-        path: path.display().to_string(),
-        source: std::io::Error::other(e.to_string()),
-    }
-}
-
 fn parse_err(path: &Path, message: impl Into<String>) -> XaiError {
     XaiError::Parse {
         file: path.display().to_string(),
@@ -108,10 +102,7 @@ fn parse_err(path: &Path, message: impl Into<String>) -> XaiError {
 
 /// Rows of a CSV file: numbers separated by commas, `#` comments and a non-numeric header skipped.
 pub fn read_csv(path: &Path, features: usize) -> Result<Vec<f64>> {
-    let text = std::fs::read_to_string(path).map_err(|source| XaiError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -150,10 +141,7 @@ pub fn read_csv(path: &Path, features: usize) -> Result<Vec<f64>> {
 /// Hand-written: the format is a 10-byte preamble and a Python-dict header; a crate for it would
 /// bring ndarray along.
 pub fn read_npy(path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
-    let bytes = std::fs::read(path).map_err(|source| XaiError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(io(path))?;
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(parse_err(path, "not an NPY file"));
     }
@@ -232,7 +220,7 @@ pub fn read_png(path: &Path, shape: &[usize]) -> Result<Vec<f64>> {
             shape,
         ));
     };
-    let img = image::open(path).map_err(|e| io_err(path, e))?;
+    let img = image::open(path).map_err(|e| other(path, e))?;
     if (img.height() as usize, img.width() as usize) != (h, w) {
         return Err(parse_err(
             path,
@@ -533,16 +521,10 @@ fn heat(input: &[f64], values: &[f64], shape: &[usize]) -> RgbImage {
 
 fn write(report: &ExplainReport, out: &Path) -> Result<()> {
     let img_dir = out.join("img");
-    std::fs::create_dir_all(&img_dir).map_err(|source| XaiError::Io {
-        path: img_dir.display().to_string(),
-        source,
-    })?;
+    std::fs::create_dir_all(&img_dir).map_err(io(&img_dir))?;
     let json_path = out.join("results.json");
-    let json = serde_json::to_string_pretty(report).map_err(|e| io_err(&json_path, e))?;
-    std::fs::write(&json_path, json).map_err(|source| XaiError::Io {
-        path: json_path.display().to_string(),
-        source,
-    })?;
+    let json = serde_json::to_string_pretty(report).map_err(|e| other(&json_path, e))?;
+    std::fs::write(&json_path, json).map_err(io(&json_path))?;
     let image = report.input_shape.len() == 3 && matches!(report.input_shape[0], 1 | 3);
     let mut h = String::from(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>xai explain</title><style>body{font-family:system-ui,sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}table{border-collapse:collapse;margin:1em 0}img{image-rendering:pixelated;width:128px}</style></head><body>\n",
@@ -566,7 +548,7 @@ fn write(report: &ExplainReport, out: &Path) -> Result<()> {
                 let p = img_dir.join(format!("{}_{i}.png", r.method));
                 heat(input, &r.values[i], &report.input_shape)
                     .save(&p)
-                    .map_err(|e| io_err(&p, e))?;
+                    .map_err(|e| other(&p, e))?;
                 let _ = write!(
                     h,
                     "<td>{}<br><img src=\"img/{}_{i}.png\" alt=\"{} of input {i}\"></td>",
@@ -604,15 +586,5 @@ fn write(report: &ExplainReport, out: &Path) -> Result<()> {
     }
     h.push_str("</body></html>\n");
     let index = out.join("index.html");
-    std::fs::write(&index, h).map_err(|source| XaiError::Io {
-        path: index.display().to_string(),
-        source,
-    })
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    std::fs::write(&index, h).map_err(io(&index))
 }

@@ -14,14 +14,16 @@ use xai_core::{Result, XaiError};
 /// Pixels per image pixel in the overlays.
 const ZOOM: u32 = 8;
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> XaiError + '_ {
+/// Wrap an I/O error with its path.
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> XaiError + '_ {
     move |source| XaiError::Io {
         path: path.display().to_string(),
         source,
     }
 }
 
-fn other(path: &Path, e: impl std::fmt::Display) -> XaiError {
+/// Any error while writing `path` (image encoding, SVG drawing, JSON) as an I/O error.
+pub(crate) fn other(path: &Path, e: impl std::fmt::Display) -> XaiError {
     XaiError::Io {
         path: path.display().to_string(),
         source: std::io::Error::other(e.to_string()),
@@ -169,7 +171,8 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-fn esc(s: &str) -> String {
+/// Escape text for HTML.
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
