@@ -159,7 +159,7 @@ pub fn bench(
     let device: Device = xai_core::parse_device(device_name)?;
     let model = fx.model(&device, DType::F32)?;
     let ex = Explainable::new(
-        model,
+        model.clone(),
         |m: &FixtureModel, x: Tensor<2>| m.forward(x),
         device.clone(),
     )
@@ -170,6 +170,11 @@ pub fn bench(
     let target = match &fx.targets {
         Some(t) => Target::Classes(t.clone()),
         None => Target::Predicted,
+    };
+    // The model-agnostic methods run quietly, as the peers' timings do.
+    let quiet = xai_core::agnostic::RunOptions {
+        progress: false,
+        ..Default::default()
     };
     let conv_layer = fx
         .layers
@@ -234,19 +239,16 @@ pub fn bench(
                 .baselines
                 .as_ref()
                 .map_or_else(|| vec![0.0; f], |b| b.data[..f].to_vec());
-            let m = fx.model(&device, DType::F32)?;
             let cfg = KernelShap {
                 samples: steps,
-                run: xai_core::agnostic::RunOptions {
-                    progress: false,
-                    ..Default::default()
-                },
+                run: quiet,
                 ..KernelShap::default()
             };
             let dev = device.clone();
             (
                 Box::new(move || {
-                    let black_box = BurnModel::new(|x| m.forward(x), f, dev.clone(), DType::F32);
+                    let black_box =
+                        BurnModel::new(|x| model.forward(x), f, dev.clone(), DType::F32);
                     let rows = Rows::new(&inputs, f)?;
                     let refs = References::Background {
                         rows: background.clone(),
@@ -269,19 +271,16 @@ pub fn bench(
                 training.extend_from_slice(&b.data);
             }
             let stats = TabularStats::from_training(&training, f, &[])?;
-            let m = fx.model(&device, DType::F32)?;
             let cfg = LimeTabular {
                 samples: steps,
-                run: xai_core::agnostic::RunOptions {
-                    progress: false,
-                    ..Default::default()
-                },
+                run: quiet,
                 ..LimeTabular::default()
             };
             let dev = device.clone();
             (
                 Box::new(move || {
-                    let black_box = BurnModel::new(|x| m.forward(x), f, dev.clone(), DType::F32);
+                    let black_box =
+                        BurnModel::new(|x| model.forward(x), f, dev.clone(), DType::F32);
                     let rows = Rows::new(&inputs, f)?;
                     lime_tabular(&black_box, &rows, &target, &stats, &cfg).map(drop)
                 }),
