@@ -8,4 +8,4 @@ pub mod engine;
 pub mod gradient;
 pub mod methods;
 
-pub use engine::{CapturedGraph, DynTensor, Precision};
+pub use engine::{CapturedGraph, DynTensor, LinearIo, Precision, cross_entropy_logit_hvp};

@@ -244,7 +244,12 @@ impl<'g> Interp<'g> {
         self.jvp = spec.input_tangents.iter().any(Option::is_some) || spec.param_tangents.is_some();
         for (k, (ir, x)) in g.inputs.iter().zip(inputs).enumerate() {
             let got = x.shape().to_vec();
-            if got != ir.shape.to_vec() {
+            let rec = ir.shape.to_vec();
+            let batch_only = got.len() == rec.len()
+                && got.len() >= 2
+                && got[1..] == rec[1..]
+                && g.is_batch_flexible();
+            if got != rec && !batch_only {
                 return Err(XaiError::shape(
                     format!("graph input {k}"),
                     format!("{:?}", ir.shape.to_vec()),

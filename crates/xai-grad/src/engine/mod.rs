@@ -17,11 +17,13 @@ mod dyn_tensor;
 mod graph;
 mod interp;
 mod names;
+mod per_example;
 pub mod rules;
 pub use rules::{BackwardRule, Branch, NoRules, RuleSet, Unit, UnitCtx, UnitKind, UnitParam};
 
 pub use dyn_tensor::DynTensor;
 pub use graph::{CapturedGraph, Node, ParamInfo};
+pub use per_example::LinearIo;
 
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::{Dispatch, TensorMetadata};
@@ -223,9 +225,25 @@ impl CapturedGraph {
         precision: Precision,
         objective: impl FnOnce(&[DynTensor]) -> Result<Tensor<1>>,
     ) -> Result<ParamGrads> {
+        self.param_grads_at(inputs, None, device, precision, objective)
+    }
+
+    /// [`param_grads`](Self::param_grads) at parameter values `params` (same order and shapes
+    /// as [`CapturedGraph::params`]; `None` = the recorded ones). Training loops and influence
+    /// solvers move the parameters this way without touching the model.
+    pub fn param_grads_at(
+        &self,
+        inputs: &[DynTensor],
+        params: Option<&[DynTensor]>,
+        device: &Device,
+        precision: Precision,
+        objective: impl FnOnce(&[DynTensor]) -> Result<Tensor<1>>,
+    ) -> Result<ParamGrads> {
         let ad = device.clone().autodiff();
+        let pv = self.param_overrides(params, &ad)?;
         let spec = RunSpec {
             params: ParamMode::Leaves,
+            param_values: pv.as_deref(),
             ..Default::default()
         };
         let out = self
@@ -234,6 +252,19 @@ impl CapturedGraph {
         let outputs: Vec<DynTensor> = out.outputs.into_iter().map(DynTensor).collect();
         let grads = objective(&outputs)?.sum().backward();
         self.collect_param_grads(&out.params, &grads)
+    }
+
+    fn param_overrides(
+        &self,
+        params: Option<&[DynTensor]>,
+        device: &Device,
+    ) -> Result<Option<Vec<T>>> {
+        params
+            .map(|p| {
+                self.check_param_list(p, "parameter values")?;
+                Ok(p.iter().map(|t| to_device(t, device)).collect())
+            })
+            .transpose()
     }
 
     fn collect_param_grads(&self, params: &[T], grads: &Gradients) -> Result<ParamGrads> {
@@ -337,11 +368,26 @@ impl CapturedGraph {
         precision: Precision,
         objective: impl Fn(&[DynTensor], &[DynTensor]) -> Result<Tensor<1>>,
     ) -> Result<Vec<DynTensor>> {
+        self.hvp_params_at(inputs, None, v, device, precision, objective)
+    }
+
+    /// [`hvp_params`](Self::hvp_params) at parameter values `params` (`None` = recorded).
+    pub fn hvp_params_at(
+        &self,
+        inputs: &[DynTensor],
+        params: Option<&[DynTensor]>,
+        v: &[DynTensor],
+        device: &Device,
+        precision: Precision,
+        objective: impl Fn(&[DynTensor], &[DynTensor]) -> Result<Tensor<1>>,
+    ) -> Result<Vec<DynTensor>> {
         self.check_param_list(v, "direction")?;
         let ad = device.clone().autodiff();
+        let pv = self.param_overrides(params, &ad)?;
         let vt: Vec<T> = v.iter().map(|t| to_device(t, &ad)).collect();
         let spec = RunSpec {
             params: ParamMode::Leaves,
+            param_values: pv.as_deref(),
             param_tangents: Some(&vt),
             ..Default::default()
         };
@@ -363,6 +409,49 @@ impl CapturedGraph {
         let dir = objective(&outputs, &tangents)?.sum();
         let grads = dir.backward();
         Ok(self.collect_param_grads(&out.params, &grads)?.grads)
+    }
+
+    /// The mixed second derivative `∇_x ⟨∇_θ objective, v⟩` (one tensor shaped like the first
+    /// input): how the directional derivative of the objective along parameter direction `v`
+    /// changes with the input. Influence functions use it for `I_pert,loss`.
+    pub fn param_direction_input_grad(
+        &self,
+        input: &DynTensor,
+        params: Option<&[DynTensor]>,
+        v: &[DynTensor],
+        device: &Device,
+        precision: Precision,
+        objective: impl Fn(&[DynTensor], &[DynTensor]) -> Result<Tensor<1>>,
+    ) -> Result<DynTensor> {
+        self.check_param_list(v, "direction")?;
+        let ad = device.clone().autodiff();
+        let pv = self.param_overrides(params, &ad)?;
+        let vt: Vec<T> = v.iter().map(|t| to_device(t, &ad)).collect();
+        let x = DynTensor(Dispatch::float_set_require_grad(
+            to_device(input, &ad),
+            true,
+        ));
+        let spec = RunSpec {
+            param_values: pv.as_deref(),
+            param_tangents: Some(&vt),
+            ..Default::default()
+        };
+        let out = self
+            .interp(&ad, precision)
+            .run(std::slice::from_ref(&x.0), &spec)?;
+        let outputs: Vec<DynTensor> = out.outputs.iter().cloned().map(DynTensor).collect();
+        let tangents: Vec<DynTensor> = out
+            .output_tangents
+            .iter()
+            .zip(&out.outputs)
+            .map(|(t, y)| {
+                DynTensor(t.clone().unwrap_or_else(|| {
+                    Dispatch::float_zeros(y.shape(), &y.device(), y.dtype().into())
+                }))
+            })
+            .collect();
+        let grads = objective(&outputs, &tangents)?.sum().backward();
+        Ok(x.grad(&grads).unwrap_or_else(|| x.zeros_like()))
     }
 
     /// Exact input Hessian-vector products: for each sample, `∇²_x s(x) v` where `s` is the scalar
@@ -417,11 +506,26 @@ impl CapturedGraph {
         precision: Precision,
         loss_hvp: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<2>,
     ) -> Result<Vec<DynTensor>> {
+        self.gnvp_params_at(inputs, None, v, device, precision, loss_hvp)
+    }
+
+    /// [`gnvp_params`](Self::gnvp_params) at parameter values `params` (`None` = recorded).
+    pub fn gnvp_params_at(
+        &self,
+        inputs: &[DynTensor],
+        params: Option<&[DynTensor]>,
+        v: &[DynTensor],
+        device: &Device,
+        precision: Precision,
+        loss_hvp: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<2>,
+    ) -> Result<Vec<DynTensor>> {
         self.check_param_list(v, "direction")?;
         let ad = device.clone().autodiff();
+        let pv = self.param_overrides(params, &ad)?;
         let vt: Vec<T> = v.iter().map(|t| to_device(t, &ad)).collect();
         let spec = RunSpec {
             params: ParamMode::Leaves,
+            param_values: pv.as_deref(),
             param_tangents: Some(&vt),
             ..Default::default()
         };

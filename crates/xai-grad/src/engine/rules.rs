@@ -371,7 +371,7 @@ fn is_shape(kind: &str) -> bool {
 
 impl CapturedGraph {
     /// Float tensors that depend on a graph input.
-    fn data_dependent(&self) -> HashSet<TensorId> {
+    pub(crate) fn data_dependent(&self) -> HashSet<TensorId> {
         let mut dd: HashSet<TensorId> = self.inputs.iter().map(|t| t.id).collect();
         for n in &self.nodes {
             if n.op.inputs().any(|t| dd.contains(&t.id)) {
