@@ -20,7 +20,7 @@ use rand::seq::index::sample;
 use xai_core::{Result, XaiError};
 
 use crate::objective::{Data, Objective, to_f64};
-use crate::solvers::{dot, norm};
+use crate::solvers::{InverseHvp, dot, norm, row};
 
 /// Stopping rule of [`train`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -96,7 +96,7 @@ pub fn train(
         }
         let mut d = r.neg();
         let mut slope = dot(&g, &d)?;
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             // Not a descent direction: restart from steepest descent.
             s_hist.clear();
             y_hist.clear();
@@ -146,6 +146,44 @@ pub fn train(
     ))
 }
 
+/// Minimise the weighted objective by preconditioned steps `θ ← θ − t P ∇J(θ)` (a chord
+/// Newton method when `P` is the inverse Hessian at a nearby point), halving `t` until the
+/// objective decreases. Warm-started leave-one-out and subset retraining of a convex model
+/// converge in a handful of steps this way, because removing examples barely moves the Hessian.
+/// Falls back to L-BFGS if the tolerance is not reached in `max_iter.min(100)` steps.
+pub fn train_preconditioned(
+    objective: &Objective,
+    theta0: &Tensor<1>,
+    weights: Option<&[f64]>,
+    preconditioner: &dyn InverseHvp,
+    opts: &TrainOptions,
+) -> Result<(Tensor<1>, TrainReport)> {
+    let mut theta = theta0.clone();
+    let (mut f, mut g) = objective.value_grad(&theta, weights)?;
+    for it in 0..opts.max_iter.min(100) {
+        let gn = norm(&g)?;
+        if gn <= opts.grad_tol {
+            return Ok((theta, TrainReport { iterations: it, value: f, grad_norm: gn }));
+        }
+        let [p] = g.dims();
+        let d = row(&preconditioner.solve(&g.clone().reshape([1, p]))?, 0);
+        let mut step = 1.0;
+        loop {
+            let cand = theta.clone() - d.clone() * step;
+            let (fc, gc) = objective.value_grad(&cand, weights)?;
+            // Near the optimum the decrease drops below f64 resolution: accept within rounding.
+            if fc <= f + 1e-13 * (1.0 + f.abs()) || step < 1e-6 {
+                theta = cand;
+                f = fc;
+                g = gc;
+                break;
+            }
+            step *= 0.5;
+        }
+    }
+    train(objective, &theta, weights, opts)
+}
+
 fn progress(total: usize, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(total as u64);
     if let Ok(style) = ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {elapsed}") {
@@ -165,6 +203,7 @@ pub fn loo_test_loss_change(
     theta_hat: &Tensor<1>,
     test: &Data,
     remove: &[usize],
+    preconditioner: Option<&dyn InverseHvp>,
     opts: &TrainOptions,
 ) -> Result<Vec<Vec<f64>>> {
     let n = objective.num_train();
@@ -179,7 +218,10 @@ pub fn loo_test_loss_change(
         }
         let mut w = vec![1.0; n];
         w[i] = 0.0;
-        let (theta, _) = train(objective, theta_hat, Some(&w), opts)?;
+        let (theta, _) = match preconditioner {
+            Some(p) => train_preconditioned(objective, theta_hat, Some(&w), p, opts)?,
+            None => train(objective, theta_hat, Some(&w), opts)?,
+        };
         let l = objective.losses(&theta, test)?;
         for (t, row) in out.iter_mut().enumerate() {
             row.push(l[t] - base[t]);
@@ -211,15 +253,19 @@ impl Default for LdsOptions {
     }
 }
 
-/// Retrain on `subsets` random subsets (from `theta_init`) and record every test loss:
-/// returns the masks `[M][n]` and losses `[M][T]`. Shared by every attributor's LDS.
+/// Subset masks `[M][n]` and the retrained test losses `[M][T]`.
+pub type SubsetRuns = (Vec<Vec<bool>>, Vec<Vec<f64>>);
+
+/// Retrain on `subsets` random subsets (from `theta_init`; with a preconditioner for convex
+/// models) and record every test loss. Shared by every attributor's LDS.
 pub fn subset_losses(
     objective: &Objective,
     theta_init: &Tensor<1>,
     test: &Data,
     lds: &LdsOptions,
+    preconditioner: Option<&dyn InverseHvp>,
     opts: &TrainOptions,
-) -> Result<(Vec<Vec<bool>>, Vec<Vec<f64>>)> {
+) -> Result<SubsetRuns> {
     let n = objective.num_train();
     let k = ((n as f64) * lds.fraction).round() as usize;
     if k == 0 || k > n || lds.subsets < 3 {
@@ -236,7 +282,10 @@ pub fn subset_losses(
         let mut mask = vec![false; n];
         chosen.iter().for_each(|&i| mask[i] = true);
         let w: Vec<f64> = mask.iter().map(|&m| f64::from(u8::from(m))).collect();
-        let (theta, _) = train(objective, theta_init, Some(&w), opts)?;
+        let (theta, _) = match preconditioner {
+            Some(p) => train_preconditioned(objective, theta_init, Some(&w), p, opts)?,
+            None => train(objective, theta_init, Some(&w), opts)?,
+        };
         losses.push(objective.losses(&theta, test)?);
         masks.push(mask);
         pb.inc(1);

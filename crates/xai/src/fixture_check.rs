@@ -104,6 +104,9 @@ pub fn check_fixture(
     device: &Device,
     precision: Precision,
 ) -> Result<Vec<CheckLine>> {
+    if xai_influence::fixture::is_logreg_fixture(&fx.raw) {
+        return check_influence(fx, device, precision);
+    }
     let dt = dtype(precision);
     let model = fx.model(device, dt)?;
     model.validate()?;
@@ -442,4 +445,57 @@ fn burn_to_torch(h: &DynTensor, burn_shape: &[usize], torch_shape: &[usize]) -> 
     } else {
         h.to_vec_f64()
     }
+}
+
+/// The influence fixture: `influence_up_loss` with the exact and the CG solver, and
+/// `loo_test_loss_change` by warm-started retraining (every training point), plus the
+/// per-test-point Pearson correlation of predicted and actual LOO (must be ≥ 0.99).
+fn check_influence(fx: &Fixture, device: &Device, precision: Precision) -> Result<Vec<CheckLine>> {
+    use xai_influence::eval::{TrainOptions, loo_test_loss_change, pearson};
+    use xai_influence::{Influence, Solver};
+    let lf = xai_influence::fixture::load_logreg_fixture(&fx.raw, device, precision)?;
+    let theta = lf.objective.theta();
+    let flat = |m: &[Vec<f64>]| m.iter().flatten().copied().collect::<Vec<f64>>();
+    let mut lines = Vec::new();
+    let mut predicted = None;
+    let mut exact = None;
+    for (label, solver) in [("exact", Solver::exact(0.0)), ("cg", Solver::cg(0.0, 100))] {
+        let built = solver.build(&lf.objective, &theta)?;
+        let inf = Influence::with_solver(&lf.objective, &theta, built)?;
+        if label == "exact" {
+            exact = Some(solver.build(&lf.objective, &theta)?);
+        }
+        let ours = inf.up_loss(&lf.test)?;
+        lines.push(compare(
+            &format!("influence_up_loss[{label}]"),
+            &flat(&ours),
+            &flat(&lf.up_loss),
+        ));
+        if predicted.is_none() {
+            predicted = Some(inf.predicted_loo_change(&lf.test)?);
+        }
+    }
+    let n = lf.objective.num_train();
+    let all: Vec<usize> = (0..n).collect();
+    let opts = TrainOptions {
+        grad_tol: if precision == Precision::F64 { 1e-10 } else { 1e-5 },
+        ..Default::default()
+    };
+    let loo = loo_test_loss_change(&lf.objective, &theta, &lf.test, &all, exact.as_deref(), &opts)?;
+    lines.push(compare("loo_test_loss_change", &flat(&loo), &flat(&lf.loo)));
+    if let Some(pred) = predicted {
+        let worst = pred
+            .iter()
+            .zip(&lf.loo)
+            .map(|(p, a)| pearson(p, a))
+            .fold(f64::INFINITY, f64::min);
+        // Reported as 1 − r against the 0.01 bound, so PASS means r ≥ 0.99 on every test point.
+        lines.push(CheckLine {
+            key: "predicted_vs_loo_pearson_min".into(),
+            status: if worst >= 0.99 { Status::Pass } else { Status::Fail },
+            max_abs_err: 1.0 - worst,
+            bound: 0.01,
+        });
+    }
+    Ok(lines)
 }

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod demo;
 pub mod explain;
 pub mod fixture_check;
+pub mod influence_bench;
 
 pub use xai_core as core;
 pub use xai_grad as grad;

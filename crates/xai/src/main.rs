@@ -84,6 +84,11 @@ enum Command {
         #[arg(long, default_value = "flex")]
         device: String,
     },
+    /// Training-data attribution benchmarks on the bundled digits, judged by retraining.
+    Influence {
+        #[command(subcommand)]
+        action: InfluenceAction,
+    },
     /// Throughput of one attribution method on a fixture's model and inputs.
     Bench {
         /// A fixture JSON file (e.g. ../shared/fixtures/perf_lenet.json).
@@ -106,6 +111,24 @@ enum Command {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum InfluenceAction {
+    /// Run one benchmark: `digits-logreg` or `digits-mlp`.
+    Bench {
+        /// The benchmark.
+        which: String,
+        /// Print the JSON summary (always written to stdout; this also silences progress).
+        #[arg(long)]
+        json: bool,
+        /// Seed of the subsets, projections and sampled labels.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Quick run: fewer test points, retrains and LiSSA steps (for smoke tests).
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -137,6 +160,10 @@ const EMBEDDED: &[(&str, &str)] = &[
     (
         "smooth_mlp.json",
         include_str!("../../../assets/fixtures/smooth_mlp.json"),
+    ),
+    (
+        "logreg_influence.json",
+        include_str!("../../../assets/fixtures/logreg_influence.json"),
     ),
 ];
 
@@ -249,6 +276,29 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 r.results.len(),
                 out.join("index.html").display()
             );
+            Ok(true)
+        }
+        Command::Influence {
+            action: InfluenceAction::Bench { which, json, seed, quick },
+        } => {
+            if json {
+                // SAFETY-free: single-threaded at this point; silences progress bars.
+                unsafe { std::env::set_var("XAI_QUIET", "1") };
+            }
+            let mut opts = xai::influence_bench::InfluenceBenchOptions { seed, ..Default::default() };
+            if quick {
+                opts.test_points = 50;
+                opts.loo_points = Some(100);
+                opts.lds_subsets = 20;
+                opts.lissa_points = 1;
+                opts.lissa_depth = 1000;
+            }
+            let v = match which.as_str() {
+                "digits-logreg" => xai::influence_bench::digits_logreg(&opts)?,
+                "digits-mlp" => xai::influence_bench::digits_mlp(&opts)?,
+                other => anyhow::bail!("unknown benchmark `{other}` (digits-logreg, digits-mlp)"),
+            };
+            println!("{}", if json { serde_json::to_string(&v)? } else { serde_json::to_string_pretty(&v)? });
             Ok(true)
         }
         Command::Fixture {

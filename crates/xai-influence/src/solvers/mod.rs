@@ -17,7 +17,7 @@ mod arnoldi;
 mod cg;
 mod exact;
 mod kfac;
-mod lissa;
+pub mod lissa;
 
 pub use arnoldi::ArnoldiSolver;
 pub use cg::CgSolver;
@@ -217,7 +217,7 @@ pub(crate) fn dot(a: &Tensor<1>, b: &Tensor<1>) -> Result<f64> {
 }
 
 /// Row `i` of `m` as a vector.
-pub(crate) fn row(m: &Tensor<2>, i: usize) -> Tensor<1> {
+pub fn row(m: &Tensor<2>, i: usize) -> Tensor<1> {
     let [_, p] = m.dims();
     m.clone().slice([i..i + 1]).reshape([p])
 }
