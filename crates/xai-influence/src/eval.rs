@@ -163,7 +163,14 @@ pub fn train_preconditioned(
     for it in 0..opts.max_iter.min(100) {
         let gn = norm(&g)?;
         if gn <= opts.grad_tol {
-            return Ok((theta, TrainReport { iterations: it, value: f, grad_norm: gn }));
+            return Ok((
+                theta,
+                TrainReport {
+                    iterations: it,
+                    value: f,
+                    grad_norm: gn,
+                },
+            ));
         }
         let [p] = g.dims();
         let d = row(&preconditioner.solve(&g.clone().reshape([1, p]))?, 0);

@@ -478,10 +478,21 @@ fn check_influence(fx: &Fixture, device: &Device, precision: Precision) -> Resul
     let n = lf.objective.num_train();
     let all: Vec<usize> = (0..n).collect();
     let opts = TrainOptions {
-        grad_tol: if precision == Precision::F64 { 1e-10 } else { 1e-5 },
+        grad_tol: if precision == Precision::F64 {
+            1e-10
+        } else {
+            1e-5
+        },
         ..Default::default()
     };
-    let loo = loo_test_loss_change(&lf.objective, &theta, &lf.test, &all, exact.as_deref(), &opts)?;
+    let loo = loo_test_loss_change(
+        &lf.objective,
+        &theta,
+        &lf.test,
+        &all,
+        exact.as_deref(),
+        &opts,
+    )?;
     lines.push(compare("loo_test_loss_change", &flat(&loo), &flat(&lf.loo)));
     if let Some(pred) = predicted {
         let worst = pred
@@ -492,7 +503,11 @@ fn check_influence(fx: &Fixture, device: &Device, precision: Precision) -> Resul
         // Reported as 1 − r against the 0.01 bound, so PASS means r ≥ 0.99 on every test point.
         lines.push(CheckLine {
             key: "predicted_vs_loo_pearson_min".into(),
-            status: if worst >= 0.99 { Status::Pass } else { Status::Fail },
+            status: if worst >= 0.99 {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
             max_abs_err: 1.0 - worst,
             bound: 0.01,
         });

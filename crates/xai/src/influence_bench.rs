@@ -71,13 +71,45 @@ pub fn digits_logreg(opts: &InfluenceBenchOptions) -> Result<Value> {
     let train_set = data(&train_d, &dev)?;
     let test = first(&data(&test_d, &dev)?, opts.test_points)?;
     let model: Linear = LinearConfig::new(64, 10).with_bias(false).init(&dev);
-    let graph = CapturedGraph::capture(&model, train_set.x.clone().into_tensor::<2>()?, |m, x| m.forward(x))?;
-    let objective = Objective::new(graph, train_set, Loss::CrossEntropy, 1e-3, &dev, Precision::F64)?;
+    let graph = CapturedGraph::capture(
+        &model,
+        train_set
+            .x
+            .clone()
+            .into_tensor::<2>()?
+            .cast(burn::tensor::FloatDType::F32),
+        |m, x| m.forward(x),
+    )?;
+    let objective = Objective::new(
+        graph,
+        train_set,
+        Loss::CrossEntropy,
+        1e-3,
+        &dev,
+        Precision::F64,
+    )?;
     let t0 = Instant::now();
     let zero = objective.theta() * 0.0;
-    let (rough, _) = train(&objective, &zero, None, &TrainOptions { grad_tol: 1e-6, ..Default::default() })?;
+    let (rough, _) = train(
+        &objective,
+        &zero,
+        None,
+        &TrainOptions {
+            grad_tol: 1e-6,
+            ..Default::default()
+        },
+    )?;
     let pre = Solver::exact(0.0).build(&objective, &rough)?;
-    let (theta, report) = train_preconditioned(&objective, &rough, None, pre.as_ref(), &TrainOptions { grad_tol: 1e-11, ..Default::default() })?;
+    let (theta, report) = train_preconditioned(
+        &objective,
+        &rough,
+        None,
+        pre.as_ref(),
+        &TrainOptions {
+            grad_tol: 1e-11,
+            ..Default::default()
+        },
+    )?;
     let train_s = t0.elapsed().as_secs_f64();
     let test_acc = accuracy(&objective, &theta, &test)?;
 
@@ -93,18 +125,49 @@ pub fn digits_logreg(opts: &InfluenceBenchOptions) -> Result<Value> {
     };
     let t0 = Instant::now();
     let inv = Solver::exact(0.0).build(&objective, &theta)?;
-    let loo = loo_test_loss_change(&objective, &theta, &test, &remove, Some(inv.as_ref()), &TrainOptions { grad_tol: 1e-10, ..Default::default() })?;
+    let loo = loo_test_loss_change(
+        &objective,
+        &theta,
+        &test,
+        &remove,
+        Some(inv.as_ref()),
+        &TrainOptions {
+            grad_tol: 1e-10,
+            ..Default::default()
+        },
+    )?;
     let loo_s = t0.elapsed().as_secs_f64();
-    let pred_sub: Vec<Vec<f64>> = predicted.iter().map(|r| remove.iter().map(|&i| r[i]).collect()).collect();
-    let per_test: Vec<f64> = pred_sub.iter().zip(&loo).map(|(p, a)| pearson(p, a)).collect();
+    let pred_sub: Vec<Vec<f64>> = predicted
+        .iter()
+        .map(|r| remove.iter().map(|&i| r[i]).collect())
+        .collect();
+    let per_test: Vec<f64> = pred_sub
+        .iter()
+        .zip(&loo)
+        .map(|(p, a)| pearson(p, a))
+        .collect();
     let loo_pearson_mean = per_test.iter().sum::<f64>() / per_test.len() as f64;
     let loo_pearson_min = per_test.iter().cloned().fold(f64::INFINITY, f64::min);
 
     // CG on the same test points (correlation with exact) and LDS.
     let cg = CgSolver::new(&objective, &theta, 0.0, 200, 1e-10, Curvature::Hessian)?;
     let t0 = Instant::now();
-    let lds_opts = LdsOptions { subsets: opts.lds_subsets, fraction: 0.5, seed: opts.seed };
-    let runs = subset_losses(&objective, &theta, &test, &lds_opts, Some(inv.as_ref()), &TrainOptions { grad_tol: 1e-9, ..Default::default() })?;
+    let lds_opts = LdsOptions {
+        subsets: opts.lds_subsets,
+        fraction: 0.5,
+        seed: opts.seed,
+    };
+    let runs = subset_losses(
+        &objective,
+        &theta,
+        &test,
+        &lds_opts,
+        Some(inv.as_ref()),
+        &TrainOptions {
+            grad_tol: 1e-9,
+            ..Default::default()
+        },
+    )?;
     let lds_s = t0.elapsed().as_secs_f64();
     let lds_exact = lds(&predicted, &runs.0, &runs.1)?;
     let graddot: Vec<Vec<f64>> = xai_influence::attributors::grad_dot(&objective, &theta, &test)?;
@@ -114,7 +177,15 @@ pub fn digits_logreg(opts: &InfluenceBenchOptions) -> Result<Value> {
     let lissa_test = first(&test, opts.lissa_points)?;
     let g = objective.per_example_grads(&theta, &lissa_test, 64)?;
     let t0 = Instant::now();
-    let lissa = LissaSolver::new(&objective, &theta, LissaConfig { depth: opts.lissa_depth, seed: opts.seed, ..Default::default() })?;
+    let lissa = LissaSolver::new(
+        &objective,
+        &theta,
+        LissaConfig {
+            depth: opts.lissa_depth,
+            seed: opts.seed,
+            ..Default::default()
+        },
+    )?;
     let lissa_scale = lissa.scale();
     let mut errs = Vec::new();
     let mut lissa_error = None;
@@ -131,17 +202,30 @@ pub fn digits_logreg(opts: &InfluenceBenchOptions) -> Result<Value> {
     let lissa_rel_err = errs.iter().cloned().fold(f64::NAN, f64::max);
 
     // Koh & Liang's recipe: batch 1, depth 5000, r = 10, scale = 1.5 λ_max of the full Hessian.
-    let full = LissaConfig { batch_size: n, power_batches: 1, power_iters: 50, ..Default::default() };
-    let lambda_full = xai_influence::solvers::lissa::estimate_batch_lambda_max(&objective, &theta, &full)?;
-    let koh = LissaSolver::new(&objective, &theta, LissaConfig {
-        batch_size: 1,
-        depth: 5000,
-        repeats: 10,
-        scale: Some(1.5 * lambda_full),
-        seed: opts.seed,
+    let full = LissaConfig {
+        batch_size: n,
+        power_batches: 1,
+        power_iters: 50,
         ..Default::default()
-    })?;
-    let koh_outcome = xai_influence::InverseHvp::solve(&koh, &first(&test, 1).and_then(|t| objective.per_example_grads(&theta, &t, 1))?);
+    };
+    let lambda_full =
+        xai_influence::solvers::lissa::estimate_batch_lambda_max(&objective, &theta, &full)?;
+    let koh = LissaSolver::new(
+        &objective,
+        &theta,
+        LissaConfig {
+            batch_size: 1,
+            depth: 5000,
+            repeats: 10,
+            scale: Some(1.5 * lambda_full),
+            seed: opts.seed,
+            ..Default::default()
+        },
+    )?;
+    let koh_outcome = xai_influence::InverseHvp::solve(
+        &koh,
+        &first(&test, 1).and_then(|t| objective.per_example_grads(&theta, &t, 1))?,
+    );
     let divergence = match &koh_outcome {
         Ok(_) => None,
         Err(e) => Some(e.to_string()),
@@ -160,6 +244,7 @@ pub fn digits_logreg(opts: &InfluenceBenchOptions) -> Result<Value> {
         "lds_graddot": lds_graddot,
         "lissa_rel_err": lissa_rel_err,
         "lissa_scale": lissa_scale,
+        "lissa_residuals": lissa.stats().residuals,
         "lissa_error": lissa_error,
         "lissa_divergence_detected": divergence.is_some(),
         "lissa_divergence_message": divergence,
@@ -180,8 +265,228 @@ fn accuracy(objective: &Objective, theta: &Tensor<1>, test: &Data) -> Result<f64
     Ok(right as f64 / test.len() as f64)
 }
 
+/// The 64-32-10 tanh MLP the MLP benchmark studies.
+#[derive(burn::module::Module, Debug)]
+pub struct DigitsMlp {
+    fc1: Linear,
+    fc2: Linear,
+}
 
-/// The MLP benchmark (not yet implemented in this build: see below).
-pub fn digits_mlp(_opts: &InfluenceBenchOptions) -> Result<Value> {
-    Err(xai_core::XaiError::Config("digits-mlp: work in progress".into()))
+impl DigitsMlp {
+    /// Seeded initialisation.
+    pub fn new(device: &Device, seed: u64) -> Self {
+        burn::tensor::Device::seed(device, seed);
+        Self {
+            fc1: LinearConfig::new(64, 32).init(device),
+            fc2: LinearConfig::new(32, 10).init(device),
+        }
+    }
+    /// Logits.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.fc2
+            .forward(burn::tensor::activation::tanh(self.fc1.forward(x)))
+    }
+}
+
+/// The MLP benchmark: LDS per attributor, mislabel detection.
+pub fn digits_mlp(opts: &InfluenceBenchOptions) -> Result<Value> {
+    use xai_influence::attributors;
+    let dev = Device::flex();
+    let (train_d, test_d) = digits_split()?;
+    let train_set = data(&train_d, &dev)?;
+    let test = first(&data(&test_d, &dev)?, opts.test_points.min(200))?;
+    let model = DigitsMlp::new(&dev, opts.seed);
+    let graph = CapturedGraph::capture(
+        &model,
+        train_set
+            .x
+            .clone()
+            .into_tensor::<2>()?
+            .cast(burn::tensor::FloatDType::F32),
+        |m, x| m.forward(x),
+    )?;
+    let objective = Objective::new(
+        graph,
+        train_set.clone(),
+        Loss::CrossEntropy,
+        1e-3,
+        &dev,
+        Precision::F64,
+    )?;
+    let init = objective.theta();
+    let train_opts = TrainOptions {
+        grad_tol: 1e-6,
+        max_iter: 4000,
+        history: 20,
+    };
+    let t0 = Instant::now();
+    // TracIn checkpoints: the iterates after 25/50/100/200 L-BFGS steps and the optimum.
+    let mut checkpoints = Vec::new();
+    let mut theta = init.clone();
+    let mut done = 0;
+    for stop in [25usize, 50, 100, 200] {
+        let (t, _) = train(
+            &objective,
+            &theta,
+            None,
+            &TrainOptions {
+                max_iter: stop - done,
+                ..train_opts
+            },
+        )?;
+        theta = t;
+        done = stop;
+        checkpoints.push((theta.clone(), 1.0));
+    }
+    let (theta, report) = train(&objective, &theta, None, &train_opts)?;
+    checkpoints.push((theta.clone(), 1.0));
+    let train_s = t0.elapsed().as_secs_f64();
+    let test_acc = accuracy(&objective, &theta, &test)?;
+
+    // Scores of every attributor, oriented "higher = more helpful".
+    let mut scores: Vec<(String, Vec<Vec<f64>>, f64)> = Vec::new();
+    let mut timed = |name: &str, f: &mut dyn FnMut() -> Result<Vec<Vec<f64>>>| -> Result<()> {
+        let t0 = Instant::now();
+        match f() {
+            Ok(s) => scores.push((name.to_string(), s, t0.elapsed().as_secs_f64())),
+            Err(e) => eprintln!("{name}: {e}"),
+        }
+        Ok(())
+    };
+    let influence = |solver: Solver| -> Result<Vec<Vec<f64>>> {
+        Influence::new(&objective, &theta, &solver)?.predicted_loo_change(&test)
+    };
+    timed("exact", &mut || {
+        influence(Solver::Exact {
+            damping: 1e-4,
+            curvature: Curvature::Hessian,
+        })
+    })?;
+    timed("exact_gauss_newton", &mut || {
+        influence(Solver::Exact {
+            damping: 1e-4,
+            curvature: Curvature::GaussNewton,
+        })
+    })?;
+    timed("cg", &mut || {
+        influence(Solver::Cg {
+            damping: 1e-4,
+            max_iter: 300,
+            tol: 1e-6,
+            curvature: Curvature::GaussNewton,
+        })
+    })?;
+    timed("lissa", &mut || {
+        influence(Solver::Lissa(LissaConfig {
+            depth: opts.lissa_depth.min(2000),
+            damping: 1e-3,
+            curvature: Curvature::GaussNewton,
+            max_residual: Some(0.5),
+            seed: opts.seed,
+            ..Default::default()
+        }))
+    })?;
+    timed("arnoldi", &mut || {
+        influence(Solver::Arnoldi {
+            dim: 200,
+            top_k: 100,
+            damping: 1e-3,
+            seed: opts.seed,
+        })
+    })?;
+    timed("kfac", &mut || {
+        influence(Solver::Kfac {
+            damping: 1e-4,
+            seed: opts.seed,
+        })
+    })?;
+    timed("ekfac", &mut || {
+        influence(Solver::Ekfac {
+            damping: 1e-4,
+            seed: opts.seed,
+        })
+    })?;
+    timed("grad_dot", &mut || {
+        attributors::grad_dot(&objective, &theta, &test)
+    })?;
+    timed("tracin", &mut || {
+        attributors::tracin(&objective, &checkpoints, &test)
+    })?;
+    timed("representer", &mut || {
+        attributors::representer(&objective, &theta, &test)
+    })?;
+    timed("trak", &mut || {
+        attributors::trak(&objective, &theta, &test, 512, 4, 1e-3, opts.seed)
+    })?;
+
+    // LDS: cold retraining from the same initialisation on random halves.
+    let t0 = Instant::now();
+    let lds_opts = LdsOptions {
+        subsets: opts.lds_subsets.min(40),
+        fraction: 0.5,
+        seed: opts.seed,
+    };
+    let runs = subset_losses(&objective, &init, &test, &lds_opts, None, &train_opts)?;
+    let lds_s = t0.elapsed().as_secs_f64();
+    let mut lds_map = serde_json::Map::new();
+    let mut secs = serde_json::Map::new();
+    for (name, s, t) in &scores {
+        lds_map.insert(name.clone(), json!(lds(s, &runs.0, &runs.1)?));
+        secs.insert(name.clone(), json!(t));
+    }
+
+    // Mislabel detection: flip 10 % of the labels, retrain, rank by self-influence.
+    let n = objective.num_train();
+    let mut flipped_y = train_set.y.clone();
+    let flipped: Vec<usize> = {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0xf11b);
+        rand::seq::index::sample(&mut rng, n, n / 10).into_vec()
+    };
+    for (k, &i) in flipped.iter().enumerate() {
+        flipped_y[i] = (flipped_y[i] + 1 + k % 9) % 10;
+    }
+    let noisy = objective.with_train(Data::new(train_set.x.clone(), flipped_y)?)?;
+    let (theta_noisy, _) = train(&noisy, &init, None, &train_opts)?;
+    let mut mislabel = serde_json::Map::new();
+    for (name, solver) in [
+        (
+            "exact",
+            Solver::Exact {
+                damping: 1e-4,
+                curvature: Curvature::GaussNewton,
+            },
+        ),
+        (
+            "ekfac",
+            Solver::Ekfac {
+                damping: 1e-4,
+                seed: opts.seed,
+            },
+        ),
+        ("grad_dot", Solver::Identity),
+    ] {
+        let inf = Influence::new(&noisy, &theta_noisy, &solver)?;
+        let s = inf.self_influence()?;
+        mislabel.insert(
+            name.into(),
+            json!(xai_influence::eval::mislabel_found(&s, &flipped, 0.10)),
+        );
+    }
+    let best = mislabel
+        .values()
+        .filter_map(Value::as_f64)
+        .fold(0.0f64, f64::max);
+
+    Ok(json!({
+        "benchmark": "digits-mlp",
+        "model": "MLP 64-32-10 tanh, L2 λ=1e-3 on weights, full-batch L-BFGS to ‖∇J‖ ≤ 1e-6",
+        "train": n, "test_points": test.len(), "test_accuracy": test_acc,
+        "train_grad_norm": report.grad_norm,
+        "lds": lds_map,
+        "lds_subsets": lds_opts.subsets,
+        "mislabel_found_top10": best,
+        "mislabel_found_top10_by_method": mislabel,
+        "seconds": {"train": train_s, "lds_retrains": lds_s, "attributors": secs},
+    }))
 }

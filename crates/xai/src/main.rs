@@ -279,13 +279,22 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             Ok(true)
         }
         Command::Influence {
-            action: InfluenceAction::Bench { which, json, seed, quick },
+            action:
+                InfluenceAction::Bench {
+                    which,
+                    json,
+                    seed,
+                    quick,
+                },
         } => {
             if json {
                 // SAFETY-free: single-threaded at this point; silences progress bars.
                 unsafe { std::env::set_var("XAI_QUIET", "1") };
             }
-            let mut opts = xai::influence_bench::InfluenceBenchOptions { seed, ..Default::default() };
+            let mut opts = xai::influence_bench::InfluenceBenchOptions {
+                seed,
+                ..Default::default()
+            };
             if quick {
                 opts.test_points = 50;
                 opts.loo_points = Some(100);
@@ -298,7 +307,14 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 "digits-mlp" => xai::influence_bench::digits_mlp(&opts)?,
                 other => anyhow::bail!("unknown benchmark `{other}` (digits-logreg, digits-mlp)"),
             };
-            println!("{}", if json { serde_json::to_string(&v)? } else { serde_json::to_string_pretty(&v)? });
+            println!(
+                "{}",
+                if json {
+                    serde_json::to_string(&v)?
+                } else {
+                    serde_json::to_string_pretty(&v)?
+                }
+            );
             Ok(true)
         }
         Command::Fixture {

@@ -740,7 +740,7 @@ impl<'g> Interp<'g> {
                     B::float_add(a, b)
                 };
                 let t = if jvp {
-                    let out_shape = shape_of(&d.out);
+                    let out_shape = y.shape();
                     let ta = self
                         .tan(&d.lhs)
                         .map(|t| B::float_expand(t, out_shape.clone()));
@@ -762,7 +762,7 @@ impl<'g> Interp<'g> {
                 let (a, b) = (self.f(&d.lhs)?, self.f(&d.rhs)?);
                 let y = B::float_mul(a.clone(), b.clone());
                 let t = if jvp {
-                    let out_shape = shape_of(&d.out);
+                    let out_shape = y.shape();
                     let ta = self
                         .tan(&d.lhs)
                         .map(|t| B::float_expand(B::float_mul(t, b.clone()), out_shape.clone()));
@@ -783,7 +783,7 @@ impl<'g> Interp<'g> {
                 let (a, b) = (self.f(&d.lhs)?, self.f(&d.rhs)?);
                 let y = B::float_div(a.clone(), b.clone());
                 let t = if jvp {
-                    let out_shape = shape_of(&d.out);
+                    let out_shape = y.shape();
                     let ta = self
                         .tan(&d.lhs)
                         .map(|t| B::float_expand(B::float_div(t, b.clone()), out_shape.clone()));
