@@ -27,6 +27,8 @@
 //! Every attributor here returns scores in the same orientation as `−I_up,loss` ("higher = more
 //! helpful"), so that rankings agree across methods.
 #![warn(missing_docs)]
+// NaN-aware checks are written `!(x > 0.0)` on purpose: a NaN must fail them.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod attributors;
 pub mod data;

@@ -321,10 +321,7 @@ impl Objective {
             .zip(&self.offsets)
             .map(|(info, &(a, b))| {
                 let first = info.shape.first().copied().unwrap_or(1).max(1);
-                let rows = theta
-                    .clone()
-                    .slice([a..b])
-                    .reshape([first, (b - a) / first]);
+                let rows = theta.clone().slice(a..b).reshape([first, (b - a) / first]);
                 if info.shape.is_empty() {
                     Ok(DynTensor::from_tensor(rows.reshape([1])))
                 } else {

@@ -285,7 +285,7 @@ impl CapturedGraph {
         for i in 0..n {
             let mut s = shape.clone();
             s[0] = 1;
-            let xi = DynTensor::from_rows(rows.clone().slice([i..i + 1]), &s)?;
+            let xi = DynTensor::from_rows(rows.clone().slice(i..i + 1), &s)?;
             let pg = self.param_grads_at(&[xi], params, device, precision, |o| {
                 per_example_loss(o, i..i + 1)
             })?;

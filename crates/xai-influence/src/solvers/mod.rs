@@ -219,7 +219,7 @@ pub(crate) fn dot(a: &Tensor<1>, b: &Tensor<1>) -> Result<f64> {
 /// Row `i` of `m` as a vector.
 pub fn row(m: &Tensor<2>, i: usize) -> Tensor<1> {
     let [_, p] = m.dims();
-    m.clone().slice([i..i + 1]).reshape([p])
+    m.clone().slice(i..i + 1).reshape([p])
 }
 
 /// Stack vectors as rows.
