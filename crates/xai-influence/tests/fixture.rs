@@ -11,7 +11,8 @@ fn fixture() -> xai_influence::fixture::LogregFixture {
         env!("CARGO_MANIFEST_DIR"),
         "/../../assets/fixtures/logreg_influence.json"
     );
-    let text = std::fs::read_to_string(path).expect("assets/fixtures/logreg_influence.json (a copy of the shared fixture) present");
+    let text = std::fs::read_to_string(path)
+        .expect("assets/fixtures/logreg_influence.json (a copy of the shared fixture) present");
     let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
     load_logreg_fixture(&raw, &Device::flex(), Precision::F64).unwrap()
 }
