@@ -21,7 +21,6 @@
 //!
 //! ```
 //! # fn main() -> xai_core::Result<()> {
-//! use burn::module::Module;
 //! use burn::nn::{Linear, LinearConfig};
 //! use burn::tensor::Device;
 //! use xai_grad::{CapturedGraph, Precision};
@@ -31,7 +30,9 @@
 //! let model: Linear = LinearConfig::new(3, 2).init(&dev);
 //! let xs: Vec<f64> = (0..24).map(|i| ((i * 7 % 11) as f64) / 5.0 - 1.0).collect();
 //! let train = Data::from_rows(&xs, 3, vec![0, 1, 1, 0, 1, 0, 0, 1], &dev, Precision::F64)?;
-//! let graph = CapturedGraph::capture(&model, train.x.clone().into_tensor::<2>()?, |m, x| m.forward(x))?;
+//! // Capture in the model's own dtype (f32); the objective then replays in f64.
+//! let example = train.x.clone().into_tensor::<2>()?.cast(burn::tensor::FloatDType::F32);
+//! let graph = CapturedGraph::capture(&model, example, |m, x| m.forward(x))?;
 //! let objective = Objective::new(graph, train.clone(), Loss::CrossEntropy, 0.1, &dev, Precision::F64)?;
 //! let influence = Influence::new(&objective, &objective.theta(), &Solver::exact(0.0))?;
 //! let scores = influence.up_loss(&train.select(&[0])?)?; // [1 test point][8 training points]
