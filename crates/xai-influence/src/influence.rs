@@ -34,7 +34,8 @@
 //! let example = train.x.clone().into_tensor::<2>()?.cast(burn::tensor::FloatDType::F32);
 //! let graph = CapturedGraph::capture(&model, example, |m, x| m.forward(x))?;
 //! let objective = Objective::new(graph, train.clone(), Loss::CrossEntropy, 0.1, &dev, Precision::F64)?;
-//! let influence = Influence::new(&objective, &objective.theta(), &Solver::exact(0.0))?;
+//! // Softmax logits are shift-invariant, so the unpenalised biases leave H singular: damp it.
+//! let influence = Influence::new(&objective, &objective.theta(), &Solver::exact(1e-2))?;
 //! let scores = influence.up_loss(&train.select(&[0])?)?; // [1 test point][8 training points]
 //! assert_eq!(scores[0].len(), 8);
 //! # Ok(()) }
