@@ -109,6 +109,12 @@ impl Influence {
         self.solver.name()
     }
 
+    /// The inverse-HVP solver in use (to reuse its factorisation, e.g. as a retraining
+    /// preconditioner).
+    pub fn solver(&self) -> &dyn InverseHvp {
+        self.solver.as_ref()
+    }
+
     /// Per-example training gradients `[n, p]`.
     pub fn train_grads(&self) -> &Tensor<2> {
         &self.train_grads
@@ -214,7 +220,6 @@ impl Influence {
         let sub = self.objective.train().select(idx)?;
         let params = self.objective.unflatten(&self.theta)?;
         let dir = self.objective.unflatten(&s)?;
-        let n = sub.len();
         let obj = &self.objective;
         let g = obj.graph().param_direction_input_grad(
             &sub.x,
@@ -228,7 +233,6 @@ impl Influence {
                 Ok((obj.loss_logit_grad(z, &sub.y, 1)? * tz).sum().reshape([1]))
             },
         )?;
-        let _ = n;
         Ok(g.into_rows()?.neg())
     }
 

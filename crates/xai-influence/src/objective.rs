@@ -342,35 +342,39 @@ impl Objective {
         vector(&m, &self.device, self.precision)
     }
 
+    /// The labels in the logits' layout and dtype: one-hot `[N, C]` for cross-entropy, a
+    /// column `[N, 1]` of 0/1 for the binary loss.
+    fn label_targets(&self, logits: &Tensor<2>, y: &[usize]) -> Tensor<2> {
+        let [n, c] = logits.dims();
+        match self.loss {
+            Loss::CrossEntropy => xai_core::one_hot(y, c, &logits.device()).cast(logits.dtype()),
+            Loss::BinaryLogistic => {
+                let yv: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+                Tensor::from_data(
+                    TensorData::new(yv, [n, 1]),
+                    (&logits.device(), logits.dtype()),
+                )
+            }
+        }
+    }
+
     /// Per-example losses `[N]` from the logits, for labels `y`.
     pub fn losses_from_logits(&self, logits: Tensor<2>, y: &[usize]) -> Result<Tensor<1>> {
-        let [n, c] = logits.dims();
+        let [n, _] = logits.dims();
         if n != y.len() {
             return Err(XaiError::shape("labels", format!("{n}"), &[y.len()]));
         }
+        let targets = self.label_targets(&logits, y);
         Ok(match self.loss {
             Loss::CrossEntropy => {
-                let mut onehot = vec![0.0; n * c];
-                for (i, &k) in y.iter().enumerate() {
-                    onehot[i * c + k] = 1.0;
-                }
-                let oh = Tensor::<2>::from_data(
-                    TensorData::new(onehot, [n, c]),
-                    (&logits.device(), logits.dtype()),
-                );
                 let lsm = burn::tensor::activation::log_softmax(logits, 1);
-                (lsm * oh).sum_dim(1).reshape([n]).neg()
+                (lsm * targets).sum_dim(1).reshape([n]).neg()
             }
             Loss::BinaryLogistic => {
-                let yv: Vec<f64> = y.iter().map(|&v| v as f64).collect();
-                let yt = Tensor::<1>::from_data(
-                    TensorData::new(yv, [n]),
-                    (&logits.device(), logits.dtype()),
-                );
                 let z = logits.reshape([n]);
                 // softplus(z) = max(z, 0) + log(1 + e^{−|z|}), stable for large |z|.
                 let sp = z.clone().clamp_min(0.0) + z.clone().abs().neg().exp().log1p();
-                sp - z * yt
+                sp - z * targets.reshape([n])
             }
         })
     }
@@ -577,28 +581,12 @@ impl Objective {
 
     /// `∂(mean ℓ)/∂z` as a differentiable function of the logits `z`.
     pub(crate) fn loss_logit_grad(&self, z: Tensor<2>, y: &[usize], n: usize) -> Result<Tensor<2>> {
-        let [rows, c] = z.dims();
-        Ok(match self.loss {
-            Loss::CrossEntropy => {
-                let mut onehot = vec![0.0; rows * c];
-                for (i, &k) in y.iter().enumerate() {
-                    onehot[i * c + k] = 1.0;
-                }
-                let oh = Tensor::<2>::from_data(
-                    TensorData::new(onehot, [rows, c]),
-                    (&z.device(), z.dtype()),
-                );
-                (burn::tensor::activation::softmax(z, 1) - oh) / n as f64
-            }
-            Loss::BinaryLogistic => {
-                let yv: Vec<f64> = y.iter().map(|&v| v as f64).collect();
-                let yt = Tensor::<2>::from_data(
-                    TensorData::new(yv, [rows, 1]),
-                    (&z.device(), z.dtype()),
-                );
-                (burn::tensor::activation::sigmoid(z) - yt) / n as f64
-            }
-        })
+        let targets = self.label_targets(&z, y);
+        let p = match self.loss {
+            Loss::CrossEntropy => burn::tensor::activation::softmax(z, 1),
+            Loss::BinaryLogistic => burn::tensor::activation::sigmoid(z),
+        };
+        Ok((p - targets) / n as f64)
     }
 
     /// The dense Hessian (or Gauss-Newton matrix) of the full objective at `θ`, `[p, p]`, built

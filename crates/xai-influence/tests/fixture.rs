@@ -53,13 +53,13 @@ fn retrained_loo_matches_the_fixture_and_influence_predicts_it() {
     let gn = xai_influence::objective::to_f64(g.powf_scalar(2.0).sum()).unwrap()[0].sqrt();
     assert!(gn < 1e-8, "gradient norm at the fixture optimum {gn:.2e}");
     let remove: Vec<usize> = (0..n).step_by(4).collect();
-    let pre = Solver::exact(0.0).build(&fx.objective, &theta).unwrap();
+    let inf = Influence::new(&fx.objective, &theta, &Solver::exact(0.0)).unwrap();
     let loo = loo_test_loss_change(
         &fx.objective,
         &theta,
         &fx.test,
         &remove,
-        Some(pre.as_ref()),
+        Some(inf.solver()),
         &TrainOptions::default(),
     )
     .unwrap();
@@ -73,7 +73,6 @@ fn retrained_loo_matches_the_fixture_and_influence_predicts_it() {
         err <= 1e-6 * scale + 1e-9,
         "LOO retraining differs: {err:.3e} (scale {scale:.3e})"
     );
-    let inf = Influence::new(&fx.objective, &theta, &Solver::exact(0.0)).unwrap();
     let predicted = inf.predicted_loo_change(&fx.test).unwrap();
     for (t, row) in fx.loo.iter().enumerate() {
         let r = pearson(&predicted[t], row);

@@ -457,22 +457,17 @@ fn check_influence(fx: &Fixture, device: &Device, precision: Precision) -> Resul
     let theta = lf.objective.theta();
     let flat = |m: &[Vec<f64>]| m.iter().flatten().copied().collect::<Vec<f64>>();
     let mut lines = Vec::new();
-    let mut predicted = None;
-    let mut exact = None;
+    let mut exact: Option<Influence> = None;
     for (label, solver) in [("exact", Solver::exact(0.0)), ("cg", Solver::cg(0.0, 100))] {
-        let built = solver.build(&lf.objective, &theta)?;
-        let inf = Influence::with_solver(&lf.objective, &theta, built)?;
-        if label == "exact" {
-            exact = Some(solver.build(&lf.objective, &theta)?);
-        }
+        let inf = Influence::new(&lf.objective, &theta, &solver)?;
         let ours = inf.up_loss(&lf.test)?;
         lines.push(compare(
             &format!("influence_up_loss[{label}]"),
             &flat(&ours),
             &flat(&lf.up_loss),
         ));
-        if predicted.is_none() {
-            predicted = Some(inf.predicted_loo_change(&lf.test)?);
+        if label == "exact" {
+            exact = Some(inf);
         }
     }
     let n = lf.objective.num_train();
@@ -490,11 +485,12 @@ fn check_influence(fx: &Fixture, device: &Device, precision: Precision) -> Resul
         &theta,
         &lf.test,
         &all,
-        exact.as_deref(),
+        exact.as_ref().map(Influence::solver),
         &opts,
     )?;
     lines.push(compare("loo_test_loss_change", &flat(&loo), &flat(&lf.loo)));
-    if let Some(pred) = predicted {
+    if let Some(inf) = &exact {
+        let pred = inf.predicted_loo_change(&lf.test)?;
         let worst = pred
             .iter()
             .zip(&lf.loo)

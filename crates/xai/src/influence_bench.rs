@@ -124,13 +124,14 @@ pub fn digits_logreg(opts: &InfluenceBenchOptions) -> Result<Value> {
         None => (0..n).collect(),
     };
     let t0 = Instant::now();
-    let inv = Solver::exact(0.0).build(&objective, &theta)?;
+    // The exact inverse doubles as the chord-Newton preconditioner of every retrain.
+    let inv = exact.solver();
     let loo = loo_test_loss_change(
         &objective,
         &theta,
         &test,
         &remove,
-        Some(inv.as_ref()),
+        Some(inv),
         &TrainOptions {
             grad_tol: 1e-10,
             ..Default::default()
@@ -162,7 +163,7 @@ pub fn digits_logreg(opts: &InfluenceBenchOptions) -> Result<Value> {
         &theta,
         &test,
         &lds_opts,
-        Some(inv.as_ref()),
+        Some(inv),
         &TrainOptions {
             grad_tol: 1e-9,
             ..Default::default()

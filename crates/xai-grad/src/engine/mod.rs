@@ -72,6 +72,21 @@ fn d(t: &DynTensor) -> T {
     t.0.clone()
 }
 
+/// The tangent of each output, zeros where no tangent reached it.
+fn output_tangents(outputs: &[T], tangents: &[Option<T>]) -> Vec<DynTensor> {
+    outputs
+        .iter()
+        .zip(tangents)
+        .map(|(y, t)| {
+            DynTensor(
+                t.clone().unwrap_or_else(|| {
+                    Dispatch::float_zeros(y.shape(), &y.device(), y.dtype().into())
+                }),
+            )
+        })
+        .collect()
+}
+
 fn to_device(t: &DynTensor, device: &Device) -> T {
     t.on_device(device).0
 }
@@ -345,16 +360,7 @@ impl CapturedGraph {
         let out = self
             .interp(device, precision)
             .run(&self.place_inputs(inputs, device), &spec)?;
-        let tangents = out
-            .output_tangents
-            .into_iter()
-            .zip(&out.outputs)
-            .map(|(t, y)| {
-                DynTensor(t.unwrap_or_else(|| {
-                    Dispatch::float_zeros(y.shape(), &y.device(), y.dtype().into())
-                }))
-            })
-            .collect();
+        let tangents = output_tangents(&out.outputs, &out.output_tangents);
         Ok((out.outputs.into_iter().map(DynTensor).collect(), tangents))
     }
 
@@ -395,16 +401,7 @@ impl CapturedGraph {
             .interp(&ad, precision)
             .run(&self.place_inputs(inputs, &ad), &spec)?;
         let outputs: Vec<DynTensor> = out.outputs.iter().cloned().map(DynTensor).collect();
-        let tangents: Vec<DynTensor> = out
-            .output_tangents
-            .iter()
-            .zip(&out.outputs)
-            .map(|(t, y)| {
-                DynTensor(t.clone().unwrap_or_else(|| {
-                    Dispatch::float_zeros(y.shape(), &y.device(), y.dtype().into())
-                }))
-            })
-            .collect();
+        let tangents = output_tangents(&out.outputs, &out.output_tangents);
         // objective_tangent(outputs, tangents) = ⟨∇objective, v⟩; its gradient is H v.
         let dir = objective(&outputs, &tangents)?.sum();
         let grads = dir.backward();
@@ -440,16 +437,7 @@ impl CapturedGraph {
             .interp(&ad, precision)
             .run(std::slice::from_ref(&x.0), &spec)?;
         let outputs: Vec<DynTensor> = out.outputs.iter().cloned().map(DynTensor).collect();
-        let tangents: Vec<DynTensor> = out
-            .output_tangents
-            .iter()
-            .zip(&out.outputs)
-            .map(|(t, y)| {
-                DynTensor(t.clone().unwrap_or_else(|| {
-                    Dispatch::float_zeros(y.shape(), &y.device(), y.dtype().into())
-                }))
-            })
-            .collect();
+        let tangents = output_tangents(&out.outputs, &out.output_tangents);
         let grads = objective(&outputs, &tangents)?.sum().backward();
         Ok(x.grad(&grads).unwrap_or_else(|| x.zeros_like()))
     }
