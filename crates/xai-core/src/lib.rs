@@ -14,6 +14,7 @@ pub mod device;
 pub mod error;
 pub mod explainer;
 pub mod fixture;
+pub mod metrics;
 pub mod target;
 
 pub use attribution::{Attribution, check_finite, tensor_to_vec, tensor_to_vec_f64};

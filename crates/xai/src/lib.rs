@@ -9,6 +9,8 @@ pub mod demo;
 pub mod explain;
 pub mod fixture_check;
 pub mod influence_bench;
+pub mod metrics_bench;
+pub mod sanity_bench;
 
 pub use xai_core as core;
 pub use xai_grad as grad;

@@ -42,6 +42,9 @@ pub struct CapturedGraph {
     pub(crate) params: Vec<ParamInfo>,
     pub(crate) inputs: Vec<TensorIr>,
     pub(crate) outputs: Vec<TensorIr>,
+    /// When set, every ReLU is replayed as `softplus(β·x)/β` (see
+    /// [`with_relu_softplus`](Self::with_relu_softplus)).
+    pub(crate) relu_softplus: Option<f64>,
 }
 
 fn capture_id<const D: usize>(t: &Tensor<D>) -> Result<TensorId> {
@@ -282,7 +285,24 @@ impl CapturedGraph {
             params,
             inputs,
             outputs,
+            relu_softplus: None,
         })
+    }
+
+    /// A copy of this graph whose ReLUs are replayed as the smooth surrogate
+    /// `softplus_β(x) = ln(1 + e^{βx}) / β` (tangent `σ(βx)`), which tends to ReLU as `β → ∞`.
+    /// Piecewise-linear networks have a zero input Hessian almost everywhere; the surrogate gives
+    /// the second derivatives that attacks on explanations (Dombrowski et al. 2019) and
+    /// curvature analyses need. `β` must be positive and finite.
+    pub fn with_relu_softplus(&self, beta: f64) -> xai_core::Result<CapturedGraph> {
+        if !(beta > 0.0 && beta.is_finite()) {
+            return Err(xai_core::XaiError::Config(format!(
+                "the softplus surrogate needs a positive finite beta, got {beta}"
+            )));
+        }
+        let mut g = self.clone();
+        g.relu_softplus = Some(beta);
+        Ok(g)
     }
 
     /// The recorded nodes in execution order.

@@ -1115,9 +1115,24 @@ impl<'g> Interp<'g> {
         let mul = B::float_mul;
         let bd = self.bool_dtype;
         match a {
-            A::Relu(d) => self.unary(&d.input, &d.out, B::relu, |t, x, _| {
-                B::float_mask_fill(t, B::float_lower_equal_elem(x, sc(0.0), bd), sc(0.0))
-            }),
+            A::Relu(d) => match self.g.relu_softplus {
+                // Stable softplus: (relu(z) + ln(1 + e^{−|z|})) / β with z = βx.
+                Some(beta) => self.unary(
+                    &d.input,
+                    &d.out,
+                    |x| {
+                        let z = B::float_mul_scalar(x, sc(beta));
+                        let tail = B::float_log1p(B::float_exp(B::float_neg(B::float_abs(
+                            z.clone(),
+                        ))));
+                        B::float_div_scalar(B::float_add(B::relu(z), tail), sc(beta))
+                    },
+                    |t, x, _| mul(t, B::sigmoid(B::float_mul_scalar(x, sc(beta)))),
+                ),
+                None => self.unary(&d.input, &d.out, B::relu, |t, x, _| {
+                    B::float_mask_fill(t, B::float_lower_equal_elem(x, sc(0.0), bd), sc(0.0))
+                }),
+            },
             A::LeakyRelu(d) => {
                 let s = scalar_f64(&d.rhs);
                 self.unary(

@@ -12,6 +12,7 @@ pub mod integrated_gradients;
 pub mod interactions;
 pub mod layer;
 pub mod lrp;
+pub mod manipulation;
 pub mod neuron;
 pub mod noise_tunnel;
 

@@ -1,0 +1,76 @@
+//! Evaluation of explanations: when can a map be trusted?
+//!
+//! One file per family, all batched over inputs and perturbations through the agnostic
+//! [`Evaluator`](crate::agnostic::Evaluator) (chunked against a memory budget) and seeded:
+//!
+//! - [`faithfulness`]: deletion/insertion curves and AUC (pixel flipping, region perturbation),
+//!   faithfulness correlation, infidelity, completeness error, ROAR through a retraining closure.
+//! - [`robustness`]: max- and average-sensitivity, the local Lipschitz estimate.
+//! - [`complexity`]: sparseness (Gini) and complexity (entropy).
+//! - [`similarity`]: Pearson, Spearman, SSIM, HOG similarity of two maps.
+//! - [`disagreement`]: Krishna et al.'s agreement metrics and pairwise matrices over explainers.
+//! - [`randomization`]: the sanity checks of Adebayo et al. — cascading and independent model
+//!   parameter randomisation of any burn module (a `ModuleMapper`), and map comparison.
+//! - [`scaffolding`]: the Slack et al. attack that hides a feature from LIME and SHAP.
+//!
+//! Conventions: inputs and attributions are host rows `n × F` in `f64`
+//! ([`Rows`](crate::agnostic::Rows)); models are [`BlackBox`](crate::agnostic::BlackBox)es;
+//! an undefined correlation (a constant vector) is 0, never NaN; bad shapes and settings are
+//! typed errors.
+
+pub mod complexity;
+pub mod disagreement;
+pub mod faithfulness;
+pub mod randomization;
+pub mod robustness;
+pub mod scaffolding;
+pub mod similarity;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, XaiError};
+
+/// Which output a faithfulness metric follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Output {
+    /// The model's output at the class (a logit for classifiers).
+    #[default]
+    Raw,
+    /// The softmax probability of the class over the model's outputs.
+    Probability,
+}
+
+/// The explained value of every output row: `out` is `[rows, k]` row-major and row `r`
+/// explains class `class_of(r)`.
+pub(crate) fn class_values(
+    out: &[f64],
+    k: usize,
+    output: Output,
+    class_of: impl Fn(usize) -> usize,
+) -> Result<Vec<f64>> {
+    out.chunks(k)
+        .enumerate()
+        .map(|(r, row)| {
+            let c = class_of(r);
+            if c >= k {
+                return Err(XaiError::TargetOutOfRange {
+                    index: c,
+                    classes: k,
+                });
+            }
+            Ok(match output {
+                Output::Raw => row[c],
+                Output::Probability => {
+                    let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let z: f64 = row.iter().map(|v| (v - m).exp()).sum();
+                    (row[c] - m).exp() / z
+                }
+            })
+        })
+        .collect()
+}
+
+/// The seed of input `i`'s random stream: results do not depend on how inputs are chunked.
+pub(crate) fn input_seed(seed: u64, i: usize) -> u64 {
+    seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}

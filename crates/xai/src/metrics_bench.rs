@@ -1,0 +1,75 @@
+//! `xai metrics bench`: the perturbation metrics side by side with Quantus on the same model and
+//! inputs (`scripts/quantus_reference.py --bench` times Quantus on the same workload).
+//!
+//! The attribution is the input itself (identical on both sides, no explainer in the timing).
+//! Timed: pixel flipping (deletion curve, softmax output, zero reference) with 1 and 16 pixels
+//! per step, and faithfulness correlation with 100 random subsets of 64 pixels.
+
+use std::time::Instant;
+
+use burn::tensor::{DType, Device};
+use serde_json::{Value, json};
+
+use xai_core::agnostic::{BurnModel, References, Rows, RunOptions};
+use xai_core::fixture::Fixture;
+use xai_core::metrics::Output;
+use xai_core::metrics::faithfulness::{
+    CorrelationConfig, CurveConfig, deletion, faithfulness_correlation,
+};
+use xai_core::{Result, XaiError};
+
+/// Time the metrics on `fx`'s model and inputs (flex, f32); one JSON object.
+pub fn run(fx: &Fixture) -> Result<Value> {
+    let device = Device::flex();
+    let model = fx.model(&device, DType::F32)?;
+    let f = fx.features();
+    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F32);
+    let inputs = Rows::new(&fx.inputs.data, f)?;
+    let n = inputs.n;
+    let classes = fx
+        .targets
+        .clone()
+        .ok_or_else(|| XaiError::Config("the fixture has no targets".into()))?;
+    let refs = References::PerInput(vec![0.0; n * f]);
+    let quiet = RunOptions {
+        progress: false,
+        ..RunOptions::default()
+    };
+    let mut out = serde_json::Map::new();
+    for step in [1usize, 16] {
+        let cfg = CurveConfig {
+            features_per_step: step,
+            output: Output::Probability,
+            options: quiet.clone(),
+            ..CurveConfig::default()
+        };
+        let t = Instant::now();
+        let curves = deletion(&bb, &inputs, &inputs, &refs, &classes, &cfg)?;
+        out.insert(
+            format!("pixel_flipping_step{step}_seconds"),
+            json!(t.elapsed().as_secs_f64()),
+        );
+        out.insert(format!("pixel_flipping_step{step}_mean_auc"), json!(curves.mean_auc));
+    }
+    let cfg = CorrelationConfig {
+        subset_size: 64.min(f),
+        runs: 100,
+        seed: 0,
+        output: Output::Probability,
+        options: quiet,
+    };
+    let t = Instant::now();
+    let corr = faithfulness_correlation(&bb, &inputs, &inputs, &refs, &classes, &cfg)?;
+    out.insert(
+        "faithfulness_correlation_seconds".into(),
+        json!(t.elapsed().as_secs_f64()),
+    );
+    out.insert(
+        "faithfulness_correlation_mean".into(),
+        json!(corr.iter().sum::<f64>() / n as f64),
+    );
+    out.insert("inputs".into(), json!(n));
+    out.insert("features".into(), json!(f));
+    out.insert("device".into(), json!("flex f32"));
+    Ok(Value::Object(out))
+}

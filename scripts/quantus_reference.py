@@ -1,0 +1,95 @@
+"""Reference values and timings from Quantus (the PyPI package) for xai's metric tests.
+
+Run:  python scripts/quantus_reference.py            # writes assets/fixtures/quantus_metrics.json
+      python scripts/quantus_reference.py --bench    # times Quantus on perf_lenet (prints JSON)
+
+Needs quantus, torch and numpy (pip install quantus torch). The model is the shared
+`image_cnn.json` fixture (a PyTorch-generated 1x8x8 CNN) rebuilt in torch float64; the
+attributions are the fixture's own saliency and integrated-gradient values, so both sides see
+exactly the same inputs.
+"""
+import json, os, sys, time, platform
+import numpy as np
+import torch
+import quantus
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build(layers, dtype=torch.float64):
+    mods = []
+    for l in layers:
+        t = l["type"]
+        if t == "linear":
+            w = torch.tensor(l["weight"], dtype=dtype)
+            m = torch.nn.Linear(w.shape[1], w.shape[0]).to(dtype)
+            m.weight.data, m.bias.data = w, torch.tensor(l["bias"], dtype=dtype)
+        elif t == "conv2d":
+            w = torch.tensor(l["weight"], dtype=dtype)
+            m = torch.nn.Conv2d(w.shape[1], w.shape[0], w.shape[2:], stride=l["stride"], padding=l["padding"]).to(dtype)
+            m.weight.data, m.bias.data = w, torch.tensor(l["bias"], dtype=dtype)
+        elif t == "relu":
+            m = torch.nn.ReLU()
+        elif t == "maxpool2d":
+            m = torch.nn.MaxPool2d(l["kernel"], l["stride"])
+        elif t == "flatten":
+            m = torch.nn.Flatten()
+        else:
+            raise ValueError(t)
+        mods.append(m)
+    return torch.nn.Sequential(*mods).eval()
+
+
+def reference():
+    fx = json.load(open(os.path.join(ROOT, "assets/fixtures/image_cnn.json")))
+    model = build(fx["model"], torch.float32)  # Quantus feeds float32 tensors
+    x = np.array(fx["inputs"], dtype=np.float64)
+    y = np.array(fx["targets"])
+    out = {
+        "generator": "scripts/quantus_reference.py",
+        "versions": {"quantus": quantus.__version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
+        "model": "assets/fixtures/image_cnn.json",
+        "note": "attributions = the fixture's expected saliency and integrated_gradients/gausslegendre values",
+        "metrics": {},
+    }
+    for name in ["saliency", "integrated_gradients/gausslegendre"]:
+        a = np.array(fx["expected"][name]["values"], dtype=np.float64)
+        entry = {}
+        for softmax in [False, True]:
+            pf = quantus.PixelFlipping(features_in_step=4, perturb_baseline="black", normalise=False, abs=False, disable_warnings=True)
+            curves = pf(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), softmax=softmax, device="cpu", channel_first=True)
+            entry["pixel_flipping_softmax" if softmax else "pixel_flipping_logit"] = np.array(curves).tolist()
+        entry["sparseness"] = list(map(float, quantus.Sparseness(disable_warnings=True)(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), device="cpu")))
+        entry["complexity"] = list(map(float, quantus.Complexity(disable_warnings=True)(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), device="cpu")))
+        out["metrics"][name] = entry
+    s = np.array(fx["expected"]["saliency"]["values"], dtype=np.float64)[:, 0]
+    g = np.array(fx["expected"]["integrated_gradients/gausslegendre"]["values"], dtype=np.float64)[:, 0]
+    out["ssim_saliency_vs_ig"] = [float(quantus.similarity_func.ssim(s[i], g[i])) for i in range(len(s))]
+    out["pixel_flipping_settings"] = {"features_in_step": 4, "perturb_baseline": "black (Quantus: each input's minimum)", "order": "signed, descending", "normalise": False, "abs": False}
+    path = os.path.join(ROOT, "assets/fixtures/quantus_metrics.json")
+    json.dump(out, open(path, "w"), indent=1)
+    print("wrote", path)
+
+
+def bench():
+    fx = json.load(open(os.path.join(ROOT, "../shared/fixtures/perf_lenet.json")))
+    torch.set_num_threads(os.cpu_count())
+    model = build(fx["model"], torch.float32)
+    x = np.array(fx["inputs"], dtype=np.float32)
+    y = np.array(fx["targets"])
+    a = x.copy()  # the attribution is the input itself: identical on both sides
+    res = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "inputs": len(x), "quantus": quantus.__version__, "torch": torch.__version__}
+    for step in [1, 16]:
+        pf = quantus.PixelFlipping(features_in_step=step, perturb_baseline="black", normalise=False, abs=False, disable_warnings=True)
+        t = time.perf_counter()
+        pf(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), softmax=True, device="cpu", channel_first=True, batch_size=64)
+        res[f"pixel_flipping_step{step}_seconds"] = time.perf_counter() - t
+    fc = quantus.FaithfulnessCorrelation(nr_runs=100, subset_size=64, perturb_baseline="black", normalise=False, disable_warnings=True)
+    t = time.perf_counter()
+    fc(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), softmax=True, device="cpu", channel_first=True, batch_size=64)
+    res["faithfulness_correlation_seconds"] = time.perf_counter() - t
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    bench() if "--bench" in sys.argv else reference()
