@@ -17,7 +17,10 @@ use xai_core::metrics::faithfulness::{CurveConfig, deletion};
 use xai_core::metrics::similarity::ssim;
 
 fn asset(name: &str) -> String {
-    format!("{}/../../assets/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../../assets/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -93,7 +96,9 @@ fn metrics_agree_with_quantus() {
         }
     }
     let sal = &fx.expected["saliency"].values.data;
-    let ig = &fx.expected["integrated_gradients/gausslegendre"].values.data;
+    let ig = &fx.expected["integrated_gradients/gausslegendre"]
+        .values
+        .data;
     let q = floats(&reference["ssim_saliency_vs_ig"]);
     for i in 0..n {
         let s = ssim(&sal[i * f..(i + 1) * f], &ig[i * f..(i + 1) * f], 8, 8, 7).unwrap();

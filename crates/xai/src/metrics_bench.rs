@@ -49,7 +49,10 @@ pub fn run(fx: &Fixture) -> Result<Value> {
             format!("pixel_flipping_step{step}_seconds"),
             json!(t.elapsed().as_secs_f64()),
         );
-        out.insert(format!("pixel_flipping_step{step}_mean_auc"), json!(curves.mean_auc));
+        out.insert(
+            format!("pixel_flipping_step{step}_mean_auc"),
+            json!(curves.mean_auc),
+        );
     }
     let cfg = CorrelationConfig {
         subset_size: 64.min(f),

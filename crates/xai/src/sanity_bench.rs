@@ -32,6 +32,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use xai_core::agnostic::{BurnModel, References, Rows, RunOptions};
+use xai_core::metrics::Output;
 use xai_core::metrics::complexity;
 use xai_core::metrics::disagreement::disagreement_matrix;
 use xai_core::metrics::faithfulness::{
@@ -42,7 +43,6 @@ use xai_core::metrics::randomization::{
     compare_maps, model_parameter_randomization, permuted_labels,
 };
 use xai_core::metrics::robustness::{RobustnessConfig, sensitivity};
-use xai_core::metrics::Output;
 use xai_core::{Result, Target, XaiError, tensor_to_vec_f64};
 use xai_grad::methods::guided_backprop::guided_backprop;
 use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
@@ -89,7 +89,9 @@ impl DigitsCnn {
         let h = self.act.forward(self.conv1.forward(x));
         let h = self.pool.forward(self.act.forward(self.conv2.forward(h)));
         let n = h.dims()[0];
-        let h = self.act.forward(self.fc1.forward(h.reshape([n as i32, -1])));
+        let h = self
+            .act
+            .forward(self.fc1.forward(h.reshape([n as i32, -1])));
         self.fc2.forward(h)
     }
 }
@@ -179,7 +181,11 @@ fn forward_fn(m: &DigitsCnn, x: Tensor<4>) -> Tensor<2> {
 }
 
 /// The maps of every method under test, `n × 64` each.
-fn explain_all(model: &DigitsCnn, x: &Tensor<4>, classes: &[usize]) -> Result<Vec<(String, Vec<f64>)>> {
+fn explain_all(
+    model: &DigitsCnn,
+    x: &Tensor<4>,
+    classes: &[usize],
+) -> Result<Vec<(String, Vec<f64>)>> {
     let ex = Explainable::new(model.clone(), forward_fn, Device::flex());
     let target = Target::Classes(classes.to_vec());
     let grad = input_gradients(&ex, x, classes)?;
@@ -196,7 +202,10 @@ fn explain_all(model: &DigitsCnn, x: &Tensor<4>, classes: &[usize]) -> Result<Ve
     let gbp = guided_backprop(&ex, x, &target)?;
     Ok(vec![
         ("gradient".into(), tensor_to_vec_f64(grad)?),
-        ("integrated_gradients".into(), tensor_to_vec_f64(ig.attributions)?),
+        (
+            "integrated_gradients".into(),
+            tensor_to_vec_f64(ig.attributions)?,
+        ),
         ("guided_backprop".into(), tensor_to_vec_f64(gbp)?),
     ])
 }
@@ -229,7 +238,9 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
     let model = train(&train_set, &train_set.y, opts.epochs, opts.seed)?;
     let train_acc = accuracy(&model, &train_set, &train_set.y)?;
     let test_acc = accuracy(&model, &test_set, &test_set.y)?;
-    say(&format!("train accuracy {train_acc:.3}, test accuracy {test_acc:.3}"));
+    say(&format!(
+        "train accuracy {train_acc:.3}, test accuracy {test_acc:.3}"
+    ));
 
     let n = opts.explained.min(test_set.len()).max(1);
     let idx: Vec<usize> = (0..n).collect();
@@ -340,7 +351,10 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
     let ex = Explainable::new(model.clone(), forward_fn, Device::flex());
     let grad_rows = |rows: &[f64], cls: &[usize]| -> Result<Vec<f64>> {
         let t = Tensor::<4>::from_data(
-            TensorData::new(rows.iter().map(|&v| v as f32).collect(), [cls.len(), 1, SIDE, SIDE]),
+            TensorData::new(
+                rows.iter().map(|&v| v as f32).collect(),
+                [cls.len(), 1, SIDE, SIDE],
+            ),
             &Device::flex(),
         );
         tensor_to_vec_f64(input_gradients(&ex, &t, cls)?)
@@ -376,7 +390,11 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
             .and_then(|t| t.similarity.last())
             .map_or(f64::NAN, |s| s.spearman_abs)
     };
-    let auc = |method: &str| per_method[method]["deletion_auc"].as_f64().unwrap_or(f64::NAN);
+    let auc = |method: &str| {
+        per_method[method]["deletion_auc"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
     let summary = json!({
         "benchmark": "sanity",
         "spearman_gradient_last": last("gradient"),
@@ -464,7 +482,9 @@ fn cascade_chart(r: &RandomizationReport, path: &Path) -> Result<()> {
             .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
             .map_err(|e| other(path, e))?
             .label(t.method.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
         chart
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
             .map_err(|e| other(path, e))?;

@@ -57,8 +57,13 @@ fn randomisation_leaves_the_model_alone_and_names_its_layers() {
     struct Flat(Vec<f32>);
     impl ModuleVisitor for Flat {
         fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0
-                .extend(p.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+            self.0.extend(
+                p.val()
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            );
         }
     }
     let values = |m: &DigitsCnn| {
@@ -71,7 +76,11 @@ fn randomisation_leaves_the_model_alone_and_names_its_layers() {
     assert_eq!(values(&model), before, "the caller's model must not change");
     let after = values(&top);
     let changed = before.iter().zip(&after).filter(|(a, b)| a != b).count();
-    assert_eq!(changed, 64 * 10 + 10, "exactly fc2's weights and biases change");
+    assert_eq!(
+        changed,
+        64 * 10 + 10,
+        "exactly fc2's weights and biases change"
+    );
     // Permutation keeps every value.
     let perm = randomize_layers(&model, &["conv1".to_string()], Reinit::Permute, 1).unwrap();
     let (mut a, mut b) = (before[..160].to_vec(), values(&perm)[..160].to_vec());
@@ -104,7 +113,10 @@ fn scaffolding_hides_the_sensitive_feature_from_lime_and_shap() {
     let scaffold = Scaffold::new(&biased, &innocuous, detector);
     let test_rows = Rows::new(&test.x, 64).unwrap();
     let real = scaffold.real_fraction(&test_rows);
-    assert!(real > 0.9, "real test digits reach the biased model: {real}");
+    assert!(
+        real > 0.9,
+        "real test digits reach the biased model: {real}"
+    );
 
     let n = 20;
     let x = &test.x[..n * 64];
@@ -128,7 +140,10 @@ fn scaffolding_hides_the_sensitive_feature_from_lime_and_shap() {
     let (lb, ls) = (rate(&lime_b, sensitive), rate(&lime_s, sensitive));
     let li = rate(&lime_s, innocuous_px);
     eprintln!("LIME: sensitive top-1 biased {lb}, scaffolded {ls}; innocuous top-1 {li}");
-    assert!(lb >= 0.95, "LIME sees the sensitive pixel of the biased model");
+    assert!(
+        lb >= 0.95,
+        "LIME sees the sensitive pixel of the biased model"
+    );
     assert!(ls <= 0.1, "the scaffold hides it from LIME");
     assert!(li >= 0.9, "and LIME blames the innocuous pixel");
 
@@ -153,7 +168,10 @@ fn scaffolding_hides_the_sensitive_feature_from_lime_and_shap() {
     // KernelSHAP is harder to fool than LIME (as Slack et al. found): its heavily weighted
     // coalitions (almost all or almost none of x) look real to the detector. Measured: the
     // sensitive pixel is top-1 in 65% of scaffolded explanations instead of 100%.
-    assert!(ss <= 0.75, "the scaffold hides the sensitive pixel from part of SHAP's explanations");
+    assert!(
+        ss <= 0.75,
+        "the scaffold hides the sensitive pixel from part of SHAP's explanations"
+    );
     assert!(si > 0.2, "and SHAP then blames the innocuous pixel");
 }
 

@@ -99,7 +99,7 @@ pub struct Curves {
 }
 
 /// Per-input references (one row per input); a background set is not a single reference.
-fn reference_rows<'r>(references: &'r References, n: usize, f: usize) -> Result<&'r [f64]> {
+fn reference_rows(references: &References, n: usize, f: usize) -> Result<&[f64]> {
     match references {
         References::PerInput(v) if v.len() == n * f => Ok(v),
         References::PerInput(v) => Err(XaiError::shape(
@@ -200,7 +200,9 @@ fn curves<M: BlackBox + ?Sized>(
     };
     let k = config.features_per_step;
     if k == 0 {
-        return Err(XaiError::Config("features_per_step must be at least 1".into()));
+        return Err(XaiError::Config(
+            "features_per_step must be at least 1".into(),
+        ));
     }
     let g = groups.count();
     let steps = g.div_ceil(k);
@@ -457,7 +459,9 @@ pub fn infidelity<M: BlackBox + ?Sized>(
     check_pair(model, inputs, attributions, classes)?;
     let (n, f, m) = (inputs.n, inputs.f, config.samples);
     if m == 0 {
-        return Err(XaiError::Config("infidelity needs at least one sample".into()));
+        return Err(XaiError::Config(
+            "infidelity needs at least one sample".into(),
+        ));
     }
     let refs = match config.perturbation {
         Perturbation::SubsetRemoval { size } if size == 0 || size > f => {
@@ -617,7 +621,11 @@ pub fn remove_and_retrain(
         }
     }
     if fill.len() != f {
-        return Err(XaiError::shape("fill values", format!("{f}"), &[fill.len()]));
+        return Err(XaiError::shape(
+            "fill values",
+            format!("{f}"),
+            &[fill.len()],
+        ));
     }
     if let Some(bad) = fractions.iter().find(|t| !(0.0..=1.0).contains(*t)) {
         return Err(XaiError::Config(format!(
@@ -659,7 +667,13 @@ mod tests {
         let f = w.len();
         FnModel::new(f, move |r: &[f64], n| {
             (0..n)
-                .map(|i| r[i * f..(i + 1) * f].iter().zip(&w).map(|(x, w)| x * w).sum())
+                .map(|i| {
+                    r[i * f..(i + 1) * f]
+                        .iter()
+                        .zip(&w)
+                        .map(|(x, w)| x * w)
+                        .sum()
+                })
                 .collect()
         })
     }
@@ -674,14 +688,28 @@ mod tests {
         let phi: Vec<f64> = x.iter().enumerate().map(|(j, v)| v * w[j % 4]).collect();
         let attr = Rows::new(&phi, 4).unwrap();
         let refs = References::PerInput(vec![0.0; 8]);
-        let c = completeness_error(&model, &inputs, &attr, &refs, &[0, 0], &RunOptions::default())
-            .unwrap();
+        let c = completeness_error(
+            &model,
+            &inputs,
+            &attr,
+            &refs,
+            &[0, 0],
+            &RunOptions::default(),
+        )
+        .unwrap();
         assert!(c.iter().all(|e| *e < 1e-12));
         // For Gaussian perturbations Iᵀw = f(x) − f(x − I), so the gradient w has zero infidelity.
         let grad: Vec<f64> = (0..8).map(|j| w[j % 4]).collect();
         let g = Rows::new(&grad, 4).unwrap();
-        let inf = infidelity(&model, &inputs, &g, &refs, &[0, 0], &InfidelityConfig::default())
-            .unwrap();
+        let inf = infidelity(
+            &model,
+            &inputs,
+            &g,
+            &refs,
+            &[0, 0],
+            &InfidelityConfig::default(),
+        )
+        .unwrap();
         assert!(inf.iter().all(|e| *e < 1e-20), "{inf:?}");
         // Subset removal: the removed part's Iᵀφ equals the output drop for φ = w ⊙ x.
         let cfg = InfidelityConfig {
@@ -802,6 +830,11 @@ mod tests {
         .unwrap();
         let scores: Vec<f64> = pts.iter().map(|p| p.score).collect();
         assert_eq!(scores, vec![4.0, 2.0, 0.0]);
-        assert!(remove_and_retrain(&rows, &rows, &rows, &rows, &[0.0; 4], &[1.5], |_, _| Ok(0.0)).is_err());
+        assert!(
+            remove_and_retrain(&rows, &rows, &rows, &rows, &[0.0; 4], &[1.5], |_, _| Ok(
+                0.0
+            ))
+            .is_err()
+        );
     }
 }

@@ -43,7 +43,9 @@ use crate::metrics::similarity::{hog_similarity, spearman, ssim};
 
 /// Whether a parameter path names a BatchNorm running statistic (a buffer, not a weight).
 fn is_buffer(path: &str) -> bool {
-    path.rsplit('.').next().is_some_and(|l| l.starts_with("running_"))
+    path.rsplit('.')
+        .next()
+        .is_some_and(|l| l.starts_with("running_"))
 }
 
 /// The layer owning a parameter: its path without the parameter's own field name.
@@ -245,12 +247,13 @@ impl MapSimilarity {
     /// The mean of several similarities.
     pub fn mean(all: &[MapSimilarity]) -> MapSimilarity {
         let n = all.len().max(1) as f64;
-        all.iter().fold(MapSimilarity::default(), |m, s| MapSimilarity {
-            spearman_abs: m.spearman_abs + s.spearman_abs / n,
-            spearman: m.spearman + s.spearman / n,
-            ssim: m.ssim + s.ssim / n,
-            hog: m.hog + s.hog / n,
-        })
+        all.iter()
+            .fold(MapSimilarity::default(), |m, s| MapSimilarity {
+                spearman_abs: m.spearman_abs + s.spearman_abs / n,
+                spearman: m.spearman + s.spearman / n,
+                ssim: m.ssim + s.ssim / n,
+                hog: m.hog + s.hog / n,
+            })
     }
 }
 
@@ -292,7 +295,13 @@ pub fn compare_maps(a: &[f64], b: &[f64], shape: MapShape) -> Result<Vec<MapSimi
     }
     let (h, w) = (shape.height, shape.width);
     let side = h.min(w);
-    let win = if side >= 7 { 7 } else if side.is_multiple_of(2) { side - 1 } else { side };
+    let win = if side >= 7 {
+        7
+    } else if side.is_multiple_of(2) {
+        side - 1
+    } else {
+        side
+    };
     let cell = (side / 4).max(1);
     a.chunks(f)
         .zip(b.chunks(f))
@@ -303,7 +312,11 @@ pub fn compare_maps(a: &[f64], b: &[f64], shape: MapShape) -> Result<Vec<MapSimi
             Ok(MapSimilarity {
                 spearman_abs: spearman(&aa, &ab),
                 spearman: spearman(&sa, &sb),
-                ssim: if win >= 3 { ssim(&ua, &ub, h, w, win)? } else { 0.0 },
+                ssim: if win >= 3 {
+                    ssim(&ua, &ub, h, w, win)?
+                } else {
+                    0.0
+                },
                 hog: if side >= 2 * cell && side >= 2 {
                     hog_similarity(&ua, &ub, h, w, cell)?
                 } else {

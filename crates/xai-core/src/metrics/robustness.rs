@@ -127,7 +127,9 @@ fn reexplain(
             ));
         }
         if out.iter().any(|v| !v.is_finite()) {
-            return Err(XaiError::NonFinite("explanations of perturbed inputs".into()));
+            return Err(XaiError::NonFinite(
+                "explanations of perturbed inputs".into(),
+            ));
         }
         Ok(out)
     };

@@ -1122,9 +1122,8 @@ impl<'g> Interp<'g> {
                     &d.out,
                     |x| {
                         let z = B::float_mul_scalar(x, sc(beta));
-                        let tail = B::float_log1p(B::float_exp(B::float_neg(B::float_abs(
-                            z.clone(),
-                        ))));
+                        let tail =
+                            B::float_log1p(B::float_exp(B::float_neg(B::float_abs(z.clone()))));
                         B::float_div_scalar(B::float_add(B::relu(z), tail), sc(beta))
                     },
                     |t, x, _| mul(t, B::sigmoid(B::float_mul_scalar(x, sc(beta)))),

@@ -111,7 +111,11 @@ pub fn manipulate<const D: usize>(
             &[classes.len()],
         ));
     }
-    if config.steps == 0 || !(config.learning_rate > 0.0) || !(config.gamma >= 0.0) {
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if config.steps == 0
+        || !positive(config.learning_rate)
+        || !(positive(config.gamma) || config.gamma == 0.0)
+    {
         return Err(XaiError::Config(
             "manipulation needs steps ≥ 1, a positive learning rate and γ ≥ 0".into(),
         ));
@@ -132,7 +136,10 @@ pub fn manipulate<const D: usize>(
     let mut target = host(target_map.clone())?;
     for i in 0..n {
         let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
-        let (nh, nt) = (norm(&h0[i * f..(i + 1) * f]), norm(&target[i * f..(i + 1) * f]));
+        let (nh, nt) = (
+            norm(&h0[i * f..(i + 1) * f]),
+            norm(&target[i * f..(i + 1) * f]),
+        );
         if nt > 0.0 {
             target[i * f..(i + 1) * f]
                 .iter_mut()
@@ -166,7 +173,11 @@ pub fn manipulate<const D: usize>(
                 .remove(0)
                 .into_tensor::<2>()?,
         )?;
-        let out_term: f64 = logits.iter().zip(&logits0).map(|(a, b)| (a - b).powi(2)).sum();
+        let out_term: f64 = logits
+            .iter()
+            .zip(&logits0)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum();
         loss.push(v.iter().map(|a| a * a).sum::<f64>() + config.gamma * out_term);
         let gamma = config.gamma;
         let (g0c, ohc) = (g0.clone(), onehot.clone());
@@ -178,7 +189,10 @@ pub fn manipulate<const D: usize>(
             move |y, t| {
                 let (y, t) = (y.into_tensor::<2>()?, t.into_tensor::<2>()?);
                 let directional = (t * ohc.clone()).sum_dim(1);
-                let keep = (y - g0c.clone()).powi_scalar(2).sum_dim(1).mul_scalar(gamma / 2.0);
+                let keep = (y - g0c.clone())
+                    .powi_scalar(2)
+                    .sum_dim(1)
+                    .mul_scalar(gamma / 2.0);
                 Ok((directional + keep).reshape([n]))
             },
         )?;
@@ -219,7 +233,11 @@ pub fn manipulate<const D: usize>(
             .zip(&p1)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max),
-        max_input_change: x0.iter().zip(&xa).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max),
+        max_input_change: x0
+            .iter()
+            .zip(&xa)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max),
         adversarial,
         loss,
     })
@@ -234,7 +252,11 @@ fn surrogate_gradient<const D: usize>(
     precision: Precision,
 ) -> Result<Vec<f64>> {
     let ad = device.clone().autodiff();
-    let xa = x.clone().to_device(&device.clone().inner()).autodiff().require_grad();
+    let xa = x
+        .clone()
+        .to_device(&device.clone().inner())
+        .autodiff()
+        .require_grad();
     let out = g
         .eval(&[DynTensor::from_tensor(xa.clone())], &ad, precision)?
         .remove(0)
