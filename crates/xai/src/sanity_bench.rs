@@ -13,7 +13,7 @@
 //!    each method and a seeded random attribution; faithfulness correlation, sparseness,
 //!    complexity, max-sensitivity; the explainers' disagreement matrix at k = 8.
 //!
-//! Writes `OUT/sanity.json`, `OUT/sanity_cascading.svg` (Spearman vs randomised layer) and
+//! Writes `OUT/sanity.json`, `OUT/sanity_cascading.svg` (signed Spearman vs randomised layer) and
 //! `OUT/sanity_maps.png` (maps of three digits along the cascade) and returns the JSON.
 
 use std::path::{Path, PathBuf};
@@ -466,7 +466,7 @@ fn cascade_chart(r: &RandomizationReport, path: &Path) -> Result<()> {
         .x_labels(steps + 1)
         .x_label_formatter(&|v| labels.get(v.round() as usize).cloned().unwrap_or_default())
         .x_desc("randomised down to layer")
-        .y_desc("Spearman (|map|)")
+        .y_desc("Spearman (signed maps)")
         .draw()
         .map_err(|e| other(path, e))?;
     for (t, colour) in r.methods.iter().zip(COLOURS) {
@@ -475,7 +475,7 @@ fn cascade_chart(r: &RandomizationReport, path: &Path) -> Result<()> {
                 t.similarity
                     .iter()
                     .enumerate()
-                    .map(|(k, s)| ((k + 1) as f64, s.spearman_abs)),
+                    .map(|(k, s)| ((k + 1) as f64, s.spearman)),
             )
             .collect();
         chart
