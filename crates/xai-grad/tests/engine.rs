@@ -437,3 +437,40 @@ fn bad_inputs_are_typed_errors() {
         Err(XaiError::Config(_))
     ));
 }
+
+/// The softplus surrogate of ReLU (used by the explanation-manipulation attack): its tangents and
+/// exact input Hessians match f64 finite differences, its Hessian is not zero (ReLU's is),
+/// and a bad β is a typed error.
+#[test]
+fn relu_softplus_surrogate_is_smooth_and_exact() {
+    let dev = Device::flex();
+    let m = Mlp::new(&dev);
+    let relu_net = |m: &Mlp, x: Tensor<2>| {
+        m.c.forward(m.relu.forward(m.b.forward(m.relu.forward(m.a.forward(x)))))
+    };
+    let g = CapturedGraph::capture(&m, randn([5, 5], &dev), relu_net).unwrap();
+    let smooth = g.with_relu_softplus(4.0).unwrap();
+    check_jvp(&smooth, &[5, 5], 1e-6);
+    check_input_hessian(&smooth, 5, 1, 1e-5);
+    let x = f64_tensor(
+        (0..25).map(|i| (i as f64 * 0.37).sin()).collect(),
+        vec![5, 5],
+    );
+    let v = f64_tensor(
+        (0..25).map(|i| (i as f64 * 0.91).cos()).collect(),
+        vec![5, 5],
+    );
+    let select = |_: DynTensor, t: DynTensor| -> xai_core::Result<Tensor<1>> {
+        Ok(t.into_rows()?.slice([0..5, 0..1]).reshape([5]))
+    };
+    let hv = |g: &CapturedGraph| {
+        to_f64(
+            &g.hvp_input(&x, &v, &Device::flex(), Precision::F64, select)
+                .unwrap(),
+        )
+    };
+    // (On the plain ReLU graph the tangent does not depend on x at all, so there is no
+    // second-order graph to differentiate.)
+    assert!(max_abs(&hv(&smooth)) > 1e-4, "the surrogate has curvature");
+    assert!(g.with_relu_softplus(0.0).is_err());
+}
