@@ -374,22 +374,22 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
         .collect();
     let matrix = disagreement_matrix(&named, 64, 8)?;
 
-    let last = |method: &str| -> f64 {
+    // The similarity after the last cascade step (every layer random).
+    let final_similarity = |method: &str| -> MapSimilarity {
         cascading
             .methods
             .iter()
             .find(|t| t.method == method)
-            .and_then(|t| t.similarity.last())
-            .map_or(f64::NAN, |s| s.spearman)
+            .and_then(|t| t.similarity.last().copied())
+            .unwrap_or(MapSimilarity {
+                spearman_abs: f64::NAN,
+                spearman: f64::NAN,
+                ssim: f64::NAN,
+                hog: f64::NAN,
+            })
     };
-    let last_abs = |method: &str| -> f64 {
-        cascading
-            .methods
-            .iter()
-            .find(|t| t.method == method)
-            .and_then(|t| t.similarity.last())
-            .map_or(f64::NAN, |s| s.spearman_abs)
-    };
+    let last = |method: &str| final_similarity(method).spearman;
+    let last_abs = |method: &str| final_similarity(method).spearman_abs;
     let auc = |method: &str| {
         per_method[method]["deletion_auc"]
             .as_f64()

@@ -197,9 +197,6 @@ pub fn randomize_layers<M: Module + Clone>(
         hits: HashSet::new(),
         error: None,
     };
-    // burn's lazily initialised parameters share their cell between clones: read every
-    // parameter first so the clone's mapping cannot initialise the caller's cells.
-    let _ = parameter_layers(model);
     let randomized = model.clone().map(&mut mapper);
     if let Some(e) = mapper.error {
         return Err(e);

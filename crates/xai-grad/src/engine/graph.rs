@@ -354,7 +354,7 @@ impl CapturedGraph {
             .ok_or_else(|| XaiError::UnknownNode(path.to_string()))
     }
 
-    /// A node given by its name (or `#index`), else by a module path ([`module_output`]
+    /// A node given by its name (or `#index`), else by a module path ([`module_output`](Self::module_output)
     /// (Self::module_output)): how every layer method addresses its layer.
     pub fn resolve_node(&self, name_or_module: &str) -> Result<String> {
         match self.node_index(name_or_module) {

@@ -10,7 +10,7 @@
 //! by Adam on `x'` (clamped to the data range). `∇L` needs the input Hessian:
 //! `½∇‖h − hₜ‖² = ∇²f_c (h − hₜ)`. A ReLU network's Hessian is zero almost everywhere, so the
 //! optimisation runs on the network with every ReLU replaced by `softplus_β`
-//! ([`CapturedGraph::with_relu_softplus`]); each step is one gradient pass and one exact
+//! ([`CapturedGraph::with_relu_softplus`](crate::engine::CapturedGraph::with_relu_softplus)); each step is one gradient pass and one exact
 //! Hessian-vector product by the engine's reverse-over-forward, both folded into one backward
 //! (`select = ⟨∇f_c, v⟩ + γ/2 ‖g − g₀‖²`). The target is rescaled per sample to the norm of the
 //! input's own map. The result is judged on the **original** ReLU network: the Pearson
@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use xai_core::metrics::similarity::pearson;
 use xai_core::{Result, XaiError, tensor_to_vec_f64};
 
-use super::{Explainable, input_gradients};
-use crate::engine::{CapturedGraph, DynTensor, Precision};
+use super::{Explainable, gradients_on, input_gradients};
+use crate::engine::DynTensor;
 
 /// Settings of [`manipulate`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -132,7 +132,13 @@ pub fn manipulate<const D: usize>(
     let logits0 = host(ex.forward(x)?)?;
     let c = logits0.len() / n;
     // The target, rescaled per sample to the norm of the sample's own (surrogate) map.
-    let h0 = surrogate_gradient(&smooth, &to_tensor(&x0), classes, &device, precision)?;
+    let h0 = host(gradients_on(
+        &smooth,
+        &to_tensor(&x0),
+        classes,
+        &device,
+        precision,
+    )?)?;
     let mut target = host(target_map.clone())?;
     for i in 0..n {
         let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
@@ -165,7 +171,7 @@ pub fn manipulate<const D: usize>(
     let mut loss = Vec::with_capacity(config.steps);
     for step in 1..=config.steps {
         let xt = to_tensor(&xa);
-        let h = surrogate_gradient(&smooth, &xt, classes, &device, precision)?;
+        let h = host(gradients_on(&smooth, &xt, classes, &device, precision)?)?;
         let v: Vec<f64> = h.iter().zip(&target).map(|(a, b)| a - b).collect();
         let logits = host(
             smooth
@@ -241,30 +247,4 @@ pub fn manipulate<const D: usize>(
         adversarial,
         loss,
     })
-}
-
-/// The surrogate network's input gradient of each sample's class logit.
-fn surrogate_gradient<const D: usize>(
-    g: &CapturedGraph,
-    x: &Tensor<D>,
-    classes: &[usize],
-    device: &burn::tensor::Device,
-    precision: Precision,
-) -> Result<Vec<f64>> {
-    let ad = device.clone().autodiff();
-    let xa = x
-        .clone()
-        .to_device(&device.clone().inner())
-        .autodiff()
-        .require_grad();
-    let out = g
-        .eval(&[DynTensor::from_tensor(xa.clone())], &ad, precision)?
-        .remove(0)
-        .into_tensor::<2>()?;
-    let s = xai_core::Target::Classes(classes.to_vec()).select(out)?;
-    let grads = s.sum().backward();
-    let gx = xa
-        .grad(&grads)
-        .ok_or_else(|| XaiError::Numerical("the target does not depend on the input".into()))?;
-    host(gx)
 }

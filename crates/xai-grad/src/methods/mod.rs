@@ -151,11 +151,26 @@ pub fn input_gradients<const D: usize>(
         ));
     }
     let g = ex.graph(x)?;
-    let plain = ex.device.clone().inner();
-    let ad = ex.device.clone().autodiff();
-    let xa = x.clone().to_device(&plain).autodiff().require_grad();
+    gradients_on(&g, x, classes, &ex.device, ex.precision)
+}
+
+/// [`input_gradients`] through a given graph (e.g. a surrogate of the captured one), replayed
+/// on `device` in `precision`; the result lives on `x`'s device with `x`'s dtype.
+pub(crate) fn gradients_on<const D: usize>(
+    g: &CapturedGraph,
+    x: &Tensor<D>,
+    classes: &[usize],
+    device: &Device,
+    precision: Precision,
+) -> Result<Tensor<D>> {
+    let ad = device.clone().autodiff();
+    let xa = x
+        .clone()
+        .to_device(&device.clone().inner())
+        .autodiff()
+        .require_grad();
     let out = g
-        .eval(&[DynTensor::from_tensor(xa.clone())], &ad, ex.precision)?
+        .eval(&[DynTensor::from_tensor(xa.clone())], &ad, precision)?
         .remove(0)
         .into_tensor::<2>()?;
     let s = Target::Classes(classes.to_vec()).select(out)?;
