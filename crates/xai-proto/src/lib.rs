@@ -1,3 +1,15 @@
-//! Interpretable-by-design models (ProtoPNet, concept bottlenecks, mixtures of experts).
+//! Interpretable-by-design models and their explanations: ProtoPNet, concept bottleneck and
+//! concept embedding models, mixtures of experts with readable routing, TCAV, deep kNN, and
+//! synthetic benchmarks whose ground truth is known exactly.
 //!
-//! Empty in this release: the issue "xai-proto" fills it. Nothing here yet.
+//! Every model is an ordinary burn module trained with burn's autodiff on any device (flex by
+//! default, wgpu behind the `wgpu` feature); every benchmark is generated deterministically
+//! from a seed and reports its figures as serde values.
+
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod data;
+pub mod moe;
+pub mod stats;
+pub mod train;
