@@ -16,6 +16,7 @@ fn main() {
     };
     let r = match name {
         "regimemix" => xai_proto::bench::regimemix::run(&opts),
+        "partshapes" => xai_proto::bench::partshapes::run(&opts),
         other => {
             eprintln!("unknown benchmark {other}");
             std::process::exit(2)

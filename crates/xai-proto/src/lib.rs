@@ -11,5 +11,7 @@
 pub mod bench;
 pub mod data;
 pub mod moe;
+pub mod protopnet;
+pub mod render;
 pub mod stats;
 pub mod train;
