@@ -17,6 +17,8 @@ fn main() {
     let r = match name {
         "regimemix" => xai_proto::bench::regimemix::run(&opts),
         "partshapes" => xai_proto::bench::partshapes::run(&opts),
+        "conceptsprites" => xai_proto::bench::conceptsprites::run(&opts),
+        "cleverhans" => xai_proto::bench::cleverhans::run(&opts),
         other => {
             eprintln!("unknown benchmark {other}");
             std::process::exit(2)

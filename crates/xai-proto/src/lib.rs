@@ -9,9 +9,12 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod cbm;
 pub mod data;
+pub mod knn;
 pub mod moe;
 pub mod protopnet;
 pub mod render;
 pub mod stats;
+pub mod tcav;
 pub mod train;

@@ -201,7 +201,13 @@ impl ProtoPNet {
     fn identity_weights(&self, other: f32, device: &Device) -> Tensor<2> {
         let (p, c) = (self.prototypes(), self.classes);
         let v: Vec<f32> = (0..p * c)
-            .map(|i| if i % c == i / c / self.per_class { 1.0 } else { other })
+            .map(|i| {
+                if i % c == i / c / self.per_class {
+                    1.0
+                } else {
+                    other
+                }
+            })
             .collect();
         Tensor::from_data(TensorData::new(v, [p, c]), device)
     }
@@ -214,7 +220,11 @@ impl ProtoPNet {
     }
 
     fn mask(&self, device: &Device) -> Tensor<2> {
-        let v: Vec<f32> = self.active.iter().map(|&a| if a { 1.0 } else { 0.0 }).collect();
+        let v: Vec<f32> = self
+            .active
+            .iter()
+            .map(|&a| if a { 1.0 } else { 0.0 })
+            .collect();
         Tensor::from_data(TensorData::new(v, [1, self.prototypes()]), device)
     }
 
@@ -271,7 +281,11 @@ impl ProtoPNet {
         let n = labels.len();
         let (p, c) = (self.prototypes(), self.classes);
         if out.logits.dims() != [n, c] {
-            return Err(XaiError::shape("labels", format!("{}", out.logits.dims()[0]), &[n]));
+            return Err(XaiError::shape(
+                "labels",
+                format!("{}", out.logits.dims()[0]),
+                &[n],
+            ));
         }
         let own_v: Vec<f32> = labels
             .iter()
@@ -290,21 +304,28 @@ impl ProtoPNet {
             .neg()
             .add_scalar(max_d)
             .mean();
-        let l1 = (self.last.weight.val() * self.identity_weights(0.0, device).neg().add_scalar(1.0))
-            .abs()
-            .sum();
+        let l1 = (self.last.weight.val()
+            * self.identity_weights(0.0, device).neg().add_scalar(1.0))
+        .abs()
+        .sum();
         let y = Tensor::from_data(
             TensorData::new(labels.iter().map(|&v| v as i64).collect::<Vec<_>>(), [n]),
             device,
         );
-        Ok(cross_entropy(out.logits.clone(), y)
-            + cluster.mul_scalar(0.8)
-            - separation.mul_scalar(0.08)
-            + l1.mul_scalar(1e-4))
+        Ok(
+            cross_entropy(out.logits.clone(), y) + cluster.mul_scalar(0.8)
+                - separation.mul_scalar(0.08)
+                + l1.mul_scalar(1e-4),
+        )
     }
 
     /// Latent patches of images `idx` as `[k][H·W][D]` `f32` values.
-    fn latent_patches(&self, set: &ImageSet, idx: &[usize], device: &Device) -> Result<Vec<Vec<Vec<f32>>>> {
+    fn latent_patches(
+        &self,
+        set: &ImageSet,
+        idx: &[usize],
+        device: &Device,
+    ) -> Result<Vec<Vec<Vec<f32>>>> {
         self.latent_patches_from(self.features(set.batch(idx, device)?))
     }
 
@@ -314,7 +335,8 @@ impl ProtoPNet {
         let p = self.prototypes();
         let protos = tensor_to_vec_f64(self.prototypes.val())?;
         let d = protos.len() / p;
-        let mut best: Vec<(f64, usize, usize, Vec<f32>)> = vec![(f64::INFINITY, 0, 0, Vec::new()); p];
+        let mut best: Vec<(f64, usize, usize, Vec<f32>)> =
+            vec![(f64::INFINITY, 0, 0, Vec::new()); p];
         let idx: Vec<usize> = (0..set.len()).collect();
         let mut grid = (0, 0);
         for chunk in idx.chunks(128) {
@@ -364,7 +386,8 @@ impl ProtoPNet {
             });
         }
         let pd = self.prototypes.val().device();
-        self.prototypes = Param::from_tensor(Tensor::from_data(TensorData::new(values, [p, d]), &pd));
+        self.prototypes =
+            Param::from_tensor(Tensor::from_data(TensorData::new(values, [p, d]), &pd));
         Ok(records)
     }
 
@@ -383,7 +406,12 @@ impl ProtoPNet {
 
     /// Whether every prototype equals, bit for bit, the latent patch recorded by [`Self::push`]
     /// when its source image is passed through the network alone.
-    pub fn push_is_exact(&self, set: &ImageSet, records: &[PushRecord], device: &Device) -> Result<bool> {
+    pub fn push_is_exact(
+        &self,
+        set: &ImageSet,
+        records: &[PushRecord],
+        device: &Device,
+    ) -> Result<bool> {
         let protos = tensor_to_vec_f64(self.prototypes.val())?;
         let d = protos.len() / self.prototypes().max(1);
         for r in records {
@@ -391,7 +419,11 @@ impl ProtoPNet {
             let (_, w) = self.grid(set.side);
             let patch = &patches[0][r.row * w + r.col];
             let proto = &protos[r.prototype * d..(r.prototype + 1) * d];
-            if patch.iter().zip(proto).any(|(&a, &b)| a.to_bits() != (b as f32).to_bits()) {
+            if patch
+                .iter()
+                .zip(proto)
+                .any(|(&a, &b)| a.to_bits() != (b as f32).to_bits())
+            {
                 return Ok(false);
             }
         }
@@ -406,7 +438,13 @@ impl ProtoPNet {
     /// Prototypes whose `k` nearest training patches (over all training images and positions)
     /// hold fewer than `min_own` patches from images of the prototype's class (ProtoPNet's
     /// pruning rule, `k = 6`, `min_own = 3`).
-    pub fn prune_candidates(&self, set: &ImageSet, k: usize, min_own: usize, device: &Device) -> Result<Vec<usize>> {
+    pub fn prune_candidates(
+        &self,
+        set: &ImageSet,
+        k: usize,
+        min_own: usize,
+        device: &Device,
+    ) -> Result<Vec<usize>> {
         let p = self.prototypes();
         let mut nearest: Vec<Vec<(f64, usize)>> = vec![Vec::new(); p];
         let idx: Vec<usize> = (0..set.len()).collect();
@@ -427,7 +465,11 @@ impl ProtoPNet {
         Ok((0..p)
             .filter(|&j| {
                 self.is_active(j)
-                    && nearest[j].iter().filter(|(_, y)| *y == self.prototype_class(j)).count() < min_own
+                    && nearest[j]
+                        .iter()
+                        .filter(|(_, y)| *y == self.prototype_class(j))
+                        .count()
+                        < min_own
             })
             .collect())
     }
@@ -448,28 +490,46 @@ impl ProtoPNet {
 
     /// Fit the last layer alone (CE + `l1`·L1 on wrong-class connections, Adam) on the frozen
     /// similarities of `set`; pruned prototypes keep zero similarity.
-    pub fn fit_last_layer(&mut self, set: &ImageSet, fit: &LastLayerConfig, device: &Device) -> Result<()> {
+    pub fn fit_last_layer(
+        &mut self,
+        set: &ImageSet,
+        fit: &LastLayerConfig,
+        device: &Device,
+    ) -> Result<()> {
         let idx: Vec<usize> = (0..set.len()).collect();
         let mut sims = Vec::with_capacity(set.len() * self.prototypes());
         for chunk in idx.chunks(256) {
-            sims.extend(tensor_to_vec_f64(self.forward(set.batch(chunk, device)?).similarities)?);
+            sims.extend(tensor_to_vec_f64(
+                self.forward(set.batch(chunk, device)?).similarities,
+            )?);
         }
         let p = self.prototypes();
         let ad = device.clone().autodiff();
         // a fresh trainable copy: `valid()` left the current weights untracked
-        let mut last = LinearConfig::new(p, self.classes).with_bias(false).init(&ad);
+        let mut last = LinearConfig::new(p, self.classes)
+            .with_bias(false)
+            .init(&ad);
         // (through host data: `to_device` between flex and autodiff flex keeps a plain tensor)
         let w: Vec<f32> = self.last_weights()?.into_iter().map(|v| v as f32).collect();
-        last.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [p, self.classes]), &ad));
+        last.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [p, self.classes]),
+            &ad,
+        ));
         let mut optim = AdamConfig::new().init();
         let off = self.identity_weights(0.0, &ad).neg().add_scalar(1.0);
         let mut batches = Batches::new(set.len(), fit.batch, fit.seed);
         for _ in 0..fit.epochs {
             for b in batches.epoch() {
-                let v: Vec<f32> = b.iter().flat_map(|&i| sims[i * p..(i + 1) * p].iter().map(|&s| s as f32)).collect();
+                let v: Vec<f32> = b
+                    .iter()
+                    .flat_map(|&i| sims[i * p..(i + 1) * p].iter().map(|&s| s as f32))
+                    .collect();
                 let x = Tensor::<2>::from_data(TensorData::new(v, [b.len(), p]), &ad);
                 let loss = cross_entropy(last.forward(x), set.label_tensor(&b, &ad))
-                    + (last.weight.val() * off.clone()).abs().sum().mul_scalar(fit.l1);
+                    + (last.weight.val() * off.clone())
+                        .abs()
+                        .sum()
+                        .mul_scalar(fit.l1);
                 finite_loss(&loss, "last layer")?;
                 let grads = GradientsParams::from_grads(loss.backward(), &last);
                 last = optim.step(fit.lr, last, grads);
@@ -486,7 +546,10 @@ impl ProtoPNet {
             return Err(XaiError::shape("image", "[1, c, H, W]", &x.dims()));
         }
         if class >= self.classes {
-            return Err(XaiError::TargetOutOfRange { index: class, classes: self.classes });
+            return Err(XaiError::TargetOutOfRange {
+                index: class,
+                classes: self.classes,
+            });
         }
         let out = self.forward(x);
         let (_, w) = out.grid;
@@ -506,7 +569,11 @@ impl ProtoPNet {
                 let map: Vec<f64> = (0..hw)
                     .map(|l| {
                         let d = dm[l * p + j];
-                        if self.cosine { 1.0 - d } else { ((d + 1.0) / (d + LOG_EPS)).ln() }
+                        if self.cosine {
+                            1.0 - d
+                        } else {
+                            ((d + 1.0) / (d + LOG_EPS)).ln()
+                        }
                     })
                     .collect();
                 ScoreRow {
@@ -619,7 +686,13 @@ pub struct LastLayerConfig {
 
 impl Default for LastLayerConfig {
     fn default() -> Self {
-        LastLayerConfig { epochs: 30, batch: 128, lr: 1e-2, l1: 1e-4, seed: 0 }
+        LastLayerConfig {
+            epochs: 30,
+            batch: 128,
+            lr: 1e-2,
+            l1: 1e-4,
+            seed: 0,
+        }
     }
 }
 
@@ -675,7 +748,11 @@ pub fn accuracy(model: &ProtoPNet, set: &ImageSet, device: &Device) -> Result<f6
     let mut correct = 0usize;
     for chunk in idx.chunks(256) {
         let pred = predictions(model.forward(set.batch(chunk, device)?).logits)?;
-        correct += chunk.iter().zip(&pred).filter(|(i, p)| set.labels[**i] == **p).count();
+        correct += chunk
+            .iter()
+            .zip(&pred)
+            .filter(|(i, p)| set.labels[**i] == **p)
+            .count();
     }
     Ok(correct as f64 / set.len().max(1) as f64)
 }
@@ -691,7 +768,11 @@ pub fn train(
     if set.is_empty() || set.channels != config.channels || set.classes != config.classes {
         return Err(XaiError::Config(format!(
             "training set ({} images, {} channels, {} classes) does not match the network ({} channels, {} classes)",
-            set.len(), set.channels, set.classes, config.channels, config.classes
+            set.len(),
+            set.channels,
+            set.classes,
+            config.channels,
+            config.classes
         )));
     }
     let start = std::time::Instant::now();
@@ -701,13 +782,29 @@ pub fn train(
     let mut optim = AdamConfig::new().init();
     let mut batches = Batches::new(set.len(), schedule.batch, schedule.seed);
     let epochs = schedule.warm_epochs + schedule.joint_epochs;
-    let bar = progress("ProtoPNet warm-up+joint", epochs * batches.per_epoch(), schedule.progress);
+    let bar = progress(
+        "ProtoPNet warm-up+joint",
+        epochs * batches.per_epoch(),
+        schedule.progress,
+    );
     let mut epoch_loss = Vec::new();
     for epoch in 0..epochs {
         let trainable: Vec<ParamId> = if epoch < schedule.warm_epochs {
-            [ids(&model.add1), ids(&model.add2), vec![model.prototypes.id]].concat()
+            [
+                ids(&model.add1),
+                ids(&model.add2),
+                vec![model.prototypes.id],
+            ]
+            .concat()
         } else {
-            [ids(&model.conv1), ids(&model.conv2), ids(&model.add1), ids(&model.add2), vec![model.prototypes.id]].concat()
+            [
+                ids(&model.conv1),
+                ids(&model.conv2),
+                ids(&model.add1),
+                ids(&model.add2),
+                vec![model.prototypes.id],
+            ]
+            .concat()
         };
         let (mut total, mut count) = (0.0, 0usize);
         for idx in batches.epoch() {

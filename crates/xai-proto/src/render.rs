@@ -11,7 +11,8 @@ pub fn to_rgb(pixels: &[f32], channels: usize, side: usize, scale: u32) -> RgbIm
     let s = side as u32 * scale;
     RgbImage::from_fn(s, s, |x, y| {
         let (r, c) = ((y / scale) as usize, (x / scale) as usize);
-        let at = |ch: usize| (pixels[ch * side * side + r * side + c].clamp(0.0, 1.0) * 255.0) as u8;
+        let at =
+            |ch: usize| (pixels[ch * side * side + r * side + c].clamp(0.0, 1.0) * 255.0) as u8;
         if channels >= 3 {
             Rgb([at(0), at(1), at(2)])
         } else {
@@ -25,7 +26,10 @@ pub fn to_rgb(pixels: &[f32], channels: usize, side: usize, scale: u32) -> RgbIm
 /// on an image scaled by `scale`.
 pub fn draw_box(img: &mut RgbImage, b: (usize, usize, usize, usize), scale: u32, colour: [u8; 3]) {
     let (t, l) = (b.0 as u32 * scale, b.1 as u32 * scale);
-    let (bo, r) = ((b.2 as u32 * scale).min(img.height()), (b.3 as u32 * scale).min(img.width()));
+    let (bo, r) = (
+        (b.2 as u32 * scale).min(img.height()),
+        (b.3 as u32 * scale).min(img.width()),
+    );
     if bo <= t || r <= l {
         return;
     }
@@ -52,7 +56,9 @@ pub fn upsample(map: &[f64], grid: (usize, usize), side: usize) -> Vec<f64> {
     let (gh, gw) = grid;
     let (lo, hi) = map
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
     let span = if hi > lo { hi - lo } else { 1.0 };
     let at = |r: usize, c: usize| (map[r * gw + c] - lo) / span;
     let mut out = Vec::with_capacity(side * side);

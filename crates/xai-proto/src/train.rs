@@ -96,3 +96,53 @@ pub fn finite_loss(loss: &Tensor<1>, what: &str) -> Result<f64> {
     }
     Ok(v)
 }
+
+/// Settings of [`fit`].
+#[derive(Clone, Debug)]
+pub struct FitConfig {
+    /// Epochs.
+    pub epochs: usize,
+    /// Mini-batch rows.
+    pub batch: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Shuffling seed.
+    pub seed: u64,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// Train every parameter of `model` (on an autodiff device) with Adam on mini-batches of
+/// `0..n`; `loss(model, batch)` gives the batch loss. Returns the model and the mean loss per
+/// epoch; a non-finite loss stops training with an error.
+pub fn fit<M: burn::module::Module>(
+    mut model: M,
+    n: usize,
+    config: &FitConfig,
+    what: &str,
+    mut loss: impl FnMut(&M, &[usize]) -> Result<Tensor<1>>,
+) -> Result<(M, Vec<f64>)> {
+    if n == 0 {
+        return Err(XaiError::EmptyBatch(format!("{what}: no training rows")));
+    }
+    let mut optim = burn::optim::AdamConfig::new().init();
+    let mut batches = Batches::new(n, config.batch, config.seed);
+    let bar = progress(what, config.epochs * batches.per_epoch(), config.progress);
+    let mut curve = Vec::with_capacity(config.epochs);
+    for _ in 0..config.epochs {
+        let (mut total, mut count) = (0.0, 0usize);
+        for idx in batches.epoch() {
+            let l = loss(&model, &idx)?;
+            let v = finite_loss(&l, what)?;
+            total += v * idx.len() as f64;
+            count += idx.len();
+            let grads = burn::optim::GradientsParams::from_grads(l.backward(), &model);
+            model = optim.step(config.lr, model, grads);
+            bar.inc(1);
+            bar.set_message(format!("loss {v:.3}"));
+        }
+        curve.push(total / count.max(1) as f64);
+    }
+    bar.finish_and_clear();
+    Ok((model, curve))
+}

@@ -14,3 +14,4 @@ pub mod sanity_bench;
 
 pub use xai_core as core;
 pub use xai_grad as grad;
+pub use xai_proto as proto;

@@ -95,6 +95,12 @@ enum Command {
         #[command(subcommand)]
         action: SanityAction,
     },
+    /// Interpretable-by-design models (ProtoPNet, concept bottlenecks, CEM, mixtures of
+    /// experts, TCAV, deep kNN) on synthetic benchmarks with exact ground truth.
+    Proto {
+        #[command(subcommand)]
+        action: ProtoAction,
+    },
     /// Throughput of one attribution method on a fixture's model and inputs.
     Bench {
         /// A fixture JSON file (e.g. ../shared/fixtures/perf_lenet.json).
@@ -133,6 +139,31 @@ enum InfluenceAction {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Quick run: fewer test points, retrains and LiSSA steps (for smoke tests).
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProtoAction {
+    /// Run one benchmark (`partshapes`, `conceptsprites`, `cleverhans`, `regimemix`), write its
+    /// images and OUT/NAME.json, and print its figures.
+    Bench {
+        /// The benchmark.
+        which: String,
+        /// Print one JSON object (no progress bars).
+        #[arg(long)]
+        json: bool,
+        /// Seed of data generation, initialisation and training.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long, default_value = "xai-proto")]
+        out: PathBuf,
+        /// Device: flex, wgpu, wgpu-cpu or cuda.
+        #[arg(long, default_value = "flex")]
+        device: String,
+        /// Quick run: smaller data and fewer epochs (smoke tests; figures are not the benchmark's).
         #[arg(long)]
         quick: bool,
     },
@@ -387,6 +418,41 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             }
             Ok(true)
         }
+        Command::Proto {
+            action:
+                ProtoAction::Bench {
+                    which,
+                    json,
+                    seed,
+                    out,
+                    device,
+                    quick,
+                },
+        } => {
+            let opts = xai_proto::bench::BenchOptions {
+                seed,
+                quick,
+                out,
+                progress: !json,
+                device: xai_core::parse_device(&device)?,
+            };
+            let v = match which.as_str() {
+                "partshapes" => xai_proto::bench::partshapes::run(&opts)?,
+                "conceptsprites" => xai_proto::bench::conceptsprites::run(&opts)?,
+                "cleverhans" => xai_proto::bench::cleverhans::run(&opts)?,
+                "regimemix" => xai_proto::bench::regimemix::run(&opts)?,
+                other => anyhow::bail!(
+                    "unknown benchmark `{other}` (partshapes, conceptsprites, cleverhans, regimemix)"
+                ),
+            };
+            if json {
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&proto_summary(&v))?);
+                println!("(full results in {}/{which}.json)", opts.out.display());
+            }
+            Ok(true)
+        }
         Command::Sanity {
             action: SanityAction::MetricsBench { fixture },
         } => {
@@ -496,5 +562,18 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The headline figures of a proto benchmark (its JSON without the bulky arrays).
+fn proto_summary(v: &serde_json::Value) -> serde_json::Value {
+    match v.as_object() {
+        Some(map) => serde_json::Value::Object(
+            map.iter()
+                .filter(|(_, x)| x.is_number() || x.is_string() || x.is_boolean())
+                .map(|(k, x)| (k.clone(), x.clone()))
+                .collect(),
+        ),
+        None => v.clone(),
     }
 }

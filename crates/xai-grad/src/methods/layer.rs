@@ -118,6 +118,43 @@ fn classes_of<const D: usize>(
     Ok(ex.seed(x, target)?.1)
 }
 
+/// Activations `a` and gradients `∂F/∂a` at `layer` (both of the layer's shape), for TCAV's
+/// directional derivatives and any concept method that needs both.
+pub fn layer_activation_and_gradient<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    target: &Target,
+    layer: &str,
+) -> Result<(LayerAttribution, LayerAttribution)> {
+    let classes = classes_of(ex, x, target)?;
+    let node = ex.graph(x)?.resolve_node(layer)?;
+    let (_, shape, _) = layer_value(ex, x, &node)?;
+    let (a, g, _) = tapped_grad(ex, x, &node, None, &shape, &classes)?;
+    let wrap = |values| LayerAttribution {
+        values,
+        shape: shape.clone(),
+        node: node.clone(),
+        delta: None,
+    };
+    Ok((wrap(a), wrap(g)))
+}
+
+/// Activations at `layer` (no gradient work).
+pub fn layer_activation<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    layer: &str,
+) -> Result<LayerAttribution> {
+    let node = ex.graph(x)?.resolve_node(layer)?;
+    let (values, shape, _) = layer_value(ex, x, &node)?;
+    Ok(LayerAttribution {
+        values,
+        shape,
+        node,
+        delta: None,
+    })
+}
+
 /// `a ⊙ ∂F/∂a` at `layer`.
 pub fn layer_gradient_x_activation<const D: usize>(
     ex: &Explainable<D>,
@@ -125,15 +162,10 @@ pub fn layer_gradient_x_activation<const D: usize>(
     target: &Target,
     layer: &str,
 ) -> Result<LayerAttribution> {
-    let classes = classes_of(ex, x, target)?;
-    let node = ex.graph(x)?.resolve_node(layer)?;
-    let (_, shape, _) = layer_value(ex, x, &node)?;
-    let (a, g, _) = tapped_grad(ex, x, &node, None, &shape, &classes)?;
+    let (a, g) = layer_activation_and_gradient(ex, x, target, layer)?;
     Ok(LayerAttribution {
-        values: a.iter().zip(&g).map(|(a, g)| a * g).collect(),
-        shape,
-        node,
-        delta: None,
+        values: a.values.iter().zip(&g.values).map(|(a, g)| a * g).collect(),
+        ..a
     })
 }
 

@@ -9,6 +9,8 @@
 //! | [`cleverhans`] | CNN + TCAV, ProtoPNet, deep kNN | `tcav_watermark_p`, `tcav_random_p`, `pruned_accuracy_gap` |
 //! | [`regimemix`] | mixture of linear experts | `nmi`, `max_over_mean_load` |
 
+pub mod cleverhans;
+pub mod conceptsprites;
 pub mod partshapes;
 pub mod regimemix;
 

@@ -30,7 +30,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use super::{BenchOptions, ensure_dir, save_png, write_json};
-use crate::data::part_shapes::{CLASS_PAIRS, GLYPH, GLYPH_NAMES, PartShapes, PartShapesConfig, Placement, Role};
+use crate::data::part_shapes::{
+    CLASS_PAIRS, GLYPH, GLYPH_NAMES, PartShapes, PartShapesConfig, Placement, Role,
+};
 use crate::protopnet::{
     LastLayerConfig, ProtoPNet, ProtoPNetConfig, ProtoTrainConfig, accuracy, cell_centre,
     receptive_field, train,
@@ -62,9 +64,18 @@ pub fn glyph_at(placements: &[Placement], r: f64, c: f64) -> Option<Placement> {
 pub fn run(opts: &BenchOptions) -> Result<Value> {
     let start = std::time::Instant::now();
     let (n_train, n_test) = if opts.quick { (640, 240) } else { (2000, 800) };
-    let train_set = PartShapes::generate(&PartShapesConfig { images: n_train, ..Default::default() }, opts.seed);
+    let train_set = PartShapes::generate(
+        &PartShapesConfig {
+            images: n_train,
+            ..Default::default()
+        },
+        opts.seed,
+    );
     let test_set = PartShapes::generate(
-        &PartShapesConfig { images: n_test, ..Default::default() },
+        &PartShapesConfig {
+            images: n_test,
+            ..Default::default()
+        },
         opts.seed.wrapping_add(1_000_003),
     );
     let config = ProtoPNetConfig::default();
@@ -73,7 +84,10 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
         joint_epochs: if opts.quick { 6 } else { 30 },
         seed: opts.seed,
         progress: opts.progress,
-        last_layer: LastLayerConfig { seed: opts.seed, ..Default::default() },
+        last_layer: LastLayerConfig {
+            seed: opts.seed,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let device = &opts.device;
@@ -130,7 +144,9 @@ fn evaluate(
     let mut counted = 0usize;
     let mut protos = Vec::new();
     for class in 0..c {
-        let mut mine: Vec<usize> = (0..p).filter(|&j| model.prototype_class(j) == class && model.is_active(j)).collect();
+        let mut mine: Vec<usize> = (0..p)
+            .filter(|&j| model.prototype_class(j) == class && model.is_active(j))
+            .collect();
         mine.sort_by(|&a, &b| w[b * c + class].total_cmp(&w[a * c + class]));
         for (rank, &j) in mine.iter().enumerate() {
             let r = &push[j];
@@ -152,14 +168,17 @@ fn evaluate(
     let own_class = (0..p)
         .filter(|&j| {
             let row = &w[j * c..(j + 1) * c];
-            let best = (0..c).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0);
+            let best = (0..c)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap_or(0);
             best == model.prototype_class(j)
         })
         .count() as f64
         / p as f64;
     // erasure
     let mut rng = StdRng::seed_from_u64(opts.seed ^ 0xE4A5E);
-    let (mut considered, mut flips, mut random_flips, mut pointing) = (0usize, 0usize, 0usize, 0usize);
+    let (mut considered, mut flips, mut random_flips, mut pointing) =
+        (0usize, 0usize, 0usize, 0usize);
     let mut max_err: f64 = 0.0;
     let side = test_set.images.side;
     for i in 0..test_set.images.len() {
@@ -171,7 +190,9 @@ fn evaluate(
         considered += 1;
         let sheet = model.explain(x, pred)?;
         max_err = max_err.max((sheet.total_points - sheet.logit).abs());
-        let Some(top) = sheet.rows.first() else { continue };
+        let Some(top) = sheet.rows.first() else {
+            continue;
+        };
         let (cr, cc) = cell_centre(top.row, top.col);
         let hit = glyph_at(&test_set.placements[i], cr, cc);
         if hit.is_some_and(|g| g.role == Role::Defining) {
@@ -192,7 +213,13 @@ fn evaluate(
         }
     }
     let prune = model.prune_candidates(&train_set.images, 6, 3, device)?;
-    let frac = |a: usize| if considered > 0 { a as f64 / considered as f64 } else { 0.0 };
+    let frac = |a: usize| {
+        if considered > 0 {
+            a as f64 / considered as f64
+        } else {
+            0.0
+        }
+    };
     Ok(json!({
         "accuracy": acc,
         "push_exact": exact,
@@ -221,12 +248,23 @@ fn single(img: &[f32], like: &PartShapes) -> crate::data::ImageSet {
 /// A random 5×5 box that does not touch any glyph (1-pixel gap), if one is found.
 fn free_box(placements: &[Placement], side: usize, rng: &mut StdRng) -> Option<Placement> {
     for _ in 0..200 {
-        let (top, left) = (rng.random_range(0..=side - GLYPH), rng.random_range(0..=side - GLYPH));
+        let (top, left) = (
+            rng.random_range(0..=side - GLYPH),
+            rng.random_range(0..=side - GLYPH),
+        );
         let clear = placements.iter().all(|p| {
-            top + GLYPH + 1 <= p.top || p.top + GLYPH + 1 <= top || left + GLYPH + 1 <= p.left || p.left + GLYPH + 1 <= left
+            top + GLYPH + 1 <= p.top
+                || p.top + GLYPH + 1 <= top
+                || left + GLYPH + 1 <= p.left
+                || p.left + GLYPH + 1 <= left
         });
         if clear {
-            return Some(Placement { glyph: 0, top, left, role: Role::Distractor });
+            return Some(Placement {
+                glyph: 0,
+                top,
+                left,
+                role: Role::Distractor,
+            });
         }
     }
     None
@@ -288,9 +326,19 @@ fn render(
         );
         for row in sheet.rows.iter().take(3) {
             let mut test_img = to_rgb(ts.image(i), ts.channels, side, scale);
-            draw_box(&mut test_img, receptive_field(row.row, row.col, side), scale, [230, 40, 40]);
+            draw_box(
+                &mut test_img,
+                receptive_field(row.row, row.col, side),
+                scale,
+                [230, 40, 40],
+            );
             let heat = upsample(&row.similarity_map, sheet.grid, side);
-            let over = overlay(&to_rgb(ts.image(i), ts.channels, side, scale), &heat, side, scale);
+            let over = overlay(
+                &to_rgb(ts.image(i), ts.channels, side, scale),
+                &heat,
+                side,
+                scale,
+            );
             let r = &push[row.prototype];
             let mut src = to_rgb(train_set.images.image(r.image), 1, side, scale);
             draw_box(&mut src, r.receptive_field, scale, [40, 200, 40]);
@@ -313,7 +361,10 @@ fn render(
         sheets.push(path.display().to_string());
     }
     let page = opts.out.join("partshapes.html");
-    std::fs::write(&page, html).map_err(|source| XaiError::Io { path: page.display().to_string(), source })?;
+    std::fs::write(&page, html).map_err(|source| XaiError::Io {
+        path: page.display().to_string(),
+        source,
+    })?;
     Ok(json!({
         "gallery": gallery.display().to_string(),
         "sheets": sheets,

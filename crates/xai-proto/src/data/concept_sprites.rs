@@ -2,7 +2,7 @@
 //! benchmark B).
 //!
 //! - 24×24 RGB on uniform noise in `[0, 0.1]`.
-//! - Factors: shape ∈ {square, circle, triangle}, colour ∈ {red, green, blue}, size ∈ {small (7
+//! - Factors: shape ∈ {square, circle, triangle}, colour ∈ {red, green, blue}, size ∈ {small (8
 //!   px), large (11 px)}, quadrant ∈ {top-left, top-right, bottom-left, bottom-right} (the sprite
 //!   is placed at a random offset inside its quadrant), stripes ∈ {no, yes} (every second row of
 //!   the sprite darkened to 35 %).
@@ -117,7 +117,7 @@ fn inside(shape: usize, r: usize, c: usize, size: usize) -> bool {
 pub fn render(f: &Factors, rng: &mut StdRng) -> Vec<f32> {
     let plane = SIDE * SIDE;
     let mut img: Vec<f32> = (0..3 * plane).map(|_| 0.1 * rng.random::<f32>()).collect();
-    let size = if f.size == 0 { 7 } else { 11 };
+    let size = if f.size == 0 { 8 } else { 11 };
     let half = SIDE / 2;
     let slack = half - size;
     let top = (f.quadrant / 2) * half + rng.random_range(0..=slack);

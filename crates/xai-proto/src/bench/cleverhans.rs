@@ -1,0 +1,332 @@
+//! Clever Hans benchmark: can TCAV, prototypes and nearest neighbours expose a shortcut, and
+//! does removing the shortcut's prototypes repair the model?
+//!
+//! Data: PartShapes with a corner watermark on 90 % of class-0 training images and on no other
+//! training image; test images carry it with probability ½ whatever their class (`shuffled`).
+//!
+//! 1. A CNN ([`HansCnn`]) is trained on the confounded set; `reliance_gap` is its accuracy on
+//!    an i.i.d. (confounded) test set minus its accuracy on the shuffled test set.
+//! 2. **TCAV** at the CNN's `encoder.fc` layer (64 units) for class 0: the concept "watermark" (clean
+//!    images with the watermark stamped in, a pool of 150 resampled per run) against 10 random
+//!    counter-sets of 50 clean images;
+//!    `tcav_watermark_p` (target < 0.05) and the same test for a random concept (another set of
+//!    clean images), `tcav_random_p` (target ≥ 0.05).
+//! 3. **Deep kNN** on the CNN's feature layers: for watermarked shuffled-test images of the other
+//!    classes, the fraction of their nearest training neighbours that carry the watermark
+//!    (`knn_watermark_share`, against the base rate in training), and the mean credibility of
+//!    watermarked vs clean test images.
+//! 4. **ProtoPNet** on the confounded set: the prototypes whose source patch lies on the
+//!    watermark (`watermark_prototypes`); they are pruned and the last layer refitted on training
+//!    images with the watermark removed from nothing else (the same confounded set);
+//!    `pruned_accuracy_gap` = accuracy on the shuffled test of a ProtoPNet trained without the
+//!    watermark − that of the pruned model (target ≤ 0.02).
+//!
+//! Writes `OUT/cleverhans_prototypes.png`, `OUT/cleverhans_neighbours.png` and
+//! `OUT/cleverhans.json`.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+use serde_json::{Value, json};
+
+use super::{BenchOptions, ensure_dir, save_png, write_json};
+use crate::cbm::Encoder;
+use crate::data::ImageSet;
+use crate::data::clever_hans::{CleverHans, Variant, on_watermark};
+use crate::data::part_shapes::CLASSES;
+use crate::knn::DeepKnn;
+use crate::protopnet::{
+    LastLayerConfig, ProtoPNetConfig, ProtoTrainConfig, accuracy, cell_centre, train,
+};
+use crate::render::{draw_box, grid, to_rgb};
+use crate::tcav::tcav;
+use crate::train::{FitConfig, cross_entropy, fit, predictions};
+use xai_core::{Result, tensor_to_vec_f64};
+use xai_grad::methods::Explainable;
+
+/// The black-box CNN: [`Encoder`] (conv 16, conv 32, fc 64) and a linear head.
+#[derive(Module, Debug)]
+pub struct HansCnn {
+    encoder: Encoder,
+    head: Linear,
+}
+
+impl HansCnn {
+    /// A fresh network.
+    pub fn new(channels: usize, side: usize, classes: usize, device: &Device) -> HansCnn {
+        HansCnn {
+            encoder: Encoder::new(channels, side, device),
+            head: LinearConfig::new(crate::cbm::FEATURES, classes).init(device),
+        }
+    }
+
+    /// Logits.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head.forward(self.encoder.forward(x))
+    }
+
+    /// Penultimate features `[N, 64]`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        self.encoder.forward(x)
+    }
+}
+
+fn forward_fn(m: &HansCnn, x: Tensor<4>) -> Tensor<2> {
+    m.forward(x)
+}
+
+fn set_accuracy(model: &HansCnn, set: &ImageSet, device: &Device) -> Result<f64> {
+    let idx: Vec<usize> = (0..set.len()).collect();
+    let mut pred = Vec::new();
+    for chunk in idx.chunks(256) {
+        pred.extend(predictions(model.forward(set.batch(chunk, device)?))?);
+    }
+    Ok(crate::train::accuracy(&pred, &set.labels))
+}
+
+fn features(model: &HansCnn, set: &ImageSet, device: &Device) -> Result<Vec<Vec<f64>>> {
+    let idx: Vec<usize> = (0..set.len()).collect();
+    let mut out = Vec::new();
+    for chunk in idx.chunks(256) {
+        let f = tensor_to_vec_f64(model.features(set.batch(chunk, device)?))?;
+        out.extend(f.chunks(crate::cbm::FEATURES).map(|c| c.to_vec()));
+    }
+    Ok(out)
+}
+
+/// Run the benchmark.
+pub fn run(opts: &BenchOptions) -> Result<Value> {
+    let start = std::time::Instant::now();
+    let (n_train, n_test, cnn_epochs) = if opts.quick {
+        (640, 240, 4)
+    } else {
+        (2000, 800, 12)
+    };
+    let rho = 0.9;
+    let device = &opts.device;
+    let train_set = CleverHans::generate(n_train, Variant::Train { rho }, 0, opts.seed);
+    let iid_test = CleverHans::generate(
+        n_test,
+        Variant::Train { rho },
+        0,
+        opts.seed.wrapping_add(1_000_003),
+    );
+    let shuffled = CleverHans::generate(
+        n_test,
+        Variant::Shuffled,
+        0,
+        opts.seed.wrapping_add(2_000_003),
+    );
+    let clean_train = CleverHans::generate(n_train, Variant::Clean, 0, opts.seed);
+
+    // 1. the black box
+    let ad = device.clone().autodiff();
+    ad.seed(opts.seed);
+    let ts = &train_set.shapes.images;
+    let fc = FitConfig {
+        epochs: cnn_epochs,
+        batch: 64,
+        lr: 3e-3,
+        seed: opts.seed,
+        progress: opts.progress,
+    };
+    let (cnn, _) = fit(
+        HansCnn::new(1, ts.side, CLASSES, &ad),
+        ts.len(),
+        &fc,
+        "Clever Hans CNN",
+        |m, idx| {
+            Ok(cross_entropy(
+                m.forward(ts.batch(idx, &ad)?),
+                ts.label_tensor(idx, &ad),
+            ))
+        },
+    )?;
+    let cnn = cnn.valid().to_device(device);
+    let iid_accuracy = set_accuracy(&cnn, &iid_test.shapes.images, device)?;
+    let shuffled_accuracy = set_accuracy(&cnn, &shuffled.shapes.images, device)?;
+
+    // 2. TCAV
+    let per_set = if opts.quick { 30 } else { 50 };
+    let random_sets = if opts.quick { 4 } else { 10 };
+    let ex = Explainable::new(cnn.clone(), forward_fn, device.clone());
+    let batch = |s: &CleverHans| -> Result<Tensor<4>> {
+        let idx: Vec<usize> = (0..s.shapes.images.len()).collect();
+        s.shapes.images.batch(&idx, device)
+    };
+    let concept = batch(&CleverHans::concept_images(
+        3 * per_set,
+        true,
+        opts.seed ^ 0xC0C0,
+    ))?;
+    let randoms: Vec<Tensor<4>> = (0..random_sets)
+        .map(|r| {
+            batch(&CleverHans::concept_images(
+                per_set,
+                false,
+                opts.seed ^ (0xA000 + r as u64),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let random_concept = batch(&CleverHans::concept_images(
+        3 * per_set,
+        false,
+        opts.seed ^ 0xBEEF,
+    ))?;
+    // class-0 inputs without the watermark
+    let class0: Vec<usize> = (0..n_test)
+        .filter(|&i| shuffled.shapes.images.labels[i] == 0 && !shuffled.watermarked[i])
+        .collect();
+    let class_inputs = shuffled.shapes.images.batch(&class0, device)?;
+    let layer = "encoder.fc";
+    let watermark_tcav = tcav(&ex, layer, 0, &class_inputs, &concept, &randoms, opts.seed)?;
+    let random_tcav = tcav(
+        &ex,
+        layer,
+        0,
+        &class_inputs,
+        &random_concept,
+        &randoms,
+        opts.seed,
+    )?;
+
+    // 3. deep kNN on the CNN's features
+    let k = 10;
+    let train_feats = features(&cnn, ts, device)?;
+    let mut knn = DeepKnn::fit(vec![train_feats], ts.labels.clone(), CLASSES, k)?;
+    let cal = CleverHans::generate(
+        n_test / 2,
+        Variant::Train { rho },
+        0,
+        opts.seed.wrapping_add(3_000_003),
+    );
+    let cal_feats = features(&cnn, &cal.shapes.images, device)?;
+    knn.calibrate(
+        &cal_feats.into_iter().map(|f| vec![f]).collect::<Vec<_>>(),
+        &cal.shapes.images.labels,
+    )?;
+    let test_feats = features(&cnn, &shuffled.shapes.images, device)?;
+    let (mut share, mut counted) = (0.0, 0usize);
+    let (mut cred_mark, mut cred_clean, mut n_mark, mut n_clean) = (0.0, 0.0, 0usize, 0usize);
+    let mut example = None;
+    for (i, f) in test_feats.iter().enumerate() {
+        let p = knn.predict(std::slice::from_ref(f))?;
+        if shuffled.watermarked[i] {
+            cred_mark += p.credibility;
+            n_mark += 1;
+            if shuffled.shapes.images.labels[i] != 0 {
+                let marked = p.neighbours[0]
+                    .iter()
+                    .filter(|&&j| train_set.watermarked[j])
+                    .count();
+                share += marked as f64 / k as f64;
+                counted += 1;
+                if example.is_none() {
+                    example = Some((i, p.neighbours[0].clone()));
+                }
+            }
+        } else {
+            cred_clean += p.credibility;
+            n_clean += 1;
+        }
+    }
+    let base_rate = train_set.watermarked.iter().filter(|&&w| w).count() as f64 / n_train as f64;
+
+    // 4. ProtoPNet: find, prune and repair
+    let schedule = ProtoTrainConfig {
+        warm_epochs: if opts.quick { 1 } else { 2 },
+        joint_epochs: if opts.quick { 6 } else { 30 },
+        seed: opts.seed,
+        progress: opts.progress,
+        last_layer: LastLayerConfig {
+            seed: opts.seed,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let config = ProtoPNetConfig::default();
+    let (mut proto, log) = train(&config, &schedule, ts, device)?;
+    let confounded_accuracy = accuracy(&proto, &shuffled.shapes.images, device)?;
+    let flagged: Vec<usize> = log
+        .push
+        .iter()
+        .filter(|r| {
+            let (cr, cc) = cell_centre(r.row, r.col);
+            train_set.watermarked[r.image] && on_watermark(cr, cc, 2.0)
+        })
+        .map(|r| r.prototype)
+        .collect();
+    proto.prune(&flagged);
+    proto.fit_last_layer(ts, &schedule.last_layer, device)?;
+    let pruned_accuracy = accuracy(&proto, &shuffled.shapes.images, device)?;
+    let (clean_proto, _) = train(&config, &schedule, &clean_train.shapes.images, device)?;
+    let clean_accuracy = accuracy(&clean_proto, &shuffled.shapes.images, device)?;
+
+    // pictures
+    ensure_dir(&opts.out)?;
+    let scale = 4;
+    let side = ts.side;
+    let gallery: Vec<Vec<_>> = log
+        .push
+        .chunks(config.per_class)
+        .map(|row| {
+            row.iter()
+                .map(|r| {
+                    let mut img = to_rgb(ts.image(r.image), 1, side, scale);
+                    let colour = if flagged.contains(&r.prototype) {
+                        [240, 40, 40]
+                    } else {
+                        [40, 200, 40]
+                    };
+                    draw_box(&mut img, r.receptive_field, scale, colour);
+                    img
+                })
+                .collect()
+        })
+        .collect();
+    let proto_png = opts.out.join("cleverhans_prototypes.png");
+    save_png(&proto_png, &grid(&gallery, 4))?;
+    let neigh_png = opts.out.join("cleverhans_neighbours.png");
+    if let Some((i, neigh)) = &example {
+        let mut row = vec![to_rgb(shuffled.shapes.images.image(*i), 1, side, scale)];
+        row.extend(
+            neigh
+                .iter()
+                .take(6)
+                .map(|&j| to_rgb(ts.image(j), 1, side, scale)),
+        );
+        save_png(&neigh_png, &grid(&[row], 4))?;
+    }
+    let value = json!({
+        "benchmark": "cleverhans",
+        "seed": opts.seed,
+        "quick": opts.quick,
+        "train_images": n_train,
+        "test_images": n_test,
+        "settings": {"rho": rho, "confounded_class": 0, "cnn_epochs": cnn_epochs, "tcav_layer": layer,
+                      "tcav_examples_per_set": per_set, "tcav_random_sets": random_sets, "knn_k": k,
+                      "protopnet_joint_epochs": schedule.joint_epochs},
+        "cnn_iid_accuracy": iid_accuracy,
+        "cnn_shuffled_accuracy": shuffled_accuracy,
+        "reliance_gap": iid_accuracy - shuffled_accuracy,
+        "tcav_watermark_p": watermark_tcav.p_value,
+        "tcav_watermark_score": watermark_tcav.mean_score,
+        "tcav_random_p": random_tcav.p_value,
+        "tcav_random_score": random_tcav.mean_score,
+        "tcav_watermark": watermark_tcav,
+        "tcav_random": random_tcav,
+        "knn_watermark_share": if counted > 0 { share / counted as f64 } else { 0.0 },
+        "knn_watermark_base_rate": base_rate,
+        "knn_credibility_watermarked": cred_mark / n_mark.max(1) as f64,
+        "knn_credibility_clean": cred_clean / n_clean.max(1) as f64,
+        "watermark_prototypes": flagged,
+        "protopnet_confounded_shuffled_accuracy": confounded_accuracy,
+        "protopnet_pruned_shuffled_accuracy": pruned_accuracy,
+        "protopnet_clean_shuffled_accuracy": clean_accuracy,
+        "pruned_accuracy_gap": clean_accuracy - pruned_accuracy,
+        "figures": {"prototypes": proto_png.display().to_string(), "neighbours": neigh_png.display().to_string()},
+        "seconds": start.elapsed().as_secs_f64(),
+    });
+    write_json(&opts.out.join("cleverhans.json"), &value)?;
+    Ok(value)
+}

@@ -1,0 +1,256 @@
+//! Invariants of the interpretable-by-design models, checked exactly, and the benchmarks' claims
+//! at a size that runs in CI.
+
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Bool, Device, Tensor, TensorData};
+
+use xai_proto::bench::{BenchOptions, cleverhans, regimemix};
+use xai_proto::cbm::{Cbm, CbmTraining, ConceptData, Intervenable, train_cbm};
+use xai_proto::data::concept_sprites::{CONCEPTS, ConceptSprites};
+use xai_proto::data::part_shapes::{PartShapes, PartShapesConfig};
+use xai_proto::protopnet::{LastLayerConfig, ProtoPNet, ProtoPNetConfig, ProtoTrainConfig, train};
+use xai_proto::train::FitConfig;
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    xai_core::tensor_to_vec_f64(t).unwrap()
+}
+
+fn small_protopnet() -> (ProtoPNet, xai_proto::protopnet::ProtoTrainLog, PartShapes) {
+    let set = PartShapes::generate(
+        &PartShapesConfig {
+            images: 160,
+            ..Default::default()
+        },
+        11,
+    );
+    let schedule = ProtoTrainConfig {
+        warm_epochs: 1,
+        joint_epochs: 2,
+        last_layer: LastLayerConfig {
+            epochs: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (m, log) = train(
+        &ProtoPNetConfig::default(),
+        &schedule,
+        &set.images,
+        &Device::flex(),
+    )
+    .unwrap();
+    (m, log, set)
+}
+
+#[test]
+fn protopnet_push_is_bit_exact_points_sum_to_the_logit_and_pruning_removes_prototypes() {
+    let device = Device::flex();
+    let (mut model, log, set) = small_protopnet();
+    // every prototype is a latent patch of a training image of its own class, bit for bit
+    assert!(
+        model
+            .push_is_exact(&set.images, &log.push, &device)
+            .unwrap()
+    );
+    for r in &log.push {
+        assert_eq!(set.images.labels[r.image], r.class);
+        assert_eq!(model.prototype_class(r.prototype), r.class);
+        // its source image is at (numerically) zero distance
+        let out = model.forward(set.images.batch(&[r.image], &device).unwrap());
+        let d = values(out.min_distances)[r.prototype];
+        assert!(d < 1e-4, "prototype {} is {d} from its source", r.prototype);
+    }
+    // the scoring sheet's points add up to the logit, for every class
+    let x = set.images.batch(&[3], &device).unwrap();
+    for class in 0..model.classes() {
+        let sheet = model.explain(x.clone(), class).unwrap();
+        assert!((sheet.total_points - sheet.logit).abs() <= 1e-4 * (1.0 + sheet.logit.abs()));
+        assert_eq!(sheet.rows.len(), model.prototypes());
+    }
+    // pruning: similarities of pruned prototypes are zero and they leave the sheet
+    model.prune(&[0, 5]);
+    let out = model.forward(x.clone());
+    let s = values(out.similarities);
+    assert_eq!((s[0], s[5]), (0.0, 0.0));
+    let sheet = model.explain(x, 0).unwrap();
+    assert!(
+        sheet
+            .rows
+            .iter()
+            .all(|r| r.prototype != 0 && r.prototype != 5)
+    );
+    assert!((sheet.total_points - sheet.logit).abs() <= 1e-4 * (1.0 + sheet.logit.abs()));
+}
+
+#[test]
+fn protopnet_starts_at_the_class_identity_pattern_and_rejects_bad_input() {
+    let device = Device::flex();
+    let m = ProtoPNet::new(
+        &ProtoPNetConfig {
+            classes: 3,
+            per_class: 2,
+            ..Default::default()
+        },
+        &device,
+    )
+    .unwrap();
+    let w = m.last_weights().unwrap();
+    for j in 0..6 {
+        for c in 0..3 {
+            let expected = if j / 2 == c { 1.0 } else { -0.5 };
+            assert_eq!(w[j * 3 + c], expected);
+        }
+    }
+    assert!(
+        m.explain(Tensor::<4>::zeros([2, 1, 24, 24], &device), 0)
+            .is_err()
+    );
+    assert!(
+        m.explain(Tensor::<4>::zeros([1, 1, 24, 24], &device), 7)
+            .is_err()
+    );
+    assert!(
+        ProtoPNet::new(
+            &ProtoPNetConfig {
+                classes: 1,
+                ..Default::default()
+            },
+            &device
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn cbm_intervention_replaces_exactly_the_chosen_groups() {
+    let device = Device::flex();
+    let s = ConceptSprites::generate(8, 3);
+    let model = Cbm::new(3, 24, CONCEPTS, 6, &device);
+    let idx: Vec<usize> = (0..8).collect();
+    let x = s.images.batch(&idx, &device).unwrap();
+    let truth = Tensor::<2>::from_data(TensorData::new(s.concepts.clone(), [8, CONCEPTS]), &device);
+    // intervene on the colour group (columns 3..6) only
+    let mask_v: Vec<bool> = (0..8 * CONCEPTS)
+        .map(|i| (3..6).contains(&(i % CONCEPTS)))
+        .collect();
+    let mask =
+        Tensor::<2, Bool>::from_data(TensorData::new(mask_v.clone(), [8, CONCEPTS]), &device);
+    let got = values(model.intervened_logits(x.clone(), mask, truth.clone()));
+    let mut p = values(sigmoid(model.concept_logits(x.clone())));
+    for (i, v) in p.iter_mut().enumerate() {
+        if mask_v[i] {
+            *v = s.concepts[i] as f64;
+        }
+    }
+    let p = Tensor::<2>::from_data(
+        TensorData::new(
+            p.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            [8, CONCEPTS],
+        ),
+        &device,
+    );
+    let want = values(model.task_logits(p));
+    for (a, b) in got.iter().zip(&want) {
+        assert!((a - b).abs() < 1e-6);
+    }
+    // all groups: the task model sees the true concepts
+    let all = Tensor::<2, Bool>::from_data(
+        TensorData::new(vec![true; 8 * CONCEPTS], [8, CONCEPTS]),
+        &device,
+    );
+    let got = values(model.intervened_logits(x, all, truth.clone()));
+    let want = values(model.task_logits(truth));
+    for (a, b) in got.iter().zip(&want) {
+        assert!((a - b).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn cbm_training_rejects_a_concept_table_of_the_wrong_size() {
+    let s = ConceptSprites::generate(10, 0);
+    let data = ConceptData {
+        images: &s.images,
+        concepts: &s.concepts[..20],
+        stride: CONCEPTS,
+        k: CONCEPTS,
+    };
+    let fc = FitConfig {
+        epochs: 1,
+        batch: 4,
+        lr: 1e-3,
+        seed: 0,
+        progress: false,
+    };
+    assert!(train_cbm(data, CbmTraining::Independent, &fc, &Device::flex()).is_err());
+}
+
+#[test]
+fn regimemix_routes_by_regime_with_balanced_load_and_is_reproducible() {
+    let dir = std::env::temp_dir().join("xai-proto-test-regimemix");
+    let opts = BenchOptions {
+        out: dir,
+        ..Default::default()
+    };
+    let a = regimemix::run(&opts).unwrap();
+    let nmi = a["nmi"].as_f64().unwrap();
+    let load = a["max_over_mean_load"].as_f64().unwrap();
+    assert!(nmi >= 0.9, "NMI {nmi}");
+    assert!(load <= 1.2, "max/mean load {load}");
+    for e in a["experts"].as_array().unwrap() {
+        assert!(e["cosine_to_true_rule"].as_f64().unwrap() > 0.95, "{e}");
+    }
+    let b = regimemix::run(&opts).unwrap();
+    assert_eq!(a["nmi"], b["nmi"]);
+    assert_eq!(a["test_mse"], b["test_mse"]);
+}
+
+#[test]
+fn clever_hans_quick_run_exposes_the_watermark() {
+    let dir = std::env::temp_dir().join("xai-proto-test-cleverhans");
+    let opts = BenchOptions {
+        out: dir.clone(),
+        quick: true,
+        ..Default::default()
+    };
+    let v = cleverhans::run(&opts).unwrap();
+    // the nearest training neighbours of watermarked test images carry the watermark far above
+    // its base rate in training
+    let share = v["knn_watermark_share"].as_f64().unwrap();
+    let base = v["knn_watermark_base_rate"].as_f64().unwrap();
+    assert!(share > 3.0 * base, "share {share} base {base}");
+    assert!(
+        v["tcav_watermark_p"].as_f64().unwrap() < 0.05,
+        "{}",
+        v["tcav_watermark_p"]
+    );
+    assert!(
+        v["tcav_random_p"].as_f64().unwrap() >= 0.05,
+        "{}",
+        v["tcav_random_p"]
+    );
+    assert!(dir.join("cleverhans_prototypes.png").exists());
+}
+
+#[test]
+fn partshapes_protopnet_is_accurate_and_its_prototypes_sit_on_defining_glyphs() {
+    let dir = std::env::temp_dir().join("xai-proto-test-partshapes");
+    let opts = BenchOptions {
+        out: dir.clone(),
+        ..Default::default()
+    };
+    let v = xai_proto::bench::partshapes::run(&opts).unwrap();
+    assert!(v["accuracy"].as_f64().unwrap() >= 0.97, "{}", v["accuracy"]);
+    assert!(
+        v["prototypes_on_glyph"].as_f64().unwrap() >= 0.9,
+        "{}",
+        v["prototypes_on_glyph"]
+    );
+    assert_eq!(v["push_exact"], true);
+    assert!(v["points_sum_max_error"].as_f64().unwrap() < 1e-3);
+    // erasing the top prototype's glyph changes the prediction far more often than erasing an
+    // empty box of the same size
+    let flip = v["erase_flip_rate"].as_f64().unwrap();
+    let control = v["random_erase_flip_rate"].as_f64().unwrap();
+    assert!(flip > 5.0 * control + 0.1, "flip {flip} control {control}");
+    assert!(dir.join("partshapes.html").exists());
+}
