@@ -15,7 +15,7 @@
 //! use xai_proto::knn::DeepKnn;
 //! let train = vec![vec![vec![1.0, 0.0], vec![0.9, 0.1], vec![-1.0, 0.0], vec![-0.9, -0.1]]];
 //! let mut knn = DeepKnn::fit(train, vec![0, 0, 1, 1], 2, 1).unwrap();
-//! knn.calibrate(&[vec![vec![1.0, 0.05], vec![-1.0, 0.05]]], &[0, 1]).unwrap();
+//! knn.calibrate(&[vec![vec![1.0, 0.05]], vec![vec![-1.0, 0.05]]], &[0, 1]).unwrap();
 //! let p = knn.predict(&[vec![0.95, 0.0]]).unwrap();
 //! assert_eq!(p.class, 0);
 //! ```

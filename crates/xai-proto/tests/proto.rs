@@ -254,3 +254,65 @@ fn partshapes_protopnet_is_accurate_and_its_prototypes_sit_on_defining_glyphs() 
     assert!(flip > 5.0 * control + 0.1, "flip {flip} control {control}");
     assert!(dir.join("partshapes.html").exists());
 }
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn models_agree_on_flex_and_wgpu_and_train_on_wgpu() {
+    use burn::module::Module;
+    use xai_proto::moe::{Moe, MoeConfig};
+    let flex = Device::flex();
+    let wgpu = xai_core::parse_device("wgpu-cpu").unwrap();
+    let set = PartShapes::generate(
+        &PartShapesConfig {
+            images: 16,
+            ..Default::default()
+        },
+        2,
+    );
+    let idx: Vec<usize> = (0..16).collect();
+    // same weights, both backends
+    let m = ProtoPNet::new(&ProtoPNetConfig::default(), &flex).unwrap();
+    let a = values(m.forward(set.images.batch(&idx, &flex).unwrap()).logits);
+    let mw = m.clone().to_device(&wgpu);
+    let b = values(mw.forward(set.images.batch(&idx, &wgpu).unwrap()).logits);
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-3 * (1.0 + x.abs()), "{x} vs {y}");
+    }
+    let moe = Moe::new(
+        &MoeConfig {
+            inputs: 6,
+            experts: 4,
+            ..Default::default()
+        },
+        &flex,
+    )
+    .unwrap();
+    let x = Tensor::<2>::from_data(
+        TensorData::new((0..24).map(|v| v as f32 / 24.0).collect::<Vec<_>>(), [4, 6]),
+        &flex,
+    );
+    let ya = values(moe.forward(x.clone(), false).y);
+    let yb = values(
+        moe.clone()
+            .to_device(&wgpu)
+            .forward(x.to_device(&wgpu), false)
+            .y,
+    );
+    for (p, q) in ya.iter().zip(&yb) {
+        assert!((p - q).abs() < 1e-4 * (1.0 + p.abs()));
+    }
+    // a short ProtoPNet schedule runs entirely on wgpu, push included
+    let schedule = ProtoTrainConfig {
+        warm_epochs: 1,
+        joint_epochs: 1,
+        batch: 16,
+        last_layer: LastLayerConfig {
+            epochs: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (trained, log) = train(&ProtoPNetConfig::default(), &schedule, &set.images, &wgpu).unwrap();
+    assert!(log.epoch_loss.iter().all(|l| l.is_finite()));
+    assert_eq!(log.push.len(), trained.prototypes());
+}

@@ -253,10 +253,10 @@ fn free_box(placements: &[Placement], side: usize, rng: &mut StdRng) -> Option<P
             rng.random_range(0..=side - GLYPH),
         );
         let clear = placements.iter().all(|p| {
-            top + GLYPH + 1 <= p.top
-                || p.top + GLYPH + 1 <= top
-                || left + GLYPH + 1 <= p.left
-                || p.left + GLYPH + 1 <= left
+            top + GLYPH < p.top
+                || p.top + GLYPH < top
+                || left + GLYPH < p.left
+                || p.left + GLYPH < left
         });
         if clear {
             return Some(Placement {

@@ -75,7 +75,7 @@ impl CleverHans {
             },
             seed,
         );
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x5741_5445_524d_4b);
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x0057_4154_4552_4d4b);
         let mut watermarked = Vec::with_capacity(n);
         for i in 0..n {
             let y = shapes.images.labels[i];

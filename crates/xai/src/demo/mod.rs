@@ -260,7 +260,10 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
                 "influence functions".into(),
                 "xai-influence handles dense models only (see `xai influence bench`); this CNN is not supported yet".into(),
             ),
-            ("TCAV".into(), "concept methods are not built yet".into()),
+            (
+                "TCAV, prototypes, deep kNN".into(),
+                "built (xai_proto; `xai proto bench cleverhans` finds this kind of watermark with TCAV, kNN and ProtoPNet) but not wired into this report yet".into(),
+            ),
             (
                 "sanity checks and faithfulness metrics".into(),
                 "built (xai_core::metrics, `xai sanity bench` on a digits CNN) but not wired into this report yet".into(),
