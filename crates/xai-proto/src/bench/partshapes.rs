@@ -10,8 +10,9 @@
 //! - `erase_flip_rate`: for correctly classified test images, erase the glyph under the best
 //!   match of the prototype contributing most points to the predicted class; the fraction whose
 //!   prediction changes (target ≥ 0.8). `random_erase_flip_rate` erases a glyph-free 5×5 box
-//!   instead (the control); `pointing_game` is the fraction whose best match lies on a defining
-//!   glyph;
+//!   instead (the control); `erase_logit_drop_median` / `random_erase_logit_drop_median` are the
+//!   median relative drops of the predicted class's logit (= its points); `pointing_game` is the
+//!   fraction whose best match lies on a defining glyph;
 //! - `push_exact`: every prototype equals, bit for bit, its source patch recomputed alone;
 //! - `points_sum_max_error`: the largest |Σ points − logit| over the explained images;
 //! - `own_class_connection`: the fraction of prototypes whose largest weight is their class;
@@ -111,6 +112,9 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
         "prototypes_on_glyph": figures["prototypes_on_glyph"],
         "erase_flip_rate": figures["erase_flip_rate"],
         "random_erase_flip_rate": figures["random_erase_flip_rate"],
+        "erase_flip_rate_when_on_glyph": figures["erase_flip_rate_when_on_glyph"],
+        "erase_logit_drop_median": figures["erase_logit_drop_median"],
+        "random_erase_logit_drop_median": figures["random_erase_logit_drop_median"],
         "pointing_game": figures["pointing_game"],
         "push_exact": figures["push_exact"],
         "points_sum_max_error": figures["points_sum_max_error"],
@@ -180,7 +184,17 @@ fn evaluate(
     let (mut considered, mut flips, mut random_flips, mut pointing) =
         (0usize, 0usize, 0usize, 0usize);
     let mut max_err: f64 = 0.0;
+    let (mut erased, mut drops, mut random_drops) = (0usize, Vec::new(), Vec::new());
     let side = test_set.images.side;
+    // prediction and logit of class `c` after erasing `box_` from test image `i`
+    let mut after_erasing = |i: usize, box_: &Placement, c: usize| -> Result<(usize, f64)> {
+        let img = test_set.erased(i, box_, &mut rng);
+        let logits = model
+            .forward(single(&img, test_set).batch(&[0], device)?)
+            .logits;
+        let v = xai_core::tensor_to_vec_f64(logits.clone())?;
+        Ok((predictions(logits)?[0], v[c]))
+    };
     for i in 0..test_set.images.len() {
         let x = test_set.images.batch(&[i], device)?;
         let pred = predictions(model.forward(x.clone()).logits)?[0];
@@ -198,18 +212,23 @@ fn evaluate(
         if hit.is_some_and(|g| g.role == Role::Defining) {
             pointing += 1;
         }
+        let relative = |after: f64| (sheet.logit - after) / sheet.logit.abs().max(1e-9);
         if let Some(g) = hit {
-            let img = test_set.erased(i, &g, &mut rng);
-            let set = single(&img, test_set);
-            let after = predictions(model.forward(set.batch(&[0], device)?).logits)?[0];
+            let (after, logit) = after_erasing(i, &g, pred)?;
             flips += (after != pred) as usize;
+            erased += 1;
+            drops.push(relative(logit));
         }
         // control: a glyph-free 5×5 box
-        if let Some(b) = free_box(&test_set.placements[i], side, &mut rng) {
-            let img = test_set.erased(i, &b, &mut rng);
-            let set = single(&img, test_set);
-            let after = predictions(model.forward(set.batch(&[0], device)?).logits)?[0];
+        let free = free_box(
+            &test_set.placements[i],
+            side,
+            &mut StdRng::seed_from_u64(i as u64 ^ opts.seed),
+        );
+        if let Some(b) = free {
+            let (after, logit) = after_erasing(i, &b, pred)?;
             random_flips += (after != pred) as usize;
+            random_drops.push(relative(logit));
         }
     }
     let prune = model.prune_candidates(&train_set.images, 6, 3, device)?;
@@ -225,6 +244,9 @@ fn evaluate(
         "push_exact": exact,
         "prototypes_on_glyph": if counted > 0 { on_glyph as f64 / counted as f64 } else { 0.0 },
         "erase_flip_rate": frac(flips),
+        "erase_flip_rate_when_on_glyph": if erased > 0 { flips as f64 / erased as f64 } else { 0.0 },
+        "erase_logit_drop_median": median(&mut drops),
+        "random_erase_logit_drop_median": median(&mut random_drops),
         "random_erase_flip_rate": frac(random_flips),
         "pointing_game": frac(pointing),
         "points_sum_max_error": max_err,
@@ -232,6 +254,14 @@ fn evaluate(
         "prune_candidates": prune,
         "prototypes": protos,
     }))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// A one-image set holding `img`.
