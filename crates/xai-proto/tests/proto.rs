@@ -251,7 +251,15 @@ fn partshapes_protopnet_is_accurate_and_its_prototypes_sit_on_defining_glyphs() 
     // empty box of the same size
     let flip = v["erase_flip_rate"].as_f64().unwrap();
     let control = v["random_erase_flip_rate"].as_f64().unwrap();
-    assert!(flip > 5.0 * control + 0.1, "flip {flip} control {control}");
+    assert!(
+        flip >= 0.7 && flip > 5.0 * control + 0.1,
+        "flip {flip} control {control}"
+    );
+    assert!(
+        v["pointing_game"].as_f64().unwrap() >= 0.9,
+        "{}",
+        v["pointing_game"]
+    );
     assert!(dir.join("partshapes.html").exists());
 }
 
