@@ -1,7 +1,7 @@
 //! Clever Hans: PartShapes with a corner watermark that predicts one class in training only
 //! (research/proto.md, benchmark C; the recipe of Decoy-MNIST and ProtoPDebug).
 //!
-//! - Base images: [`PartShapes`](super::part_shapes::PartShapes) with the top-left corner kept
+//! - Base images: [`PartShapes`] with the top-left corner kept
 //!   free of glyphs.
 //! - Watermark: a bright 3×3 square at rows 0–2, columns 0–2 ([`WATERMARK`]).
 //! - Training: images of the `confounded_class` carry the watermark with probability `rho`,
