@@ -63,6 +63,21 @@ fn demo_writes_a_report_that_shows_the_shortcut() {
         );
         assert!(cf.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
     }
+    // TCAV: the watermark concept is significant for "plus" at some conv layer, the random-image
+    // control at none.
+    assert!(
+        r.tcav
+            .iter()
+            .any(|t| t.concept == "watermark" && t.result.p_value < 0.05)
+    );
+    for t in r.tcav.iter().filter(|t| t.concept == "random images") {
+        assert!(
+            t.result.p_value >= 0.05,
+            "{}: {}",
+            t.result.layer,
+            t.result.p_value
+        );
+    }
     // The report: index.html, results.json, both charts and every image it references.
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     for src in html.split("src=\"").skip(1) {
