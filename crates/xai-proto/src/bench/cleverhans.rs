@@ -35,9 +35,7 @@ use crate::data::ImageSet;
 use crate::data::clever_hans::{CleverHans, Variant, on_watermark};
 use crate::data::part_shapes::CLASSES;
 use crate::knn::DeepKnn;
-use crate::protopnet::{
-    LastLayerConfig, ProtoPNetConfig, ProtoTrainConfig, accuracy, cell_centre, train,
-};
+use crate::protopnet::{ProtoPNetConfig, accuracy, cell_centre, train};
 use crate::render::{draw_box, grid, to_rgb};
 use crate::tcav::tcav;
 use crate::train::{FitConfig, cross_entropy, fit, predictions};
@@ -231,17 +229,7 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
     let base_rate = train_set.watermarked.iter().filter(|&&w| w).count() as f64 / n_train as f64;
 
     // 4. ProtoPNet: find, prune and repair
-    let schedule = ProtoTrainConfig {
-        warm_epochs: if opts.quick { 1 } else { 2 },
-        joint_epochs: if opts.quick { 6 } else { 30 },
-        seed: opts.seed,
-        progress: opts.progress,
-        last_layer: LastLayerConfig {
-            seed: opts.seed,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let schedule = super::protopnet_schedule(opts);
     let config = ProtoPNetConfig::default();
     let (mut proto, log) = train(&config, &schedule, ts, device)?;
     let confounded_accuracy = accuracy(&proto, &shuffled.shapes.images, device)?;

@@ -90,3 +90,19 @@ pub fn palette(i: usize) -> [u8; 3] {
     ];
     P[i % P.len()]
 }
+
+/// The ProtoPNet schedule of the PartShapes and Clever Hans benchmarks: 2 warm-up and 30 joint
+/// epochs (1 and 6 when `quick`), seeded by the options.
+pub fn protopnet_schedule(opts: &BenchOptions) -> crate::protopnet::ProtoTrainConfig {
+    crate::protopnet::ProtoTrainConfig {
+        warm_epochs: if opts.quick { 1 } else { 2 },
+        joint_epochs: if opts.quick { 6 } else { 30 },
+        seed: opts.seed,
+        progress: opts.progress,
+        last_layer: crate::protopnet::LastLayerConfig {
+            seed: opts.seed,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}

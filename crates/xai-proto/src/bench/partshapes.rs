@@ -37,10 +37,7 @@ use super::{BenchOptions, ensure_dir, save_png, write_json};
 use crate::data::part_shapes::{
     CLASS_PAIRS, GLYPH, GLYPH_NAMES, PartShapes, PartShapesConfig, Placement, Role,
 };
-use crate::protopnet::{
-    LastLayerConfig, ProtoPNet, ProtoPNetConfig, ProtoTrainConfig, accuracy, cell_centre,
-    receptive_field, train,
-};
+use crate::protopnet::{ProtoPNet, ProtoPNetConfig, accuracy, cell_centre, receptive_field, train};
 use crate::render::{draw_box, grid, overlay, to_rgb, upsample};
 use crate::train::predictions;
 use xai_core::{Result, XaiError};
@@ -86,17 +83,7 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
         per_class: 2,
         ..Default::default()
     };
-    let schedule = ProtoTrainConfig {
-        warm_epochs: if opts.quick { 1 } else { 2 },
-        joint_epochs: if opts.quick { 6 } else { 30 },
-        seed: opts.seed,
-        progress: opts.progress,
-        last_layer: LastLayerConfig {
-            seed: opts.seed,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let schedule = super::protopnet_schedule(opts);
     let device = &opts.device;
     let (model, log) = train(&config, &schedule, &train_set.images, device)?;
     let figures = evaluate(&model, &log.push, &train_set, &test_set, opts)?;
