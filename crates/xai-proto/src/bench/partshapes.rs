@@ -1,8 +1,8 @@
 //! PartShapes benchmark: does ProtoPNet's reasoning land on the parts that define the class?
 //!
-//! Trains [`ProtoPNet`] (2 prototypes per class — one per defining part; with 3, a class kept a
-//! duplicate prototype on one glyph and survived that glyph's partner being erased — log
-//! similarity) on 2,000 PartShapes images and
+//! Trains [`ProtoPNet`] (log similarity, 2 prototypes per class: as many as a class has
+//! defining parts; with 3, a class kept a duplicate prototype on one glyph and survived that
+//! glyph's partner being erased) on 2,000 PartShapes images and
 //! measures, on 800 test images, against the exact glyph masks:
 //!
 //! - `accuracy` (target ≥ 0.97);
