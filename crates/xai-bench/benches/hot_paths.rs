@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the hot paths: `cargo bench -p xai-bench` (flex).
+//! Criterion benchmarks of the hot paths: `cargo bench --manifest-path crates/xai-bench/Cargo.toml` (flex).
 //!
 //! Attribution methods on the shared perf_lenet fixture (see the crate docs for the path), one
 //! iteration = all 32 inputs: saliency, integrated gradients (50 Gauss–Legendre steps in one

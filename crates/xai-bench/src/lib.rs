@@ -1,4 +1,4 @@
-//! Shared set-up of the criterion benchmarks in `benches/` (`cargo bench -p xai-bench`).
+//! Shared set-up of the criterion benchmarks in `benches/` (`cargo bench --manifest-path crates/xai-bench/Cargo.toml`).
 //!
 //! The attribution benchmarks run on the shared `perf_lenet` fixture (32 LeNet inputs, the same
 //! model and inputs as `xai bench` and the peers' scripts). Its path comes from the
