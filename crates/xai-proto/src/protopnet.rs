@@ -721,7 +721,7 @@ impl Default for ProtoTrainConfig {
             warm_epochs: 2,
             joint_epochs: 12,
             batch: 64,
-            lr: 3e-3,
+            lr: 6e-3,
             last_layer: LastLayerConfig::default(),
             seed: 0,
             progress: false,
