@@ -324,3 +324,37 @@ fn models_agree_on_flex_and_wgpu_and_train_on_wgpu() {
     assert!(log.epoch_loss.iter().all(|l| l.is_finite()));
     assert_eq!(log.push.len(), trained.prototypes());
 }
+
+#[test]
+fn conceptsprites_quick_run_interventions_fix_the_task_and_cem_beats_cbm() {
+    // the quick scale (1,500 training sprites, 10 epochs); the full benchmark's figures are in
+    // the README
+    let dir = std::env::temp_dir().join("xai-proto-test-conceptsprites");
+    let opts = BenchOptions {
+        out: dir.clone(),
+        quick: true,
+        ..Default::default()
+    };
+    let v = xai_proto::bench::conceptsprites::run(&opts).unwrap();
+    assert!(
+        v["concept_accuracy"].as_f64().unwrap() >= 0.97,
+        "{}",
+        v["concept_accuracy"]
+    );
+    assert!(
+        v["intervened_task_accuracy"].as_f64().unwrap() >= 0.995,
+        "{}",
+        v["intervened_task_accuracy"]
+    );
+    assert!(
+        v["cem_minus_cbm"].as_f64().unwrap() > 0.0,
+        "{}",
+        v["cem_minus_cbm"]
+    );
+    // the independent CBM's intervention curve ends at the top
+    let curve = v["complete"]["independent"]["intervention_curve"]
+        .as_array()
+        .unwrap();
+    assert!(curve.last().unwrap().as_f64().unwrap() >= curve[0].as_f64().unwrap());
+    assert!(dir.join("conceptsprites_interventions.svg").exists());
+}
