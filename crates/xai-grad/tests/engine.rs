@@ -469,8 +469,17 @@ fn relu_softplus_surrogate_is_smooth_and_exact() {
                 .unwrap(),
         )
     };
-    // (On the plain ReLU graph the tangent does not depend on x at all, so there is no
-    // second-order graph to differentiate.)
+    // On the plain ReLU graph the tangent does not depend on x at all: the input Hessian is
+    // exactly zero (and no panic from burn's backward on an untracked tensor).
+    assert_eq!(max_abs(&hv(&g)), 0.0, "ReLU nets are piecewise linear");
+    assert_eq!(
+        to_f64(
+            &g.hvp_input(&x, &v, &Device::flex(), Precision::F64, select)
+                .unwrap()
+        )
+        .len(),
+        25
+    );
     assert!(max_abs(&hv(&smooth)) > 1e-4, "the surrogate has curvature");
     assert!(g.with_relu_softplus(0.0).is_err());
 }

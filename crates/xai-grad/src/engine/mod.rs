@@ -444,7 +444,8 @@ impl CapturedGraph {
 
     /// Exact input Hessian-vector products: for each sample, `∇²_x s(x) v` where `s` is the scalar
     /// per sample chosen by `select` from the first output. Samples are independent, so one pass
-    /// serves the whole batch (and a batch of basis directions gives a full Hessian).
+    /// serves the whole batch (and a batch of basis directions gives a full Hessian). On a
+    /// piecewise-linear (ReLU) network the result is exactly zero between kinks.
     pub fn hvp_input(
         &self,
         input: &DynTensor,
@@ -478,7 +479,14 @@ impl CapturedGraph {
                 .clone()
                 .ok_or_else(|| XaiError::Numerical("no tangent reached the output".into()))?,
         );
-        let grads = select(y, t)?.sum().backward();
+        let s = select(y, t)?.sum();
+        if !s.is_tracked() {
+            // Nothing differentiable links the selected tangent to the input: on a piecewise-linear
+            // (ReLU) network the tangent J(x)·v is constant between kinks, so the input Hessian
+            // is exactly zero there. (burn would panic on `backward` of an untracked tensor.)
+            return Ok(DynTensor(to_device(&input.zeros_like(), device)));
+        }
+        let grads = s.backward();
         x.grad(&grads)
             .ok_or_else(|| XaiError::Numerical("the output does not depend on the input".into()))
     }
