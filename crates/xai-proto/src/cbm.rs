@@ -30,9 +30,7 @@
 //! ```
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{LeakyRelu, LeakyReluConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{LeakyRelu, LeakyReluConfig, Linear, LinearConfig, Relu};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Bool, Device, Distribution, Tensor, TensorData};
 use rand::SeedableRng;
@@ -40,17 +38,16 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
+use crate::backbone::{CHANNELS, ConvBackbone};
 use crate::data::ImageSet;
 use crate::train::{FitConfig, bce_with_logits, cross_entropy, fit, predictions};
 use xai_core::{Result, XaiError, tensor_to_vec_f64};
 
-/// Image → 64 features: conv 3×3 (c→16) → ReLU → pool 2 → conv 3×3 (16→32) → ReLU → pool 2 →
-/// fc → ReLU.
+/// Image → 64 features: the shared [`ConvBackbone`] (conv 16, conv 32, two max-pools) → fc →
+/// ReLU.
 #[derive(Module, Debug)]
 pub struct Encoder {
-    conv1: Conv2d,
-    conv2: Conv2d,
-    pool: MaxPool2d,
+    backbone: ConvBackbone,
     fc: Linear,
     act: Relu,
 }
@@ -61,24 +58,16 @@ pub const FEATURES: usize = 64;
 impl Encoder {
     /// A fresh encoder for `channels`×`side`×`side` images.
     pub fn new(channels: usize, side: usize, device: &Device) -> Encoder {
-        let pad = PaddingConfig2d::Explicit(1, 1, 1, 1);
         Encoder {
-            conv1: Conv2dConfig::new([channels, 16], [3, 3])
-                .with_padding(pad.clone())
-                .init(device),
-            conv2: Conv2dConfig::new([16, 32], [3, 3])
-                .with_padding(pad)
-                .init(device),
-            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
-            fc: LinearConfig::new(32 * (side / 4) * (side / 4), FEATURES).init(device),
+            backbone: ConvBackbone::new(channels, device),
+            fc: LinearConfig::new(CHANNELS * (side / 4) * (side / 4), FEATURES).init(device),
             act: Relu::new(),
         }
     }
 
     /// Features `[N, 64]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let h = self.pool.forward(self.act.forward(self.conv1.forward(x)));
-        let h = self.pool.forward(self.act.forward(self.conv2.forward(h)));
+        let h = self.backbone.forward(x);
         let n = h.dims()[0];
         self.act.forward(self.fc.forward(h.reshape([n as i32, -1])))
     }

@@ -1,6 +1,6 @@
 //! ProtoPNet, "This looks like that" (Chen et al., NeurIPS 2019), trained from scratch in burn.
 //!
-//! - Backbone: conv 3×3 (c→16) → ReLU → max-pool 2 → conv 3×3 (16→32) → ReLU → max-pool 2, so a
+//! - Backbone ([`ConvBackbone`](crate::backbone::ConvBackbone)): conv 3×3 (c→16) → ReLU → max-pool 2 → conv 3×3 (16→32) → ReLU → max-pool 2, so a
 //!   24×24 image gives a 6×6 latent grid; each cell's receptive field is 10×10 pixels centred at
 //!   `(4r + 1.5, 4c + 1.5)`.
 //! - Add-on layers: conv 1×1 (32→D) → ReLU → conv 1×1 (D→D) → sigmoid (latents in `[0, 1]`).
@@ -37,15 +37,15 @@
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use serde::Serialize;
 
+use crate::backbone::{CHANNELS, ConvBackbone};
 use crate::data::ImageSet;
-use crate::train::{Batches, cross_entropy, finite_loss, predictions, progress};
+use crate::train::{Batches, cross_entropy, finite_loss, progress, set_accuracy};
 use xai_core::{Result, XaiError, tensor_to_vec_f64};
 
 /// ε of the log similarity.
@@ -92,9 +92,7 @@ impl Default for ProtoPNetConfig {
 /// A prototypical part network.
 #[derive(Module, Debug)]
 pub struct ProtoPNet {
-    conv1: Conv2d,
-    conv2: Conv2d,
-    pool: MaxPool2d,
+    backbone: ConvBackbone,
     act: Relu,
     add1: Conv2d,
     add2: Conv2d,
@@ -147,18 +145,11 @@ impl ProtoPNet {
                     .into(),
             ));
         }
-        let pad = PaddingConfig2d::Explicit(1, 1, 1, 1);
         let p = config.classes * config.per_class;
         let mut model = ProtoPNet {
-            conv1: Conv2dConfig::new([config.channels, 16], [3, 3])
-                .with_padding(pad.clone())
-                .init(device),
-            conv2: Conv2dConfig::new([16, 32], [3, 3])
-                .with_padding(pad)
-                .init(device),
-            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            backbone: ConvBackbone::new(config.channels, device),
             act: Relu::new(),
-            add1: Conv2dConfig::new([32, config.latent], [1, 1]).init(device),
+            add1: Conv2dConfig::new([CHANNELS, config.latent], [1, 1]).init(device),
             add2: Conv2dConfig::new([config.latent, config.latent], [1, 1]).init(device),
             prototypes: Param::from_tensor(Tensor::random(
                 [p, config.latent],
@@ -214,8 +205,7 @@ impl ProtoPNet {
 
     /// Latent patches `[N, D, H, W]` (after the add-on layers' sigmoid).
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
-        let h = self.pool.forward(self.act.forward(self.conv1.forward(x)));
-        let h = self.pool.forward(self.act.forward(self.conv2.forward(h)));
+        let h = self.backbone.forward(x);
         sigmoid(self.add2.forward(self.act.forward(self.add1.forward(h))))
     }
 
@@ -744,17 +734,7 @@ pub struct ProtoTrainLog {
 
 /// Accuracy of `model` on `set`.
 pub fn accuracy(model: &ProtoPNet, set: &ImageSet, device: &Device) -> Result<f64> {
-    let idx: Vec<usize> = (0..set.len()).collect();
-    let mut correct = 0usize;
-    for chunk in idx.chunks(256) {
-        let pred = predictions(model.forward(set.batch(chunk, device)?).logits)?;
-        correct += chunk
-            .iter()
-            .zip(&pred)
-            .filter(|(i, p)| set.labels[**i] == **p)
-            .count();
-    }
-    Ok(correct as f64 / set.len().max(1) as f64)
+    set_accuracy(set, device, |x| model.forward(x).logits)
 }
 
 /// Train a fresh ProtoPNet on `set`: warm-up, joint, push, last layer. The model is returned on
@@ -798,8 +778,7 @@ pub fn train(
             .concat()
         } else {
             [
-                ids(&model.conv1),
-                ids(&model.conv2),
+                ids(&model.backbone),
                 ids(&model.add1),
                 ids(&model.add2),
                 vec![model.prototypes.id],

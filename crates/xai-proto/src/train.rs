@@ -88,6 +88,21 @@ pub fn accuracy(pred: &[usize], labels: &[usize]) -> f64 {
     pred.iter().zip(labels).filter(|(p, y)| p == y).count() as f64 / pred.len() as f64
 }
 
+/// Accuracy on `set` of a model given by `forward` (images `[k, c, H, W]` → logits), run in
+/// chunks of 256 images.
+pub fn set_accuracy(
+    set: &crate::data::ImageSet,
+    device: &burn::tensor::Device,
+    forward: impl Fn(Tensor<4>) -> Tensor<2>,
+) -> Result<f64> {
+    let idx: Vec<usize> = (0..set.len()).collect();
+    let mut pred = Vec::with_capacity(set.len());
+    for chunk in idx.chunks(256) {
+        pred.extend(predictions(forward(set.batch(chunk, device)?))?);
+    }
+    Ok(accuracy(&pred, &set.labels))
+}
+
 /// A loss value as `f64`, with an error instead of a silent NaN.
 pub fn finite_loss(loss: &Tensor<1>, what: &str) -> Result<f64> {
     let v = tensor_to_vec_f64(loss.clone())?[0];

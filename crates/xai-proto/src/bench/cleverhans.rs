@@ -38,7 +38,7 @@ use crate::knn::DeepKnn;
 use crate::protopnet::{ProtoPNetConfig, accuracy, cell_centre, train};
 use crate::render::{draw_box, grid, to_rgb};
 use crate::tcav::tcav;
-use crate::train::{FitConfig, cross_entropy, fit, predictions};
+use crate::train::{FitConfig, cross_entropy, fit, set_accuracy};
 use xai_core::{Result, tensor_to_vec_f64};
 use xai_grad::methods::Explainable;
 
@@ -71,15 +71,6 @@ impl HansCnn {
 
 fn forward_fn(m: &HansCnn, x: Tensor<4>) -> Tensor<2> {
     m.forward(x)
-}
-
-fn set_accuracy(model: &HansCnn, set: &ImageSet, device: &Device) -> Result<f64> {
-    let idx: Vec<usize> = (0..set.len()).collect();
-    let mut pred = Vec::new();
-    for chunk in idx.chunks(256) {
-        pred.extend(predictions(model.forward(set.batch(chunk, device)?))?);
-    }
-    Ok(crate::train::accuracy(&pred, &set.labels))
 }
 
 fn features(model: &HansCnn, set: &ImageSet, device: &Device) -> Result<Vec<Vec<f64>>> {
@@ -139,8 +130,8 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
         },
     )?;
     let cnn = cnn.valid().to_device(device);
-    let iid_accuracy = set_accuracy(&cnn, &iid_test.shapes.images, device)?;
-    let shuffled_accuracy = set_accuracy(&cnn, &shuffled.shapes.images, device)?;
+    let iid_accuracy = set_accuracy(&iid_test.shapes.images, device, |x| cnn.forward(x))?;
+    let shuffled_accuracy = set_accuracy(&shuffled.shapes.images, device, |x| cnn.forward(x))?;
 
     // 2. TCAV
     let per_set = 50;
