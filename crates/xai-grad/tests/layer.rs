@@ -244,3 +244,62 @@ fn neuron_gradient_and_ig_match_the_weights_of_a_linear_unit_and_are_complete() 
     assert!(delta.iter().all(|d| d.abs() < 1e-6), "{delta:?}");
     assert!(neuron_gradient(&ex, &x, "a", 6).is_err());
 }
+
+#[test]
+fn neuron_conductance_at_a_linear_layer_equals_layer_ig_split_by_the_weights_and_is_complete() {
+    use xai_grad::methods::neuron::neuron_conductance;
+    let n = net();
+    let w = vals(n.a.weight.val()); // [in = 4, out = 6]
+    let x = t2(random(8, 41), [2, 4]);
+    let x0 = t2(random(8, 42).iter().map(|v| 0.5 * v).collect(), [2, 4]);
+    let (xs, bs) = (vals(x.clone()), vals(x0.clone()));
+    let ex = Explainable::new(n, |m: &Net, x| m.forward(x), dev()).with_precision(Precision::F64);
+    let target = Target::Classes(vec![1, 2]);
+    let cfg = IgConfig {
+        n_steps: 24,
+        ..IgConfig::default()
+    };
+    // Along the input path a linear unit moves linearly, so its conductance is layer IG at the
+    // unit, shared among the inputs in proportion to (x_i − x'_i)·w_iu.
+    let lig = layer_integrated_gradients(&ex, &x, &x0, &target, "a", &cfg).unwrap();
+    for unit in [0, 3, 5] {
+        let (cond, totals) = neuron_conductance(&ex, &x, &x0, &target, "a", unit, &cfg).unwrap();
+        let cond = vals(cond);
+        for r in 0..2 {
+            let share: Vec<f64> = (0..4)
+                .map(|i| (xs[r * 4 + i] - bs[r * 4 + i]) * w[i * 6 + unit])
+                .collect();
+            let moved: f64 = share.iter().sum();
+            let want: Vec<f64> = share
+                .iter()
+                .map(|s| s / moved * lig.values[r * 6 + unit])
+                .collect();
+            assert!(
+                max_diff(&cond[r * 4..r * 4 + 4], &want) < 1e-10,
+                "unit {unit} row {r}"
+            );
+            assert!((totals[r] - lig.values[r * 6 + unit]).abs() < 1e-10);
+        }
+    }
+    // Summed over every unit of a layer that cuts the network: F(x) − F(x').
+    let fine = IgConfig {
+        n_steps: 256,
+        ..IgConfig::default()
+    };
+    let mut sum = [0.0f64; 2];
+    for unit in 0..5 {
+        let (_, totals) = neuron_conductance(&ex, &x, &x0, &target, "tail.b", unit, &fine).unwrap();
+        sum[0] += totals[0];
+        sum[1] += totals[1];
+    }
+    let (fx, fb) = (
+        vals(ex.forward(&x).unwrap()),
+        vals(ex.forward(&x0).unwrap()),
+    );
+    for (r, c) in [(0, 1), (1, 2)] {
+        let gap = fx[r * 3 + c] - fb[r * 3 + c];
+        assert!((sum[r] - gap).abs() < 1e-3, "row {r}: {} vs {gap}", sum[r]);
+    }
+    assert!(neuron_conductance(&ex, &x, &x0, &target, "a", 6, &cfg).is_err());
+    assert!(neuron_conductance(&ex, &x, &x0, &target, "nope", 0, &cfg).is_err());
+}

@@ -51,6 +51,12 @@ impl DynTensor {
         DynTensor(t.into_dispatch())
     }
 
+    /// Wrap an integer tensor (token ids), as input to a graph captured with
+    /// [`CapturedGraph::capture_tokens`](crate::CapturedGraph::capture_tokens).
+    pub fn from_int_tensor<const D: usize>(t: Tensor<D, burn::tensor::Int>) -> Self {
+        DynTensor(t.into_dispatch())
+    }
+
     /// The shape.
     pub fn shape(&self) -> Vec<usize> {
         self.0.shape().to_vec()

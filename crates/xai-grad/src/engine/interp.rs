@@ -80,7 +80,7 @@ fn sc(v: f64) -> Scalar {
     Scalar::Float(v)
 }
 
-fn scalar_f64(s: &ScalarIr) -> f64 {
+pub(crate) fn scalar_f64(s: &ScalarIr) -> f64 {
     match *s {
         ScalarIr::Float(x) => x,
         ScalarIr::Int(x) => x as f64,

@@ -13,6 +13,7 @@
 //!   Gauss-Newton products `Jᵀ H_L J v`.
 //! * [`CapturedGraph::fd_hvp_params`] is the central finite-difference cross-check.
 
+mod canonize;
 mod dyn_tensor;
 mod graph;
 mod interp;

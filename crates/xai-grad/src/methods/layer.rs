@@ -69,7 +69,7 @@ fn layer_value<const D: usize>(
 
 /// Gradient of the targets w.r.t. the tapped node for `inputs` `[k·N, ...]`, with optional
 /// offsets added at the node; returns (layer values incl. offsets, gradients, outputs).
-fn tapped_grad<const D: usize>(
+pub(crate) fn tapped_grad<const D: usize>(
     ex: &Explainable<D>,
     inputs: &Tensor<D>,
     node: &str,
@@ -78,36 +78,97 @@ fn tapped_grad<const D: usize>(
     classes: &[usize],
 ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
     let g = ex.graph(inputs)?;
-    let ad = ex.device.clone().autodiff();
-    let rows = inputs.dims()[0];
-    let mut shape = layer_shape.to_vec();
-    shape[0] = rows;
-    let off = match offsets {
-        Some(v) => {
-            let per: usize = shape.iter().skip(1).product();
-            let t: Tensor<2> = Tensor::from_data(
-                burn::tensor::TensorData::new(v, [rows, per]),
-                (&ad.clone().inner(), inputs.dtype()),
-            );
-            Some(vec![DynTensor::from_rows(t, &shape)?])
-        }
-        None => None,
+    let pass = TappedPass {
+        node,
+        layer_shape,
+        device: &ex.device,
+        precision: ex.precision,
+        dtype: inputs.dtype(),
     };
-    let t = g.eval_tapped_with(
-        &[DynTensor::from_tensor(inputs.clone())],
-        &[node],
-        off.as_deref(),
-        &ad,
-        ex.precision,
-    )?;
-    let out = t.outputs[0].clone().into_tensor::<2>()?;
-    let outputs = DynTensor::from_tensor(out.clone()).to_vec_f64()?;
-    let s = Target::Classes(classes.to_vec()).select(out)?;
-    let grads = s.sum().backward();
-    let grad = t.probes[0]
-        .grad(&grads)
-        .ok_or_else(|| XaiError::Numerical(format!("the target does not depend on `{node}`")))?;
-    Ok((t.values[0].to_vec_f64()?, grad.to_vec_f64()?, outputs))
+    pass.run(&g, DynTensor::from_tensor(inputs.clone()), offsets, classes)
+}
+
+/// One autodiff replay with a tap (and optional offsets) at `node`, for any kind of input
+/// (float features or integer token ids).
+pub(crate) struct TappedPass<'a> {
+    pub node: &'a str,
+    /// The layer's shape for one batch of inputs (its first entry is replaced by the rows).
+    pub layer_shape: &'a [usize],
+    /// Where the replay runs (its autodiff twin is used).
+    pub device: &'a burn::tensor::Device,
+    pub precision: crate::engine::Precision,
+    /// The dtype the offsets are built in.
+    pub dtype: burn::tensor::DType,
+}
+
+impl TappedPass<'_> {
+    /// (layer values incl. offsets, gradients of the targets at the node, outputs).
+    pub fn run(
+        &self,
+        g: &crate::engine::CapturedGraph,
+        inputs: DynTensor,
+        offsets: Option<Vec<f64>>,
+        classes: &[usize],
+    ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+        let ad = self.device.clone().autodiff();
+        let rows = inputs.shape()[0];
+        let mut shape = self.layer_shape.to_vec();
+        shape[0] = rows;
+        let off = match offsets {
+            Some(v) => {
+                let per: usize = shape.iter().skip(1).product();
+                let t: Tensor<2> = Tensor::from_data(
+                    burn::tensor::TensorData::new(v, [rows, per]),
+                    (&ad.clone().inner(), self.dtype),
+                );
+                Some(vec![DynTensor::from_rows(t, &shape)?])
+            }
+            None => None,
+        };
+        let node = self.node;
+        let t = g.eval_tapped_with(&[inputs], &[node], off.as_deref(), &ad, self.precision)?;
+        let out = t.outputs[0].clone().into_tensor::<2>()?;
+        let outputs = DynTensor::from_tensor(out.clone()).to_vec_f64()?;
+        let s = Target::Classes(classes.to_vec()).select(out)?;
+        let grads = s.sum().backward();
+        let grad = t.probes[0].grad(&grads).ok_or_else(|| {
+            XaiError::Numerical(format!("the target does not depend on `{node}`"))
+        })?;
+        Ok((t.values[0].to_vec_f64()?, grad.to_vec_f64()?, outputs))
+    }
+}
+
+/// The layer-IG sum `(a − a') ⊙ Σ_k w_k ∂F/∂a(a' + α_k(a − a'))`, evaluated `chunk` path points
+/// at a time: `grad_at(s, offsets, classes)` returns the gradients at the node for the inputs
+/// repeated `s` times (step-major) with `offsets` added at the node.
+pub(crate) fn layer_ig_sum(
+    a: &[f64],
+    a0: &[f64],
+    classes: &[usize],
+    config: &IgConfig,
+    chunk: usize,
+    mut grad_at: impl FnMut(usize, Vec<f64>, &[usize]) -> Result<Vec<f64>>,
+) -> Result<Vec<f64>> {
+    let diff: Vec<f64> = a.iter().zip(a0).map(|(p, q)| p - q).collect();
+    let (alphas, weights) = config.method.nodes(config.n_steps)?;
+    let mut integral = vec![0.0; a.len()];
+    for start in (0..alphas.len()).step_by(chunk.max(1)) {
+        let end = (start + chunk.max(1)).min(alphas.len());
+        let s = end - start;
+        // Offsets move the layer from a to a' + α(a − a'): offset = (α − 1)(a − a').
+        let mut offsets = Vec::with_capacity(s * a.len());
+        for &alpha in &alphas[start..end] {
+            offsets.extend(diff.iter().map(|d| (alpha - 1.0) * d));
+        }
+        let cls: Vec<usize> = (0..s).flat_map(|_| classes.iter().copied()).collect();
+        let g = grad_at(s, offsets, &cls)?;
+        for (k, &w) in weights[start..end].iter().enumerate() {
+            for (acc, gv) in integral.iter_mut().zip(&g[k * a.len()..(k + 1) * a.len()]) {
+                *acc += w * gv;
+            }
+        }
+    }
+    Ok(integral.iter().zip(&diff).map(|(i, d)| i * d).collect())
 }
 
 fn classes_of<const D: usize>(
@@ -171,7 +232,7 @@ pub fn layer_gradient_x_activation<const D: usize>(
 
 /// Per input: `Σ values − (f_c(x) − f_c(reference))`, with `per` values per input and the
 /// outputs of `x` and of the reference run row-major.
-fn completeness_delta(
+pub(crate) fn completeness_delta(
     values: &[f64],
     per: usize,
     out_x: &[f64],
@@ -217,29 +278,13 @@ pub fn layer_integrated_gradients<const D: usize>(
     let (a, shape, out_x) = layer_value(ex, x, &node)?;
     let (a0, _, _) = layer_value(ex, baseline, &node)?;
     let per = a.len() / n;
-    let diff: Vec<f64> = a.iter().zip(&a0).map(|(p, q)| p - q).collect();
-    let (alphas, weights) = config.method.nodes(config.n_steps)?;
-    let chunk = steps_per_chunk(ex, x, config, alphas.len())?;
-    let mut integral = vec![0.0; a.len()];
-    for start in (0..alphas.len()).step_by(chunk) {
-        let end = (start + chunk).min(alphas.len());
-        let s = end - start;
-        // Offsets move the layer from a to a' + α(a − a'): offset = (α − 1)(a − a').
-        let mut offsets = Vec::with_capacity(s * a.len());
-        for &alpha in &alphas[start..end] {
-            offsets.extend(diff.iter().map(|d| (alpha - 1.0) * d));
-        }
-        let cls: Vec<usize> = (0..s).flat_map(|_| classes.iter().copied()).collect();
-        let (_, g, _) = tapped_grad(ex, &repeat_rows(x, s), &node, Some(offsets), &shape, &cls)?;
-        for (k, &w) in weights[start..end].iter().enumerate() {
-            for (acc, gv) in integral.iter_mut().zip(&g[k * a.len()..(k + 1) * a.len()]) {
-                *acc += w * gv;
-            }
-        }
-    }
-    let values: Vec<f64> = integral.iter().zip(&diff).map(|(i, d)| i * d).collect();
+    let chunk = steps_per_chunk(ex, x, config, config.n_steps)?;
+    let values = layer_ig_sum(&a, &a0, &classes, config, chunk, |s, offsets, cls| {
+        let rows = repeat_rows(x, s);
+        Ok(tapped_grad(ex, &rows, &node, Some(offsets), &shape, cls)?.1)
+    })?;
     // F(layer := a') for the completeness delta.
-    let offsets: Vec<f64> = diff.iter().map(|d| -d).collect();
+    let offsets: Vec<f64> = a.iter().zip(&a0).map(|(p, q)| q - p).collect();
     let (_, _, out_0) = tapped_grad(ex, x, &node, Some(offsets), &shape, &classes)?;
     let delta = completeness_delta(&values, per, &out_x, &out_0, &classes);
     Ok(LayerAttribution {

@@ -96,9 +96,20 @@ pub struct Composite {
     pub first: Option<LrpRule>,
     /// Stabiliser of the proportional split at residual sums and average pools (Zennit's `Norm`).
     pub norm_epsilon: f64,
+    /// Fold every BatchNorm into the layer before it first (Zennit's `MergeBatchNorm`
+    /// canonizer; see [`CapturedGraph::fold_batch_norms`](crate::CapturedGraph::fold_batch_norms)).
+    /// Off in the constructors, as in Zennit where canonizers are passed explicitly; turn it on
+    /// with [`Composite::with_batch_norm_folding`] for any model with BatchNorm.
+    pub fold_batch_norm: bool,
 }
 
 impl Composite {
+    /// The same composite with BatchNorm folding (canonization) on.
+    pub fn with_batch_norm_folding(mut self) -> Self {
+        self.fold_batch_norm = true;
+        self
+    }
+
     /// The same rule on every dense and conv layer (how the shared fixtures were made).
     pub fn uniform(rule: LrpRule) -> Self {
         Composite {
@@ -106,6 +117,7 @@ impl Composite {
             conv: rule,
             first: None,
             norm_epsilon: STAB,
+            fold_batch_norm: false,
         }
     }
 
@@ -116,6 +128,7 @@ impl Composite {
             conv: LrpRule::ZPlus,
             first: None,
             norm_epsilon: STAB,
+            fold_batch_norm: false,
         }
     }
 
@@ -126,6 +139,7 @@ impl Composite {
             conv: LrpRule::Gamma(0.25),
             first: Some(LrpRule::ZBox { low, high }),
             norm_epsilon: STAB,
+            fold_batch_norm: false,
         }
     }
 
@@ -139,6 +153,7 @@ impl Composite {
             },
             first: None,
             norm_epsilon: STAB,
+            fold_batch_norm: false,
         }
     }
 }
@@ -349,7 +364,14 @@ pub fn lrp<const D: usize>(
     composite: &Composite,
 ) -> Result<Tensor<D>> {
     let (seed, _) = ex.seed(x, target)?;
-    let g = ex.graph(x)?;
+    let captured = ex.graph(x)?;
+    let folded;
+    let g = if composite.fold_batch_norm {
+        folded = captured.fold_batch_norms()?.0;
+        &folded
+    } else {
+        &*captured
+    };
     let out = g.backward_with_rules(
         &[DynTensor::from_tensor(x.clone())],
         None,

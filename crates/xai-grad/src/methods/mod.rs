@@ -5,6 +5,7 @@
 //! and replayed on the chosen device. The model itself is never modified.
 
 pub mod attention_rollout;
+pub mod counterfactual;
 pub mod deeplift;
 pub mod grad_cam;
 pub mod guided_backprop;
@@ -15,6 +16,7 @@ pub mod lrp;
 pub mod manipulation;
 pub mod neuron;
 pub mod noise_tunnel;
+pub mod text;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

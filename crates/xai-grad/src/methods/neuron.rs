@@ -6,6 +6,12 @@
 //! - [`neuron_gradient`]: `∂a_u/∂x` (Captum's `NeuronGradient`).
 //! - [`neuron_integrated_gradients`]: `(x − x') ⊙ ∫₀¹ ∂a_u/∂x(x' + α(x − x')) dα`; complete:
 //!   `Σ φ = a_u(x) − a_u(x')`, the delta against it is reported per input.
+//! - [`neuron_conductance`] (Dhamdhere et al. 2019, Captum's `NeuronConductance`): how much of the
+//!   *target logit's* change flows through unit `u`, split over the inputs:
+//!   `cond_i = (x_i − x'_i) ∫₀¹ ∂F/∂a_u · ∂a_u/∂x_i dα` on the straight path. Summed over the
+//!   inputs it is the unit's layer conductance; summed over every unit of a layer that cuts the
+//!   network it is `F(x) − F(x')` (both tested). Two passes per path point: one for `∂F/∂a_u`,
+//!   one for `∂a_u/∂x` scaled by it.
 //!
 //! The unit's value is read from the tapped node on an autodiff replay and seeded with a one-hot
 //! row, so no logit and no target is involved.
@@ -14,8 +20,9 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::Explainable;
 use super::integrated_gradients::{IgConfig, column, mul_rows, sum_steps};
+use super::layer::tapped_grad;
 use crate::engine::DynTensor;
-use xai_core::{Result, XaiError};
+use xai_core::{Result, Target, XaiError};
 
 /// `∂a_u/∂x` for every row of `inputs`, and `a_u` per row.
 fn unit_gradient<const D: usize>(
@@ -105,4 +112,71 @@ pub fn neuron_integrated_gradients<const D: usize>(
     let sums = DynTensor::from_tensor(sums).to_vec_f64()?;
     let delta = (0..n).map(|i| sums[i] - (at_x[i] - at_b[i])).collect();
     Ok((attributions, delta))
+}
+
+/// Conductance of unit `unit` of `layer` for each sample's target, per input feature.
+///
+/// Returns the attributions (the inputs' shape) and, per input, their sum: the unit's total
+/// conductance (compare with [`super::layer::layer_conductance`]).
+pub fn neuron_conductance<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    baseline: &Tensor<D>,
+    target: &Target,
+    layer: &str,
+    unit: usize,
+    config: &IgConfig,
+) -> Result<(Tensor<D>, Vec<f64>)> {
+    crate::gradient::validate_inputs(x)?;
+    super::check_reference(x, baseline, "neuron conductance baseline")?;
+    let classes = ex.seed(x, target)?.1;
+    let dims = x.dims();
+    let n = dims[0];
+    let g = ex.graph(x)?;
+    let node = g.resolve_node(layer)?;
+    let layer_shape = g
+        .eval_tapped(
+            &[DynTensor::from_tensor(x.clone())],
+            &[node.as_str()],
+            &ex.device.clone().inner(),
+            ex.precision,
+        )?
+        .values[0]
+        .shape();
+    let per: usize = layer_shape.iter().skip(1).product();
+    if unit >= per {
+        return Err(XaiError::Config(format!(
+            "unit {unit} out of range: layer `{node}` has {per} units per sample"
+        )));
+    }
+    let (alphas, weights) = config.method.nodes(config.n_steps)?;
+    let row_bytes = g.bytes_per_sample();
+    let chunk = config.budget.rows(row_bytes * n).clamp(1, alphas.len());
+    let diff = x.clone() - baseline.clone();
+    let mut integral = Tensor::<D>::zeros(dims, (&x.device(), x.dtype()));
+    for start in (0..alphas.len()).step_by(chunk) {
+        let end = (start + chunk).min(alphas.len());
+        let s = end - start;
+        let a = column(&alphas[start..end], n, &x.device(), x.dtype());
+        let pts = baseline.clone().repeat_dim(0, s) + mul_rows(diff.clone().repeat_dim(0, s), &a);
+        let cls: Vec<usize> = (0..s).flat_map(|_| classes.iter().copied()).collect();
+        // ∂F/∂a_u at every point, times the quadrature weight: one scale per row.
+        let (_, dfda, _) = tapped_grad(ex, &pts, &node, None, &layer_shape, &cls)?;
+        let scale: Vec<f64> = (0..s * n)
+            .map(|r| dfda[r * per + unit] * weights[start + r / n])
+            .collect();
+        let scale =
+            Tensor::<1>::from_data(TensorData::new(scale, [s * n]), (&x.device(), x.dtype()));
+        let (dadx, _) = unit_gradient(ex, &pts, layer, unit)?;
+        integral = integral + sum_steps(mul_rows(dadx, &scale), s, dims)?;
+    }
+    let attributions = diff * integral;
+    let sums = DynTensor::from_tensor(attributions.clone())
+        .into_rows()?
+        .sum_dim(1);
+    let totals = DynTensor::from_tensor(sums).to_vec_f64()?;
+    if totals.iter().any(|v| !v.is_finite()) {
+        return Err(XaiError::NonFinite("neuron conductance".into()));
+    }
+    Ok((attributions, totals))
 }
