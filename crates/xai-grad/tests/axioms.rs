@@ -434,3 +434,85 @@ fn lrp_zplus_stays_finite_on_zero_inputs_in_f32() {
         assert!(vals(r).iter().all(|v| v.is_finite()), "{rule:?}");
     }
 }
+
+#[test]
+fn ig_affine_shortcut_is_exact_and_found_through_reshapes() {
+    use xai_grad::CapturedGraph;
+    // An MLP (the input layer is a Linear) and a CNN fed flat rows (reshape, then a conv).
+    #[derive(Module, Debug)]
+    struct FlatCnn {
+        conv: Conv2d,
+        pool: MaxPool2d,
+        fc: Linear,
+        relu: Relu,
+    }
+    fn flat_cnn(m: &FlatCnn, x: Tensor<2>) -> Tensor<2> {
+        let n = x.dims()[0];
+        let h = m.relu.forward(m.conv.forward(x.reshape([n, 1, 6, 6])));
+        m.fc.forward(m.pool.forward(h).flatten(1, 3))
+    }
+    let mut conv: Conv2d = Conv2dConfig::new([1, 3], [3, 3]).init(&dev());
+    conv.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(random(27, 5), [3, 1, 3, 3]),
+        (&dev(), DType::F64),
+    ));
+    conv.bias = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(random(3, 6), [3]),
+        (&dev(), DType::F64),
+    )));
+    let cnn = FlatCnn {
+        conv,
+        pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+        fc: linear(random(12 * 4, 7), 12, 4, Some(random(4, 8))),
+        relu: Relu::new(),
+    };
+    let x = t2(random(3 * 36, 9), [3, 36]);
+    let g = CapturedGraph::capture(&cnn, x.clone(), flat_cnn).unwrap();
+    let prefix = g
+        .affine_prefix()
+        .expect("reshape → conv is an affine prefix");
+    assert_eq!(g.nodes()[*prefix.last().unwrap()].kind, "conv2d");
+    let ex = Explainable::new(cnn, flat_cnn, dev()).with_precision(Precision::F64);
+    let base = t2(
+        random(3 * 36, 10).iter().map(|v| 0.2 * v).collect(),
+        [3, 36],
+    );
+    let xm = t2(random(6, 11), [2, 3]);
+    let bm = t2(vec![0.0; 6], [2, 3]);
+    let mlp_ex = explain(mlp(true, 12));
+    let mlp_graph = mlp_ex.graph(&xm).unwrap();
+    let p = mlp_graph
+        .affine_prefix()
+        .expect("a Linear input layer is an affine prefix");
+    // matmul, then the bias add (the reshape of the bias is not on the data path)
+    assert_eq!(p.len(), 2, "{:?}", mlp_graph.summary());
+    for method in [Quadrature::GaussLegendre, Quadrature::RiemannTrapezoid] {
+        for (ex, x, b) in [(&ex, &x, &base), (&mlp_ex, &xm, &bm)] {
+            let on = IgConfig {
+                n_steps: 16,
+                method,
+                ..IgConfig::default()
+            };
+            let off = IgConfig {
+                affine_shortcut: false,
+                ..on.clone()
+            };
+            // A tiny budget too: one step per chunk, several chunks.
+            let tiny = IgConfig {
+                budget: xai_core::MemoryBudget { bytes: 1 },
+                ..on.clone()
+            };
+            let target = Target::Predicted;
+            let a = integrated_gradients(ex, x, b, &target, &on).unwrap();
+            let c = integrated_gradients(ex, x, b, &target, &off).unwrap();
+            let d = integrated_gradients(ex, x, b, &target, &tiny).unwrap();
+            let (a, c, d) = (
+                vals(a.attributions),
+                vals(c.attributions),
+                vals(d.attributions),
+            );
+            assert!(max_diff(&a, &c) < 1e-12, "{method:?}");
+            assert!(max_diff(&a, &d) < 1e-12, "{method:?}");
+        }
+    }
+}

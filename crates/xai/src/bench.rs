@@ -189,9 +189,12 @@ pub fn bench(
                 1.0,
             )
         }
-        "ig" => {
+        "ig" | "ig_no_shortcut" => {
+            // `ig_no_shortcut` runs the input layer at every step, to measure what the affine
+            // shortcut saves.
             let cfg = IgConfig {
                 n_steps: steps,
+                affine_shortcut: method == "ig",
                 ..IgConfig::default()
             };
             (
@@ -289,7 +292,7 @@ pub fn bench(
         }
         other => {
             return Err(XaiError::Config(format!(
-                "unknown method `{other}` (one of: {})",
+                "unknown method `{other}` (one of: {}, ig_no_shortcut)",
                 METHODS.join(", ")
             )));
         }
@@ -313,7 +316,10 @@ pub fn bench(
         method: method.to_string(),
         device: device_name.to_string(),
         inputs: n,
-        steps: if matches!(method, "ig" | "smoothgrad" | "kernelshap" | "lime") {
+        steps: if matches!(
+            method,
+            "ig" | "ig_no_shortcut" | "smoothgrad" | "kernelshap" | "lime"
+        ) {
             steps
         } else {
             1

@@ -305,6 +305,93 @@ impl CapturedGraph {
         Ok(g)
     }
 
+    /// The chain of nodes from the (single) graph input that is affine in it and contains a
+    /// weighted layer: reshapes, then a convolution, a `linear` op or a matmul by a constant,
+    /// then additions of constants (biases). Every value inside the chain has exactly one
+    /// reader. Returns the node indices in order (the last one's output is an affine function of
+    /// the input), or `None` when the input does not start with such a layer.
+    ///
+    /// Integrated gradients uses it: on the straight path `x' + α(x − x')` the output of the
+    /// prefix moves on a straight line too, so the prefix runs twice instead of once per step.
+    pub fn affine_prefix(&self) -> Option<Vec<usize>> {
+        use burn_ir::{BaseOperationIr, FloatOperationIr, ModuleOperationIr, NumericOperationIr};
+        if self.inputs.len() != 1 || !self.inputs[0].dtype.is_float() {
+            return None;
+        }
+        let mut readers: HashMap<TensorId, Vec<usize>> = HashMap::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            for t in n.op.inputs() {
+                readers.entry(t.id).or_default().push(i);
+            }
+        }
+        let outputs: std::collections::HashSet<TensorId> =
+            self.outputs.iter().map(|t| t.id).collect();
+        let dd = self.data_dependent();
+        let mut cur = self.inputs[0].id;
+        let mut chain = Vec::new();
+        let mut weighted = false;
+        loop {
+            let only = match readers.get(&cur).map(Vec::as_slice) {
+                Some([one]) if !outputs.contains(&cur) => *one,
+                _ => break,
+            };
+            let constant = |t: &burn_ir::TensorIr| !dd.contains(&t.id);
+            let (ok, weights) = match &self.nodes[only].op {
+                OperationIr::BaseFloat(BaseOperationIr::Reshape(r)) => (r.input.id == cur, false),
+                OperationIr::Module(ModuleOperationIr::Conv2d(c)) => (
+                    c.x.id == cur && constant(&c.weight) && c.bias.as_ref().is_none_or(constant),
+                    true,
+                ),
+                OperationIr::Module(ModuleOperationIr::Conv1d(c)) => (
+                    c.x.id == cur && constant(&c.weight) && c.bias.as_ref().is_none_or(constant),
+                    true,
+                ),
+                OperationIr::Module(ModuleOperationIr::Linear(l)) => (
+                    l.x.id == cur && constant(&l.weight) && l.bias.as_ref().is_none_or(constant),
+                    true,
+                ),
+                OperationIr::Float(_, FloatOperationIr::Matmul(m)) => {
+                    (m.lhs.id == cur && constant(&m.rhs), true)
+                }
+                OperationIr::NumericFloat(_, NumericOperationIr::Add(a)) => (
+                    weighted
+                        && ((a.lhs.id == cur && constant(&a.rhs))
+                            || (a.rhs.id == cur && constant(&a.lhs))),
+                    false,
+                ),
+                _ => (false, false),
+            };
+            if !ok {
+                break;
+            }
+            weighted |= weights;
+            chain.push(only);
+            match self.nodes[only].op.outputs().next() {
+                Some(t) => cur = t.id,
+                None => break,
+            }
+        }
+        // End at the last node of the chain that is not a bare reshape after the layer.
+        while let Some(&last) = chain.last() {
+            let is_reshape = matches!(
+                self.nodes[last].op,
+                OperationIr::BaseFloat(BaseOperationIr::Reshape(_))
+            );
+            if is_reshape && weighted {
+                chain.pop();
+            } else {
+                break;
+            }
+        }
+        let has_layer = chain.iter().any(|&i| {
+            matches!(
+                self.nodes[i].op,
+                OperationIr::Module(_) | OperationIr::Float(_, FloatOperationIr::Matmul(_))
+            )
+        });
+        (has_layer && weighted).then_some(chain)
+    }
+
     /// The recorded nodes in execution order.
     pub fn nodes(&self) -> &[Node] {
         &self.nodes

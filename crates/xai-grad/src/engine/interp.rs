@@ -63,6 +63,10 @@ pub(crate) struct RunSpec<'a> {
     pub record: &'a [usize],
     /// Keep every value of the run (for the rule-driven reverse pass).
     pub keep_values: bool,
+    /// Nodes not to run (the affine input prefix when the run starts at a later node).
+    pub skip: &'a [usize],
+    /// The output value of one skipped node, given instead of computed.
+    pub inject: Option<(usize, T)>,
 }
 
 /// The result of one run.
@@ -315,6 +319,20 @@ impl<'g> Interp<'g> {
         let mut probes = Vec::new();
         let mut recorded = Vec::new();
         for (i, node) in g.nodes.iter().enumerate() {
+            if spec.skip.contains(&i) {
+                if let Some((at, v)) = &spec.inject
+                    && *at == i
+                {
+                    let out = node
+                        .op
+                        .outputs()
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| XaiError::UnknownNode(node.name.clone()))?;
+                    self.put(&out, B::float_cast(v.clone(), self.dtype));
+                }
+                continue;
+            }
             self.step(&node.op).map_err(|e| match e {
                 XaiError::UnsupportedOp { op, transform, .. } => XaiError::UnsupportedOp {
                     op,

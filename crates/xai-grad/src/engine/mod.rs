@@ -146,6 +146,31 @@ impl CapturedGraph {
         Ok(out.outputs.into_iter().map(DynTensor).collect())
     }
 
+    /// Replay from node `start` of [`affine_prefix`](Self::affine_prefix) on: the prefix is not
+    /// run and `value` (on `device`, any batch size the graph accepts) is taken as its output.
+    /// `inputs` only give the batch shape (their values are not read).
+    pub fn eval_from(
+        &self,
+        inputs: &[DynTensor],
+        prefix: &[usize],
+        value: &DynTensor,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Vec<DynTensor>> {
+        let start = *prefix
+            .last()
+            .ok_or_else(|| XaiError::Config("an empty prefix to start after".into()))?;
+        let spec = RunSpec {
+            skip: prefix,
+            inject: Some((start, value.0.clone())),
+            ..Default::default()
+        };
+        let out = self
+            .interp(device, precision)
+            .run(&self.place_inputs(inputs, device), &spec)?;
+        Ok(out.outputs.into_iter().map(DynTensor).collect())
+    }
+
     /// Replay with taps at `nodes` (names or indices): returns the values there and zero probe
     /// leaves whose gradients are the gradients at those nodes. Use an autodiff `device`.
     pub fn eval_tapped(

@@ -38,6 +38,8 @@ use serde::{Deserialize, Serialize};
 
 use xai_core::{MemoryBudget, Result, Target, XaiError};
 
+use crate::engine::DynTensor;
+
 use super::Explainable;
 
 /// The quadrature rule.
@@ -160,6 +162,12 @@ pub struct IgConfig {
     pub max_steps: usize,
     /// Memory budget for one forward/backward chunk.
     pub budget: MemoryBudget,
+    /// Run the model's affine input layer (see [`CapturedGraph::affine_prefix`]) twice instead
+    /// of once per step, and its backward once per input. Exact (the layer is affine along the
+    /// path); off only to measure what it saves.
+    ///
+    /// [`CapturedGraph::affine_prefix`]: crate::CapturedGraph::affine_prefix
+    pub affine_shortcut: bool,
 }
 
 impl Default for IgConfig {
@@ -170,6 +178,7 @@ impl Default for IgConfig {
             tolerance: None,
             max_steps: 1024,
             budget: MemoryBudget::default(),
+            affine_shortcut: true,
         }
     }
 }
@@ -205,15 +214,7 @@ pub fn integrated_gradients<const D: usize>(
         .collect();
     let mut steps = config.n_steps;
     loop {
-        let attributions = ig_fixed(
-            ex,
-            x,
-            baseline,
-            &classes,
-            config.method,
-            steps,
-            config.budget,
-        )?;
+        let attributions = ig_fixed(ex, x, baseline, &classes, config, steps)?;
         let delta = row_sums(&attributions)?
             .iter()
             .zip(&gap)
@@ -247,22 +248,62 @@ fn row_sums<const D: usize>(t: &Tensor<D>) -> Result<Vec<f64>> {
 }
 
 /// One fixed-step evaluation: all points, chunked over steps against the budget.
+///
+/// Without the shortcut every chunk evaluates the model on its interpolated inputs and returns
+/// `Σ_k w_k ∂F/∂x` as `[N, features]` rows. With an affine input prefix `z = A(x)` the chunks
+/// start at `z` instead: `z_k = A(x') + α_k (A(x) − A(x'))` is exactly the prefix's output at the
+/// path point, each chunk returns `Σ_k w_k ∂F/∂z`, and one vector-Jacobian product of the
+/// prefix maps the sum back to the input (linear, so summing first is exact).
 fn ig_fixed<const D: usize>(
     ex: &Explainable<D>,
     x: &Tensor<D>,
     baseline: &Tensor<D>,
     classes: &[usize],
-    method: Quadrature,
+    config: &IgConfig,
     steps: usize,
-    budget: MemoryBudget,
 ) -> Result<Tensor<D>> {
-    let (alphas, weights) = method.nodes(steps)?;
+    let (alphas, weights) = config.method.nodes(steps)?;
     let dims = x.dims();
     let n = dims[0];
     let dtype = x.dtype();
     let baseline = baseline.clone().cast(dtype);
     let diff = x.clone() - baseline.clone();
-    let row_bytes = ex.graph(x)?.bytes_per_sample();
+    let g0 = ex.graph(x)?;
+    let row_bytes = g0.bytes_per_sample();
+    let prefix = if config.affine_shortcut {
+        g0.affine_prefix()
+    } else {
+        None
+    };
+    // The prefix's output at x and at the baseline, as rows [N, P].
+    let entry = match &prefix {
+        Some(p) => {
+            let at = |t: &Tensor<D>| -> Result<Tensor<2>> {
+                let node = g0.nodes()[p[p.len() - 1]].name.clone();
+                let v = g0.eval_tapped(
+                    &[DynTensor::from_tensor(t.clone())],
+                    &[node.as_str()],
+                    &ex.device.clone().inner(),
+                    ex.precision,
+                )?;
+                Ok(v.values[0]
+                    .clone()
+                    .into_rows()?
+                    .to_device(&x.device())
+                    .cast(dtype))
+            };
+            let zx = at(x)?;
+            let zb = at(&baseline)?;
+            let shape = g0.nodes()[p[p.len() - 1]]
+                .op
+                .outputs()
+                .next()
+                .map(|t| t.shape.to_vec())
+                .unwrap_or_default();
+            Some((zb.clone(), zx - zb, shape))
+        }
+        None => None,
+    };
     // CPU backends run one pass on about one core, so independent chunks go to worker threads
     // (each with its own autodiff graph); the budget is shared between the chunks in flight.
     let workers = if ex.device.clone().inner() == burn::tensor::Device::flex() {
@@ -273,7 +314,7 @@ fn ig_fixed<const D: usize>(
         1
     };
     // Whole steps per chunk (each step is N rows), and at least one chunk per worker.
-    let per_chunk = (budget.rows(row_bytes * n * workers))
+    let per_chunk = (config.budget.rows(row_bytes * n * workers))
         .min(steps.div_ceil(workers))
         .max(1);
     let ranges: Vec<(usize, usize)> = (0..steps)
@@ -281,17 +322,59 @@ fn ig_fixed<const D: usize>(
         .map(|s| (s, (s + per_chunk).min(steps)))
         .collect();
     let dev = x.device();
-    let chunk = |(start, end): (usize, usize)| -> Result<Tensor<D>> {
+    let chunk = |(start, end): (usize, usize)| -> Result<Tensor<2>> {
         let s = end - start;
         // Rows ordered step-major: [step 0: all samples, step 1: all samples, …].
         let alpha = column(&alphas[start..end], n, &dev, dtype);
         let weight = column(&weights[start..end], n, &dev, dtype);
-        let rep = |t: &Tensor<D>| t.clone().repeat_dim(0, s);
-        let points = rep(&baseline) + mul_rows(rep(&diff), &alpha);
         let cls: Vec<usize> = (0..s).flat_map(|_| classes.iter().copied()).collect();
-        let grads = super::input_gradients(ex, &points, &cls)?;
-        // Σ over the steps of this chunk: [s, N, ...] → [N, ...].
-        sum_steps::<D>(mul_rows(grads, &weight), s, dims)
+        let grads: Tensor<2> = match (&prefix, &entry) {
+            (Some(p), Some((zb, dz, shape))) => {
+                let mut chunk_dims = dims;
+                chunk_dims[0] = n * s;
+                let gc = ex.graph_for(chunk_dims, dtype)?;
+                let points =
+                    zb.clone().repeat_dim(0, s) + mul_rows(dz.clone().repeat_dim(0, s), &alpha);
+                let leaf = points
+                    .to_device(&ex.device.clone().inner())
+                    .autodiff()
+                    .require_grad();
+                let mut zshape = shape.clone();
+                zshape[0] = n * s;
+                let value = DynTensor::from_rows(leaf.clone(), &zshape)?;
+                // Only the batch shape of the input is read.
+                let like = Tensor::<D>::zeros(chunk_dims, (&ex.device.clone().inner(), dtype));
+                let out = gc
+                    .eval_from(
+                        &[DynTensor::from_tensor(like)],
+                        p,
+                        &value,
+                        &ex.device.clone().autodiff(),
+                        ex.precision,
+                    )?
+                    .remove(0)
+                    .into_tensor::<2>()?;
+                let sel = Target::Classes(cls).select(out)?;
+                let g = sel.sum().backward();
+                leaf.grad(&g)
+                    .ok_or_else(|| {
+                        XaiError::Numerical("the target does not depend on the input".into())
+                    })?
+                    .to_device(&dev)
+                    .cast(dtype)
+            }
+            _ => {
+                let rep = |t: &Tensor<D>| t.clone().repeat_dim(0, s);
+                let points = rep(&baseline) + mul_rows(rep(&diff), &alpha);
+                DynTensor::from_tensor(super::input_gradients(ex, &points, &cls)?).into_rows()?
+            }
+        };
+        // Σ over the steps of this chunk: [s·N, P] → [N, P].
+        let per = grads.dims()[1];
+        Ok(mul_rows(grads, &weight)
+            .reshape([s, n * per])
+            .sum_dim(0)
+            .reshape([n, per]))
     };
     // Captures for the chunk shapes happen once, before the threads start.
     for &(a, b) in ranges.iter().take(2) {
@@ -304,7 +387,7 @@ fn ig_fixed<const D: usize>(
         shape[0] = n * (b - a);
         ex.graph_for(shape, dtype)?;
     }
-    let partials: Vec<Result<Tensor<D>>> = if workers <= 1 || ranges.len() == 1 {
+    let partials: Vec<Result<Tensor<2>>> = if workers <= 1 || ranges.len() == 1 {
         ranges.iter().map(|&r| chunk(r)).collect()
     } else {
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -312,7 +395,7 @@ fn ig_fixed<const D: usize>(
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     scope.spawn(|| {
-                        let mut acc: Vec<(usize, Result<Tensor<D>>)> = Vec::new();
+                        let mut acc: Vec<(usize, Result<Tensor<2>>)> = Vec::new();
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(&r) = ranges.get(i) else { break };
@@ -322,7 +405,7 @@ fn ig_fixed<const D: usize>(
                     })
                 })
                 .collect();
-            let mut all: Vec<(usize, Result<Tensor<D>>)> = handles
+            let mut all: Vec<(usize, Result<Tensor<2>>)> = handles
                 .into_iter()
                 .flat_map(|h| {
                     h.join().unwrap_or_else(|_| {
@@ -336,7 +419,7 @@ fn ig_fixed<const D: usize>(
             all.into_iter().map(|(_, r)| r).collect()
         })
     };
-    let mut total: Option<Tensor<D>> = None;
+    let mut total: Option<Tensor<2>> = None;
     for p in partials {
         let p = p?;
         total = Some(match total {
@@ -345,6 +428,37 @@ fn ig_fixed<const D: usize>(
         });
     }
     let integral = total.ok_or_else(|| XaiError::EmptyBatch("no IG steps".into()))?;
+    let integral: Tensor<D> = match (&prefix, &entry) {
+        // Back through the affine prefix: one vector-Jacobian product per input.
+        (Some(p), Some(_)) => {
+            let node = g0.nodes()[p[p.len() - 1]].name.clone();
+            let ad = ex.device.clone().autodiff();
+            let xa = x
+                .clone()
+                .to_device(&ex.device.clone().inner())
+                .autodiff()
+                .require_grad();
+            let t = g0.eval_tapped(
+                &[DynTensor::from_tensor(xa.clone())],
+                &[node.as_str()],
+                &ad,
+                ex.precision,
+            )?;
+            let z = t.values[0].clone().into_rows()?;
+            let cot = integral
+                .to_device(&ad.clone().inner())
+                .cast(z.dtype())
+                .autodiff();
+            let g = (z * cot).sum().backward();
+            xa.grad(&g)
+                .ok_or_else(|| {
+                    XaiError::Numerical("the target does not depend on the input".into())
+                })?
+                .to_device(&dev)
+                .cast(dtype)
+        }
+        _ => integral.reshape(dims),
+    };
     Ok(diff * integral)
 }
 
