@@ -5,6 +5,10 @@
 //! (see `shared/fixtures/README.md`) and builds the model as an ordinary burn module made of
 //! burn-nn layers ([`FixtureModel`]), so every xai method runs on it exactly as on a user's model.
 //!
+//! An architecture-only file gives a linear or conv2d layer `weight_shape` (PyTorch layout)
+//! instead of `weight` and `bias`; the model then has zero weights until a burnpack file is
+//! loaded into it (`xai explain --weights`, written by `xai fixture export`).
+//!
 //! The model's forward takes a flat batch `[N, F]` (F = product of `input_shape`) and reshapes it
 //! internally, so one rank-2 entry point serves tabular and image fixtures alike.
 
@@ -292,7 +296,30 @@ impl Fixture {
                     .get("type")
                     .and_then(Value::as_str)
                     .ok_or_else(|| bad(&what, "layer without a type"))?;
-                let arr = |k: &str| {
+                // An architecture-only layer gives `weight_shape` instead of `weight` and
+                // `bias` (zeros, to be replaced by weights loaded from a burnpack file).
+                let shape_only = match l.get("weight_shape") {
+                    Some(v) => Some(indices(v, &what)?),
+                    None => None,
+                };
+                let arr = |k: &str| -> Result<NdArray> {
+                    if let Some(ws) = &shape_only
+                        && l.get(k).is_none()
+                    {
+                        let shape = if k == "weight" {
+                            ws.clone()
+                        } else {
+                            vec![ws[0]]
+                        };
+                        if shape.is_empty() || shape.contains(&0) {
+                            return Err(bad(&what, "`weight_shape` needs positive sizes"));
+                        }
+                        let len = shape.iter().product();
+                        return Ok(NdArray {
+                            shape,
+                            data: vec![0.0; len],
+                        });
+                    }
                     l.get(k)
                         .ok_or_else(|| bad(&what, &format!("missing `{k}`")))
                         .and_then(|v| NdArray::from_json(v, &what))

@@ -7,9 +7,10 @@ use xai_influence::fixture::load_logreg_fixture;
 use xai_influence::{Influence, Solver};
 
 fn fixture() -> xai_influence::fixture::LogregFixture {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../assets/fixtures/logreg_influence.json"
+    let path = format!(
+        "{}/../../assets/fixtures/logreg_influence.json",
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
     );
     let text = std::fs::read_to_string(path)
         .expect("assets/fixtures/logreg_influence.json (a copy of the shared fixture) present");

@@ -56,6 +56,10 @@ enum Command {
         /// The model file (`input_shape` + `model` layers, the shared fixture format).
         #[arg(long)]
         model: PathBuf,
+        /// Weights saved with burn's `save_file` (burnpack, e.g. from `xai fixture export`);
+        /// the model file then only needs the architecture (`weight_shape` per layer).
+        #[arg(long)]
+        weights: Option<PathBuf>,
         /// Input files: one CSV or NPY, or PNG images (default: the model file's `inputs`).
         #[arg(long, num_args = 1..)]
         inputs: Vec<PathBuf>,
@@ -209,6 +213,18 @@ enum FixtureAction {
         #[arg(long)]
         json: bool,
     },
+    /// Split FILE's model into burnpack weights and an architecture-only JSON file (for
+    /// `xai explain --model ARCH --weights WEIGHTS`).
+    Export {
+        /// A fixture JSON file.
+        file: PathBuf,
+        /// Where to write the weights (burnpack).
+        #[arg(long)]
+        weights: PathBuf,
+        /// Where to write the architecture (fixture format with `weight_shape`, plus the inputs).
+        #[arg(long)]
+        architecture: PathBuf,
+    },
 }
 
 /// Fixtures embedded in the binary: the default of `xai conformance`.
@@ -293,6 +309,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Explain {
             model,
+            weights,
             inputs,
             targets,
             methods,
@@ -326,6 +343,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             );
             let options = xai::explain::ExplainOptions {
                 model,
+                weights,
                 inputs,
                 targets,
                 methods,
@@ -465,6 +483,22 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             let (_, failed, _) = check_fixture(&Fixture::load(&file)?, &device, json)?;
             Ok(failed == 0)
+        }
+        Command::Fixture {
+            action:
+                FixtureAction::Export {
+                    file,
+                    weights,
+                    architecture,
+                },
+        } => {
+            xai::explain::export(&file, &weights, &architecture)?;
+            eprintln!(
+                "weights: {}; architecture: {}",
+                weights.display(),
+                architecture.display()
+            );
+            Ok(true)
         }
         Command::Bench {
             fixture,

@@ -6,9 +6,12 @@ use std::path::PathBuf;
 use xai::explain::{ExplainOptions, read_npy, run};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../assets/fixtures")
-        .join(name)
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../assets/fixtures")
+    .join(name)
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -26,6 +29,7 @@ fn options(
 ) -> ExplainOptions {
     ExplainOptions {
         model,
+        weights: None,
         inputs,
         targets,
         methods: methods.iter().map(|m| m.to_string()).collect(),
@@ -211,5 +215,112 @@ fn bad_input_is_an_error_not_a_panic() {
     for (i, c) in cases.iter().enumerate() {
         assert!(run(c).is_err(), "case {i} should fail");
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `xai fixture export` splits a fixture into burnpack weights and an architecture; explaining
+/// the architecture with the weights gives the fixture's reference values. Wrong or corrupt
+/// weights are one clear error.
+#[test]
+fn burnpack_weights_plus_an_architecture_reproduce_the_fixture() {
+    use xai::explain::export;
+    let dir = scratch("burnpack");
+    for (name, method) in [
+        ("tabular_mlp.json", "saliency"),
+        ("image_cnn.json", "integrated_gradients"),
+    ] {
+        let fx = xai_core::fixture::Fixture::load(fixture(name)).unwrap();
+        let (weights, arch) = (dir.join("w.bpk"), dir.join("arch.json"));
+        export(&fixture(name), &weights, &arch).unwrap();
+        let text = std::fs::read_to_string(&arch).unwrap();
+        assert!(text.contains("weight_shape") && !text.contains("\"weight\""));
+        let mut opts = options(
+            arch.clone(),
+            vec![],
+            fx.targets.clone(),
+            &[method],
+            dir.join("out"),
+        );
+        opts.weights = Some(weights.clone());
+        let got = run(&opts).unwrap();
+        // The same report from the fixture itself (its weights inline).
+        let full = run(&options(
+            fixture(name),
+            vec![],
+            fx.targets.clone(),
+            &[method],
+            dir.join("out"),
+        ))
+        .unwrap();
+        let a: Vec<f64> = got.results[0].values.iter().flatten().copied().collect();
+        let b: Vec<f64> = full.results[0].values.iter().flatten().copied().collect();
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let err = a
+            .iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f64::max);
+        // The weights went through f32.
+        assert!(
+            scale > 0.0 && err < 1e-5 * scale,
+            "{name}: {err} (scale {scale})"
+        );
+        if name == "tabular_mlp.json" {
+            // Saliency has no baseline: the fixture's Captum values too.
+            let want = &fx.expected["saliency"].values.data;
+            let e = a
+                .iter()
+                .zip(want)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f64::max);
+            assert!(e < 1e-5 * scale, "{e}");
+        }
+        // Without the weights the architecture alone is a zero model: all attributions zero.
+        let zero = run(&options(
+            arch.clone(),
+            vec![],
+            fx.targets.clone(),
+            &[method],
+            dir.join("out"),
+        ))
+        .unwrap();
+        assert!(zero.results[0].values.iter().flatten().all(|v| *v == 0.0));
+    }
+    // The tabular weights do not fit the image architecture; garbage is not a burnpack file.
+    export(
+        &fixture("tabular_mlp.json"),
+        &dir.join("mlp.bpk"),
+        &dir.join("mlp.json"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("garbage.bpk"), b"definitely not burnpack").unwrap();
+    for w in ["mlp.bpk", "garbage.bpk", "missing.bpk"] {
+        let mut opts = options(
+            dir.join("arch.json"),
+            vec![],
+            None,
+            &["saliency"],
+            dir.join("out"),
+        );
+        opts.weights = Some(dir.join(w));
+        let e = run(&opts).unwrap_err().to_string();
+        assert!(!e.contains('\n'), "{w}: {e}");
+    }
+    // From the command line: a one-line error and a non-zero exit, no panic.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
+        .args(["explain", "--model"])
+        .arg(dir.join("arch.json"))
+        .arg("--weights")
+        .arg(dir.join("garbage.bpk"))
+        .arg("--out")
+        .arg(dir.join("cli"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && err.trim().lines().count() == 1,
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -10,7 +10,11 @@ use xai_core::fixture::Fixture;
 
 fn fixture_dir() -> PathBuf {
     // The repository's copies of ../shared/fixtures (byte-identical; see assets/fixtures/README.md).
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/fixtures")
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../assets/fixtures")
 }
 
 fn check_all(device_name: &str) {
