@@ -186,6 +186,26 @@ impl Influence {
             .collect())
     }
 
+    /// Relative influence (RelatIF, Barshan et al. 2020): `−I_up,loss(z_i, z_test) / √(∇ℓ(z_i)ᵀ
+    /// H⁻¹ ∇ℓ(z_i))`, `[T][n]`, positive = helpful. Plain influence ranks the same few
+    /// high-loss training examples first for almost every test point (their gradients are large);
+    /// dividing by the square root of each example's self-influence asks which examples move the
+    /// test loss *for the size of their effect on the model*. Examples with zero self-influence
+    /// (zero gradient) score 0.
+    pub fn relative_up_loss(&self, test: &Data) -> Result<Vec<Vec<f64>>> {
+        let own = self.self_influence()?;
+        Ok(self
+            .up_loss(test)?
+            .into_iter()
+            .map(|row| {
+                row.iter()
+                    .zip(&own)
+                    .map(|(v, s)| if *s > 0.0 { -v / s.sqrt() } else { 0.0 })
+                    .collect()
+            })
+            .collect())
+    }
+
     /// `I_up,params(z_i) = −H⁻¹ ∇ℓ(z_i)` for the training rows `idx`, `[k, p]`.
     pub fn up_params(&self, idx: &[usize]) -> Result<Tensor<2>> {
         let sub = self.objective.train().select(idx)?;

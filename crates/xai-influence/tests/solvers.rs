@@ -254,6 +254,36 @@ fn self_influence_is_the_diagonal_and_top_k_follow_the_sign_convention() {
 }
 
 #[test]
+fn relative_influence_is_influence_over_the_root_of_self_influence() {
+    let dev = Device::flex();
+    let (obj, theta, test) = mlp_problem(&dev, Precision::F64);
+    let inf = Influence::new(&obj, &theta, &Solver::exact(1e-3)).unwrap();
+    let t = test.select(&[0, 1]).unwrap();
+    let (rel_scores, up, si) = (
+        inf.relative_up_loss(&t).unwrap(),
+        inf.up_loss(&t).unwrap(),
+        inf.self_influence().unwrap(),
+    );
+    for (r, u) in rel_scores.iter().zip(&up) {
+        for i in 0..si.len() {
+            let want = if si[i] > 0.0 {
+                -u[i] / si[i].sqrt()
+            } else {
+                0.0
+            };
+            assert!((r[i] - want).abs() <= 1e-12 * want.abs().max(1.0));
+        }
+    }
+    // As a test point, a training example is also its own most relatively-helpful one: its
+    // score √(self-influence) bounds every other by Cauchy–Schwarz in the H⁻¹ inner product.
+    let own = inf
+        .relative_up_loss(&obj.train().select(&[5]).unwrap())
+        .unwrap();
+    let best = xai_influence::influence::rank(&own[0], 1, true);
+    assert_eq!(best[0].index, 5);
+}
+
+#[test]
 fn pert_loss_matches_finite_differences_of_up_loss() {
     let dev = Device::flex();
     let (obj, theta, test) = mlp_problem(&dev, Precision::F64);

@@ -78,6 +78,31 @@ fn demo_writes_a_report_that_shows_the_shortcut() {
             t.result.p_value
         );
     }
+    // Training-data attribution: the watermarked squares called "plus" lean on watermarked
+    // training images, more than their share of the training set.
+    let e = &r.examples;
+    assert_eq!(e.images.len(), r.images.len());
+    assert!(
+        e.helpful_marked_share > e.train_marked_share + 0.2,
+        "helpful {} vs base {}",
+        e.helpful_marked_share,
+        e.train_marked_share
+    );
+    assert!(
+        e.images
+            .iter()
+            .all(|g| g.helpful.len() == 5 && g.neighbours.len() == 5)
+    );
+    // Sanity check: after randomising every layer the gradient no longer resembles itself.
+    let grad = &r
+        .sanity
+        .spearman
+        .iter()
+        .find(|(m, _)| m == "gradient")
+        .unwrap()
+        .1;
+    assert_eq!(grad.len(), 3);
+    assert!(grad[2].abs() < 0.5, "{grad:?}");
     // The report: index.html, results.json, both charts and every image it references.
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     for src in html.split("src=\"").skip(1) {

@@ -44,10 +44,20 @@ impl DemoCnn {
 
     /// Logits `[N, 2]` of images `[N, 1, 16, 16]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(self.features(x))
+    }
+
+    /// The penultimate representation `[N, 256]` (what the last layer reads).
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         let h = self.pool.forward(self.act.forward(self.conv1.forward(x)));
         let h = self.pool.forward(self.act.forward(self.conv2.forward(h)));
         let n = h.dims()[0];
-        self.fc.forward(h.reshape([n as i32, -1]))
+        h.reshape([n as i32, -1])
+    }
+
+    /// The last layer (256 → 2).
+    pub fn head(&self) -> Linear {
+        self.fc.clone()
     }
 }
 
@@ -145,6 +155,18 @@ fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
     let onehot = labels.one_hot::<2>(c).float();
     let ll = burn::tensor::activation::log_softmax(logits, 1) * onehot;
     ll.sum().neg().div_scalar(n as f64).reshape([1])
+}
+
+/// Penultimate features of every image of a split, `[N·256]` row-major, in f64.
+pub fn features(model: &DemoCnn, split: &Split) -> xai_core::Result<Vec<f64>> {
+    let device = Device::flex();
+    let idx: Vec<usize> = (0..split.len()).collect();
+    let mut out = Vec::new();
+    for chunk in idx.chunks(256) {
+        let f = model.features(batch(split, chunk, &device));
+        out.extend(xai_core::tensor_to_vec_f64(f)?);
+    }
+    Ok(out)
 }
 
 /// Predicted classes of a split.

@@ -348,6 +348,8 @@ watermarked images shows the shortcut.</p>
         }
         h.push_str("</table>\n");
     }
+    examples_section(&mut h, results, &img_dir)?;
+    sanity_section(&mut h, results);
     h.push_str("<h2>Not in this report yet</h2><ul>\n");
     for (what, why) in &results.not_included {
         let _ = writeln!(h, "<li>{}: {}</li>", esc(what), esc(why));
@@ -363,4 +365,76 @@ watermarked images shows the shortcut.</p>
     let index = out.join("index.html");
     std::fs::write(&index, h).map_err(io(&index))?;
     Ok(())
+}
+
+/// Galleries of nearest and most influential training images (images written to `img/`).
+fn examples_section(h: &mut String, results: &DemoResults, img_dir: &Path) -> Result<()> {
+    let ex = &results.examples;
+    if ex.images.is_empty() {
+        return Ok(());
+    }
+    let _ = write!(
+        h,
+        "<h2>Which training images is this like, and which made it? (kNN and influence)</h2>\n<p>Left: the nearest training images in the network's penultimate space. Right: the training images that most support the predicted class, then those that most work against it (relative influence, RelatIF: the influence function's effect on this image's loss divided by the square root of each training image's self-influence, exact for the last layer refitted to its optimum; plain influence lists the same few high-loss images for every input). Yellow outline: where the watermark would be. For the watermarked squares called \"plus\", <b>{:.0}%</b> of the most helpful training images carry the watermark and {:.0}% of the nearest neighbours do, against {:.0}% of all training images: the prediction leans on watermarked pluses.</p>\n<table class=\"gallery\"><tr><th>input</th><th class=\"l\">nearest training images</th><th class=\"l\">most helpful</th><th class=\"l\">most harmful</th></tr>\n",
+        100.0 * ex.helpful_marked_share,
+        100.0 * ex.neighbours_marked_share,
+        100.0 * ex.train_marked_share
+    );
+    let names = ["square", "plus"];
+    for (i, g) in ex.images.iter().enumerate() {
+        let im = &results.images[i];
+        let _ = write!(
+            h,
+            "<tr><td><img src=\"img/input_{i}.png\" alt=\"input {i}\"><br>{} → {}</td>",
+            names[im.label.min(1)],
+            names[im.predicted.min(1)]
+        );
+        for (kind, list) in [
+            ("nn", &g.neighbours),
+            ("help", &g.helpful),
+            ("harm", &g.harmful),
+        ] {
+            h.push_str("<td class=\"l\">");
+            for (k, e) in list.iter().enumerate() {
+                let p = img_dir.join(format!("{kind}_{i}_{k}.png"));
+                overlay(&e.pixels, None)
+                    .save(&p)
+                    .map_err(|err| other(&p, err))?;
+                let _ = write!(
+                    h,
+                    "<img src=\"img/{kind}_{i}_{k}.png\" alt=\"training image {}\" title=\"#{} {} {} score {:.3e}\" style=\"width:48px;height:48px\">",
+                    e.index,
+                    e.index,
+                    names[e.label.min(1)],
+                    if e.marked { "watermarked" } else { "clean" },
+                    e.score
+                );
+            }
+            h.push_str("</td>");
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    Ok(())
+}
+
+/// The cascading randomisation table.
+fn sanity_section(h: &mut String, results: &DemoResults) {
+    let s = &results.sanity;
+    if s.spearman.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Sanity check: do the maps depend on the weights? (cascading randomisation)</h2>\n<p>The layers are re-initialised from the top (fc) down; each cell is the mean signed Spearman rank correlation of a method's maps with the trained model's maps. A map that stays similar after the weights are destroyed explains the input, not the model (Adebayo et al. 2018).</p>\n<table><tr><th class=\"l\">method</th>");
+    for step in &s.steps {
+        let _ = write!(h, "<th>randomised down to {}</th>", esc(step));
+    }
+    h.push_str("</tr>\n");
+    for (method, values) in &s.spearman {
+        let _ = write!(h, "<tr><td class=\"l\">{}</td>", esc(method));
+        for v in values {
+            let _ = write!(h, "<td>{v:.3}</td>");
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
 }
