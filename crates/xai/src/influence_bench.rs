@@ -491,3 +491,103 @@ pub fn digits_mlp(opts: &InfluenceBenchOptions) -> Result<Value> {
         "seconds": {"train": train_s, "lds_retrains": lds_s, "attributors": secs},
     }))
 }
+
+/// Side-by-side with Kronfluence: train the digits MLP as `digits-mlp` does, time xai's EK-FAC
+/// phases (factor fitting, training gradients, s_test of the test points, all-pairs scores) and
+/// write `OUT/digits_mlp_kronfluence.json`: the trained weights (PyTorch layout), the data, the
+/// damping, xai's scores (`∇ℓ_testᵀ (F + δI)⁻¹ ∇ℓ_train`, positive = helpful) and timings, for
+/// `scripts/kronfluence_bench.py` to run Kronfluence's EK-FAC on the same model and data.
+pub fn kronfluence_export(opts: &InfluenceBenchOptions, out: &std::path::Path) -> Result<Value> {
+    let dev = Device::flex();
+    let (train_d, test_d) = digits_split()?;
+    let train_set = data(&train_d, &dev)?;
+    let test = first(&data(&test_d, &dev)?, opts.test_points.min(200))?;
+    let model = DigitsMlp::new(&dev, opts.seed);
+    let graph = CapturedGraph::capture(
+        &model,
+        train_set
+            .x
+            .clone()
+            .into_tensor::<2>()?
+            .cast(burn::tensor::FloatDType::F32),
+        |m, x| m.forward(x),
+    )?;
+    // The same objective as `digits-mlp`, in f32 (Kronfluence's default precision).
+    let objective = Objective::new(
+        graph,
+        train_set,
+        Loss::CrossEntropy,
+        1e-3,
+        &dev,
+        Precision::F32,
+    )?;
+    let (theta, _) = train(
+        &objective,
+        &objective.theta(),
+        None,
+        &TrainOptions {
+            grad_tol: 1e-6,
+            max_iter: 4000,
+            history: 20,
+        },
+    )?;
+    let damping = 1e-4;
+    let solver = Solver::Ekfac {
+        damping,
+        seed: opts.seed,
+    };
+    let t0 = Instant::now();
+    let built = solver.build(&objective, &theta)?;
+    let factors_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let inf = Influence::with_solver(&objective, &theta, built)?;
+    let train_grads_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    inf.s_test(&test)?;
+    let s_test_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let up = inf.up_loss(&test)?;
+    let pairs_s = t0.elapsed().as_secs_f64();
+    let scores: Vec<Vec<f64>> = up.iter().map(|r| r.iter().map(|v| -v).collect()).collect();
+    // The exact (Hessian + damping) scores, a reference for both approximations.
+    let exact: Vec<Vec<f64>> = Influence::new(&objective, &theta, &Solver::exact(damping))?
+        .up_loss(&test)?
+        .iter()
+        .map(|r| r.iter().map(|v| -v).collect())
+        .collect();
+    // Parameters in module order: fc1.weight [64, 32], fc1.bias, fc2.weight [32, 10], fc2.bias.
+    let parts = objective.unflatten(&theta)?;
+    let mut params = Vec::new();
+    for p in parts {
+        params.push(json!({"shape": p.shape(), "values": p.to_vec_f64()?}));
+    }
+    let rows = |d: &Data| -> Result<Vec<f64>> {
+        xai_influence::objective::to_f64(d.x.clone().into_rows()?)
+    };
+    let test_rows = rows(&test)?;
+    let value = json!({
+        "benchmark": "digits-mlp vs kronfluence",
+        "model": "64-32-10 tanh MLP (burn layout: weights [in, out])",
+        "params": params,
+        "param_names": objective.graph().params().iter().map(|p| p.path.clone()).collect::<Vec<_>>(),
+        "train_x": train_d.x, "train_y": train_d.y,
+        "test_x": test_rows, "test_y": test.y,
+        "l2": 1e-3, "damping": damping,
+        "xai_scores": scores,
+        "exact_scores": exact,
+        "xai_seconds": {"factors": factors_s, "train_gradients": train_grads_s, "s_test": s_test_s,
+                         "pairwise_scores": pairs_s,
+                         "total": factors_s + train_grads_s + s_test_s + pairs_s},
+        "test_points": test.len(), "train_points": objective.num_train(), "seed": opts.seed,
+    });
+    std::fs::create_dir_all(out).map_err(|e| xai_core::XaiError::Io {
+        path: out.display().to_string(),
+        source: e,
+    })?;
+    let path = out.join("digits_mlp_kronfluence.json");
+    std::fs::write(&path, value.to_string()).map_err(|e| xai_core::XaiError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    Ok(json!({"file": path.display().to_string(), "xai_seconds": value["xai_seconds"]}))
+}

@@ -146,6 +146,16 @@ enum InfluenceAction {
         #[arg(long)]
         quick: bool,
     },
+    /// Train the digits MLP, time xai's EK-FAC phases and write OUT/digits_mlp_kronfluence.json
+    /// for `scripts/kronfluence_bench.py` (Kronfluence on the same model and data).
+    KronfluenceExport {
+        /// Output folder.
+        #[arg(long, default_value = "xai-influence")]
+        out: PathBuf,
+        /// Seed of initialisation and sampled labels.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -358,6 +368,17 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 r.results.len(),
                 out.join("index.html").display()
             );
+            Ok(true)
+        }
+        Command::Influence {
+            action: InfluenceAction::KronfluenceExport { out, seed },
+        } => {
+            let opts = xai::influence_bench::InfluenceBenchOptions {
+                seed,
+                ..Default::default()
+            };
+            let v = xai::influence_bench::kronfluence_export(&opts, &out)?;
+            println!("{}", serde_json::to_string(&v)?);
             Ok(true)
         }
         Command::Influence {

@@ -103,6 +103,17 @@ fn demo_writes_a_report_that_shows_the_shortcut() {
         .1;
     assert_eq!(grad.len(), 3);
     assert!(grad[2].abs() < 0.5, "{grad:?}");
+    // ProtoPNet: 3 prototypes per class, at least one pushed onto the watermark, and a scoring
+    // sheet whose points sum to the logit.
+    let p = &r.prototypes;
+    assert_eq!(p.prototypes.len(), 6);
+    assert!(
+        p.prototypes.iter().any(|q| q.on_watermark),
+        "{:?}",
+        p.prototypes
+    );
+    let (_, sheet) = p.sheet.as_ref().expect("a watermarked square is explained");
+    assert!((sheet.total_points - sheet.logit).abs() < 1e-3 * sheet.logit.abs().max(1.0));
     // The report: index.html, results.json, both charts and every image it references.
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     for src in html.split("src=\"").skip(1) {

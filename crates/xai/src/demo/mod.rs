@@ -9,6 +9,7 @@
 pub mod data;
 pub mod examples;
 pub mod model;
+pub mod prototypes;
 pub mod report;
 
 use std::path::PathBuf;
@@ -103,6 +104,8 @@ pub struct DemoResults {
     pub examples: examples::DemoExamples,
     /// Cascading parameter randomisation of the gradient, IG and guided-backprop maps.
     pub sanity: examples::DemoSanity,
+    /// A ProtoPNet trained on the same data: its prototypes and a scoring sheet.
+    pub prototypes: prototypes::DemoPrototypes,
     /// Share of the image the watermark covers (9/256).
     pub watermark_area_share: f64,
     /// Methods of the seeds that this build cannot run yet, and why.
@@ -315,6 +318,14 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
     eprintln!("training-data attribution (kNN, last-layer influence) and the sanity check…");
     let examples = examples::examples_of(&net, &data.train, &images)?;
     let sanity = examples::sanity_of(&net, &images, options.seed)?;
+    eprintln!("ProtoPNet (this looks like that) on the same data…");
+    let prototypes = prototypes::prototypes_of(
+        &data.train,
+        &data.clean,
+        &data.swapped,
+        &images,
+        options.seed,
+    )?;
     let results = DemoResults {
         options: options.clone(),
         training,
@@ -325,11 +336,12 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
         tcav,
         examples,
         sanity,
+        prototypes,
         watermark_area_share: (data::MARK * data::MARK) as f64 / (SIDE * SIDE) as f64,
         not_included: vec![
             (
-                "prototypes (ProtoPNet), concept bottlenecks".into(),
-                "built (xai_proto); `xai proto bench cleverhans` trains ProtoPNet on this kind of watermark, prunes the watermark prototypes and refits — about a minute more than this report".into(),
+                "pruning the watermark prototypes and refitting; concept bottlenecks".into(),
+                "built (xai_proto); `xai proto bench cleverhans` prunes and repairs a ProtoPNet on this kind of watermark, `xai proto bench conceptsprites` runs CBM/CEM".into(),
             ),
             (
                 "influence through the conv layers".into(),

@@ -349,6 +349,7 @@ watermarked images shows the shortcut.</p>
         h.push_str("</table>\n");
     }
     examples_section(&mut h, results, &img_dir)?;
+    prototypes_section(&mut h, results, &img_dir)?;
     sanity_section(&mut h, results);
     h.push_str("<h2>Not in this report yet</h2><ul>\n");
     for (what, why) in &results.not_included {
@@ -437,4 +438,86 @@ fn sanity_section(h: &mut String, results: &DemoResults) {
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
+}
+
+/// The ProtoPNet gallery (source patch of every prototype, red box when it sits on the
+/// watermark) and the scoring sheet of one watermarked square.
+fn prototypes_section(h: &mut String, results: &DemoResults, img_dir: &Path) -> Result<()> {
+    let p = &results.prototypes;
+    if p.prototypes.is_empty() {
+        return Ok(());
+    }
+    let on = p.prototypes.iter().filter(|q| q.on_watermark).count();
+    let names = ["square", "plus"];
+    let _ = write!(
+        h,
+        "<h2>This looks like that: a ProtoPNet on the same data</h2>\n<p>A prototypical-part network (3 prototypes per class, trained in {:.0} s) decides by comparing image patches with prototypes, each of which is a patch of a training image (the push makes this exact). <b>{on} of {}</b> prototypes sit on the watermark of a watermarked training image (red boxes): the shortcut is visible in the model itself. Accuracy: clean test {:.1}%, swapped test {:.1}%.</p>\n<table class=\"gallery\"><tr>",
+        p.seconds,
+        p.prototypes.len(),
+        100.0 * p.clean_accuracy,
+        100.0 * p.swapped_accuracy
+    );
+    for q in &p.prototypes {
+        let mut img = overlay(&q.pixels, None);
+        let colour = if q.on_watermark {
+            Rgb([230, 30, 30])
+        } else {
+            Rgb([30, 170, 60])
+        };
+        let (t, l, b, r) = q.receptive_field;
+        let z = ZOOM;
+        let (t, l, b, r) = (
+            t as u32 * z,
+            l as u32 * z,
+            (b as u32 * z).max(1) - 1,
+            (r as u32 * z).max(1) - 1,
+        );
+        for y in t..=b.min(img.height() - 1) {
+            for x in l..=r.min(img.width() - 1) {
+                if y <= t + 1 || y + 1 >= b || x <= l + 1 || x + 1 >= r {
+                    img.put_pixel(x, y, colour);
+                }
+            }
+        }
+        let path = img_dir.join(format!("prototype_{}.png", q.prototype));
+        img.save(&path).map_err(|e| other(&path, e))?;
+        let _ = write!(
+            h,
+            "<td><img src=\"img/prototype_{}.png\" alt=\"prototype {}\"><br>#{} {}{}</td>",
+            q.prototype,
+            q.prototype,
+            q.prototype,
+            names[q.class.min(1)],
+            if q.on_watermark { " (watermark)" } else { "" }
+        );
+    }
+    h.push_str("</tr></table>\n");
+    if let Some((k, sheet)) = &p.sheet {
+        let _ = write!(
+            h,
+            "<p>Why ProtoPNet calls <img src=\"img/input_{k}.png\" alt=\"explained image\" style=\"width:48px;height:48px;vertical-align:middle\"> (a watermarked square) \"{}\": points = similarity × weight, summing to the logit {:.3} (sum {:.3}).</p>\n<table><tr><th>prototype</th><th class=\"l\">class</th><th>similarity</th><th>weight</th><th>points</th></tr>\n",
+            names[sheet.class.min(1)],
+            sheet.logit,
+            sheet.total_points
+        );
+        for row in sheet.rows.iter().take(6) {
+            let on = p
+                .prototypes
+                .iter()
+                .any(|q| q.prototype == row.prototype && q.on_watermark);
+            let _ = writeln!(
+                h,
+                "<tr{}><td>#{}</td><td class=\"l\">{}{}</td><td>{:.3}</td><td>{:+.3}</td><td>{:+.3}</td></tr>",
+                if on { " class=\"hi\"" } else { "" },
+                row.prototype,
+                names[row.prototype_class.min(1)],
+                if on { " (on the watermark)" } else { "" },
+                row.similarity,
+                row.weight,
+                row.points
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    Ok(())
 }
