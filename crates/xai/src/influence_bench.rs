@@ -591,3 +591,196 @@ pub fn kronfluence_export(opts: &InfluenceBenchOptions, out: &std::path::Path) -
     })?;
     Ok(json!({"file": path.display().to_string(), "xai_seconds": value["xai_seconds"]}))
 }
+
+/// The digits-MLP objective of [`digits_mlp`] (same data, model and regularisation), in f64.
+fn mlp_objective(seed: u64) -> Result<(Objective, Data)> {
+    let dev = Device::flex();
+    let (train_d, test_d) = digits_split()?;
+    let train_set = data(&train_d, &dev)?;
+    let test = data(&test_d, &dev)?;
+    let model = DigitsMlp::new(&dev, seed);
+    let graph = CapturedGraph::capture(
+        &model,
+        train_set
+            .x
+            .clone()
+            .into_tensor::<2>()?
+            .cast(burn::tensor::FloatDType::F32),
+        |m, x| m.forward(x),
+    )?;
+    let objective = Objective::new(
+        graph,
+        train_set,
+        Loss::CrossEntropy,
+        1e-3,
+        &dev,
+        Precision::F64,
+    )?;
+    Ok((objective, test))
+}
+
+fn io_err(path: &std::path::Path, e: std::io::Error) -> xai_core::XaiError {
+    xai_core::XaiError::Io {
+        path: path.display().to_string(),
+        source: e,
+    }
+}
+
+/// Influence scores computed by `shards` separate processes and merged.
+///
+/// This process trains the digits MLP, solves `s_test = (H + δI)⁻¹ ∇ℓ(z_test)` for the first
+/// `test_points` test digits (exact solver) and writes θ and s_test to `dir`; then it starts
+/// `shards` copies of this program (`xai influence shard --dir DIR --index i --of K`), each of
+/// which rebuilds the objective, computes the per-example gradients of its contiguous slice of
+/// the training set and writes its block of scores; finally it concatenates the blocks and
+/// compares them with the same scores computed here in one piece. Returns the timings and the
+/// largest difference (the partition must not change the scores).
+pub fn partitioned(
+    seed: u64,
+    shards: usize,
+    test_points: usize,
+    dir: &std::path::Path,
+) -> Result<Value> {
+    if shards == 0 {
+        return Err(xai_core::XaiError::Config("--shards must be ≥ 1".into()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let (objective, test_all) = mlp_objective(seed)?;
+    let test = first(&test_all, test_points)?;
+    let t0 = Instant::now();
+    let (theta, _) = train(
+        &objective,
+        &objective.theta(),
+        None,
+        &TrainOptions {
+            grad_tol: 1e-6,
+            max_iter: 4000,
+            history: 20,
+        },
+    )?;
+    let train_s = t0.elapsed().as_secs_f64();
+    let inf = Influence::new(&objective, &theta, &Solver::exact(1e-4))?;
+    let s_test = inf.s_test(&test)?;
+    let [t, p] = s_test.dims();
+    let state = json!({
+        "seed": seed, "theta": xai_influence::objective::to_f64(theta.clone())?,
+        "s_test": xai_influence::objective::to_f64(s_test)?, "test_points": t, "params": p,
+    });
+    let state_path = dir.join("state.json");
+    std::fs::write(&state_path, state.to_string()).map_err(|e| io_err(&state_path, e))?;
+    let t0 = Instant::now();
+    let exe = std::env::current_exe().map_err(|e| io_err(dir, e))?;
+    let children: Vec<_> = (0..shards)
+        .map(|i| {
+            std::process::Command::new(&exe)
+                .args([
+                    "influence",
+                    "shard",
+                    "--index",
+                    &i.to_string(),
+                    "--of",
+                    &shards.to_string(),
+                    "--dir",
+                ])
+                .arg(dir)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| io_err(&exe, e))
+        })
+        .collect::<Result<_>>()?;
+    for (i, mut c) in children.into_iter().enumerate() {
+        let status = c.wait().map_err(|e| io_err(&exe, e))?;
+        if !status.success() {
+            return Err(xai_core::XaiError::Numerical(format!(
+                "shard {i} failed ({status})"
+            )));
+        }
+    }
+    let shards_s = t0.elapsed().as_secs_f64();
+    let mut merged = vec![Vec::new(); t];
+    for i in 0..shards {
+        let path = dir.join(format!("shard_{i}.json"));
+        let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| xai_core::XaiError::Config(format!("{}: {e}", path.display())))?;
+        let rows = v["scores"].as_array().cloned().unwrap_or_default();
+        for (k, row) in rows.iter().enumerate().take(t) {
+            merged[k].extend(
+                row.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_f64),
+            );
+        }
+    }
+    let t0 = Instant::now();
+    let whole = inf.up_loss(&test)?;
+    let whole_s = t0.elapsed().as_secs_f64();
+    let n = objective.num_train();
+    if merged.iter().any(|r| r.len() != n) {
+        return Err(xai_core::XaiError::Numerical(
+            "the shards do not cover the training set".into(),
+        ));
+    }
+    let max_diff = merged
+        .iter()
+        .flatten()
+        .zip(whole.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    let scale = whole.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    Ok(json!({
+        "benchmark": "digits-mlp influence, partitioned over processes",
+        "shards": shards, "train_points": n, "test_points": t, "seed": seed,
+        "max_abs_diff_merged_vs_whole": max_diff, "max_abs_score": scale,
+        "seconds": {"train": train_s, "shards_wall": shards_s, "whole_in_process": whole_s},
+    }))
+}
+
+/// One shard of [`partitioned`]: the scores of training rows `[index·n/of, (index+1)·n/of)`.
+pub fn shard(index: usize, of: usize, dir: &std::path::Path) -> Result<()> {
+    if of == 0 || index >= of {
+        return Err(xai_core::XaiError::Config(format!("shard {index} of {of}")));
+    }
+    let state_path = dir.join("state.json");
+    let text = std::fs::read_to_string(&state_path).map_err(|e| io_err(&state_path, e))?;
+    let state: Value = serde_json::from_str(&text)
+        .map_err(|e| xai_core::XaiError::Config(format!("{}: {e}", state_path.display())))?;
+    let nums = |k: &str| -> Vec<f64> {
+        state[k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .collect()
+    };
+    let seed = state["seed"].as_u64().unwrap_or(0);
+    let (objective, _) = mlp_objective(seed)?;
+    let dev = Device::flex();
+    let theta = xai_influence::objective::vector(&nums("theta"), &dev, Precision::F64);
+    let p = objective.num_params();
+    let s = nums("s_test");
+    let t = s.len() / p.max(1);
+    if theta.dims()[0] != p || s.len() != t * p {
+        return Err(xai_core::XaiError::Config(
+            "state.json does not match the model".into(),
+        ));
+    }
+    let s_test = xai_influence::objective::matrix(&s, t, p, &dev, Precision::F64);
+    let n = objective.num_train();
+    let (lo, hi) = (index * n / of, (index + 1) * n / of);
+    let rows = objective.train().select(&(lo..hi).collect::<Vec<_>>())?;
+    let grads = objective.per_example_grads(&theta, &rows, 64)?;
+    // I_up,loss = −s_testᵀ ∇ℓ(z), one row per test point.
+    let scores = xai_influence::objective::to_f64(s_test.matmul(grads.transpose()).neg())?;
+    let k = hi - lo;
+    let rows_out: Vec<Vec<f64>> = (0..t)
+        .map(|i| scores[i * k..(i + 1) * k].to_vec())
+        .collect();
+    let path = dir.join(format!("shard_{index}.json"));
+    std::fs::write(
+        &path,
+        json!({"index": index, "of": of, "rows": [lo, hi], "scores": rows_out}).to_string(),
+    )
+    .map_err(|e| io_err(&path, e))
+}

@@ -146,6 +146,34 @@ enum InfluenceAction {
         #[arg(long)]
         quick: bool,
     },
+    /// Influence on the digits MLP computed by K separate processes (one per slice of the
+    /// training set) and merged; prints the largest difference from the one-process scores.
+    Partitioned {
+        /// Number of processes.
+        #[arg(long, default_value_t = 2)]
+        shards: usize,
+        /// Test points.
+        #[arg(long, default_value_t = 50)]
+        test_points: usize,
+        /// Working folder (θ, s_test and the shards' scores).
+        #[arg(long, default_value = "xai-influence-shards")]
+        dir: PathBuf,
+        /// Seed of the model's initialisation.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// One shard of `partitioned` (started by it).
+    Shard {
+        /// This shard's index.
+        #[arg(long)]
+        index: usize,
+        /// Number of shards.
+        #[arg(long)]
+        of: usize,
+        /// The working folder written by `partitioned`.
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Train the digits MLP, time xai's EK-FAC phases and write OUT/digits_mlp_kronfluence.json
     /// for `scripts/kronfluence_bench.py` (Kronfluence on the same model and data).
     KronfluenceExport {
@@ -368,6 +396,25 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 r.results.len(),
                 out.join("index.html").display()
             );
+            Ok(true)
+        }
+        Command::Influence {
+            action:
+                InfluenceAction::Partitioned {
+                    shards,
+                    test_points,
+                    dir,
+                    seed,
+                },
+        } => {
+            let v = xai::influence_bench::partitioned(seed, shards, test_points, &dir)?;
+            println!("{}", serde_json::to_string(&v)?);
+            Ok(true)
+        }
+        Command::Influence {
+            action: InfluenceAction::Shard { index, of, dir },
+        } => {
+            xai::influence_bench::shard(index, of, &dir)?;
             Ok(true)
         }
         Command::Influence {
