@@ -292,28 +292,9 @@ impl DigitsMlp {
 /// The MLP benchmark: LDS per attributor, mislabel detection.
 pub fn digits_mlp(opts: &InfluenceBenchOptions) -> Result<Value> {
     use xai_influence::attributors;
-    let dev = Device::flex();
-    let (train_d, test_d) = digits_split()?;
-    let train_set = data(&train_d, &dev)?;
-    let test = first(&data(&test_d, &dev)?, opts.test_points.min(200))?;
-    let model = DigitsMlp::new(&dev, opts.seed);
-    let graph = CapturedGraph::capture(
-        &model,
-        train_set
-            .x
-            .clone()
-            .into_tensor::<2>()?
-            .cast(burn::tensor::FloatDType::F32),
-        |m, x| m.forward(x),
-    )?;
-    let objective = Objective::new(
-        graph,
-        train_set.clone(),
-        Loss::CrossEntropy,
-        1e-3,
-        &dev,
-        Precision::F64,
-    )?;
+    let (objective, test_all) = mlp_objective(opts.seed, Precision::F64)?;
+    let test = first(&test_all, opts.test_points.min(200))?;
+    let train_set = objective.train().clone();
     let init = objective.theta();
     let train_opts = TrainOptions {
         grad_tol: 1e-6,
@@ -498,39 +479,11 @@ pub fn digits_mlp(opts: &InfluenceBenchOptions) -> Result<Value> {
 /// damping, xai's scores (`∇ℓ_testᵀ (F + δI)⁻¹ ∇ℓ_train`, positive = helpful) and timings, for
 /// `scripts/kronfluence_bench.py` to run Kronfluence's EK-FAC on the same model and data.
 pub fn kronfluence_export(opts: &InfluenceBenchOptions, out: &std::path::Path) -> Result<Value> {
-    let dev = Device::flex();
-    let (train_d, test_d) = digits_split()?;
-    let train_set = data(&train_d, &dev)?;
-    let test = first(&data(&test_d, &dev)?, opts.test_points.min(200))?;
-    let model = DigitsMlp::new(&dev, opts.seed);
-    let graph = CapturedGraph::capture(
-        &model,
-        train_set
-            .x
-            .clone()
-            .into_tensor::<2>()?
-            .cast(burn::tensor::FloatDType::F32),
-        |m, x| m.forward(x),
-    )?;
     // The same objective as `digits-mlp`, in f32 (Kronfluence's default precision).
-    let objective = Objective::new(
-        graph,
-        train_set,
-        Loss::CrossEntropy,
-        1e-3,
-        &dev,
-        Precision::F32,
-    )?;
-    let (theta, _) = train(
-        &objective,
-        &objective.theta(),
-        None,
-        &TrainOptions {
-            grad_tol: 1e-6,
-            max_iter: 4000,
-            history: 20,
-        },
-    )?;
+    let (objective, test_all) = mlp_objective(opts.seed, Precision::F32)?;
+    let test = first(&test_all, opts.test_points.min(200))?;
+    let (train_d, _) = digits_split()?;
+    let theta = train_mlp(&objective)?;
     let damping = 1e-4;
     let solver = Solver::Ekfac {
         damping,
@@ -592,8 +545,9 @@ pub fn kronfluence_export(opts: &InfluenceBenchOptions, out: &std::path::Path) -
     Ok(json!({"file": path.display().to_string(), "xai_seconds": value["xai_seconds"]}))
 }
 
-/// The digits-MLP objective of [`digits_mlp`] (same data, model and regularisation), in f64.
-fn mlp_objective(seed: u64) -> Result<(Objective, Data)> {
+/// The digits-MLP objective (bundled digits, 64-32-10 tanh MLP seeded by `seed`, L2 1e-3,
+/// cross-entropy) in `precision`, and the whole test set.
+fn mlp_objective(seed: u64, precision: Precision) -> Result<(Objective, Data)> {
     let dev = Device::flex();
     let (train_d, test_d) = digits_split()?;
     let train_set = data(&train_d, &dev)?;
@@ -608,15 +562,19 @@ fn mlp_objective(seed: u64) -> Result<(Objective, Data)> {
             .cast(burn::tensor::FloatDType::F32),
         |m, x| m.forward(x),
     )?;
-    let objective = Objective::new(
-        graph,
-        train_set,
-        Loss::CrossEntropy,
-        1e-3,
-        &dev,
-        Precision::F64,
-    )?;
+    let objective = Objective::new(graph, train_set, Loss::CrossEntropy, 1e-3, &dev, precision)?;
     Ok((objective, test))
+}
+
+/// Full-batch L-BFGS from the objective's own initialisation to `‖∇J‖ ≤ 1e-6`, as
+/// [`digits_mlp`] trains.
+fn train_mlp(objective: &Objective) -> Result<Tensor<1>> {
+    let opts = TrainOptions {
+        grad_tol: 1e-6,
+        max_iter: 4000,
+        history: 20,
+    };
+    Ok(train(objective, &objective.theta(), None, &opts)?.0)
 }
 
 fn io_err(path: &std::path::Path, e: std::io::Error) -> xai_core::XaiError {
@@ -645,19 +603,10 @@ pub fn partitioned(
         return Err(xai_core::XaiError::Config("--shards must be ≥ 1".into()));
     }
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    let (objective, test_all) = mlp_objective(seed)?;
+    let (objective, test_all) = mlp_objective(seed, Precision::F64)?;
     let test = first(&test_all, test_points)?;
     let t0 = Instant::now();
-    let (theta, _) = train(
-        &objective,
-        &objective.theta(),
-        None,
-        &TrainOptions {
-            grad_tol: 1e-6,
-            max_iter: 4000,
-            history: 20,
-        },
-    )?;
+    let theta = train_mlp(&objective)?;
     let train_s = t0.elapsed().as_secs_f64();
     let inf = Influence::new(&objective, &theta, &Solver::exact(1e-4))?;
     let s_test = inf.s_test(&test)?;
@@ -755,7 +704,7 @@ pub fn shard(index: usize, of: usize, dir: &std::path::Path) -> Result<()> {
             .collect()
     };
     let seed = state["seed"].as_u64().unwrap_or(0);
-    let (objective, _) = mlp_objective(seed)?;
+    let (objective, _) = mlp_objective(seed, Precision::F64)?;
     let dev = Device::flex();
     let theta = xai_influence::objective::vector(&nums("theta"), &dev, Precision::F64);
     let p = objective.num_params();

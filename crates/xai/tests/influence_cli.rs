@@ -11,11 +11,23 @@ fn xai() -> Command {
 fn scores_from_three_processes_equal_the_one_process_scores() {
     let dir = std::env::temp_dir().join(format!("xai-shards-{}", std::process::id()));
     let out = xai()
-        .args(["influence", "partitioned", "--shards", "3", "--test-points", "5", "--dir"])
+        .args([
+            "influence",
+            "partitioned",
+            "--shards",
+            "3",
+            "--test-points",
+            "5",
+            "--dir",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let diff = v["max_abs_diff_merged_vs_whole"].as_f64().unwrap();
     let scale = v["max_abs_score"].as_f64().unwrap();
@@ -29,11 +41,18 @@ fn scores_from_three_processes_equal_the_one_process_scores() {
         vec!["influence", "shard", "--index", "3", "--of", "3", "--dir"],
         vec!["influence", "shard", "--index", "0", "--of", "2", "--dir"],
     ] {
-        let bad = if args[3] == "0" { dir.join("nowhere") } else { dir.clone() };
+        let bad = if args[3] == "0" {
+            dir.join("nowhere")
+        } else {
+            dir.clone()
+        };
         let out = xai().args(&args).arg(&bad).output().unwrap();
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!err.contains("panicked") && err.trim().lines().count() == 1, "{err}");
+        assert!(
+            !err.contains("panicked") && err.trim().lines().count() == 1,
+            "{err}"
+        );
     }
     std::fs::remove_dir_all(&dir).ok();
 }
