@@ -106,6 +106,32 @@ fn shape_of(t: &TensorIr) -> Shape {
     t.shape.clone()
 }
 
+/// The shape a recorded reshape takes on a replay with another batch size: when the reshape kept
+/// the leading (batch) dimension (`flatten(1, …)`, `[N, C, H, W] → [N, C·H·W]`), the new batch
+/// size replaces it; otherwise the recorded shape, which must then fit exactly.
+fn batch_reshape(actual: &Shape, input: &TensorIr, out: &TensorIr) -> Result<Shape> {
+    let (rec_in, rec_out) = (input.shape.to_vec(), out.shape.to_vec());
+    let got = actual.to_vec();
+    if got == rec_in {
+        return Ok(out.shape.clone());
+    }
+    let keeps_batch = !rec_in.is_empty()
+        && !rec_out.is_empty()
+        && rec_in[0] == rec_out[0]
+        && got.len() == rec_in.len()
+        && got[1..] == rec_in[1..];
+    if keeps_batch {
+        let mut s = rec_out;
+        s[0] = got[0];
+        return Ok(Shape::from(s));
+    }
+    Err(XaiError::shape(
+        "reshape on replay (only reshapes that keep the batch dimension follow a new batch size)",
+        format!("{rec_in:?}"),
+        &got,
+    ))
+}
+
 pub(crate) struct Interp<'g> {
     g: &'g CapturedGraph,
     dev: DispatchDevice,
@@ -478,7 +504,10 @@ impl<'g> Interp<'g> {
             }};
         }
         match b {
-            O::Reshape(d) => linear_unary!(d, &d.input, |x| B::float_reshape(x, shape_of(&d.out))),
+            O::Reshape(d) => {
+                let target = batch_reshape(&self.f(&d.input)?.shape(), &d.input, &d.out)?;
+                linear_unary!(d, &d.input, |x| B::float_reshape(x, target.clone()))
+            }
             O::SwapDims(d) => linear_unary!(d, &d.input, |x| B::float_swap_dims(x, d.dim1, d.dim2)),
             O::Permute(d) => linear_unary!(d, &d.input, |x| B::float_permute(x, &d.axes)),
             O::Flip(d) => linear_unary!(d, &d.input, |x| B::float_flip(x, &d.axes)),

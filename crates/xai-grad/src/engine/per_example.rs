@@ -135,8 +135,9 @@ impl CapturedGraph {
     }
 
     /// True when the graph can be replayed on a batch size other than the captured one: every
-    /// operation on data is row-wise (dense layers, element-wise maps, softmax over features), so
-    /// no recorded shape mentions the batch size. Influence methods replay one captured model on
+    /// operation on data is per-sample (dense layers, element-wise maps, softmax over features,
+    /// convolutions, pooling, inference BatchNorm, reshapes that keep the batch dimension), so
+    /// no recorded shape pins the batch size. Influence methods replay one captured model on
     /// training sets, test points and mini-batches of any size.
     pub fn is_batch_flexible(&self) -> bool {
         const ROW_WISE: &[&str] = &[
@@ -171,11 +172,32 @@ impl CapturedGraph {
             "silu",
             "softplus",
             "hard_sigmoid",
+            // Per-sample by construction: convolutions, pooling, BatchNorm in inference mode.
+            "conv1d",
+            "conv2d",
+            "max_pool1d",
+            "max_pool2d",
+            "max_pool2d_with_indices",
+            "avg_pool1d",
+            "avg_pool2d",
+            "adaptive_avg_pool1d",
+            "adaptive_avg_pool2d",
+            "batch_norm",
         ];
         let dd = self.data_dependent();
-        self.nodes
-            .iter()
-            .all(|n| !n.op.inputs().any(|t| dd.contains(&t.id)) || ROW_WISE.contains(&n.kind))
+        self.nodes.iter().all(|n| {
+            if !n.op.inputs().any(|t| dd.contains(&t.id)) || ROW_WISE.contains(&n.kind) {
+                return true;
+            }
+            // A reshape that keeps the batch dimension follows the batch size on replay.
+            match &n.op {
+                OperationIr::BaseFloat(BaseOperationIr::Reshape(r)) => {
+                    let (i, o) = (r.input.shape.to_vec(), r.out.shape.to_vec());
+                    !i.is_empty() && !o.is_empty() && i[0] == o[0]
+                }
+                _ => false,
+            }
+        })
     }
 
     /// True when [`per_example_param_grads`](Self::per_example_param_grads) takes the batched
