@@ -345,7 +345,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
             ),
             (
                 "influence through the conv layers".into(),
-                "the influence here is exact for the last layer only; xai-influence's full-network solvers cover dense models (`xai influence bench`)".into(),
+                "the influence here is exact for the last layer only; xai-influence runs full-network influence on CNNs too (exact/CG, per-example gradients one backward per example), not run here to keep the report at about a minute".into(),
             ),
             (
                 "faithfulness metrics (deletion/insertion, infidelity, sensitivity)".into(),
