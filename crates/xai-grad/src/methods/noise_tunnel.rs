@@ -96,7 +96,7 @@ pub fn noise_tunnel<const D: usize>(
     x: &Tensor<D>,
     target: &Target,
     config: &NoiseConfig,
-    explain: impl Fn(&Tensor<D>, &[usize]) -> Result<Tensor<D>>,
+    explain: impl Fn(&Tensor<D>, &[usize]) -> Result<Tensor<D>> + Sync,
 ) -> Result<Tensor<D>> {
     if config.samples == 0 {
         return Err(XaiError::Config(
@@ -117,12 +117,26 @@ pub fn noise_tunnel<const D: usize>(
     let normal =
         Normal::new(0.0, config.stdev).map_err(|e| XaiError::Config(format!("noise: {e}")))?;
     let mut rng = StdRng::seed_from_u64(config.seed);
+    // Whole sample rounds per chunk; on the CPU at most 256 rows per chunk (cache-sized, as in
+    // integrated gradients) and the chunks shared by one worker thread per core.
+    let workers = if ex.device.clone().inner() == burn::tensor::Device::flex() {
+        std::thread::available_parallelism().map_or(1, |p| p.get())
+    } else {
+        1
+    };
+    let cpu_cap = if workers > 1 {
+        (256 / n.max(1)).max(1)
+    } else {
+        usize::MAX
+    };
     let rounds_per_chunk = config
         .budget
-        .rows(ex.graph(x)?.bytes_per_sample() * n)
+        .rows(ex.graph(x)?.bytes_per_sample() * n * workers)
+        .min(cpu_cap)
         .clamp(1, config.samples);
-    let mut sum = vec![0.0; n * per];
-    let mut sum_sq = vec![0.0; n * per];
+    // The noise is drawn in one sequence first, so the result does not depend on the chunking
+    // or on thread timing.
+    let mut chunks: Vec<(usize, Vec<f64>)> = Vec::new();
     let mut done = 0;
     while done < config.samples {
         let k = rounds_per_chunk.min(config.samples - done);
@@ -130,16 +144,56 @@ pub fn noise_tunnel<const D: usize>(
         for _ in 0..k {
             noisy.extend(xv.iter().map(|v| v + normal.sample(&mut rng)));
         }
+        chunks.push((k, noisy));
+        done += k;
+    }
+    let run = |(k, noisy): &(usize, Vec<f64>)| -> Result<Vec<f64>> {
         let mut cd = dims;
         cd[0] = k * n;
-        let cls: Vec<usize> = (0..k).flat_map(|_| classes.iter().copied()).collect();
-        let a = flat(&explain(&like(noisy, cd, x), &cls)?)?;
-        for (j, v) in a.iter().enumerate() {
+        let cls: Vec<usize> = (0..*k).flat_map(|_| classes.iter().copied()).collect();
+        flat(&explain(&like(noisy.clone(), cd, x), &cls)?)
+    };
+    let results: Vec<Result<Vec<f64>>> = if workers <= 1 || chunks.len() == 1 {
+        chunks.iter().map(run).collect()
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut all: Vec<(usize, Result<Vec<f64>>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers.min(chunks.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut acc = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(c) = chunks.get(i) else { break };
+                            acc.push((i, run(c)));
+                        }
+                        acc
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        vec![(
+                            0,
+                            Err(XaiError::Numerical("a noise-tunnel worker panicked".into())),
+                        )]
+                    })
+                })
+                .collect()
+        });
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    };
+    let mut sum = vec![0.0; n * per];
+    let mut sum_sq = vec![0.0; n * per];
+    for a in results {
+        for (j, v) in a?.iter().enumerate() {
             let i = j % (n * per);
             sum[i] += v;
             sum_sq[i] += v * v;
         }
-        done += k;
     }
     let m = config.samples as f64;
     let out: Vec<f64> = match config.aggregate {
