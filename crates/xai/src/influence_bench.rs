@@ -67,27 +67,10 @@ fn first(d: &Data, k: usize) -> Result<Data> {
 /// The logistic-regression benchmark; returns its JSON summary.
 pub fn digits_logreg(opts: &InfluenceBenchOptions) -> Result<Value> {
     let dev = Device::flex();
-    let (train_d, test_d) = digits_split()?;
-    let train_set = data(&train_d, &dev)?;
-    let test = first(&data(&test_d, &dev)?, opts.test_points)?;
     let model: Linear = LinearConfig::new(64, 10).with_bias(false).init(&dev);
-    let graph = CapturedGraph::capture(
-        &model,
-        train_set
-            .x
-            .clone()
-            .into_tensor::<2>()?
-            .cast(burn::tensor::FloatDType::F32),
-        |m, x| m.forward(x),
-    )?;
-    let objective = Objective::new(
-        graph,
-        train_set,
-        Loss::CrossEntropy,
-        1e-3,
-        &dev,
-        Precision::F64,
-    )?;
+    let (objective, test_all) =
+        digits_objective(&model, |m: &Linear, x| m.forward(x), Precision::F64)?;
+    let test = first(&test_all, opts.test_points)?;
     let t0 = Instant::now();
     let zero = objective.theta() * 0.0;
     let (rough, _) = train(
@@ -548,20 +531,27 @@ pub fn kronfluence_export(opts: &InfluenceBenchOptions, out: &std::path::Path) -
 /// The digits-MLP objective (bundled digits, 64-32-10 tanh MLP seeded by `seed`, L2 1e-3,
 /// cross-entropy) in `precision`, and the whole test set.
 fn mlp_objective(seed: u64, precision: Precision) -> Result<(Objective, Data)> {
+    let model = DigitsMlp::new(&Device::flex(), seed);
+    digits_objective(&model, |m: &DigitsMlp, x| m.forward(x), precision)
+}
+
+/// The cross-entropy objective (L2 1e-3) of `model` on the bundled digits' training split,
+/// captured in f32 and replayed in `precision`, and the whole test split.
+fn digits_objective<M: burn::module::Module + Clone>(
+    model: &M,
+    forward: fn(&M, Tensor<2>) -> Tensor<2>,
+    precision: Precision,
+) -> Result<(Objective, Data)> {
     let dev = Device::flex();
     let (train_d, test_d) = digits_split()?;
     let train_set = data(&train_d, &dev)?;
     let test = data(&test_d, &dev)?;
-    let model = DigitsMlp::new(&dev, seed);
-    let graph = CapturedGraph::capture(
-        &model,
-        train_set
-            .x
-            .clone()
-            .into_tensor::<2>()?
-            .cast(burn::tensor::FloatDType::F32),
-        |m, x| m.forward(x),
-    )?;
+    let example = train_set
+        .x
+        .clone()
+        .into_tensor::<2>()?
+        .cast(burn::tensor::FloatDType::F32);
+    let graph = CapturedGraph::capture(model, example, forward)?;
     let objective = Objective::new(graph, train_set, Loss::CrossEntropy, 1e-3, &dev, precision)?;
     Ok((objective, test))
 }
