@@ -8,4 +8,6 @@ pub mod engine;
 pub mod gradient;
 pub mod methods;
 
-pub use engine::{CapturedGraph, DynTensor, LinearIo, Precision, cross_entropy_logit_hvp};
+pub use engine::{
+    CapturedGraph, DynTensor, LayerKind, LinearIo, Precision, cross_entropy_logit_hvp,
+};

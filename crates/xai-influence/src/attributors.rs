@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 use xai_core::{Result, XaiError};
-use xai_grad::DynTensor;
+use xai_grad::{DynTensor, LayerKind};
 
 use crate::eval::rows_of;
 use crate::objective::{Data, Objective, matrix, to_f64};
@@ -93,6 +93,12 @@ fn last_layer(
         .into_iter()
         .last()
         .ok_or_else(|| XaiError::Config("the model has no dense layer".into()))?;
+    if last.kind != LayerKind::Dense {
+        return Err(XaiError::Config(format!(
+            "the last layer `{}` is a convolution; last-layer attributors need a dense output layer",
+            last.module
+        )));
+    }
     Ok((
         last.input.into_tensor()?,
         last.output_grad.into_tensor()?,

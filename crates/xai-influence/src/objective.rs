@@ -416,7 +416,7 @@ impl Objective {
     }
 
     /// Per-example loss gradients `∇_θ ℓ(x_i, y_i)` at `θ`, `[N, p]`, computed in chunks of
-    /// `chunk` rows (batched for dense models, one pass per example otherwise).
+    /// `chunk` rows (batched for models made of dense and conv layers, one pass per example otherwise).
     pub fn per_example_grads(
         &self,
         theta: &Tensor<1>,

@@ -6,6 +6,7 @@ use burn::tensor::{Device, FloatDType, Tensor};
 use xai_grad::{CapturedGraph, Precision};
 use xai_influence::eval::{TrainOptions, pearson, train};
 use xai_influence::objective::to_f64;
+use xai_influence::solvers::Fisher;
 use xai_influence::solvers::lissa::LissaConfig;
 use xai_influence::{Data, Influence, Loss, Objective, Solver};
 
@@ -163,11 +164,19 @@ fn every_solver_agrees_with_the_exact_inverse() {
     for solver in [
         Solver::Kfac {
             damping: 1e-3,
-            seed: 0,
+            fisher: Fisher::Sampled { seed: 0 },
         },
         Solver::Ekfac {
             damping: 1e-3,
-            seed: 0,
+            fisher: Fisher::Sampled { seed: 0 },
+        },
+        Solver::Kfac {
+            damping: 1e-3,
+            fisher: Fisher::Expected,
+        },
+        Solver::Ekfac {
+            damping: 1e-3,
+            fisher: Fisher::Expected,
         },
     ] {
         let s = Influence::new(&obj, &theta, &solver)

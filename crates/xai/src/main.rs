@@ -132,7 +132,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum InfluenceAction {
-    /// Run one benchmark: `digits-logreg` or `digits-mlp`.
+    /// Run one benchmark: `digits-logreg`, `digits-mlp` or `digits-cnn`.
     Bench {
         /// The benchmark.
         which: String,
@@ -455,7 +455,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             let v = match which.as_str() {
                 "digits-logreg" => xai::influence_bench::digits_logreg(&opts)?,
                 "digits-mlp" => xai::influence_bench::digits_mlp(&opts)?,
-                other => anyhow::bail!("unknown benchmark `{other}` (digits-logreg, digits-mlp)"),
+                "digits-cnn" => xai::influence_bench::digits_cnn(&opts)?,
+                other => anyhow::bail!(
+                    "unknown benchmark `{other}` (digits-logreg, digits-mlp, digits-cnn)"
+                ),
             };
             println!(
                 "{}",

@@ -24,7 +24,7 @@ pub use rules::{BackwardRule, Branch, NoRules, RuleSet, Unit, UnitCtx, UnitKind,
 
 pub use dyn_tensor::DynTensor;
 pub use graph::{CapturedGraph, Node, ParamInfo};
-pub use per_example::LinearIo;
+pub use per_example::{LayerKind, LinearIo};
 
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::{Dispatch, TensorMetadata};

@@ -2,17 +2,22 @@
 //!
 //! For a dense layer `y = x W + b` and a loss that is a sum of per-example losses `Σ_i ℓ_i`, the
 //! gradient of `ℓ_i` with respect to `W` is the outer product `x_iᵀ g_i`, where `g_i = ∂ℓ_i/∂y_i`
-//! is row `i` of the gradient of the summed loss at the layer's output. So one batched forward and
-//! backward pass with a tap at every dense layer gives every example's gradient (and the layer
-//! inputs and output gradients that K-FAC, EK-FAC, TRAK-style projections and representer points
-//! need) without a per-example loop. Graphs with parameters outside dense layers (convolutions,
-//! norms, embeddings) fall back to one backward pass per example, which is exact but slower.
+//! is row `i` of the gradient of the summed loss at the layer's output. A 2-D convolution is a
+//! dense layer applied at every output position `l` to the input patch `a_{i,l}` (the unfolded
+//! input, `C_in·kh·kw` values), so its per-example weight gradient is `Σ_l a_{i,l}ᵀ g_{i,l}`, one
+//! batched matmul over the patches. So one batched forward and backward pass with a tap at every
+//! dense and conv layer gives every example's gradient (and the layer inputs and output gradients
+//! that K-FAC, EK-FAC, TRAK-style projections and representer points need) without a
+//! per-example loop. Graphs with other parameters (norms, embeddings, grouped or asymmetrically
+//! padded convolutions) fall back to one backward pass per example, which is exact but slower.
 //!
 //! Both paths assume that example `i`'s loss depends on row `i` of the inputs only (no
 //! batch statistics): true of inference-mode models, which is what influence analysis studies.
 
 use burn::backend::Dispatch;
 use burn::backend::ops::FloatTensorOps;
+use burn::tensor::module::unfold4d;
+use burn::tensor::ops::UnfoldOptions;
 use burn::tensor::{Device, Tensor};
 use burn_capture::TensorId;
 use burn_ir::{
@@ -24,36 +29,98 @@ use xai_core::{Result, XaiError};
 use super::interp::{ParamMode, RunSpec, Val};
 use super::{CapturedGraph, DynTensor, Precision};
 
-/// What one dense layer saw in a batched pass: its input rows and the gradient of the summed
+/// The kind of layer a [`LinearIo`] describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    /// `y = x W + b`, weight `[in, out]` (burn's `Linear`).
+    Dense,
+    /// `y = conv2d(x, W) + b`, weight `[out, C_in, kh, kw]` (burn's `Conv2d`, one group).
+    Conv2d,
+}
+
+/// What one dense or conv layer saw in a batched pass: its inputs and the gradient of the summed
 /// per-example loss at its output (row `i` is example `i`'s own gradient there).
+///
+/// A conv layer is described as a dense layer applied at `L` output positions: `input` holds the
+/// unfolded input patches (`in = C_in·kh·kw`, channel-major like the weight) and `output_grad`
+/// the output gradients at the same positions.
 #[derive(Clone, Debug)]
 pub struct LinearIo {
     /// The module path of the layer, e.g. `fc1`.
     pub module: String,
-    /// Layer input, `[N, in]`.
+    /// Dense or conv.
+    pub kind: LayerKind,
+    /// Dense: layer input `[N, in]`. Conv2d: input patches `[N, L, in]`.
     pub input: DynTensor,
-    /// `∂(Σ_i ℓ_i)/∂y`, `[N, out]`.
+    /// `∂(Σ_i ℓ_i)/∂y`. Dense: `[N, out]`. Conv2d: `[N, L, out]`.
     pub output_grad: DynTensor,
-    /// Index of the weight (`[in, out]`) in [`CapturedGraph::params`].
+    /// Index of the weight in [`CapturedGraph::params`].
     pub weight: usize,
     /// Index of the bias (`[out]`), if the layer has one.
     pub bias: Option<usize>,
 }
 
-struct DenseNode {
+impl LinearIo {
+    /// Inputs and output gradients as position tokens, `[N, L, in]` and `[N, L, out]` (`L = 1`
+    /// for a dense layer).
+    pub fn tokens(&self) -> Result<(Tensor<3>, Tensor<3>)> {
+        Ok(match self.kind {
+            LayerKind::Dense => (
+                self.input.clone().into_tensor::<2>()?.unsqueeze_dim(1),
+                self.output_grad
+                    .clone()
+                    .into_tensor::<2>()?
+                    .unsqueeze_dim(1),
+            ),
+            LayerKind::Conv2d => (
+                self.input.clone().into_tensor()?,
+                self.output_grad.clone().into_tensor()?,
+            ),
+        })
+    }
+
+    /// Per-example gradients of the weight as `[N, in, out]` (`Σ_l a_{i,l}ᵀ g_{i,l}`, whatever
+    /// the weight's own layout) and of the bias as `[N, out]`.
+    pub fn per_example_grads(&self) -> Result<(Tensor<3>, Tensor<2>)> {
+        match self.kind {
+            LayerKind::Dense => {
+                let x: Tensor<2> = self.input.clone().into_tensor()?;
+                let g: Tensor<2> = self.output_grad.clone().into_tensor()?;
+                Ok((x.unsqueeze_dim::<3>(2) * g.clone().unsqueeze_dim::<3>(1), g))
+            }
+            LayerKind::Conv2d => {
+                let (a, g) = self.tokens()?;
+                let [n, _, out] = g.dims();
+                let bias = g.clone().sum_dim(1).reshape([n, out]);
+                Ok((a.swap_dims(1, 2).matmul(g), bias))
+            }
+        }
+    }
+}
+
+/// Where a conv layer's patches come from.
+#[derive(Clone, Debug)]
+struct ConvGeometry {
+    kernel: [usize; 2],
+    unfold: UnfoldOptions,
+}
+
+struct LayerNode {
     node: usize,
     x: TensorIr,
     weight: usize,
     bias: Option<usize>,
+    conv: Option<ConvGeometry>,
 }
 
 impl CapturedGraph {
-    /// The dense layers, if every parameter is the weight or bias of exactly one of them and each
-    /// reads a rank-2 input; `None` otherwise. A dense layer is burn's `Linear` as captured:
-    /// `matmul(x, W)` then `add(·, reshape(b))` (or the fused `linear` op).
-    fn dense_only(&self) -> Option<Vec<DenseNode>> {
+    /// The dense and conv layers, if every parameter is the weight or bias of exactly one of them
+    /// (dense layers reading a rank-2 input; convs with one group and symmetric padding); `None`
+    /// otherwise. A dense layer is burn's `Linear` as captured: `matmul(x, W)` then
+    /// `add(·, reshape(b))` (or the fused `linear` op); a conv is one `conv2d` node.
+    fn layers(&self) -> Option<Vec<LayerNode>> {
         let index = |id| self.params.iter().position(|p| p.id == id);
-        let mut out: Vec<DenseNode> = Vec::new();
+        let mut out: Vec<LayerNode> = Vec::new();
         let mut used = vec![0usize; self.params.len()];
         // Tensor id → parameter index, through reshapes of a parameter (the bias broadcast).
         let mut param_view: std::collections::HashMap<TensorId, usize> = Default::default();
@@ -74,11 +141,46 @@ impl CapturedGraph {
                     if let Some(b) = bias {
                         used[b] += 1;
                     }
-                    out.push(DenseNode {
+                    out.push(LayerNode {
                         node: i,
                         x: l.x.clone(),
                         weight,
                         bias,
+                        conv: None,
+                    });
+                }
+                OperationIr::Module(ModuleOperationIr::Conv2d(c)) => {
+                    let weight = index(c.weight.id)?;
+                    let bias = match &c.bias {
+                        Some(b) => Some(index(b.id)?),
+                        None => None,
+                    };
+                    let o = &c.options;
+                    let w = c.weight.shape.to_vec();
+                    if o.groups != 1
+                        || o.padding.iter().any(|(a, b)| a != b)
+                        || w.len() != 4
+                        || index(c.x.id).is_some()
+                    {
+                        return None;
+                    }
+                    used[weight] += 1;
+                    if let Some(b) = bias {
+                        used[b] += 1;
+                    }
+                    out.push(LayerNode {
+                        node: i,
+                        x: c.x.clone(),
+                        weight,
+                        bias,
+                        conv: Some(ConvGeometry {
+                            kernel: [w[2], w[3]],
+                            unfold: UnfoldOptions::new(
+                                o.stride,
+                                [o.padding[0].0, o.padding[1].0],
+                                o.dilation,
+                            ),
+                        }),
                     });
                 }
                 OperationIr::Float(_, FloatOperationIr::Matmul(m)) if index(m.rhs.id).is_some() => {
@@ -88,11 +190,12 @@ impl CapturedGraph {
                     }
                     used[weight] += 1;
                     dense_out.insert(m.out.id, out.len());
-                    out.push(DenseNode {
+                    out.push(LayerNode {
                         node: i,
                         x: m.lhs.clone(),
                         weight,
                         bias: None,
+                        conv: None,
                     });
                 }
                 OperationIr::BaseFloat(BaseOperationIr::Reshape(r))
@@ -200,15 +303,22 @@ impl CapturedGraph {
         })
     }
 
-    /// True when [`per_example_param_grads`](Self::per_example_param_grads) takes the batched
-    /// path (every parameter belongs to a dense layer) and [`linear_io`](Self::linear_io) works.
+    /// True when every parameter belongs to a dense layer.
     pub fn is_dense_only(&self) -> bool {
-        self.dense_only().is_some()
+        self.layers()
+            .is_some_and(|l| l.iter().all(|d| d.conv.is_none()))
     }
 
-    /// One batched pass that returns each dense layer's inputs and output gradients, and the
-    /// per-example losses. `per_example_loss(outputs)` returns `[N]`. Errors when a parameter
-    /// lives outside a dense layer (see [`is_dense_only`](Self::is_dense_only)).
+    /// True when [`per_example_param_grads`](Self::per_example_param_grads) takes the batched
+    /// path (every parameter belongs to a dense or conv2d layer) and
+    /// [`linear_io`](Self::linear_io) works.
+    pub fn is_layerwise(&self) -> bool {
+        self.layers().is_some()
+    }
+
+    /// One batched pass that returns each dense and conv layer's inputs and output gradients (in
+    /// graph order), and the per-example losses. `per_example_loss(outputs)` returns `[N]`.
+    /// Errors when a parameter lives elsewhere (see [`is_layerwise`](Self::is_layerwise)).
     pub fn linear_io(
         &self,
         inputs: &[DynTensor],
@@ -217,9 +327,11 @@ impl CapturedGraph {
         precision: Precision,
         per_example_loss: impl FnOnce(&[DynTensor]) -> Result<Tensor<1>>,
     ) -> Result<(Vec<LinearIo>, Tensor<1>)> {
-        let dense = self.dense_only().ok_or_else(|| {
+        let dense = self.layers().ok_or_else(|| {
             XaiError::Config(
-                "linear_io needs every parameter to be a dense layer's weight or bias".into(),
+                "linear_io needs every parameter to be the weight or bias of a dense or conv2d \
+                 layer (one group, symmetric padding)"
+                    .into(),
             )
         })?;
         let ad = device.clone().autodiff();
@@ -250,13 +362,38 @@ impl CapturedGraph {
                 // The loss does not reach this layer: zero gradient.
                 None => probe.zeros_like(),
             };
+            let (kind, input, output_grad) = match &d.conv {
+                None => (LayerKind::Dense, x, g),
+                Some(geo) => {
+                    // Patches [N, C·kh·kw, L] → [N, L, C·kh·kw]; grads [N, O, H', W'] → [N, L, O].
+                    let patches = unfold4d(x.into_tensor::<4>()?, geo.kernel, geo.unfold.clone())
+                        .swap_dims(1, 2);
+                    let g: Tensor<4> = g.into_tensor()?;
+                    let [n, o, h, w] = g.dims();
+                    let g = g.reshape([n, o, h * w]).swap_dims(1, 2);
+                    if patches.dims()[1] != h * w {
+                        return Err(XaiError::Numerical(format!(
+                            "conv node {}: {} patches for {} output positions",
+                            d.node,
+                            patches.dims()[1],
+                            h * w
+                        )));
+                    }
+                    (
+                        LayerKind::Conv2d,
+                        DynTensor::from_tensor(patches),
+                        DynTensor::from_tensor(g),
+                    )
+                }
+            };
             io.push(LinearIo {
                 module: self.nodes[d.node]
                     .module
                     .clone()
                     .unwrap_or_else(|| self.nodes[d.node].name.clone()),
-                input: x,
-                output_grad: g,
+                kind,
+                input,
+                output_grad,
                 weight: d.weight,
                 bias: d.bias,
             });
@@ -267,7 +404,8 @@ impl CapturedGraph {
     /// Per-example parameter gradients `∇_θ ℓ_i`: one tensor per parameter, shaped
     /// `[N, ...param shape]`. `per_example_loss(outputs, rows)` returns the losses of the rows
     /// `rows` of the batch (the outputs hold exactly those rows), shaped `[rows.len()]`.
-    /// Batched for dense-only graphs, one pass per example otherwise.
+    /// Batched for graphs whose parameters all sit in dense and conv layers
+    /// ([`is_layerwise`](Self::is_layerwise)), one pass per example otherwise.
     pub fn per_example_param_grads(
         &self,
         input: &DynTensor,
@@ -277,7 +415,7 @@ impl CapturedGraph {
         per_example_loss: impl Fn(&[DynTensor], std::ops::Range<usize>) -> Result<Tensor<1>>,
     ) -> Result<Vec<DynTensor>> {
         let n = input.shape().first().copied().unwrap_or(0);
-        if self.is_dense_only() {
+        if self.is_layerwise() {
             let (io, _) = self.linear_io(
                 std::slice::from_ref(input),
                 params,
@@ -287,12 +425,20 @@ impl CapturedGraph {
             )?;
             let mut grads: Vec<Option<DynTensor>> = vec![None; self.params.len()];
             for l in io {
-                let x: Tensor<2> = l.input.into_tensor()?;
-                let g: Tensor<2> = l.output_grad.into_tensor()?;
-                let w = x.unsqueeze_dim::<3>(2) * g.clone().unsqueeze_dim::<3>(1);
-                grads[l.weight] = Some(DynTensor::from_tensor(w));
-                if let Some(b) = l.bias {
-                    grads[b] = Some(DynTensor::from_tensor(g));
+                let (w, b) = l.per_example_grads()?;
+                let w = match l.kind {
+                    LayerKind::Dense => DynTensor::from_tensor(w),
+                    LayerKind::Conv2d => {
+                        // [N, in, out] → the weight's layout [N, out, C, kh, kw].
+                        let [n, i, o] = w.dims();
+                        let mut shape = vec![n];
+                        shape.extend(&self.params[l.weight].shape);
+                        DynTensor::from_rows(w.swap_dims(1, 2).reshape([n, o * i]), &shape)?
+                    }
+                };
+                grads[l.weight] = Some(w);
+                if let Some(bias) = l.bias {
+                    grads[bias] = Some(DynTensor::from_tensor(b));
                 }
             }
             return grads

@@ -1,5 +1,5 @@
-//! K-FAC and EK-FAC inverses for dense layers (Martens & Grosse 2015; George et al. 2018;
-//! Grosse et al. 2023, as in Kronfluence).
+//! K-FAC and EK-FAC inverses for dense and conv layers (Martens & Grosse 2015; Grosse & Martens
+//! 2016 for convolutions; George et al. 2018; Grosse et al. 2023, as in Kronfluence).
 //!
 //! For a dense layer with input `ã = [a, 1]` (the 1 for the bias) and output gradient `g`, the
 //! per-example gradient is the outer product `G = ãᵀ g` and the layer's block of the Fisher is
@@ -12,19 +12,34 @@
 //! EK-FAC:  F⁻¹ V = Q_A [ (Q_Aᵀ V Q_S) / (Λᵢⱼ + δ + λ) ] Q_Sᵀ,   Λᵢⱼ = E[((Q_Aᵀ G Q_S)ᵢⱼ)²]
 //! ```
 //!
+//! Label sampling is noisy on small training sets (one label per example). [`Fisher::Expected`]
+//! takes the expectation over the model's predictive distribution exactly instead: for softmax
+//! cross-entropy `E_y[(p − e_y)(p − e_y)ᵀ] = diag(p) − p pᵀ = Σ_y v_y v_yᵀ` with
+//! `v_y = √p_y (p − e_y)`, so backpropagating the `C` vectors `v_y` (the batch replicated `C`
+//! times) gives `S` and the EK-FAC eigenvalues of the exact Fisher of every layer (BackPACK's
+//! KFLR). It costs `C` times the rows of sampling, and needs no seed.
+//!
 //! EK-FAC refits the eigenvalues to the per-example gradients in the Kronecker eigenbasis, which
 //! is exact on the diagonal of that basis. Layers are independent blocks (cross-layer curvature
 //! is dropped). The L2 strength λ is added to every eigenvalue, biases included (an
-//! approximation: the regulariser spares biases). Only dense-only models are supported; the
-//! layer inputs and output gradients come from one batched engine pass
-//! ([`xai_grad::CapturedGraph::linear_io`]).
+//! approximation: the regulariser spares biases).
+//!
+//! A conv layer is a dense layer shared by its `L` output positions: `ã_{i,l}` is the input
+//! patch at position `l` (`C_in·kh·kw` values, plus the 1) and `g_{i,l}` the output gradient there,
+//! so `G_i = Σ_l ã_{i,l}ᵀ g_{i,l}`. KFC (Grosse & Martens 2016) assumes the positions independent
+//! and spatially homogeneous, which gives `A = Σ_{i,l} ã ãᵀ / (N L)` and `S = Σ_{i,l} g gᵀ / N`
+//! (for a dense layer `L = 1` and both are plain means). Kronfluence divides `S` by `N L` too,
+//! which makes its conv K-FAC `L` times smaller than KFC's; EK-FAC is not affected, since its
+//! eigenvalues are refitted to the `G_i`. Every parameter must be the weight or bias of a dense or
+//! conv2d layer ([`xai_grad::CapturedGraph::is_layerwise`]); the inputs and output gradients come
+//! from one batched engine pass ([`xai_grad::CapturedGraph::linear_io`]).
 
 use burn::tensor::Tensor;
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use xai_core::{Result, XaiError};
-use xai_grad::DynTensor;
+use xai_grad::{DynTensor, LayerKind};
 
 use super::{InverseHvp, check_width};
 use crate::objective::{Loss, Objective, matrix, to_f64};
@@ -32,6 +47,8 @@ use crate::objective::{Loss, Objective, matrix, to_f64};
 struct Layer {
     weight: (usize, usize),
     bias: Option<(usize, usize)>,
+    /// The weight is stored `[out, in]` in θ (conv kernels `[out, C, kh, kw]`), not `[in, out]`.
+    out_major: bool,
     rows: usize,
     cols: usize,
     q_a: Tensor<2>,
@@ -39,6 +56,22 @@ struct Layer {
     /// `1 / (eigenvalue + δ + λ)`, `[rows, cols]`.
     inv: Tensor<2>,
 }
+
+/// How the output-gradient statistics take the expectation over labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fisher {
+    /// One label per example drawn from the model's predictive distribution (Kronfluence's
+    /// default), seeded.
+    Sampled {
+        /// Seed of the label draws.
+        seed: u64,
+    },
+    /// The exact expectation over all labels: `C` backpropagated vectors per example.
+    Expected,
+}
+
+/// Values per chunk of rotated per-example conv gradients in the EK-FAC eigenvalue fit.
+const LAMBDA_CHUNK_VALUES: usize = 1 << 22;
 
 /// K-FAC / EK-FAC block-diagonal inverse.
 pub struct KfacSolver {
@@ -74,86 +107,185 @@ impl KfacSolver {
         theta: &Tensor<1>,
         damping: f64,
         eigen_corrected: bool,
-        seed: u64,
+        fisher: Fisher,
     ) -> Result<Self> {
         let graph = objective.graph();
-        if !graph.is_dense_only() {
+        if !graph.is_layerwise() {
             return Err(XaiError::Config(
-                "K-FAC/EK-FAC here support models whose parameters are all dense layers".into(),
+                "K-FAC/EK-FAC need every parameter to be the weight or bias of a dense or conv2d \
+                 layer (one group, symmetric padding)"
+                    .into(),
             ));
         }
         let train = objective.train();
         let n = train.len();
-        // Labels sampled from the model's predictive distribution: the true Fisher.
         let logits = to_f64(objective.logits(theta, train)?)?;
         let c = logits.len() / n;
-        let mut rng = StdRng::seed_from_u64(seed);
-        let sampled: Vec<usize> = (0..n)
+        let probs: Vec<Vec<f64>> = (0..n)
             .map(|i| {
                 let z = &logits[i * c..(i + 1) * c];
                 match objective.loss() {
-                    Loss::BinaryLogistic => {
-                        usize::from(rng.random::<f64>() < 1.0 / (1.0 + (-z[0]).exp()))
-                    }
+                    Loss::BinaryLogistic => vec![1.0 / (1.0 + (-z[0]).exp())],
                     Loss::CrossEntropy => {
                         let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                         let w: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
-                        let mut u = rng.random::<f64>() * w.iter().sum::<f64>();
-                        w.iter()
-                            .position(|&wi| {
-                                u -= wi;
-                                u <= 0.0
-                            })
-                            .unwrap_or(c - 1)
+                        let total: f64 = w.iter().sum();
+                        w.into_iter().map(|v| v / total).collect()
                     }
                 }
             })
             .collect();
+        // The logit cotangents backpropagated, one row per (copy, example): row r = k·n + i.
+        let (copies, cotangents): (usize, Vec<f64>) = match fisher {
+            Fisher::Sampled { seed } => {
+                let mut rng = StdRng::seed_from_u64(seed);
+                let rows = probs
+                    .iter()
+                    .flat_map(|p| match objective.loss() {
+                        // d/dz of the logistic loss at label y: σ(z) − y.
+                        Loss::BinaryLogistic => {
+                            let y = f64::from(u8::from(rng.random::<f64>() < p[0]));
+                            vec![p[0] - y]
+                        }
+                        Loss::CrossEntropy => {
+                            let mut u = rng.random::<f64>();
+                            let y = p
+                                .iter()
+                                .position(|&pi| {
+                                    u -= pi;
+                                    u <= 0.0
+                                })
+                                .unwrap_or(c - 1);
+                            (0..c).map(|j| p[j] - f64::from(u8::from(j == y))).collect()
+                        }
+                    })
+                    .collect();
+                (1, rows)
+            }
+            Fisher::Expected => match objective.loss() {
+                // The logistic Fisher is σ(1 − σ): one vector √(σ(1 − σ)).
+                Loss::BinaryLogistic => (
+                    1,
+                    probs.iter().map(|p| (p[0] * (1.0 - p[0])).sqrt()).collect(),
+                ),
+                Loss::CrossEntropy => {
+                    let mut rows = Vec::with_capacity(n * c * c);
+                    for y in 0..c {
+                        for p in &probs {
+                            let s = p[y].sqrt();
+                            rows.extend((0..c).map(|j| s * (p[j] - f64::from(u8::from(j == y)))));
+                        }
+                    }
+                    (c, rows)
+                }
+            },
+        };
+        let rows_total = n * copies;
+        let cot = matrix(
+            &cotangents,
+            rows_total,
+            c,
+            objective.device(),
+            objective.precision(),
+        );
+        let x = if copies == 1 {
+            train.x.clone()
+        } else {
+            let mut shape = train.x.shape();
+            shape[0] = rows_total;
+            DynTensor::from_rows(train.x.clone().into_rows()?.repeat_dim(0, copies), &shape)?
+        };
         let params = objective.unflatten(theta)?;
         let (io, _) = graph.linear_io(
-            std::slice::from_ref(&train.x),
+            std::slice::from_ref(&x),
             Some(&params),
             objective.device(),
             objective.precision(),
-            |o: &[DynTensor]| objective.losses_from_logits(o[0].clone().into_rows()?, &sampled),
+            // Σ_r z_r · v_r: its gradient at the logits is exactly the cotangent rows.
+            |o: &[DynTensor]| {
+                let z = o[0].clone().into_rows()?;
+                let v = cot.clone().to_device(&z.device()).cast(z.dtype());
+                Ok((z * v).sum_dim(1).reshape([rows_total]))
+            },
         )?;
         let offsets = objective.offsets();
         let shift = damping + objective.l2();
         let mut layers = Vec::with_capacity(io.len());
         for l in io {
-            let a: Tensor<2> = l.input.into_tensor()?;
-            let g: Tensor<2> = l.output_grad.into_tensor()?;
-            let [_, din] = a.dims();
-            let [_, dout] = g.dims();
+            let (a, g) = l.tokens()?;
+            let [_, positions, din] = a.dims();
+            let [_, _, dout] = g.dims();
             let a = if l.bias.is_some() {
-                let ones = a.clone().slice([0..n, 0..1]) * 0.0 + 1.0;
-                Tensor::cat(vec![a, ones], 1)
+                let ones = a
+                    .clone()
+                    .slice([0..rows_total, 0..positions, 0..1])
+                    .ones_like();
+                Tensor::cat(vec![a, ones], 2)
             } else {
                 a
             };
             let rows = din + usize::from(l.bias.is_some());
-            let cov_a = a.clone().transpose().matmul(a.clone()) / n as f64;
-            let cov_s = g.clone().transpose().matmul(g.clone()) / n as f64;
+            let flat_a = a.clone().reshape([rows_total * positions, rows]);
+            let flat_g = g.clone().reshape([rows_total * positions, dout]);
+            // The copies repeat the inputs, so A is a plain mean over every row; S and Λ sum the
+            // copies (the expectation over labels) and average over the n examples.
+            let cov_a =
+                flat_a.clone().transpose().matmul(flat_a.clone()) / (rows_total * positions) as f64;
+            let cov_s = flat_g.clone().transpose().matmul(flat_g.clone()) / n as f64;
             let (qa, alpha) = sym_eigen(cov_a)?;
             let (qs, sigma) = sym_eigen(cov_s)?;
             let q_a = upload(&qa, objective);
             let q_s = upload(&qs, objective);
-            let eig = if eigen_corrected {
-                let ra = a.matmul(q_a.clone()).powf_scalar(2.0);
-                let rs = g.matmul(q_s.clone()).powf_scalar(2.0);
-                ra.transpose().matmul(rs) / n as f64
-            } else {
+            let eig = if !eigen_corrected {
                 let prod: Vec<f64> = alpha
                     .iter()
                     .flat_map(|x| sigma.iter().map(move |s| x * s))
                     .collect();
                 matrix(&prod, rows, dout, objective.device(), objective.precision())
+            } else if positions == 1 {
+                // Rank-one G_i: (Q_Aᵀ ã gᵀ Q_S)² = (ã Q_A)²ᵀ (g Q_S)², no [N, I, O] tensor.
+                let ra = flat_a.matmul(q_a.clone()).powf_scalar(2.0);
+                let rs = flat_g.matmul(q_s.clone()).powf_scalar(2.0);
+                ra.transpose().matmul(rs) / n as f64
+            } else {
+                // Σ_i (Q_Aᵀ G_i Q_S)², G_i = Σ_l ã_{i,l}ᵀ g_{i,l}, in chunks of examples so the
+                // [chunk, I, O] rotated gradients stay small.
+                let chunk = (LAMBDA_CHUNK_VALUES / (rows * dout).max(1)).clamp(1, rows_total);
+                let mut sum: Option<Tensor<2>> = None;
+                for start in (0..rows_total).step_by(chunk) {
+                    let end = (start + chunk).min(rows_total);
+                    let c = end - start;
+                    let ra = a
+                        .clone()
+                        .slice(start..end)
+                        .reshape([c * positions, rows])
+                        .matmul(q_a.clone())
+                        .reshape([c, positions, rows]);
+                    let rs = g
+                        .clone()
+                        .slice(start..end)
+                        .reshape([c * positions, dout])
+                        .matmul(q_s.clone())
+                        .reshape([c, positions, dout]);
+                    let part = ra
+                        .swap_dims(1, 2)
+                        .matmul(rs)
+                        .powf_scalar(2.0)
+                        .sum_dim(0)
+                        .reshape([rows, dout]);
+                    sum = Some(match sum {
+                        Some(s) => s + part,
+                        None => part,
+                    });
+                }
+                sum.ok_or_else(|| XaiError::EmptyBatch("training set".into()))? / n as f64
             };
             let inv = (eig + shift).recip();
             xai_core::check_finite(&inv, "K-FAC eigenvalues (add damping)")?;
             layers.push(Layer {
                 weight: offsets[l.weight],
                 bias: l.bias.map(|b| offsets[b]),
+                out_major: l.kind == LayerKind::Conv2d,
                 rows,
                 cols: dout,
                 q_a,
@@ -187,7 +319,15 @@ impl InverseHvp for KfacSolver {
         for l in &self.layers {
             let (i, o) = (l.rows, l.cols);
             let (wa, wb) = l.weight;
-            let mut m = v.clone().slice([0..k, wa..wb]).reshape([k, wb - wa]);
+            let w_len = wb - wa;
+            let w_rows = w_len / o;
+            let mut m = v.clone().slice([0..k, wa..wb]).reshape([k, w_len]);
+            if l.out_major {
+                m = m
+                    .reshape([k, o, w_rows])
+                    .swap_dims(1, 2)
+                    .reshape([k, w_len]);
+            }
             if let Some((ba, bb)) = l.bias {
                 m = Tensor::cat(vec![m, v.clone().slice([0..k, ba..bb])], 1);
             }
@@ -214,8 +354,14 @@ impl InverseHvp for KfacSolver {
                 .reshape([k, o, i])
                 .swap_dims(1, 2)
                 .reshape([k, i * o]);
-            let w_len = wb - wa;
-            pieces.push(((wa, wb), back.clone().slice([0..k, 0..w_len])));
+            let mut w_back = back.clone().slice([0..k, 0..w_len]);
+            if l.out_major {
+                w_back = w_back
+                    .reshape([k, w_rows, o])
+                    .swap_dims(1, 2)
+                    .reshape([k, w_len]);
+            }
+            pieces.push(((wa, wb), w_back));
             if let Some(b) = l.bias {
                 pieces.push((b, back.slice([0..k, w_len..i * o])));
             }

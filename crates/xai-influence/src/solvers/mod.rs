@@ -22,7 +22,7 @@ pub mod lissa;
 pub use arnoldi::ArnoldiSolver;
 pub use cg::CgSolver;
 pub use exact::ExactSolver;
-pub use kfac::KfacSolver;
+pub use kfac::{Fisher, KfacSolver};
 pub use lissa::{LissaSolver, LissaStats};
 
 use burn::tensor::Tensor;
@@ -83,19 +83,19 @@ pub enum Solver {
         /// Seed of the start vector.
         seed: u64,
     },
-    /// K-FAC: per dense layer, `F ≈ A ⊗ S` (input and output-gradient covariances).
+    /// K-FAC: per dense or conv layer, `F ≈ A ⊗ S` (input and output-gradient covariances).
     Kfac {
         /// Damping δ (added to every eigenvalue, with the L2 strength).
         damping: f64,
-        /// Seed for the labels sampled from the model (true Fisher).
-        seed: u64,
+        /// Labels sampled from the model (seeded) or the exact expectation over labels.
+        fisher: Fisher,
     },
     /// EK-FAC (George et al. 2018): K-FAC's eigenbasis with eigenvalues refitted per entry.
     Ekfac {
         /// Damping δ.
         damping: f64,
-        /// Seed for the sampled labels.
-        seed: u64,
+        /// Labels sampled from the model (seeded) or the exact expectation over labels.
+        fisher: Fisher,
     },
     /// `H ≈ I`: influence becomes the gradient dot product.
     Identity,
@@ -162,13 +162,13 @@ impl Solver {
                     objective, theta, *dim, *top_k, *damping, *seed,
                 )?)
             }
-            Solver::Kfac { damping, seed } => {
+            Solver::Kfac { damping, fisher } => {
                 check(*damping)?;
-                Box::new(KfacSolver::new(objective, theta, *damping, false, *seed)?)
+                Box::new(KfacSolver::new(objective, theta, *damping, false, *fisher)?)
             }
-            Solver::Ekfac { damping, seed } => {
+            Solver::Ekfac { damping, fisher } => {
                 check(*damping)?;
-                Box::new(KfacSolver::new(objective, theta, *damping, true, *seed)?)
+                Box::new(KfacSolver::new(objective, theta, *damping, true, *fisher)?)
             }
             Solver::Identity => Box::new(IdentitySolver),
         })
