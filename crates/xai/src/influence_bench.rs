@@ -376,6 +376,23 @@ fn network_bench(
     let train_s = t0.elapsed().as_secs_f64();
     let test_acc = accuracy(&objective, &theta, &test)?;
 
+    // Per-example gradients: the batched pass against one backward per example (the path
+    // models outside dense/conv layers take), on the same 200 training examples.
+    let sample = first(&train_set, 200)?;
+    let t0 = Instant::now();
+    let batched = objective.per_example_grads(&theta, &sample, 256)?;
+    let batched_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let mut one_by_one = Vec::with_capacity(sample.len());
+    for i in 0..sample.len() {
+        let single = objective.with_train(sample.select(&[i])?)?;
+        let (_, g) = single.value_grad(&theta, None)?;
+        one_by_one.push((g - theta.clone() * single.l2_mask() * single.l2()).unsqueeze_dim(0));
+    }
+    let one_by_one_s = t0.elapsed().as_secs_f64();
+    let grad_diff =
+        xai_influence::objective::to_f64((batched - Tensor::cat(one_by_one, 0)).abs().max())?[0];
+
     // Scores of every attributor, oriented "higher = more helpful".
     let mut scores: Vec<(String, Vec<Vec<f64>>, f64)> = Vec::new();
     let mut timed = |name: &str, f: &mut dyn FnMut() -> Result<Vec<Vec<f64>>>| -> Result<()> {
@@ -533,6 +550,11 @@ fn network_bench(
         "lds_subsets": lds_opts.subsets,
         "mislabel_found_top10": best,
         "mislabel_found_top10_by_method": mislabel,
+        "per_example_grads_200": {
+            "batched_s": batched_s,
+            "one_backward_each_s": one_by_one_s,
+            "max_abs_difference": grad_diff,
+        },
         "seconds": {"train": train_s, "lds_retrains": lds_s, "attributors": secs},
     }))
 }

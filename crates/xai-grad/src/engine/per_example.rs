@@ -105,6 +105,15 @@ struct ConvGeometry {
     unfold: UnfoldOptions,
 }
 
+/// Record `layer` and count its use of its weight and bias.
+fn claim(used: &mut [usize], out: &mut Vec<LayerNode>, layer: LayerNode) {
+    used[layer.weight] += 1;
+    if let Some(b) = layer.bias {
+        used[b] += 1;
+    }
+    out.push(layer);
+}
+
 struct LayerNode {
     node: usize,
     x: TensorIr,
@@ -120,6 +129,11 @@ impl CapturedGraph {
     /// `add(·, reshape(b))` (or the fused `linear` op); a conv is one `conv2d` node.
     fn layers(&self) -> Option<Vec<LayerNode>> {
         let index = |id| self.params.iter().position(|p| p.id == id);
+        // `Some(None)` for no bias, `None` when the bias is not a parameter.
+        let optional_index = |b: &Option<TensorIr>| match b {
+            Some(b) => index(b.id).map(Some),
+            None => Some(None),
+        };
         let mut out: Vec<LayerNode> = Vec::new();
         let mut used = vec![0usize; self.params.len()];
         // Tensor id → parameter index, through reshapes of a parameter (the bias broadcast).
@@ -129,32 +143,22 @@ impl CapturedGraph {
         for (i, n) in self.nodes.iter().enumerate() {
             match &n.op {
                 OperationIr::Module(ModuleOperationIr::Linear(l)) => {
-                    let weight = index(l.weight.id)?;
-                    let bias = match &l.bias {
-                        Some(b) => Some(index(b.id)?),
-                        None => None,
-                    };
                     if l.x.shape.num_dims() != 2 || index(l.x.id).is_some() {
                         return None;
                     }
-                    used[weight] += 1;
-                    if let Some(b) = bias {
-                        used[b] += 1;
-                    }
-                    out.push(LayerNode {
-                        node: i,
-                        x: l.x.clone(),
-                        weight,
-                        bias,
-                        conv: None,
-                    });
+                    claim(
+                        &mut used,
+                        &mut out,
+                        LayerNode {
+                            node: i,
+                            x: l.x.clone(),
+                            weight: index(l.weight.id)?,
+                            bias: optional_index(&l.bias)?,
+                            conv: None,
+                        },
+                    );
                 }
                 OperationIr::Module(ModuleOperationIr::Conv2d(c)) => {
-                    let weight = index(c.weight.id)?;
-                    let bias = match &c.bias {
-                        Some(b) => Some(index(b.id)?),
-                        None => None,
-                    };
                     let o = &c.options;
                     let w = c.weight.shape.to_vec();
                     if o.groups != 1
@@ -164,39 +168,41 @@ impl CapturedGraph {
                     {
                         return None;
                     }
-                    used[weight] += 1;
-                    if let Some(b) = bias {
-                        used[b] += 1;
-                    }
-                    out.push(LayerNode {
-                        node: i,
-                        x: c.x.clone(),
-                        weight,
-                        bias,
-                        conv: Some(ConvGeometry {
-                            kernel: [w[2], w[3]],
-                            unfold: UnfoldOptions::new(
-                                o.stride,
-                                [o.padding[0].0, o.padding[1].0],
-                                o.dilation,
-                            ),
-                        }),
-                    });
+                    claim(
+                        &mut used,
+                        &mut out,
+                        LayerNode {
+                            node: i,
+                            x: c.x.clone(),
+                            weight: index(c.weight.id)?,
+                            bias: optional_index(&c.bias)?,
+                            conv: Some(ConvGeometry {
+                                kernel: [w[2], w[3]],
+                                unfold: UnfoldOptions::new(
+                                    o.stride,
+                                    [o.padding[0].0, o.padding[1].0],
+                                    o.dilation,
+                                ),
+                            }),
+                        },
+                    );
                 }
                 OperationIr::Float(_, FloatOperationIr::Matmul(m)) if index(m.rhs.id).is_some() => {
-                    let weight = index(m.rhs.id)?;
                     if m.lhs.shape.num_dims() != 2 || index(m.lhs.id).is_some() {
                         return None;
                     }
-                    used[weight] += 1;
                     dense_out.insert(m.out.id, out.len());
-                    out.push(LayerNode {
-                        node: i,
-                        x: m.lhs.clone(),
-                        weight,
-                        bias: None,
-                        conv: None,
-                    });
+                    claim(
+                        &mut used,
+                        &mut out,
+                        LayerNode {
+                            node: i,
+                            x: m.lhs.clone(),
+                            weight: index(m.rhs.id)?,
+                            bias: None,
+                            conv: None,
+                        },
+                    );
                 }
                 OperationIr::BaseFloat(BaseOperationIr::Reshape(r))
                     if index(r.input.id).is_some() =>
