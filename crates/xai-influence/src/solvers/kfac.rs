@@ -33,6 +33,32 @@
 //! eigenvalues are refitted to the `G_i`. Every parameter must be the weight or bias of a dense or
 //! conv2d layer ([`xai_grad::CapturedGraph::is_layerwise`]); the inputs and output gradients come
 //! from one batched engine pass ([`xai_grad::CapturedGraph::linear_io`]).
+//!
+//! ```
+//! use burn::nn::LinearConfig;
+//! use burn::tensor::{Device, FloatDType};
+//! use xai_grad::{CapturedGraph, Precision};
+//! use xai_influence::solvers::Fisher;
+//! use xai_influence::{Data, Influence, Loss, Objective, Solver};
+//!
+//! let dev = Device::flex();
+//! let rows: Vec<f64> = (0..40).map(|i| (i * 7 % 11) as f64 / 11.0 - 0.5).collect();
+//! let labels = (0..10).map(|i| i % 3).collect();
+//! let train = Data::from_rows(&rows, 4, labels, &dev, Precision::F64)?;
+//! let model = LinearConfig::new(4, 3).init(&dev);
+//! let x = train.x.clone().into_tensor::<2>()?.cast(FloatDType::F32);
+//! let graph = CapturedGraph::capture(&model, x, |m, x| m.forward(x))?;
+//! let objective = Objective::new(graph, train, Loss::CrossEntropy, 1e-2, &dev, Precision::F64)?;
+//! let theta = objective.theta();
+//! // The exact expectation over labels: deterministic, no seed.
+//! let solver = Solver::Ekfac { damping: 1e-3, fisher: Fisher::Expected };
+//! let scores = Influence::new(&objective, &theta, &solver)?.up_loss(objective.train())?;
+//! assert_eq!((scores.len(), scores[0].len()), (10, 10));
+//! // I_up,loss(z, z) = −∇ℓᵀ (F + δI)⁻¹ ∇ℓ ≤ 0: up-weighting an example never raises its own
+//! // loss, since the damped Kronecker inverse is positive definite.
+//! assert!((0..10).all(|i| scores[i][i] <= 0.0));
+//! # Ok::<(), xai_core::XaiError>(())
+//! ```
 
 use burn::tensor::Tensor;
 use nalgebra::{DMatrix, SymmetricEigen};
