@@ -287,8 +287,9 @@ fn a_conv_covering_its_input_gets_the_kfac_of_the_equal_dense_layer() {
         hidden: LinearConfig::new(64, 5).init(&dev),
         fc: LinearConfig::new(5, 10).init(&dev),
     };
-    drop(seeded);
+    // Its random init is overwritten, but it still draws from the global generator.
     let mut conv = Conv2dConfig::new([1, 5], [8, 8]).init(&dev);
+    drop(seeded);
     conv.weight = Param::from_tensor(dense.hidden.weight.val().transpose().reshape([5, 1, 8, 8]));
     conv.bias = dense.hidden.bias.clone();
     let convnet = ConvNet {
