@@ -281,18 +281,16 @@ impl KfacSolver {
                 for start in (0..rows_total).step_by(chunk) {
                     let end = (start + chunk).min(rows_total);
                     let c = end - start;
-                    let ra = a
-                        .clone()
-                        .slice(start..end)
-                        .reshape([c * positions, rows])
-                        .matmul(q_a.clone())
-                        .reshape([c, positions, rows]);
-                    let rs = g
-                        .clone()
-                        .slice(start..end)
-                        .reshape([c * positions, dout])
-                        .matmul(q_s.clone())
-                        .reshape([c, positions, dout]);
+                    // Rows start..end of tokens [·, L, w], rotated by the eigenbasis q ([w, w]).
+                    let rotate = |t: &Tensor<3>, q: &Tensor<2>, w: usize| {
+                        t.clone()
+                            .slice(start..end)
+                            .reshape([c * positions, w])
+                            .matmul(q.clone())
+                            .reshape([c, positions, w])
+                    };
+                    let ra = rotate(&a, &q_a, rows);
+                    let rs = rotate(&g, &q_s, dout);
                     let part = ra
                         .swap_dims(1, 2)
                         .matmul(rs)
