@@ -16,6 +16,7 @@
 mod canonize;
 mod dyn_tensor;
 mod graph;
+pub mod host;
 mod interp;
 mod names;
 mod per_example;

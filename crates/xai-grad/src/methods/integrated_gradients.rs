@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use xai_core::{MemoryBudget, Result, Target, XaiError};
 
 use crate::engine::DynTensor;
+use crate::engine::host::{HostPlan, Isa, host_enabled};
 
 use super::Explainable;
 
@@ -307,139 +308,162 @@ fn ig_fixed<const D: usize>(
         }
         None => None,
     };
-    // CPU backends run one pass on about one core, so independent chunks go to worker threads
-    // (each with its own autodiff graph); the budget is shared between the chunks in flight.
-    let workers = if ex.device.clone().inner() == burn::tensor::Device::flex() {
-        std::thread::available_parallelism()
-            .map_or(1, |p| p.get())
-            .min(steps)
+    // On the CPU in f32 the host kernels run the whole path integral (no interpolated batch,
+    // no autodiff tape); elsewhere, or for a graph they do not cover, burn's chunked path.
+    let host = if host_enabled(&ex.device, ex.precision) && dtype == burn::tensor::DType::F32 {
+        let start = prefix.as_ref().map(|p| p[p.len() - 1]);
+        HostPlan::compile(&g0, start, Isa::detect())
     } else {
-        1
+        None
     };
-    // Whole steps per chunk (each step is N rows), and at least one chunk per worker. On the
-    // CPU, chunks also stay small: activations that fit the caches and are reused by the
-    // allocator beat one huge batch (perf_lenet IG-50: 800-row chunks 31–47 inputs/s, chunks of
-    // ≤ 256 rows ≈ 50).
-    let cpu_cap = if workers > 1 {
-        (CPU_CHUNK_ROWS / n.max(1)).max(1)
-    } else {
-        usize::MAX
-    };
-    let per_chunk = (config.budget.rows(row_bytes * n * workers))
-        .min(steps.div_ceil(workers))
-        .min(cpu_cap)
-        .max(1);
-    let ranges: Vec<(usize, usize)> = (0..steps)
-        .step_by(per_chunk)
-        .map(|s| (s, (s + per_chunk).min(steps)))
-        .collect();
     let dev = x.device();
-    let chunk = |(start, end): (usize, usize)| -> Result<Tensor<2>> {
-        let s = end - start;
-        // Rows ordered step-major: [step 0: all samples, step 1: all samples, …].
-        let alpha = column(&alphas[start..end], n, &dev, dtype);
-        let weight = column(&weights[start..end], n, &dev, dtype);
-        let cls: Vec<usize> = (0..s).flat_map(|_| classes.iter().copied()).collect();
-        let grads: Tensor<2> = match (&prefix, &entry) {
-            (Some(p), Some((zb, dz, shape))) => {
-                let mut chunk_dims = dims;
-                chunk_dims[0] = n * s;
-                let gc = ex.graph_for(chunk_dims, dtype)?;
-                let points =
-                    zb.clone().repeat_dim(0, s) + mul_rows(dz.clone().repeat_dim(0, s), &alpha);
-                let leaf = points
-                    .to_device(&ex.device.clone().inner())
-                    .autodiff()
-                    .require_grad();
-                let mut zshape = shape.clone();
-                zshape[0] = n * s;
-                let value = DynTensor::from_rows(leaf.clone(), &zshape)?;
-                // Only the batch shape of the input is read.
-                let like = Tensor::<D>::zeros(chunk_dims, (&ex.device.clone().inner(), dtype));
-                let out = gc
-                    .eval_from(
-                        &[DynTensor::from_tensor(like)],
-                        p,
-                        &value,
-                        &ex.device.clone().autodiff(),
-                        ex.precision,
-                    )?
-                    .remove(0)
-                    .into_tensor::<2>()?;
-                let sel = Target::Classes(cls).select(out)?;
-                let g = sel.sum().backward();
-                leaf.grad(&g)
-                    .ok_or_else(|| {
-                        XaiError::Numerical("the target does not depend on the input".into())
-                    })?
-                    .to_device(&dev)
-                    .cast(dtype)
-            }
-            _ => {
-                let rep = |t: &Tensor<D>| t.clone().repeat_dim(0, s);
-                let points = rep(&baseline) + mul_rows(rep(&diff), &alpha);
-                DynTensor::from_tensor(super::input_gradients(ex, &points, &cls)?).into_rows()?
-            }
+    let integral = if let Some(plan) = host {
+        let (start, delta) = match &entry {
+            Some((zb, dz, _)) => (zb.clone(), dz.clone()),
+            None => (
+                DynTensor::from_tensor(baseline.clone()).into_rows()?,
+                DynTensor::from_tensor(diff.clone()).into_rows()?,
+            ),
         };
-        // Σ over the steps of this chunk: [s·N, P] → [N, P].
-        let per = grads.dims()[1];
-        Ok(mul_rows(grads, &weight)
-            .reshape([s, n * per])
-            .sum_dim(0)
-            .reshape([n, per]))
-    };
-    // Captures for the chunk shapes happen once, before the threads start.
-    for &(a, b) in ranges.iter().take(2) {
-        let mut shape = dims;
-        shape[0] = n * (b - a);
-        ex.graph_for(shape, dtype)?;
-    }
-    if let Some(&(a, b)) = ranges.last() {
-        let mut shape = dims;
-        shape[0] = n * (b - a);
-        ex.graph_for(shape, dtype)?;
-    }
-    let partials: Vec<Result<Tensor<2>>> = if workers <= 1 || ranges.len() == 1 {
-        ranges.iter().map(|&r| chunk(r)).collect()
+        let rows = |t: Tensor<2>| xai_core::tensor_to_vec(t);
+        let sum = plan.path_integral(&rows(start)?, &rows(delta)?, &alphas, &weights, classes)?;
+        let per = sum.len() / n.max(1);
+        Tensor::<2>::from_data(TensorData::new(sum, [n, per]), (&x.device(), dtype))
     } else {
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut acc: Vec<(usize, Result<Tensor<2>>)> = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(&r) = ranges.get(i) else { break };
-                            acc.push((i, chunk(r)));
-                        }
-                        acc
+        // CPU backends run one pass on about one core, so independent chunks go to worker threads
+        // (each with its own autodiff graph); the budget is shared between the chunks in flight.
+        let workers = if ex.device.clone().inner() == burn::tensor::Device::flex() {
+            std::thread::available_parallelism()
+                .map_or(1, |p| p.get())
+                .min(steps)
+        } else {
+            1
+        };
+        // Whole steps per chunk (each step is N rows), and at least one chunk per worker. On the
+        // CPU, chunks also stay small: activations that fit the caches and are reused by the
+        // allocator beat one huge batch (perf_lenet IG-50: 800-row chunks 31–47 inputs/s, chunks of
+        // ≤ 256 rows ≈ 50).
+        let cpu_cap = if workers > 1 {
+            (CPU_CHUNK_ROWS / n.max(1)).max(1)
+        } else {
+            usize::MAX
+        };
+        let per_chunk = (config.budget.rows(row_bytes * n * workers))
+            .min(steps.div_ceil(workers))
+            .min(cpu_cap)
+            .max(1);
+        let ranges: Vec<(usize, usize)> = (0..steps)
+            .step_by(per_chunk)
+            .map(|s| (s, (s + per_chunk).min(steps)))
+            .collect();
+        let chunk = |(start, end): (usize, usize)| -> Result<Tensor<2>> {
+            let s = end - start;
+            // Rows ordered step-major: [step 0: all samples, step 1: all samples, …].
+            let alpha = column(&alphas[start..end], n, &dev, dtype);
+            let weight = column(&weights[start..end], n, &dev, dtype);
+            let cls: Vec<usize> = (0..s).flat_map(|_| classes.iter().copied()).collect();
+            let grads: Tensor<2> = match (&prefix, &entry) {
+                (Some(p), Some((zb, dz, shape))) => {
+                    let mut chunk_dims = dims;
+                    chunk_dims[0] = n * s;
+                    let gc = ex.graph_for(chunk_dims, dtype)?;
+                    let points =
+                        zb.clone().repeat_dim(0, s) + mul_rows(dz.clone().repeat_dim(0, s), &alpha);
+                    let leaf = points
+                        .to_device(&ex.device.clone().inner())
+                        .autodiff()
+                        .require_grad();
+                    let mut zshape = shape.clone();
+                    zshape[0] = n * s;
+                    let value = DynTensor::from_rows(leaf.clone(), &zshape)?;
+                    // Only the batch shape of the input is read.
+                    let like = Tensor::<D>::zeros(chunk_dims, (&ex.device.clone().inner(), dtype));
+                    let out = gc
+                        .eval_from(
+                            &[DynTensor::from_tensor(like)],
+                            p,
+                            &value,
+                            &ex.device.clone().autodiff(),
+                            ex.precision,
+                        )?
+                        .remove(0)
+                        .into_tensor::<2>()?;
+                    let sel = Target::Classes(cls).select(out)?;
+                    let g = sel.sum().backward();
+                    leaf.grad(&g)
+                        .ok_or_else(|| {
+                            XaiError::Numerical("the target does not depend on the input".into())
+                        })?
+                        .to_device(&dev)
+                        .cast(dtype)
+                }
+                _ => {
+                    let rep = |t: &Tensor<D>| t.clone().repeat_dim(0, s);
+                    let points = rep(&baseline) + mul_rows(rep(&diff), &alpha);
+                    DynTensor::from_tensor(super::input_gradients(ex, &points, &cls)?)
+                        .into_rows()?
+                }
+            };
+            // Σ over the steps of this chunk: [s·N, P] → [N, P].
+            let per = grads.dims()[1];
+            Ok(mul_rows(grads, &weight)
+                .reshape([s, n * per])
+                .sum_dim(0)
+                .reshape([n, per]))
+        };
+        // Captures for the chunk shapes happen once, before the threads start.
+        for &(a, b) in ranges.iter().take(2) {
+            let mut shape = dims;
+            shape[0] = n * (b - a);
+            ex.graph_for(shape, dtype)?;
+        }
+        if let Some(&(a, b)) = ranges.last() {
+            let mut shape = dims;
+            shape[0] = n * (b - a);
+            ex.graph_for(shape, dtype)?;
+        }
+        let partials: Vec<Result<Tensor<2>>> = if workers <= 1 || ranges.len() == 1 {
+            ranges.iter().map(|&r| chunk(r)).collect()
+        } else {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut acc: Vec<(usize, Result<Tensor<2>>)> = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(&r) = ranges.get(i) else { break };
+                                acc.push((i, chunk(r)));
+                            }
+                            acc
+                        })
                     })
-                })
-                .collect();
-            let mut all: Vec<(usize, Result<Tensor<2>>)> = handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        let e = XaiError::Numerical("an IG worker thread panicked".into());
-                        vec![(0, Err(e))]
+                    .collect();
+                let mut all: Vec<(usize, Result<Tensor<2>>)> = handles
+                    .into_iter()
+                    .flat_map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            let e = XaiError::Numerical("an IG worker thread panicked".into());
+                            vec![(0, Err(e))]
+                        })
                     })
-                })
-                .collect();
-            // Sum in chunk order, so results do not depend on thread timing.
-            all.sort_by_key(|(i, _)| *i);
-            all.into_iter().map(|(_, r)| r).collect()
-        })
+                    .collect();
+                // Sum in chunk order, so results do not depend on thread timing.
+                all.sort_by_key(|(i, _)| *i);
+                all.into_iter().map(|(_, r)| r).collect()
+            })
+        };
+        let mut total: Option<Tensor<2>> = None;
+        for p in partials {
+            let p = p?;
+            total = Some(match total {
+                Some(t) => t + p,
+                None => p,
+            });
+        }
+        total.ok_or_else(|| XaiError::EmptyBatch("no IG steps".into()))?
     };
-    let mut total: Option<Tensor<2>> = None;
-    for p in partials {
-        let p = p?;
-        total = Some(match total {
-            Some(t) => t + p,
-            None => p,
-        });
-    }
-    let integral = total.ok_or_else(|| XaiError::EmptyBatch("no IG steps".into()))?;
     let integral: Tensor<D> = match (&prefix, &entry) {
         // Back through the affine prefix: one vector-Jacobian product per input.
         (Some(p), Some(_)) => {

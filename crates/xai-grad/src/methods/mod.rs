@@ -26,6 +26,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use xai_core::{Result, Target, XaiError};
 
+use crate::engine::host::{HostPlan, Isa, host_enabled};
 use crate::engine::{CapturedGraph, DynTensor, Precision};
 
 type CaptureFn<const D: usize> = dyn Fn(Tensor<D>) -> Result<CapturedGraph> + Send + Sync;
@@ -165,6 +166,18 @@ pub(crate) fn gradients_on<const D: usize>(
     device: &Device,
     precision: Precision,
 ) -> Result<Tensor<D>> {
+    if host_enabled(device, precision)
+        && x.dtype() == burn::tensor::DType::F32
+        && let Some(plan) = HostPlan::compile(g, None, Isa::detect())
+    {
+        let rows = xai_core::tensor_to_vec(x.clone())?;
+        let grads = plan.class_grads(&rows, classes)?;
+        let t = Tensor::<1>::from_data(
+            burn::tensor::TensorData::new(grads, [rows.len()]),
+            (&x.device(), x.dtype()),
+        );
+        return Ok(t.reshape(x.dims()));
+    }
     let ad = device.clone().autodiff();
     let xa = x
         .clone()

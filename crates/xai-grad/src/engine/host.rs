@@ -1,0 +1,1297 @@
+//! Host kernels: the first-order input gradient of conv / pool / dense graphs, computed on host
+//! memory by our own register-tiled kernels (AVX-512 where the CPU has it).
+//!
+//! Why it exists: on a small CNN, burn's CPU backend (flex) spends most of an input gradient in
+//! code that is not arithmetic: im2col and col2im copies, max-pool-with-indices, and AVX2 gemm
+//! packing of matrices too small to amortise it (perf profile of IG on `perf_lenet`: gemm 46 %,
+//! of which packing 13 %, max-pool 16 %, col2im 14 %, im2col 9 %). A gradient attribution only needs
+//! `∂ f_c / ∂ x`: no parameter gradients, no autodiff tape, no second backward. This module runs
+//! that one reverse pass directly.
+//!
+//! * [`HostPlan::compile`] turns a [`CapturedGraph`] (from its input, or from the output of a
+//!   skipped affine prefix) into steps over per-row value slots. Supported: `conv2d` (one
+//!   group, any stride, padding and dilation, with or without bias), `max_pool2d`, `avg_pool2d`
+//!   (no ceil mode), `relu`, `matmul` by a constant `[in, out]` matrix, `add` of a per-row
+//!   constant (a bias) or of two values of one shape (a residual), and reshapes that keep the
+//!   batch dimension. Anything else gives `None` and the caller keeps burn's path, so no model
+//!   is ever explained differently because of this module.
+//! * [`HostPlan::class_grads`] gives `∂ (Σ_r out[r, class_r]) / ∂ start` for a batch of rows;
+//!   [`HostPlan::path_integral`] gives `Σ_k w_k ∇f(a + α_k d)` (integrated gradients) without
+//!   ever materialising the interpolated batch. Rows are split across the cores and processed in
+//!   sub-batches of [`SUB_BATCH`] rows, so activations stay in the caches.
+//!
+//! One microkernel does the arithmetic: a tile of up to 8 output positions × 32 output channels
+//! (16 vector accumulators) reduced over `(channel, kernel row, kernel column)`. It computes
+//! direct convolutions on a zero-padded copy of the image (no im2col buffer), the input gradient
+//! of a stride-1 convolution (a convolution of the padded output gradient with the flipped,
+//! transposed kernel), and dense layers forward and backward (a 1×1 convolution whose positions
+//! are the rows of the batch). [`Isa::Portable`] computes the same tiles in plain Rust: the
+//! fallback, and the oracle the tests hold the AVX-512 tiles to; input gradients of strided
+//! convolutions use a scalar scatter.
+//!
+//! Shapes: a slot holds `rows × per_row` f32 values, row-major, with burn's NCHW layout inside a
+//! row, so the result is bit-for-bit laid out as burn's.
+
+use std::collections::HashMap;
+
+use burn::tensor::{Device, TensorData};
+use burn_capture::TensorId;
+use burn_ir::{
+    ActivationOperationIr, BaseOperationIr, FloatOperationIr, ModuleOperationIr,
+    NumericOperationIr, OperationIr, TensorIr,
+};
+
+use xai_core::{Result, XaiError};
+
+use super::Precision;
+use super::graph::CapturedGraph;
+
+/// Rows per forward/backward sub-batch on one core.
+pub const SUB_BATCH: usize = 8;
+
+/// Which tile implementation runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F intrinsics (x86-64 with AVX-512).
+    Avx512,
+    /// Plain Rust loops: any CPU.
+    Portable,
+}
+
+impl Isa {
+    /// The fastest tile this CPU runs.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+        }
+        Isa::Portable
+    }
+}
+
+/// Whether attributions on `device` in `precision` take the host kernels: flex in f32, on a CPU
+/// with AVX-512 (elsewhere burn's kernels are as fast or faster), unless the environment variable
+/// `XAI_HOST_KERNELS` is `off` (to measure burn's path).
+pub(crate) fn host_enabled(device: &Device, precision: Precision) -> bool {
+    precision == Precision::F32
+        && device.clone().inner() == Device::flex()
+        && Isa::detect() == Isa::Avx512
+        && std::env::var("XAI_HOST_KERNELS").map_or(true, |v| v != "off")
+}
+
+/// A weight matrix packed for the tile kernel: `rows` reduction rows of `cols` output channels,
+/// each row zero-padded to `stride` (a multiple of 16) so that whole vectors can be read.
+#[derive(Clone, Debug)]
+struct Packed {
+    data: Vec<f32>,
+    cols: usize,
+    stride: usize,
+}
+
+impl Packed {
+    fn new(rows: usize, cols: usize, at: impl Fn(usize, usize) -> f32) -> Packed {
+        let stride = cols.div_ceil(16) * 16;
+        let mut data = vec![0.0; rows * stride + 32];
+        for r in 0..rows {
+            for c in 0..cols {
+                data[r * stride + c] = at(r, c);
+            }
+        }
+        Packed { data, cols, stride }
+    }
+}
+
+/// The geometry of a 2-D window op over one `[c, h, w]` image.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    c: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    stride: [usize; 2],
+    /// (top, bottom), (left, right).
+    pad: [(usize, usize); 2],
+    dil: [usize; 2],
+    oh: usize,
+    ow: usize,
+}
+
+impl Window {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        chw: &[usize],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [(usize, usize); 2],
+        dil: [usize; 2],
+    ) -> Option<Window> {
+        let [c, h, w] = <[usize; 3]>::try_from(chw).ok()?;
+        let span = |n: usize, p: (usize, usize), k: usize, d: usize, s: usize| {
+            let full = n + p.0 + p.1;
+            let reach = d * (k.checked_sub(1)?) + 1;
+            (s > 0 && full >= reach).then(|| (full - reach) / s + 1)
+        };
+        Some(Window {
+            c,
+            h,
+            w,
+            kh: kernel[0],
+            kw: kernel[1],
+            stride,
+            pad,
+            dil,
+            oh: span(h, pad[0], kernel[0], dil[0], stride[0])?,
+            ow: span(w, pad[1], kernel[1], dil[1], stride[1])?,
+        })
+    }
+}
+
+/// One compiled step; fields are slot indices.
+#[derive(Clone, Debug)]
+enum Step {
+    Conv {
+        x: usize,
+        out: usize,
+        win: Window,
+        co: usize,
+        /// Rows `(c, i, j)`, columns output channels.
+        fwd: Packed,
+        /// Zero-padded to the packed width.
+        bias: Vec<f32>,
+        /// Flipped and transposed (rows `(co, i, j)`, columns input channels) for the input
+        /// gradient of a stride-1 convolution; `None` → scalar scatter.
+        bwd: Option<Packed>,
+        /// `[co, c, kh, kw]` as recorded, for the scatter.
+        w: Vec<f32>,
+    },
+    MaxPool {
+        x: usize,
+        out: usize,
+        win: Window,
+    },
+    AvgPool {
+        x: usize,
+        out: usize,
+        win: Window,
+        include_pad: bool,
+    },
+    Relu {
+        x: usize,
+        out: usize,
+    },
+    Dense {
+        x: usize,
+        out: usize,
+        inputs: usize,
+        /// `[in, out]`.
+        fwd: Packed,
+        /// `[out, in]`.
+        bwd: Packed,
+    },
+    AddConst {
+        x: usize,
+        out: usize,
+        c: Vec<f32>,
+    },
+    Add {
+        a: usize,
+        b: usize,
+        out: usize,
+    },
+}
+
+/// A graph compiled for the host kernels (see the module docs).
+#[derive(Clone, Debug)]
+pub struct HostPlan {
+    isa: Isa,
+    steps: Vec<Step>,
+    /// Values per row of each slot.
+    sizes: Vec<usize>,
+    input: usize,
+    output: usize,
+    classes: usize,
+}
+
+enum Value {
+    /// A slot, and the per-row shape this tensor sees it with.
+    Var(usize, Vec<usize>),
+    Const(Vec<f32>, Vec<usize>),
+}
+
+fn floats(data: &TensorData) -> Option<Vec<f32>> {
+    data.clone().convert::<f32>().try_to_vec::<f32>().ok()
+}
+
+struct Compiler {
+    values: HashMap<TensorId, Value>,
+    sizes: Vec<usize>,
+    steps: Vec<Step>,
+}
+
+impl Compiler {
+    fn slot(&mut self, per_row: &[usize]) -> usize {
+        self.sizes.push(per_row.iter().product());
+        self.sizes.len() - 1
+    }
+
+    /// The slot of a non-constant tensor, and its per-row shape.
+    fn var(&self, t: &TensorIr) -> Option<(usize, Vec<usize>)> {
+        match self.values.get(&t.id)? {
+            Value::Var(s, shape) => Some((*s, shape.clone())),
+            Value::Const(..) => None,
+        }
+    }
+
+    fn constant(&self, t: &TensorIr) -> Option<(&[f32], &[usize])> {
+        match self.values.get(&t.id)? {
+            Value::Const(v, s) => Some((v, s)),
+            Value::Var(..) => None,
+        }
+    }
+
+    /// A new slot for `out`, whose recorded shape is `[batch, per_row…]`; `expect` (when given)
+    /// must be that per-row shape.
+    fn output(&mut self, out: &TensorIr, expect: Option<&[usize]>) -> Option<usize> {
+        let rec = out.shape.to_vec();
+        let per_row = rec.get(1..)?.to_vec();
+        if expect.is_some_and(|e| e != per_row.as_slice()) {
+            return None;
+        }
+        let s = self.slot(&per_row);
+        self.values.insert(out.id, Value::Var(s, per_row));
+        Some(s)
+    }
+
+    fn step(&mut self, op: &OperationIr) -> Option<()> {
+        match op {
+            OperationIr::Init(_) | OperationIr::Drop(_) => {}
+            OperationIr::BaseFloat(BaseOperationIr::Reshape(d)) => {
+                if let Some((v, _)) = self.constant(&d.input) {
+                    let v = v.to_vec();
+                    self.values
+                        .insert(d.out.id, Value::Const(v, d.out.shape.to_vec()));
+                } else {
+                    let (s, _) = self.var(&d.input)?;
+                    let (rin, rout) = (d.input.shape.to_vec(), d.out.shape.to_vec());
+                    // Same batch, same values per row: the same slot seen with another shape
+                    // (row-major, like burn).
+                    let per_row = rout.get(1..)?.to_vec();
+                    if rin.first() != rout.first()
+                        || per_row.iter().product::<usize>() != self.sizes[s]
+                    {
+                        return None;
+                    }
+                    self.values.insert(d.out.id, Value::Var(s, per_row));
+                }
+            }
+            OperationIr::Module(ModuleOperationIr::Conv2d(d)) => {
+                let (x, xs) = self.var(&d.x)?;
+                let (w, ws) = self.constant(&d.weight)?;
+                let [co, c, kh, kw] = <[usize; 4]>::try_from(ws).ok()?;
+                let bias = match &d.bias {
+                    Some(b) => {
+                        let (b, _) = self.constant(b)?;
+                        (b.len() == co).then(|| b.to_vec())?
+                    }
+                    None => vec![0.0; co],
+                };
+                let o = &d.options;
+                if o.groups != 1 {
+                    return None;
+                }
+                let win = Window::new(&xs, [kh, kw], o.stride, o.padding, o.dilation)?;
+                if win.c != c {
+                    return None;
+                }
+                let w = w.to_vec();
+                let k = kh * kw;
+                let fwd = Packed::new(c * k, co, |r, col| w[col * c * k + r]);
+                let mut bias_p = bias.clone();
+                bias_p.resize(fwd.stride + 32, 0.0);
+                let flip_ok = o.stride == [1, 1]
+                    && o.padding[0].0 <= o.dilation[0] * (kh - 1)
+                    && o.padding[0].1 <= o.dilation[0] * (kh - 1)
+                    && o.padding[1].0 <= o.dilation[1] * (kw - 1)
+                    && o.padding[1].1 <= o.dilation[1] * (kw - 1);
+                let bwd = flip_ok.then(|| {
+                    Packed::new(co * k, c, |r, col| {
+                        let (oc, ij) = (r / k, r % k);
+                        let (i, j) = (ij / kw, ij % kw);
+                        w[((oc * c + col) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)]
+                    })
+                });
+                let out = self.output(&d.out, Some(&[co, win.oh, win.ow]))?;
+                self.steps.push(Step::Conv {
+                    x,
+                    out,
+                    win,
+                    co,
+                    fwd,
+                    bias: bias_p,
+                    bwd,
+                    w,
+                });
+            }
+            OperationIr::Module(ModuleOperationIr::MaxPool2d(d)) => {
+                let (x, xs) = self.var(&d.x)?;
+                if d.ceil_mode {
+                    return None;
+                }
+                let p = d.padding;
+                let win = Window::new(
+                    &xs,
+                    d.kernel_size,
+                    d.stride,
+                    [(p[0], p[0]), (p[1], p[1])],
+                    d.dilation,
+                )?;
+                let out = self.output(&d.out, Some(&[win.c, win.oh, win.ow]))?;
+                self.steps.push(Step::MaxPool { x, out, win });
+            }
+            OperationIr::Module(ModuleOperationIr::AvgPool2d(d)) => {
+                let (x, xs) = self.var(&d.x)?;
+                if d.ceil_mode {
+                    return None;
+                }
+                let p = d.padding;
+                let win = Window::new(
+                    &xs,
+                    d.kernel_size,
+                    d.stride,
+                    [(p[0], p[0]), (p[1], p[1])],
+                    [1, 1],
+                )?;
+                let out = self.output(&d.out, Some(&[win.c, win.oh, win.ow]))?;
+                self.steps.push(Step::AvgPool {
+                    x,
+                    out,
+                    win,
+                    include_pad: d.count_include_pad,
+                });
+            }
+            OperationIr::Activation(ActivationOperationIr::Relu(d)) => {
+                let (x, shape) = self.var(&d.input)?;
+                let out = self.output(&d.out, Some(&shape))?;
+                self.steps.push(Step::Relu { x, out });
+            }
+            OperationIr::Float(_, FloatOperationIr::Matmul(d)) => {
+                let (x, xs) = self.var(&d.lhs)?;
+                let (w, ws) = self.constant(&d.rhs)?;
+                let [inputs, outputs] = <[usize; 2]>::try_from(ws).ok()?;
+                if xs != [inputs] {
+                    return None;
+                }
+                let w = w.to_vec();
+                let fwd = Packed::new(inputs, outputs, |r, c| w[r * outputs + c]);
+                let bwd = Packed::new(outputs, inputs, |r, c| w[c * outputs + r]);
+                let out = self.output(&d.out, Some(&[outputs]))?;
+                self.steps.push(Step::Dense {
+                    x,
+                    out,
+                    inputs,
+                    fwd,
+                    bwd,
+                });
+            }
+            OperationIr::NumericFloat(_, NumericOperationIr::Add(d)) => {
+                match (self.var(&d.lhs), self.var(&d.rhs)) {
+                    (Some((a, sa)), Some((b, sb))) => {
+                        if sa != sb {
+                            return None;
+                        }
+                        let out = self.output(&d.out, Some(&sa))?;
+                        self.steps.push(Step::Add { a, b, out });
+                    }
+                    (Some((x, row)), None) | (None, Some((x, row))) => {
+                        let ct = if self.var(&d.lhs).is_some() {
+                            &d.rhs
+                        } else {
+                            &d.lhs
+                        };
+                        let (c, cs) = self.constant(ct)?;
+                        // A per-row constant: its shape, without leading ones, ends the row's
+                        // and holds as many values.
+                        let lead = cs.iter().take_while(|&&n| n == 1).count();
+                        if c.len() != self.sizes[x] || !row.ends_with(&cs[lead..]) {
+                            return None;
+                        }
+                        let c = c.to_vec();
+                        let out = self.output(&d.out, Some(&row))?;
+                        self.steps.push(Step::AddConst { x, out, c });
+                    }
+                    (None, None) => return None,
+                }
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+}
+
+impl HostPlan {
+    /// Compile `g` from its input (`start_after = None`), or from the output of node
+    /// `start_after` (the nodes up to it are skipped, as for an affine input prefix). `None`
+    /// when an op, a shape or a value is outside what the host kernels run.
+    pub fn compile(g: &CapturedGraph, start_after: Option<usize>, isa: Isa) -> Option<HostPlan> {
+        if g.relu_softplus.is_some() || g.inputs.len() != 1 || g.outputs.len() != 1 {
+            return None;
+        }
+        let input_ids: Vec<TensorId> = g.inputs.iter().map(|t| t.id).collect();
+        let mut cx = Compiler {
+            values: HashMap::new(),
+            sizes: Vec::new(),
+            steps: Vec::new(),
+        };
+        for (id, data) in &g.constants {
+            if !input_ids.contains(id) {
+                cx.values
+                    .insert(*id, Value::Const(floats(data)?, data.shape().to_vec()));
+            }
+        }
+        let (start, first) = match start_after {
+            Some(k) => (g.nodes.get(k)?.op.outputs().next()?.clone(), k + 1),
+            None => (g.inputs[0].clone(), 0),
+        };
+        let per_row = start.shape.to_vec().get(1..)?.to_vec();
+        let input = cx.slot(&per_row);
+        cx.values.insert(start.id, Value::Var(input, per_row));
+        for node in &g.nodes[first..] {
+            cx.step(&node.op)?;
+        }
+        let (output, out_shape) = cx.var(&g.outputs[0])?;
+        let classes = match out_shape.as_slice() {
+            [c] => *c,
+            _ => return None,
+        };
+        Some(HostPlan {
+            isa,
+            steps: cx.steps,
+            sizes: cx.sizes,
+            input,
+            output,
+            classes,
+        })
+    }
+
+    /// Values per row of the start tensor.
+    pub fn row_len(&self) -> usize {
+        self.sizes[self.input]
+    }
+
+    /// The same plan with another tile implementation (tests compare them).
+    pub fn with_isa(mut self, isa: Isa) -> HostPlan {
+        self.isa = isa;
+        self
+    }
+
+    fn check_classes(&self, classes: &[usize]) -> Result<()> {
+        match classes.iter().find(|&&c| c >= self.classes) {
+            Some(c) => Err(XaiError::Config(format!(
+                "target class {c} out of range for {} outputs",
+                self.classes
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// `∂ (Σ_r out[r, classes[r]]) / ∂ start` for the rows of `x` (row-major, [`row_len`](Self::row_len) values each).
+    pub fn class_grads(&self, x: &[f32], classes: &[usize]) -> Result<Vec<f32>> {
+        let p = self.row_len();
+        if x.len() != classes.len() * p {
+            return Err(XaiError::shape(
+                "host kernel input",
+                format!("{} rows of {p}", classes.len()),
+                &[x.len()],
+            ));
+        }
+        self.check_classes(classes)?;
+        let parts = self.split_rows(
+            classes.len(),
+            |range| vec![0.0f32; range.len() * p],
+            |r, row| row.copy_from_slice(&x[r * p..(r + 1) * p]),
+            |r| classes[r],
+            |acc, range, r, g| {
+                let at = (r - range.start) * p;
+                acc[at..at + p].copy_from_slice(g);
+            },
+        );
+        Ok(parts.concat())
+    }
+
+    /// `Σ_k weights[k] · ∇_z f_{class_i}(start_i + alphas[k] · delta_i)` for every row `i` of
+    /// `start` / `delta` (row-major, [`row_len`](Self::row_len) values each): the
+    /// integrated-gradients sum, with the interpolated points built a sub-batch at a time.
+    pub fn path_integral(
+        &self,
+        start: &[f32],
+        delta: &[f32],
+        alphas: &[f64],
+        weights: &[f64],
+        classes: &[usize],
+    ) -> Result<Vec<f32>> {
+        let p = self.row_len();
+        let n = classes.len();
+        if start.len() != n * p || delta.len() != n * p || alphas.len() != weights.len() {
+            return Err(XaiError::shape(
+                "host kernel path",
+                format!("{n} rows of {p}"),
+                &[start.len(), delta.len()],
+            ));
+        }
+        self.check_classes(classes)?;
+        // Row r is step r / n of sample r % n.
+        let parts = self.split_rows(
+            n * alphas.len(),
+            |_| vec![0.0f32; n * p],
+            |r, row| {
+                let (k, i) = (r / n, r % n);
+                let a = alphas[k] as f32;
+                let (s, d) = (&start[i * p..(i + 1) * p], &delta[i * p..(i + 1) * p]);
+                for ((o, &s), &d) in row.iter_mut().zip(s).zip(d) {
+                    *o = s + a * d;
+                }
+            },
+            |r| classes[r % n],
+            |acc, _, r, g| {
+                let (k, i) = (r / n, r % n);
+                let w = weights[k] as f32;
+                for (a, &g) in acc[i * p..(i + 1) * p].iter_mut().zip(g) {
+                    *a += w * g;
+                }
+            },
+        );
+        let mut total = vec![0.0f32; n * p];
+        for part in parts {
+            for (t, v) in total.iter_mut().zip(part) {
+                *t += v;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Split `rows` into one contiguous range per core; each core fills sub-batches of its
+    /// rows, runs them, and folds every row's gradient into its accumulator. The accumulators
+    /// come back in range order (deterministic: the split depends only on `rows` and the core
+    /// count).
+    fn split_rows<A: Send>(
+        &self,
+        rows: usize,
+        make: impl Fn(std::ops::Range<usize>) -> A + Sync,
+        fill: impl Fn(usize, &mut [f32]) + Sync,
+        class: impl Fn(usize) -> usize + Sync,
+        fold: impl Fn(&mut A, &std::ops::Range<usize>, usize, &[f32]) + Sync,
+    ) -> Vec<A> {
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let parts = cores.min(rows.div_ceil(SUB_BATCH)).max(1);
+        let per = rows.div_ceil(parts);
+        let p = self.row_len();
+        let work = |range: std::ops::Range<usize>| {
+            let mut acc = make(range.clone());
+            let mut scratch = Scratch::default();
+            let mut start = range.start;
+            while start < range.end {
+                let end = (start + SUB_BATCH).min(range.end);
+                let b = end - start;
+                let mut x = std::mem::take(&mut scratch.input);
+                x.clear();
+                x.resize(b * p, 0.0);
+                for r in start..end {
+                    fill(r, &mut x[(r - start) * p..(r - start + 1) * p]);
+                }
+                let cls: Vec<usize> = (start..end).map(&class).collect();
+                let g = self.grads_batch(x, &cls, &mut scratch);
+                for r in start..end {
+                    fold(
+                        &mut acc,
+                        &range,
+                        r,
+                        &g[(r - start) * p..(r - start + 1) * p],
+                    );
+                }
+                scratch.input = g;
+                start = end;
+            }
+            acc
+        };
+        let ranges: Vec<_> = (0..parts)
+            .map(|i| (i * per).min(rows)..((i + 1) * per).min(rows))
+            .collect();
+        if parts == 1 {
+            return ranges.into_iter().map(work).collect();
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ranges
+                .into_iter()
+                .map(|r| {
+                    let work = &work;
+                    s.spawn(move || work(r))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    }
+
+    /// Forward and backward of one sub-batch; returns the gradient rows.
+    fn grads_batch(&self, x: Vec<f32>, classes: &[usize], sc: &mut Scratch) -> Vec<f32> {
+        let b = classes.len();
+        let n = self.sizes.len();
+        sc.vals.resize_with(n, Vec::new);
+        sc.cots.resize_with(n, Vec::new);
+        sc.live.clear();
+        sc.live.resize(n, false);
+        sc.indices.resize_with(self.steps.len(), Vec::new);
+        sc.vals[self.input] = x;
+        for (si, step) in self.steps.iter().enumerate() {
+            self.forward(step, si, b, sc);
+        }
+        // Seed: one-hot rows at the target classes.
+        let out = self.output;
+        let mut seed = std::mem::take(&mut sc.cots[out]);
+        seed.clear();
+        seed.resize(b * self.classes, 0.0);
+        for (r, &c) in classes.iter().enumerate() {
+            seed[r * self.classes + c] = 1.0;
+        }
+        sc.cots[out] = seed;
+        sc.live[out] = true;
+        for (si, step) in self.steps.iter().enumerate().rev() {
+            self.backward(step, si, b, sc);
+        }
+        if !sc.live[self.input] {
+            return vec![0.0; b * self.row_len()];
+        }
+        std::mem::take(&mut sc.cots[self.input])
+    }
+
+    fn forward(&self, step: &Step, si: usize, b: usize, sc: &mut Scratch) {
+        let isa = self.isa;
+        let dst = |sc: &mut Scratch, out: usize| {
+            let mut v = std::mem::take(&mut sc.vals[out]);
+            v.clear();
+            v.resize(b * self.sizes[out], 0.0);
+            v
+        };
+        match step {
+            Step::Conv {
+                x,
+                out,
+                win,
+                co,
+                fwd,
+                bias,
+                ..
+            } => {
+                let mut y = dst(sc, *out);
+                let (xs, per_in, per_out) = (&sc.vals[*x], self.sizes[*x], self.sizes[*out]);
+                for r in 0..b {
+                    conv_image(
+                        isa,
+                        &xs[r * per_in..(r + 1) * per_in],
+                        win,
+                        fwd,
+                        Some(bias),
+                        &mut sc.pad,
+                        &mut y[r * per_out..(r + 1) * per_out],
+                        false,
+                    );
+                }
+                let _ = co;
+                sc.vals[*out] = y;
+            }
+            Step::MaxPool { x, out, win } => {
+                let mut y = dst(sc, *out);
+                let mut idx = std::mem::take(&mut sc.indices[si]);
+                idx.clear();
+                idx.resize(y.len(), 0);
+                max_pool(&sc.vals[*x], win, b, &mut y, &mut idx);
+                sc.indices[si] = idx;
+                sc.vals[*out] = y;
+            }
+            Step::AvgPool {
+                x,
+                out,
+                win,
+                include_pad,
+            } => {
+                let mut y = dst(sc, *out);
+                avg_pool(&sc.vals[*x], win, *include_pad, b, Some(&mut y), None);
+                sc.vals[*out] = y;
+            }
+            Step::Relu { x, out } => {
+                let mut y = dst(sc, *out);
+                for (o, &v) in y.iter_mut().zip(&sc.vals[*x]) {
+                    *o = v.max(0.0);
+                }
+                sc.vals[*out] = y;
+            }
+            Step::Dense {
+                x,
+                out,
+                inputs,
+                fwd,
+                ..
+            } => {
+                let mut y = dst(sc, *out);
+                dense(isa, &sc.vals[*x], b, *inputs, fwd, &mut y);
+                sc.vals[*out] = y;
+            }
+            Step::AddConst { x, out, c } => {
+                let mut y = dst(sc, *out);
+                for (ys, xs) in y
+                    .chunks_exact_mut(c.len())
+                    .zip(sc.vals[*x].chunks_exact(c.len()))
+                {
+                    for ((o, &u), &v) in ys.iter_mut().zip(xs).zip(c) {
+                        *o = u + v;
+                    }
+                }
+                sc.vals[*out] = y;
+            }
+            Step::Add { a, b: bb, out } => {
+                let mut y = dst(sc, *out);
+                for ((o, &u), &v) in y.iter_mut().zip(&sc.vals[*a]).zip(&sc.vals[*bb]) {
+                    *o = u + v;
+                }
+                sc.vals[*out] = y;
+            }
+        }
+    }
+
+    /// Add `g` (the cotangent of some step's output) into slot `x`'s cotangent.
+    fn accumulate(sc: &mut Scratch, x: usize, len: usize, add: impl FnOnce(&mut [f32])) {
+        if !sc.live[x] {
+            let mut c = std::mem::take(&mut sc.cots[x]);
+            c.clear();
+            c.resize(len, 0.0);
+            sc.cots[x] = c;
+            sc.live[x] = true;
+        }
+        add(&mut sc.cots[x]);
+    }
+
+    fn backward(&self, step: &Step, si: usize, b: usize, sc: &mut Scratch) {
+        let isa = self.isa;
+        let out = match step {
+            Step::Conv { out, .. }
+            | Step::MaxPool { out, .. }
+            | Step::AvgPool { out, .. }
+            | Step::Relu { out, .. }
+            | Step::Dense { out, .. }
+            | Step::AddConst { out, .. }
+            | Step::Add { out, .. } => *out,
+        };
+        if !sc.live[out] {
+            return;
+        }
+        sc.live[out] = false;
+        let g = std::mem::take(&mut sc.cots[out]);
+        match step {
+            Step::Conv {
+                x, win, co, bwd, w, ..
+            } => {
+                let (per_in, per_out) = (self.sizes[*x], self.sizes[out]);
+                let mut pad = std::mem::take(&mut sc.pad);
+                Self::accumulate(sc, *x, b * per_in, |gx| {
+                    for r in 0..b {
+                        let gr = &g[r * per_out..(r + 1) * per_out];
+                        let xr = &mut gx[r * per_in..(r + 1) * per_in];
+                        match bwd {
+                            Some(p) => conv_input_grad_flipped(isa, gr, win, *co, p, &mut pad, xr),
+                            None => conv_input_grad_scatter(gr, win, *co, w, xr),
+                        }
+                    }
+                });
+                sc.pad = pad;
+            }
+            Step::MaxPool { x, win, .. } => {
+                let idx = &sc.indices[si];
+                let per_in = self.sizes[*x];
+                let per_out = self.sizes[out];
+                let mut cot = std::mem::take(&mut sc.cots[*x]);
+                let fresh = !sc.live[*x];
+                if fresh {
+                    cot.clear();
+                    cot.resize(b * per_in, 0.0);
+                }
+                let plane_in = win.h * win.w;
+                let plane_out = win.oh * win.ow;
+                for r in 0..b {
+                    for ch in 0..win.c {
+                        let base_in = r * per_in + ch * plane_in;
+                        let base_out = r * per_out + ch * plane_out;
+                        for o in 0..plane_out {
+                            cot[base_in + idx[base_out + o] as usize] += g[base_out + o];
+                        }
+                    }
+                }
+                sc.cots[*x] = cot;
+                sc.live[*x] = true;
+            }
+            Step::AvgPool {
+                x,
+                win,
+                include_pad,
+                ..
+            } => {
+                let len = b * self.sizes[*x];
+                Self::accumulate(sc, *x, len, |gx| {
+                    avg_pool(&g, win, *include_pad, b, None, Some(gx))
+                });
+            }
+            Step::Relu { x, .. } => {
+                let len = g.len();
+                let y = std::mem::take(&mut sc.vals[out]);
+                Self::accumulate(sc, *x, len, |gx| {
+                    for ((o, &gv), &yv) in gx.iter_mut().zip(&g).zip(&y) {
+                        if yv > 0.0 {
+                            *o += gv;
+                        }
+                    }
+                });
+                sc.vals[out] = y;
+            }
+            Step::Dense { x, inputs, bwd, .. } => {
+                let outputs = self.sizes[out];
+                let mut tmp = std::mem::take(&mut sc.pad);
+                tmp.clear();
+                tmp.resize(b * inputs, 0.0);
+                dense(isa, &g, b, outputs, bwd, &mut tmp);
+                Self::accumulate(sc, *x, b * inputs, |gx| {
+                    for (o, &v) in gx.iter_mut().zip(&tmp) {
+                        *o += v;
+                    }
+                });
+                sc.pad = tmp;
+            }
+            Step::AddConst { x, .. } => {
+                Self::accumulate(sc, *x, g.len(), |gx| {
+                    for (o, &v) in gx.iter_mut().zip(&g) {
+                        *o += v;
+                    }
+                });
+            }
+            Step::Add { a, b: bb, .. } => {
+                for s in [*a, *bb] {
+                    Self::accumulate(sc, s, g.len(), |gx| {
+                        for (o, &v) in gx.iter_mut().zip(&g) {
+                            *o += v;
+                        }
+                    });
+                }
+            }
+        }
+        sc.cots[out] = g;
+    }
+}
+
+/// Buffers reused between sub-batches (no allocation in the steady state).
+#[derive(Default)]
+struct Scratch {
+    input: Vec<f32>,
+    vals: Vec<Vec<f32>>,
+    cots: Vec<Vec<f32>>,
+    live: Vec<bool>,
+    indices: Vec<Vec<u32>>,
+    pad: Vec<f32>,
+}
+
+/// Where a tile reads: tile row `r` and reduction index `(ci, i, j)` read
+/// `x[r·row_step + ci·chan + i·kernel_row + j·kernel_col]`, against packed weight row
+/// `(ci·kh + i)·kw + j`.
+#[derive(Clone, Copy)]
+struct TileArgs {
+    x: *const f32,
+    row_step: usize,
+    chan: usize,
+    kernel_row: usize,
+    kernel_col: usize,
+    c: usize,
+    kh: usize,
+    kw: usize,
+    w: *const f32,
+    w_stride: usize,
+    bias: Option<*const f32>,
+}
+
+/// Run the tile kernel over `positions` tile rows and every column block of `w`;
+/// `emit(position, first_column, values)` receives each row's results.
+///
+/// # Safety
+/// Every address `args` can form for `positions` rows must lie inside live buffers, and `w` /
+/// `bias` must hold `w.stride` (+ 32 spare) columns.
+unsafe fn run_tiles(
+    isa: Isa,
+    args: TileArgs,
+    positions: usize,
+    cols: usize,
+    mut emit: impl FnMut(usize, usize, &[f32]),
+) {
+    let mut stage = [[0.0f32; 32]; 8];
+    let mut col0 = 0;
+    while col0 < cols {
+        let nv = if cols - col0 > 16 { 2 } else { 1 };
+        let width = (16 * nv).min(cols - col0);
+        let mut a = args;
+        // SAFETY: col0 < cols ≤ stride; the packed rows are padded by 32 columns.
+        unsafe {
+            a.w = args.w.add(col0);
+            a.bias = args.bias.map(|b| b.add(col0));
+        }
+        let mut p = 0;
+        while p < positions {
+            let rb = match positions - p {
+                8.. => 8,
+                4..=7 => 4,
+                2..=3 => 2,
+                _ => 1,
+            };
+            // SAFETY: p + rb ≤ positions.
+            a.x = unsafe { args.x.add(p * args.row_step) };
+            // SAFETY: forwarded from the caller's contract.
+            unsafe { tile(isa, rb, nv, &a, &mut stage) };
+            for (r, row) in stage.iter().enumerate().take(rb) {
+                emit(p + r, col0, &row[..width]);
+            }
+            p += rb;
+        }
+        col0 += 16 * nv;
+    }
+}
+
+unsafe fn tile(isa: Isa, rb: usize, nv: usize, a: &TileArgs, out: &mut [[f32; 32]; 8]) {
+    macro_rules! pick {
+        ($f:ident) => {
+            match (rb, nv) {
+                (8, 2) => $f::<8, 2>(a, out),
+                (8, _) => $f::<8, 1>(a, out),
+                (4, 2) => $f::<4, 2>(a, out),
+                (4, _) => $f::<4, 1>(a, out),
+                (2, 2) => $f::<2, 2>(a, out),
+                (2, _) => $f::<2, 1>(a, out),
+                (_, 2) => $f::<1, 2>(a, out),
+                (_, _) => $f::<1, 1>(a, out),
+            }
+        };
+    }
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Isa::Avx512 is only chosen after detecting AVX-512F.
+        Isa::Avx512 => unsafe { pick!(tile_avx512) },
+        _ => unsafe { pick!(tile_portable) },
+    }
+}
+
+/// # Safety
+/// See [`run_tiles`]; the CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_avx512<const RB: usize, const NV: usize>(a: &TileArgs, out: &mut [[f32; 32]; 8]) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); NV]; RB];
+    if let Some(b) = a.bias {
+        for v in 0..NV {
+            let bv = unsafe { _mm512_loadu_ps(b.add(16 * v)) };
+            for row in acc.iter_mut() {
+                row[v] = bv;
+            }
+        }
+    }
+    for ci in 0..a.c {
+        for i in 0..a.kh {
+            let xi = unsafe { a.x.add(ci * a.chan + i * a.kernel_row) };
+            let wi = unsafe { a.w.add((ci * a.kh + i) * a.kw * a.w_stride) };
+            for j in 0..a.kw {
+                let xj = unsafe { xi.add(j * a.kernel_col) };
+                let wj = unsafe { wi.add(j * a.w_stride) };
+                let mut wv = [_mm512_setzero_ps(); NV];
+                for (v, w) in wv.iter_mut().enumerate() {
+                    *w = unsafe { _mm512_loadu_ps(wj.add(16 * v)) };
+                }
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let xv = _mm512_set1_ps(unsafe { *xj.add(r * a.row_step) });
+                    for v in 0..NV {
+                        row[v] = _mm512_fmadd_ps(xv, wv[v], row[v]);
+                    }
+                }
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (v, val) in row.iter().enumerate() {
+            unsafe { _mm512_storeu_ps(out[r].as_mut_ptr().add(16 * v), *val) };
+        }
+    }
+}
+
+/// The same tile in plain Rust.
+///
+/// # Safety
+/// See [`run_tiles`].
+unsafe fn tile_portable<const RB: usize, const NV: usize>(a: &TileArgs, out: &mut [[f32; 32]; 8]) {
+    let lanes = 16 * NV;
+    let mut acc = [[0.0f32; 32]; RB];
+    if let Some(b) = a.bias {
+        for row in acc.iter_mut() {
+            for (l, v) in row.iter_mut().enumerate().take(lanes) {
+                *v = unsafe { *b.add(l) };
+            }
+        }
+    }
+    for ci in 0..a.c {
+        for i in 0..a.kh {
+            for j in 0..a.kw {
+                let xj = unsafe { a.x.add(ci * a.chan + i * a.kernel_row + j * a.kernel_col) };
+                let wj = unsafe { a.w.add(((ci * a.kh + i) * a.kw + j) * a.w_stride) };
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let xv = unsafe { *xj.add(r * a.row_step) };
+                    for (l, v) in row.iter_mut().enumerate().take(lanes) {
+                        *v += xv * unsafe { *wj.add(l) };
+                    }
+                }
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        out[r][..lanes].copy_from_slice(&row[..lanes]);
+    }
+}
+
+/// Copy one `[c, h, w]` image into `buf` with `pad` zeros around it; returns the padded
+/// `(rows, cols)`.
+fn pad_image(
+    x: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    pad: [(usize, usize); 2],
+    buf: &mut Vec<f32>,
+) -> (usize, usize) {
+    let (hp, wp) = (h + pad[0].0 + pad[0].1, w + pad[1].0 + pad[1].1);
+    buf.clear();
+    // Spare zeros: the last tile of a row may read past the image (its results are dropped).
+    buf.resize(c * hp * wp + 64, 0.0);
+    for ch in 0..c {
+        for y in 0..h {
+            let src = &x[(ch * h + y) * w..(ch * h + y + 1) * w];
+            let at = (ch * hp + y + pad[0].0) * wp + pad[1].0;
+            buf[at..at + w].copy_from_slice(src);
+        }
+    }
+    (hp, wp)
+}
+
+/// Direct convolution of one image: `out[co, oy, ox] (+)= bias[co] + Σ w · x`.
+#[allow(clippy::too_many_arguments)]
+fn conv_image(
+    isa: Isa,
+    x: &[f32],
+    win: &Window,
+    w: &Packed,
+    bias: Option<&[f32]>,
+    buf: &mut Vec<f32>,
+    out: &mut [f32],
+    add: bool,
+) {
+    let (hp, wp) = pad_image(x, win.c, win.h, win.w, win.pad, buf);
+    let plane = win.oh * win.ow;
+    for oy in 0..win.oh {
+        let args = TileArgs {
+            x: buf[oy * win.stride[0] * wp..].as_ptr(),
+            row_step: win.stride[1],
+            chan: hp * wp,
+            kernel_row: win.dil[0] * wp,
+            kernel_col: win.dil[1],
+            c: win.c,
+            kh: win.kh,
+            kw: win.kw,
+            w: w.data.as_ptr(),
+            w_stride: w.stride,
+            bias: bias.map(|b| b.as_ptr()),
+        };
+        // SAFETY: the last position reads x at (ow-1)·sw + (kw-1)·dw + (kh-1)·dh·wp + (c-1)·hp·wp
+        // from row oy·sh, inside the padded image by the definition of oh and ow; tiles never
+        // span more positions than `ow`.
+        unsafe {
+            run_tiles(isa, args, win.ow, w.cols, |ox, col0, vals| {
+                for (k, &v) in vals.iter().enumerate() {
+                    let o = &mut out[(col0 + k) * plane + oy * win.ow + ox];
+                    *o = if add { *o + v } else { v };
+                }
+            });
+        }
+    }
+}
+
+/// Input gradient of a stride-1 convolution: the output gradient, padded by `d·(k−1) − p`,
+/// convolved with the flipped, transposed kernel; added into `gx`.
+fn conv_input_grad_flipped(
+    isa: Isa,
+    g: &[f32],
+    win: &Window,
+    co: usize,
+    flipped: &Packed,
+    buf: &mut Vec<f32>,
+    gx: &mut [f32],
+) {
+    let reach = |d: usize, k: usize| d * (k - 1);
+    let (rh, rw) = (reach(win.dil[0], win.kh), reach(win.dil[1], win.kw));
+    let pad = [
+        (rh - win.pad[0].0, rh - win.pad[0].1),
+        (rw - win.pad[1].0, rw - win.pad[1].1),
+    ];
+    let back = Window {
+        c: co,
+        h: win.oh,
+        w: win.ow,
+        kh: win.kh,
+        kw: win.kw,
+        stride: [1, 1],
+        pad,
+        dil: win.dil,
+        oh: win.h,
+        ow: win.w,
+    };
+    conv_image(isa, g, &back, flipped, None, buf, gx, true);
+}
+
+/// Input gradient of any convolution by scattering every output gradient (scalar).
+fn conv_input_grad_scatter(g: &[f32], win: &Window, co: usize, w: &[f32], gx: &mut [f32]) {
+    let (c, kh, kw) = (win.c, win.kh, win.kw);
+    for oc in 0..co {
+        for oy in 0..win.oh {
+            for ox in 0..win.ow {
+                let gv = g[(oc * win.oh + oy) * win.ow + ox];
+                if gv == 0.0 {
+                    continue;
+                }
+                for ci in 0..c {
+                    for i in 0..kh {
+                        let y = (oy * win.stride[0] + i * win.dil[0]).wrapping_sub(win.pad[0].0);
+                        if y >= win.h {
+                            continue;
+                        }
+                        for j in 0..kw {
+                            let xx =
+                                (ox * win.stride[1] + j * win.dil[1]).wrapping_sub(win.pad[1].0);
+                            if xx >= win.w {
+                                continue;
+                            }
+                            gx[(ci * win.h + y) * win.w + xx] +=
+                                gv * w[((oc * c + ci) * kh + i) * kw + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `y = x · W` for `rows` rows of `inputs` values (`w` packed `[inputs, outputs]`).
+fn dense(isa: Isa, x: &[f32], rows: usize, inputs: usize, w: &Packed, y: &mut [f32]) {
+    let outputs = w.cols;
+    // The last tile reads whole rows only; pad `x` is not needed.
+    let args = TileArgs {
+        x: x.as_ptr(),
+        row_step: inputs,
+        chan: 1,
+        kernel_row: 0,
+        kernel_col: 0,
+        c: inputs,
+        kh: 1,
+        kw: 1,
+        w: w.data.as_ptr(),
+        w_stride: w.stride,
+        bias: None,
+    };
+    // SAFETY: tile rows are < rows and read `inputs` values each: inside `x`.
+    unsafe {
+        run_tiles(isa, args, rows, outputs, |r, col0, vals| {
+            y[r * outputs + col0..r * outputs + col0 + vals.len()].copy_from_slice(vals);
+        });
+    }
+}
+
+/// Max pooling of `b` images with the argmax (index in the input plane) of every output;
+/// padding never wins (it is −∞).
+fn max_pool(x: &[f32], win: &Window, b: usize, y: &mut [f32], idx: &mut [u32]) {
+    let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
+    for p in 0..b * win.c {
+        let xs = &x[p * plane_in..(p + 1) * plane_in];
+        for oy in 0..win.oh {
+            for ox in 0..win.ow {
+                let mut best = f32::NEG_INFINITY;
+                let mut at = u32::MAX;
+                for i in 0..win.kh {
+                    let yy = (oy * win.stride[0] + i * win.dil[0]).wrapping_sub(win.pad[0].0);
+                    if yy >= win.h {
+                        continue;
+                    }
+                    for j in 0..win.kw {
+                        let xx = (ox * win.stride[1] + j * win.dil[1]).wrapping_sub(win.pad[1].0);
+                        if xx >= win.w {
+                            continue;
+                        }
+                        let v = xs[yy * win.w + xx];
+                        // First maximum wins; a NaN wins and propagates, as in burn.
+                        if v > best || (v.is_nan() && !best.is_nan()) || at == u32::MAX {
+                            best = v;
+                            at = (yy * win.w + xx) as u32;
+                        }
+                    }
+                }
+                let o = p * plane_out + oy * win.ow + ox;
+                y[o] = best;
+                idx[o] = at;
+            }
+        }
+    }
+}
+
+/// Average pooling forward (`y`) or backward (`gx += …` from the output gradient in `x`).
+fn avg_pool(
+    x: &[f32],
+    win: &Window,
+    include_pad: bool,
+    b: usize,
+    mut y: Option<&mut [f32]>,
+    mut gx: Option<&mut [f32]>,
+) {
+    let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
+    for p in 0..b * win.c {
+        for oy in 0..win.oh {
+            for ox in 0..win.ow {
+                let cells = || {
+                    (0..win.kh).flat_map(move |i| {
+                        (0..win.kw).filter_map(move |j| {
+                            let yy = (oy * win.stride[0] + i).wrapping_sub(win.pad[0].0);
+                            let xx = (ox * win.stride[1] + j).wrapping_sub(win.pad[1].0);
+                            (yy < win.h && xx < win.w).then_some(yy * win.w + xx)
+                        })
+                    })
+                };
+                let count = if include_pad {
+                    win.kh * win.kw
+                } else {
+                    cells().count().max(1)
+                } as f32;
+                let o = p * plane_out + oy * win.ow + ox;
+                if let Some(y) = y.as_deref_mut() {
+                    let xs = &x[p * plane_in..(p + 1) * plane_in];
+                    y[o] = cells().map(|k| xs[k]).sum::<f32>() / count;
+                }
+                if let Some(gx) = gx.as_deref_mut() {
+                    let gv = x[o] / count;
+                    for k in cells() {
+                        gx[p * plane_in + k] += gv;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The host kernels (`engine::host`) against burn's reverse mode in f64: input gradients and
+//! integrated gradients of a residual CNN that exercises every kernel path (strided conv →
+//! scalar scatter, dilated conv → flipped convolution, residual add, padded max-pool, average
+//! pool, dense layers, channel counts that are not multiples of 16), the AVX-512 tiles against
+//! the portable ones, batch invariance, and the fall-back for graphs outside their reach.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu, Tanh};
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use xai_core::Target;
+use xai_grad::Precision;
+use xai_grad::engine::CapturedGraph;
+use xai_grad::engine::host::{HostPlan, Isa};
+use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
+use xai_grad::methods::{Explainable, input_gradients};
+
+const SIDE: usize = 12;
+const FEATURES: usize = 3 * SIDE * SIDE;
+
+fn dev() -> Device {
+    Device::flex()
+}
+
+/// Deterministic values in [-scale, scale] (no global RNG: tests run in parallel).
+fn values(n: usize, seed: u64, scale: f64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+fn tensor<const D: usize>(v: Vec<f64>, shape: [usize; D], dtype: DType) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(v, shape), (&dev(), dtype))
+}
+
+fn conv(
+    dtype: DType,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    dil: usize,
+    pad: usize,
+    seed: u64,
+) -> Conv2d {
+    let mut c = Conv2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_dilation([dil, dil])
+        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+        .init(&dev());
+    let fan = (cin * k * k) as f64;
+    c.weight = Param::from_tensor(tensor(
+        values(cout * cin * k * k, seed, 1.5 / fan.sqrt()),
+        [cout, cin, k, k],
+        dtype,
+    ));
+    c.bias = Some(Param::from_tensor(tensor(
+        values(cout, seed + 1, 0.1),
+        [cout],
+        dtype,
+    )));
+    c
+}
+
+fn linear(dtype: DType, i: usize, o: usize, seed: u64) -> Linear {
+    let mut l = LinearConfig::new(i, o).init(&dev());
+    l.weight = Param::from_tensor(tensor(
+        values(i * o, seed, 1.5 / (i as f64).sqrt()),
+        [i, o],
+        dtype,
+    ));
+    l.bias = Some(Param::from_tensor(tensor(
+        values(o, seed + 1, 0.1),
+        [o],
+        dtype,
+    )));
+    l
+}
+
+/// conv(stride 2) → ReLU → h + conv(dilation 2)(h) → ReLU → conv(20 channels) → max-pool(3,
+/// stride 1, padding 1) → avg-pool(2) → dense → ReLU → dense.
+#[derive(Module, Debug)]
+struct Residual {
+    c1: Conv2d,
+    c2: Conv2d,
+    c3: Conv2d,
+    mp: MaxPool2d,
+    ap: AvgPool2d,
+    fc1: Linear,
+    fc2: Linear,
+    act: Relu,
+}
+
+impl Residual {
+    fn new(dtype: DType) -> Self {
+        Residual {
+            c1: conv(dtype, 3, 8, 3, 2, 1, 1, 1),
+            c2: conv(dtype, 8, 8, 3, 1, 2, 2, 2),
+            c3: conv(dtype, 8, 20, 3, 1, 1, 1, 3),
+            mp: MaxPool2dConfig::new([3, 3])
+                .with_strides([1, 1])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(),
+            ap: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            fc1: linear(dtype, 20 * 3 * 3, 37, 4),
+            fc2: linear(dtype, 37, 5, 5),
+            act: Relu::new(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let n = x.dims()[0];
+        let x = x.reshape([n, 3, SIDE, SIDE]);
+        let h = self.act.forward(self.c1.forward(x));
+        let h = self.act.forward(h.clone() + self.c2.forward(h));
+        let h = self.ap.forward(self.mp.forward(self.c3.forward(h)));
+        let h = h.reshape([n, 20 * 3 * 3]);
+        self.fc2.forward(self.act.forward(self.fc1.forward(h)))
+    }
+}
+
+fn explainer(precision: Precision) -> Explainable<2> {
+    let dtype = match precision {
+        Precision::F32 => DType::F32,
+        Precision::F64 => DType::F64,
+    };
+    Explainable::new(Residual::new(dtype), |m: &Residual, x| m.forward(x), dev())
+        .with_precision(precision)
+}
+
+fn inputs(n: usize) -> Tensor<2> {
+    tensor(values(n * FEATURES, 77, 1.0), [n, FEATURES], DType::F32)
+}
+
+fn vals<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    xai_core::tensor_to_vec_f64(t).unwrap()
+}
+
+/// max |a − b| / max |b|.
+fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
+    a.iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+        / scale
+}
+
+fn plan(isa: Isa) -> (HostPlan, Tensor<2>) {
+    let x = inputs(11);
+    let m = Residual::new(DType::F32);
+    let g = CapturedGraph::capture(&m, x.clone(), |m, x: Tensor<2>| m.forward(x)).unwrap();
+    let p = HostPlan::compile(&g, None, isa).expect("every op of the residual CNN is covered");
+    (p, x)
+}
+
+#[test]
+fn host_gradients_match_burn_in_f64_on_every_kernel_path() {
+    let (p, x) = plan(Isa::Portable);
+    let n = x.dims()[0];
+    let classes: Vec<usize> = (0..n).map(|i| i % 5).collect();
+    let rows: Vec<f32> = vals(x.clone()).iter().map(|&v| v as f32).collect();
+    let portable: Vec<f64> = p
+        .class_grads(&rows, &classes)
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let oracle = vals(
+        input_gradients(
+            &explainer(Precision::F64),
+            &x.clone().cast(DType::F64),
+            &classes,
+        )
+        .unwrap(),
+    );
+    let e = rel_err(&portable, &oracle);
+    assert!(e < 2e-5, "portable host kernels vs burn f64: {e:e}");
+    assert!(
+        oracle.iter().any(|v| v.abs() > 1e-3),
+        "the gradient must not be trivially zero"
+    );
+    if Isa::detect() == Isa::Avx512 {
+        let fast: Vec<f64> = p
+            .clone()
+            .with_isa(Isa::Avx512)
+            .class_grads(&rows, &classes)
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let e = rel_err(&fast, &portable);
+        assert!(e < 1e-5, "AVX-512 tiles vs portable tiles: {e:e}");
+    }
+    // The public entry point (host kernels when this CPU has AVX-512, burn otherwise) agrees.
+    let f32_path = vals(input_gradients(&explainer(Precision::F32), &x, &classes).unwrap());
+    let e = rel_err(&f32_path, &oracle);
+    assert!(e < 2e-5, "input_gradients in f32 vs f64: {e:e}");
+}
+
+#[test]
+fn host_gradients_are_batch_invariant() {
+    let (p, x) = plan(Isa::detect());
+    let n = x.dims()[0];
+    let classes: Vec<usize> = (0..n).map(|i| (i * 3) % 5).collect();
+    let rows: Vec<f32> = vals(x).iter().map(|&v| v as f32).collect();
+    let all = p.class_grads(&rows, &classes).unwrap();
+    let per = p.row_len();
+    for i in 0..n {
+        let one = p
+            .class_grads(&rows[i * per..(i + 1) * per], &classes[i..i + 1])
+            .unwrap();
+        let a: Vec<f64> = all[i * per..(i + 1) * per]
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let b: Vec<f64> = one.iter().map(|&v| v as f64).collect();
+        assert!(
+            rel_err(&a, &b) < 1e-6,
+            "row {i} alone differs from the batch"
+        );
+    }
+}
+
+#[test]
+fn host_integrated_gradients_match_burn_in_f64_and_are_complete() {
+    let x = inputs(6);
+    let baseline = Tensor::<2>::zeros([6, FEATURES], &dev());
+    let target = Target::Classes(vec![0, 1, 2, 3, 4, 0]);
+    for shortcut in [true, false] {
+        let cfg = IgConfig {
+            n_steps: 24,
+            affine_shortcut: shortcut,
+            ..IgConfig::default()
+        };
+        let fast =
+            integrated_gradients(&explainer(Precision::F32), &x, &baseline, &target, &cfg).unwrap();
+        let exact = integrated_gradients(
+            &explainer(Precision::F64),
+            &x.clone().cast(DType::F64),
+            &baseline.clone().cast(DType::F64),
+            &target,
+            &cfg,
+        )
+        .unwrap();
+        let e = rel_err(
+            &vals(fast.attributions.clone()),
+            &vals(exact.attributions.clone()),
+        );
+        assert!(
+            e < 5e-5,
+            "IG (shortcut {shortcut}) f32 host vs f64 burn: {e:e}"
+        );
+        for (d, de) in fast.delta.iter().zip(&exact.delta) {
+            assert!(
+                (d - de).abs() < 1e-3,
+                "completeness deltas differ: {d} vs {de}"
+            );
+        }
+    }
+}
+
+#[test]
+fn path_integral_is_the_weighted_sum_of_gradients() {
+    let (p, x) = plan(Isa::detect());
+    let n = 3;
+    let per = p.row_len();
+    let rows: Vec<f32> = vals(x).iter().take(n * per).map(|&v| v as f32).collect();
+    let start: Vec<f32> = rows.iter().map(|v| v * 0.25).collect();
+    let delta: Vec<f32> = rows.iter().zip(&start).map(|(x, s)| x - s).collect();
+    let (alphas, weights) = (vec![0.1, 0.5, 0.9], vec![0.2, 0.5, 0.3]);
+    let classes = vec![4, 2, 0];
+    let got = p
+        .path_integral(&start, &delta, &alphas, &weights, &classes)
+        .unwrap();
+    let mut want = vec![0.0f64; n * per];
+    for (a, w) in alphas.iter().zip(&weights) {
+        let pts: Vec<f32> = start
+            .iter()
+            .zip(&delta)
+            .map(|(s, d)| s + *a as f32 * d)
+            .collect();
+        let g = p.class_grads(&pts, &classes).unwrap();
+        for (t, v) in want.iter_mut().zip(g) {
+            *t += w * v as f64;
+        }
+    }
+    let got: Vec<f64> = got.iter().map(|&v| v as f64).collect();
+    assert!(rel_err(&got, &want) < 1e-5);
+}
+
+#[derive(Module, Debug)]
+struct WithTanh {
+    fc1: Linear,
+    fc2: Linear,
+    act: Tanh,
+}
+
+impl WithTanh {
+    fn new(dtype: DType) -> Self {
+        WithTanh {
+            fc1: linear(dtype, 4, 6, 9),
+            fc2: linear(dtype, 6, 3, 10),
+            act: Tanh::new(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.fc2.forward(self.act.forward(self.fc1.forward(x)))
+    }
+}
+
+#[test]
+fn graphs_outside_the_host_kernels_fall_back_to_burn() {
+    let x = tensor(values(8, 5, 1.0), [2, 4], DType::F32);
+    let m = WithTanh::new(DType::F32);
+    let g = CapturedGraph::capture(&m, x.clone(), |m, x: Tensor<2>| m.forward(x)).unwrap();
+    assert!(
+        HostPlan::compile(&g, None, Isa::Portable).is_none(),
+        "tanh has no host kernel"
+    );
+    // Still explained (by burn), and equal to the f64 gradient.
+    let ex = |d: DType, p| {
+        Explainable::new(WithTanh::new(d), |m: &WithTanh, x| m.forward(x), dev()).with_precision(p)
+    };
+    let a = vals(input_gradients(&ex(DType::F32, Precision::F32), &x, &[1, 2]).unwrap());
+    let b = vals(
+        input_gradients(
+            &ex(DType::F64, Precision::F64),
+            &x.cast(DType::F64),
+            &[1, 2],
+        )
+        .unwrap(),
+    );
+    assert!(rel_err(&a, &b) < 2e-5);
+    let (_, xr) = plan(Isa::Portable);
+    let m = Residual::new(DType::F32);
+    let g = CapturedGraph::capture(&m, xr, |m, x: Tensor<2>| m.forward(x)).unwrap();
+    let soft = g.with_relu_softplus(10.0).unwrap();
+    assert!(
+        HostPlan::compile(&soft, None, Isa::Portable).is_none(),
+        "softplus-ReLU replay stays on burn"
+    );
+    // Bad input is a typed error, not a panic.
+    let (p, x) = plan(Isa::Portable);
+    let rows: Vec<f32> = vals(x)
+        .iter()
+        .take(p.row_len())
+        .map(|&v| v as f32)
+        .collect();
+    assert!(p.class_grads(&rows, &[5]).is_err());
+    assert!(p.class_grads(&rows[1..], &[0]).is_err());
+}
