@@ -40,14 +40,12 @@ fn tensor<const D: usize>(v: Vec<f64>, shape: [usize; D], dtype: DType) -> Tenso
     Tensor::from_data(TensorData::new(v, shape), (&dev(), dtype))
 }
 
+/// A conv layer with deterministic weights; `[k, stride, dilation, padding]`.
 fn conv(
     dtype: DType,
     cin: usize,
     cout: usize,
-    k: usize,
-    stride: usize,
-    dil: usize,
-    pad: usize,
+    [k, stride, dil, pad]: [usize; 4],
     seed: u64,
 ) -> Conv2d {
     let mut c = Conv2dConfig::new([cin, cout], [k, k])
@@ -101,9 +99,9 @@ struct Residual {
 impl Residual {
     fn new(dtype: DType) -> Self {
         Residual {
-            c1: conv(dtype, 3, 8, 3, 2, 1, 1, 1),
-            c2: conv(dtype, 8, 8, 3, 1, 2, 2, 2),
-            c3: conv(dtype, 8, 20, 3, 1, 1, 1, 3),
+            c1: conv(dtype, 3, 8, [3, 2, 1, 1], 1),
+            c2: conv(dtype, 8, 8, [3, 1, 2, 2], 2),
+            c3: conv(dtype, 8, 20, [3, 1, 1, 1], 3),
             mp: MaxPool2dConfig::new([3, 3])
                 .with_strides([1, 1])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -199,6 +197,20 @@ fn host_gradients_match_burn_in_f64_on_every_kernel_path() {
         let e = rel_err(&fast, &portable);
         assert!(e < 1e-5, "AVX-512 tiles vs portable tiles: {e:e}");
     }
+    // Forward values too (the host plan also serves `Explainable::forward`).
+    let out: Vec<f64> = p
+        .outputs(&rows)
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let want = vals(
+        explainer(Precision::F64)
+            .forward(&x.clone().cast(DType::F64))
+            .unwrap(),
+    );
+    let e = rel_err(&out, &want);
+    assert!(e < 2e-5, "host forward vs burn f64: {e:e}");
     // The public entry point (host kernels when this CPU has AVX-512, burn otherwise) agrees.
     let f32_path = vals(input_gradients(&explainer(Precision::F32), &x, &classes).unwrap());
     let e = rel_err(&f32_path, &oracle);

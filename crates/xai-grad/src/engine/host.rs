@@ -46,6 +46,11 @@ use xai_core::{Result, XaiError};
 use super::Precision;
 use super::graph::CapturedGraph;
 
+/// Most tile positions with two output vectors (24 accumulators of the 32 vector registers).
+const MAX_RB_2: usize = 12;
+/// Most tile positions with one output vector.
+const MAX_RB_1: usize = 16;
+
 /// Rows per forward/backward sub-batch on one core.
 pub const SUB_BATCH: usize = 8;
 
@@ -213,6 +218,8 @@ pub struct HostPlan {
     input: usize,
     output: usize,
     classes: usize,
+    /// Node index → the slot of its output, for the nodes the plan runs.
+    node_slots: HashMap<usize, usize>,
 }
 
 enum Value {
@@ -458,8 +465,14 @@ impl HostPlan {
         let per_row = start.shape.to_vec().get(1..)?.to_vec();
         let input = cx.slot(&per_row);
         cx.values.insert(start.id, Value::Var(input, per_row));
-        for node in &g.nodes[first..] {
+        let mut node_slots = HashMap::new();
+        for (k, node) in g.nodes.iter().enumerate().skip(first) {
             cx.step(&node.op)?;
+            if let Some(out) = node.op.outputs().next()
+                && let Some((slot, _)) = cx.var(out)
+            {
+                node_slots.insert(k, slot);
+            }
         }
         let (output, out_shape) = cx.var(&g.outputs[0])?;
         let classes = match out_shape.as_slice() {
@@ -473,6 +486,7 @@ impl HostPlan {
             input,
             output,
             classes,
+            node_slots,
         })
     }
 
@@ -640,6 +654,18 @@ impl HostPlan {
     /// Forward and backward of one sub-batch; returns the gradient rows.
     fn grads_batch(&self, x: Vec<f32>, classes: &[usize], sc: &mut Scratch) -> Vec<f32> {
         let b = classes.len();
+        self.run_forward(x, b, sc);
+        // Seed: one-hot rows at the target classes.
+        let mut seed = std::mem::take(&mut sc.cots[self.output]);
+        seed.clear();
+        seed.resize(b * self.classes, 0.0);
+        for (r, &c) in classes.iter().enumerate() {
+            seed[r * self.classes + c] = 1.0;
+        }
+        self.run_backward(self.output, seed, b, sc)
+    }
+
+    fn run_forward(&self, x: Vec<f32>, b: usize, sc: &mut Scratch) {
         let n = self.sizes.len();
         sc.vals.resize_with(n, Vec::new);
         sc.cots.resize_with(n, Vec::new);
@@ -650,16 +676,13 @@ impl HostPlan {
         for (si, step) in self.steps.iter().enumerate() {
             self.forward(step, si, b, sc);
         }
-        // Seed: one-hot rows at the target classes.
-        let out = self.output;
-        let mut seed = std::mem::take(&mut sc.cots[out]);
-        seed.clear();
-        seed.resize(b * self.classes, 0.0);
-        for (r, &c) in classes.iter().enumerate() {
-            seed[r * self.classes + c] = 1.0;
-        }
-        sc.cots[out] = seed;
-        sc.live[out] = true;
+    }
+
+    /// Backward from `seed` at `slot` (after [`run_forward`](Self::run_forward)); returns the
+    /// cotangent of the start rows.
+    fn run_backward(&self, slot: usize, seed: Vec<f32>, b: usize, sc: &mut Scratch) -> Vec<f32> {
+        sc.cots[slot] = seed;
+        sc.live[slot] = true;
         for (si, step) in self.steps.iter().enumerate().rev() {
             self.backward(step, si, b, sc);
         }
@@ -667,6 +690,75 @@ impl HostPlan {
             return vec![0.0; b * self.row_len()];
         }
         std::mem::take(&mut sc.cots[self.input])
+    }
+
+    /// Run `f` on sub-batches of the rows of `x` on this thread and concatenate its results.
+    fn batched(
+        &self,
+        x: &[f32],
+        mut f: impl FnMut(std::ops::Range<usize>, Vec<f32>, &mut Scratch) -> Vec<f32>,
+    ) -> Result<Vec<f32>> {
+        let p = self.row_len();
+        if p == 0 || !x.len().is_multiple_of(p) {
+            return Err(XaiError::shape(
+                "host kernel input",
+                format!("rows of {p}"),
+                &[x.len()],
+            ));
+        }
+        let rows = x.len() / p;
+        let mut sc = Scratch::default();
+        let mut out = Vec::new();
+        for start in (0..rows).step_by(SUB_BATCH) {
+            let end = (start + SUB_BATCH).min(rows);
+            out.extend(f(start..end, x[start * p..end * p].to_vec(), &mut sc));
+        }
+        Ok(out)
+    }
+
+    fn node_slot(&self, node: usize) -> Result<usize> {
+        self.node_slots
+            .get(&node)
+            .copied()
+            .ok_or_else(|| XaiError::UnknownNode(format!("#{node} (not run by the host plan)")))
+    }
+
+    /// The model's outputs `[rows, classes]` for the rows of `x`.
+    pub fn outputs(&self, x: &[f32]) -> Result<Vec<f32>> {
+        self.batched(x, |r, xb, sc| {
+            self.run_forward(xb, r.len(), sc);
+            std::mem::take(&mut sc.vals[self.output])
+        })
+    }
+
+    /// The value of node `node`'s output for the rows of `x` (row-major).
+    pub fn value_at(&self, x: &[f32], node: usize) -> Result<Vec<f32>> {
+        let slot = self.node_slot(node)?;
+        self.batched(x, |r, xb, sc| {
+            self.run_forward(xb, r.len(), sc);
+            std::mem::take(&mut sc.vals[slot])
+        })
+    }
+
+    /// The vector-Jacobian product `cotᵀ ∂ node / ∂ start` for the rows of `x`, where `cot`
+    /// holds one cotangent row per input row, shaped like node `node`'s output.
+    pub fn vjp_at(&self, x: &[f32], node: usize, cot: &[f32]) -> Result<Vec<f32>> {
+        let slot = self.node_slot(node)?;
+        let per = self.sizes[slot];
+        let rows = x.len() / self.row_len().max(1);
+        if cot.len() != rows * per {
+            return Err(XaiError::shape(
+                "host kernel cotangent",
+                format!("{rows} rows of {per}"),
+                &[cot.len()],
+            ));
+        }
+        self.batched(x, |r, xb, sc| {
+            let b = r.len();
+            self.run_forward(xb, b, sc);
+            let seed = cot[r.start * per..r.end * per].to_vec();
+            self.run_backward(slot, seed, b, sc)
+        })
     }
 
     fn forward(&self, step: &Step, si: usize, b: usize, sc: &mut Scratch) {
@@ -775,6 +867,21 @@ impl HostPlan {
         add(&mut sc.cots[x]);
     }
 
+    /// Add `values` into slot `x`'s cotangent; the first contribution is written, not added
+    /// to zeros.
+    fn add_into(sc: &mut Scratch, x: usize, values: impl Iterator<Item = f32>) {
+        let c = &mut sc.cots[x];
+        if sc.live[x] {
+            for (o, v) in c.iter_mut().zip(values) {
+                *o += v;
+            }
+        } else {
+            c.clear();
+            c.extend(values);
+            sc.live[x] = true;
+        }
+    }
+
     fn backward(&self, step: &Step, si: usize, b: usize, sc: &mut Scratch) {
         let isa = self.isa;
         let out = match step {
@@ -845,15 +952,12 @@ impl HostPlan {
                 });
             }
             Step::Relu { x, .. } => {
-                let len = g.len();
                 let y = std::mem::take(&mut sc.vals[out]);
-                Self::accumulate(sc, *x, len, |gx| {
-                    for ((o, &gv), &yv) in gx.iter_mut().zip(&g).zip(&y) {
-                        if yv > 0.0 {
-                            *o += gv;
-                        }
-                    }
-                });
+                let masked = g
+                    .iter()
+                    .zip(&y)
+                    .map(|(&gv, &yv)| if yv > 0.0 { gv } else { 0.0 });
+                Self::add_into(sc, *x, masked);
                 sc.vals[out] = y;
             }
             Step::Dense { x, inputs, bwd, .. } => {
@@ -862,27 +966,15 @@ impl HostPlan {
                 tmp.clear();
                 tmp.resize(b * inputs, 0.0);
                 dense(isa, &g, b, outputs, bwd, &mut tmp);
-                Self::accumulate(sc, *x, b * inputs, |gx| {
-                    for (o, &v) in gx.iter_mut().zip(&tmp) {
-                        *o += v;
-                    }
-                });
+                Self::add_into(sc, *x, tmp.iter().copied());
                 sc.pad = tmp;
             }
             Step::AddConst { x, .. } => {
-                Self::accumulate(sc, *x, g.len(), |gx| {
-                    for (o, &v) in gx.iter_mut().zip(&g) {
-                        *o += v;
-                    }
-                });
+                Self::add_into(sc, *x, g.iter().copied());
             }
             Step::Add { a, b: bb, .. } => {
                 for s in [*a, *bb] {
-                    Self::accumulate(sc, s, g.len(), |gx| {
-                        for (o, &v) in gx.iter_mut().zip(&g) {
-                            *o += v;
-                        }
-                    });
+                    Self::add_into(sc, s, g.iter().copied());
                 }
             }
         }
@@ -932,7 +1024,7 @@ unsafe fn run_tiles(
     cols: usize,
     mut emit: impl FnMut(usize, usize, &[f32]),
 ) {
-    let mut stage = [[0.0f32; 32]; 8];
+    let mut stage = [[0.0f32; 32]; MAX_RB_1];
     let mut col0 = 0;
     while col0 < cols {
         let nv = if cols - col0 > 16 { 2 } else { 1 };
@@ -945,12 +1037,10 @@ unsafe fn run_tiles(
         }
         let mut p = 0;
         while p < positions {
-            let rb = match positions - p {
-                8.. => 8,
-                4..=7 => 4,
-                2..=3 => 2,
-                _ => 1,
-            };
+            // Equal tiles as wide as the registers allow (14 positions → 7 + 7, not 8 + 4 + 2).
+            let left = positions - p;
+            let widest = if nv == 2 { MAX_RB_2 } else { MAX_RB_1 };
+            let rb = left.div_ceil(left.div_ceil(widest));
             // SAFETY: p + rb ≤ positions.
             a.x = unsafe { args.x.add(p * args.row_step) };
             // SAFETY: forwarded from the caller's contract.
@@ -964,18 +1054,39 @@ unsafe fn run_tiles(
     }
 }
 
-unsafe fn tile(isa: Isa, rb: usize, nv: usize, a: &TileArgs, out: &mut [[f32; 32]; 8]) {
+unsafe fn tile(isa: Isa, rb: usize, nv: usize, a: &TileArgs, out: &mut [[f32; 32]; MAX_RB_1]) {
     macro_rules! pick {
         ($f:ident) => {
             match (rb, nv) {
+                (12, 2) => $f::<12, 2>(a, out),
+                (11, 2) => $f::<11, 2>(a, out),
+                (10, 2) => $f::<10, 2>(a, out),
+                (9, 2) => $f::<9, 2>(a, out),
                 (8, 2) => $f::<8, 2>(a, out),
-                (8, _) => $f::<8, 1>(a, out),
+                (7, 2) => $f::<7, 2>(a, out),
+                (6, 2) => $f::<6, 2>(a, out),
+                (5, 2) => $f::<5, 2>(a, out),
                 (4, 2) => $f::<4, 2>(a, out),
-                (4, _) => $f::<4, 1>(a, out),
+                (3, 2) => $f::<3, 2>(a, out),
                 (2, 2) => $f::<2, 2>(a, out),
-                (2, _) => $f::<2, 1>(a, out),
-                (_, 2) => $f::<1, 2>(a, out),
-                (_, _) => $f::<1, 1>(a, out),
+                (1, 2) => $f::<1, 2>(a, out),
+                (16, 1) => $f::<16, 1>(a, out),
+                (15, 1) => $f::<15, 1>(a, out),
+                (14, 1) => $f::<14, 1>(a, out),
+                (13, 1) => $f::<13, 1>(a, out),
+                (12, 1) => $f::<12, 1>(a, out),
+                (11, 1) => $f::<11, 1>(a, out),
+                (10, 1) => $f::<10, 1>(a, out),
+                (9, 1) => $f::<9, 1>(a, out),
+                (8, 1) => $f::<8, 1>(a, out),
+                (7, 1) => $f::<7, 1>(a, out),
+                (6, 1) => $f::<6, 1>(a, out),
+                (5, 1) => $f::<5, 1>(a, out),
+                (4, 1) => $f::<4, 1>(a, out),
+                (3, 1) => $f::<3, 1>(a, out),
+                (2, 1) => $f::<2, 1>(a, out),
+                (1, 1) => $f::<1, 1>(a, out),
+                _ => unreachable!("tile {rb}×{nv} is not instantiated"),
             }
         };
     }
@@ -991,7 +1102,10 @@ unsafe fn tile(isa: Isa, rb: usize, nv: usize, a: &TileArgs, out: &mut [[f32; 32
 /// See [`run_tiles`]; the CPU must support AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_avx512<const RB: usize, const NV: usize>(a: &TileArgs, out: &mut [[f32; 32]; 8]) {
+unsafe fn tile_avx512<const RB: usize, const NV: usize>(
+    a: &TileArgs,
+    out: &mut [[f32; 32]; MAX_RB_1],
+) {
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_ps(); NV]; RB];
     if let Some(b) = a.bias {
@@ -1033,7 +1147,10 @@ unsafe fn tile_avx512<const RB: usize, const NV: usize>(a: &TileArgs, out: &mut 
 ///
 /// # Safety
 /// See [`run_tiles`].
-unsafe fn tile_portable<const RB: usize, const NV: usize>(a: &TileArgs, out: &mut [[f32; 32]; 8]) {
+unsafe fn tile_portable<const RB: usize, const NV: usize>(
+    a: &TileArgs,
+    out: &mut [[f32; 32]; MAX_RB_1],
+) {
     let lanes = 16 * NV;
     let mut acc = [[0.0f32; 32]; RB];
     if let Some(b) = a.bias {
@@ -1218,15 +1335,41 @@ fn dense(isa: Isa, x: &[f32], rows: usize, inputs: usize, w: &Packed, y: &mut [f
 }
 
 /// Max pooling of `b` images with the argmax (index in the input plane) of every output;
-/// padding never wins (it is −∞).
+/// padding never wins (it is −∞), the first maximum wins ties, and a NaN wins and stays.
 fn max_pool(x: &[f32], win: &Window, b: usize, y: &mut [f32], idx: &mut [u32]) {
     let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
+    let unpadded = win.pad == [(0, 0), (0, 0)];
     for p in 0..b * win.c {
         let xs = &x[p * plane_in..(p + 1) * plane_in];
+        let ys = &mut y[p * plane_out..(p + 1) * plane_out];
+        let is = &mut idx[p * plane_out..(p + 1) * plane_out];
         for oy in 0..win.oh {
-            for ox in 0..win.ow {
-                let mut best = f32::NEG_INFINITY;
-                let mut at = u32::MAX;
+            let (yr, ir) = (
+                &mut ys[oy * win.ow..(oy + 1) * win.ow],
+                &mut is[oy * win.ow..(oy + 1) * win.ow],
+            );
+            if unpadded {
+                // Every window cell is inside: one pass per cell over the output row, no
+                // bounds checks (the common 2×2 / stride-2 layer).
+                for i in 0..win.kh {
+                    for j in 0..win.kw {
+                        let base = (oy * win.stride[0] + i * win.dil[0]) * win.w + j * win.dil[1];
+                        let first = i == 0 && j == 0;
+                        for (ox, (best, at)) in yr.iter_mut().zip(ir.iter_mut()).enumerate() {
+                            let k = base + ox * win.stride[1];
+                            let v = xs[k];
+                            // Selects, not branches: which cell wins is data-dependent.
+                            let take = first | (v > *best) | (v.is_nan() & !best.is_nan());
+                            *best = if take { v } else { *best };
+                            *at = if take { k as u32 } else { *at };
+                        }
+                    }
+                }
+                continue;
+            }
+            for (ox, (best, at)) in yr.iter_mut().zip(ir.iter_mut()).enumerate() {
+                *best = f32::NEG_INFINITY;
+                *at = u32::MAX;
                 for i in 0..win.kh {
                     let yy = (oy * win.stride[0] + i * win.dil[0]).wrapping_sub(win.pad[0].0);
                     if yy >= win.h {
@@ -1238,16 +1381,12 @@ fn max_pool(x: &[f32], win: &Window, b: usize, y: &mut [f32], idx: &mut [u32]) {
                             continue;
                         }
                         let v = xs[yy * win.w + xx];
-                        // First maximum wins; a NaN wins and propagates, as in burn.
-                        if v > best || (v.is_nan() && !best.is_nan()) || at == u32::MAX {
-                            best = v;
-                            at = (yy * win.w + xx) as u32;
+                        if *at == u32::MAX || v > *best || (v.is_nan() && !best.is_nan()) {
+                            *best = v;
+                            *at = (yy * win.w + xx) as u32;
                         }
                     }
                 }
-                let o = p * plane_out + oy * win.ow + ox;
-                y[o] = best;
-                idx[o] = at;
             }
         }
     }

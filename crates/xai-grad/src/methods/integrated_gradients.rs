@@ -280,7 +280,34 @@ fn ig_fixed<const D: usize>(
         None
     };
     // The prefix's output at x and at the baseline, as rows [N, P].
+    // The host plan from the input runs the prefix (and its VJP at the end) on the CPU.
+    let host_full = if host_enabled(&ex.device, ex.precision) && dtype == burn::tensor::DType::F32 {
+        HostPlan::compile(&g0, None, Isa::detect())
+    } else {
+        None
+    };
     let entry = match &prefix {
+        Some(p) if host_full.is_some() => {
+            let plan = host_full.as_ref().expect("checked");
+            let last = p[p.len() - 1];
+            let at = |t: &Tensor<D>| -> Result<Tensor<2>> {
+                let z = plan.value_at(&xai_core::tensor_to_vec(t.clone())?, last)?;
+                let per = z.len() / n.max(1);
+                Ok(Tensor::<2>::from_data(
+                    TensorData::new(z, [n, per]),
+                    (&x.device(), dtype),
+                ))
+            };
+            let zx = at(x)?;
+            let zb = at(&baseline)?;
+            let shape = g0.nodes()[last]
+                .op
+                .outputs()
+                .next()
+                .map(|t| t.shape.to_vec())
+                .unwrap_or_default();
+            Some((zb.clone(), zx - zb, shape))
+        }
         Some(p) => {
             let at = |t: &Tensor<D>| -> Result<Tensor<2>> {
                 let node = g0.nodes()[p[p.len() - 1]].name.clone();
@@ -465,6 +492,19 @@ fn ig_fixed<const D: usize>(
         total.ok_or_else(|| XaiError::EmptyBatch("no IG steps".into()))?
     };
     let integral: Tensor<D> = match (&prefix, &entry) {
+        (Some(p), Some(_)) if host_full.is_some() => {
+            let plan = host_full.as_ref().expect("checked");
+            let g = plan.vjp_at(
+                &xai_core::tensor_to_vec(x.clone())?,
+                p[p.len() - 1],
+                &xai_core::tensor_to_vec(integral)?,
+            )?;
+            Tensor::<1>::from_data(
+                TensorData::new(g, [n * x.dims()[1..].iter().product::<usize>()]),
+                (&dev, dtype),
+            )
+            .reshape(dims)
+        }
         // Back through the affine prefix: one vector-Jacobian product per input.
         (Some(p), Some(_)) => {
             let node = g0.nodes()[p[p.len() - 1]].name.clone();
