@@ -83,13 +83,16 @@ fn linear(dtype: DType, i: usize, o: usize, seed: u64) -> Linear {
 }
 
 /// conv(stride 2) → ReLU → h + conv(dilation 2)(h) → ReLU → conv(20 channels) → max-pool(3,
-/// stride 1, padding 1) → avg-pool(2) → dense → ReLU → dense.
+/// stride 1, padding 1) → max-pool(2, stride 2) → max-pool(2, stride 1) → avg-pool(2, stride 1,
+/// padding 1, padding not counted) → dense → ReLU → dense: every pooling code path.
 #[derive(Module, Debug)]
 struct Residual {
     c1: Conv2d,
     c2: Conv2d,
     c3: Conv2d,
     mp: MaxPool2d,
+    mp2: MaxPool2d,
+    mp3: MaxPool2d,
     ap: AvgPool2d,
     fc1: Linear,
     fc2: Linear,
@@ -106,7 +109,13 @@ impl Residual {
                 .with_strides([1, 1])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(),
-            ap: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            mp2: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            mp3: MaxPool2dConfig::new([2, 2]).with_strides([1, 1]).init(),
+            ap: AvgPool2dConfig::new([2, 2])
+                .with_strides([1, 1])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_count_include_pad(false)
+                .init(),
             fc1: linear(dtype, 20 * 3 * 3, 37, 4),
             fc2: linear(dtype, 37, 5, 5),
             act: Relu::new(),
@@ -118,7 +127,8 @@ impl Residual {
         let x = x.reshape([n, 3, SIDE, SIDE]);
         let h = self.act.forward(self.c1.forward(x));
         let h = self.act.forward(h.clone() + self.c2.forward(h));
-        let h = self.ap.forward(self.mp.forward(self.c3.forward(h)));
+        let h = self.mp2.forward(self.mp.forward(self.c3.forward(h)));
+        let h = self.ap.forward(self.mp3.forward(h));
         let h = h.reshape([n, 20 * 3 * 3]);
         self.fc2.forward(self.act.forward(self.fc1.forward(h)))
     }

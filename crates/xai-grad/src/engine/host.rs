@@ -1348,6 +1348,24 @@ fn max_pool(x: &[f32], win: &Window, b: usize, y: &mut [f32], idx: &mut [u32]) {
                 &mut ys[oy * win.ow..(oy + 1) * win.ow],
                 &mut is[oy * win.ow..(oy + 1) * win.ow],
             );
+            if unpadded && win.kh == 2 && win.kw == 2 && win.stride == [2, 2] && win.dil == [1, 1] {
+                // The common 2×2 / stride-2 layer: four loads and three selects per output.
+                let top = 2 * oy * win.w;
+                for (ox, (best, at)) in yr.iter_mut().zip(ir.iter_mut()).enumerate() {
+                    let k = top + 2 * ox;
+                    let mut m = xs[k];
+                    let mut a = k;
+                    for c in [k + 1, k + win.w, k + win.w + 1] {
+                        let v = xs[c];
+                        let take = (v > m) | (v.is_nan() & !m.is_nan());
+                        m = if take { v } else { m };
+                        a = if take { c } else { a };
+                    }
+                    *best = m;
+                    *at = a as u32;
+                }
+                continue;
+            }
             if unpadded {
                 // Every window cell is inside: one pass per cell over the output row, no
                 // bounds checks (the common 2×2 / stride-2 layer).
