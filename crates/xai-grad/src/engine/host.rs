@@ -801,7 +801,7 @@ impl HostPlan {
                 let mut idx = std::mem::take(&mut sc.indices[si]);
                 idx.clear();
                 idx.resize(y.len(), 0);
-                max_pool(&sc.vals[*x], win, b, &mut y, &mut idx);
+                max_pool(self.isa, &sc.vals[*x], win, b, &mut y, &mut idx);
                 sc.indices[si] = idx;
                 sc.vals[*out] = y;
             }
@@ -1336,7 +1336,7 @@ fn dense(isa: Isa, x: &[f32], rows: usize, inputs: usize, w: &Packed, y: &mut [f
 
 /// Max pooling of `b` images with the argmax (index in the input plane) of every output;
 /// padding never wins (it is −∞), the first maximum wins ties, and a NaN wins and stays.
-fn max_pool(x: &[f32], win: &Window, b: usize, y: &mut [f32], idx: &mut [u32]) {
+fn max_pool(isa: Isa, x: &[f32], win: &Window, b: usize, y: &mut [f32], idx: &mut [u32]) {
     let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
     let unpadded = win.pad == [(0, 0), (0, 0)];
     for p in 0..b * win.c {
@@ -1351,6 +1351,14 @@ fn max_pool(x: &[f32], win: &Window, b: usize, y: &mut [f32], idx: &mut [u32]) {
             if unpadded && win.kh == 2 && win.kw == 2 && win.stride == [2, 2] && win.dil == [1, 1] {
                 // The common 2×2 / stride-2 layer: four loads and three selects per output.
                 let top = 2 * oy * win.w;
+                #[cfg(target_arch = "x86_64")]
+                if isa == Isa::Avx512 && 2 * win.ow <= win.w && top + win.w + 2 * win.ow <= xs.len()
+                {
+                    // SAFETY: AVX-512F was detected; the two input rows and the output row are
+                    // in bounds (checked above and by the slice lengths).
+                    unsafe { pool2x2_row_avx512(xs, top, win.w, yr, ir) };
+                    continue;
+                }
                 for (ox, (best, at)) in yr.iter_mut().zip(ir.iter_mut()).enumerate() {
                     let k = top + 2 * ox;
                     let mut m = xs[k];
@@ -1407,6 +1415,68 @@ fn max_pool(x: &[f32], win: &Window, b: usize, y: &mut [f32], idx: &mut [u32]) {
                 }
             }
         }
+    }
+}
+
+/// One output row of a 2×2 / stride-2 max-pool, 16 outputs per step: the even and odd columns
+/// of the two input rows are separated by permutes, and three masked blends keep the first
+/// maximum (or a NaN) and its index, as the scalar loop does.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `xs[top..top + w + 2·out.len()]` must exist and
+/// `2·out.len() ≤ w`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pool2x2_row_avx512(xs: &[f32], top: usize, w: usize, out: &mut [f32], idx: &mut [u32]) {
+    use std::arch::x86_64::*;
+    let ow = out.len();
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    let mut o = 0;
+    while o < ow {
+        let n = (ow - o).min(16);
+        let lo: __mmask16 = if 2 * n >= 16 {
+            0xFFFF
+        } else {
+            (1u16 << (2 * n)) - 1
+        };
+        let hi: __mmask16 = if 2 * n <= 16 {
+            0
+        } else if 2 * n - 16 >= 16 {
+            0xFFFF
+        } else {
+            (1u16 << (2 * n - 16)) - 1
+        };
+        let keep: __mmask16 = if n == 16 { 0xFFFF } else { (1u16 << n) - 1 };
+        let load = |at: usize| unsafe {
+            let p = xs.as_ptr().add(at);
+            let a = _mm512_maskz_loadu_ps(lo, p);
+            let b = _mm512_maskz_loadu_ps(hi, p.add(16));
+            (
+                _mm512_permutex2var_ps(a, even, b),
+                _mm512_permutex2var_ps(a, odd, b),
+            )
+        };
+        let k0 = top + 2 * o;
+        let (x00, x01) = load(k0);
+        let (x10, x11) = load(k0 + w);
+        let base = _mm512_add_epi32(_mm512_set1_epi32(k0 as i32), even);
+        let mut m = x00;
+        let mut at = base;
+        for (v, off) in [(x01, 1), (x10, w), (x11, w + 1)] {
+            let gt = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ);
+            let nan_v = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            let nan_m = _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q);
+            let take = gt | (nan_v & !nan_m);
+            m = _mm512_mask_blend_ps(take, m, v);
+            let cand = _mm512_add_epi32(base, _mm512_set1_epi32(off as i32));
+            at = _mm512_mask_blend_epi32(take, at, cand);
+        }
+        unsafe {
+            _mm512_mask_storeu_ps(out.as_mut_ptr().add(o), keep, m);
+            _mm512_mask_storeu_epi32(idx.as_mut_ptr().add(o) as *mut i32, keep, at);
+        }
+        o += n;
     }
 }
 
