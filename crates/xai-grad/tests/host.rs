@@ -195,17 +195,20 @@ fn host_gradients_match_burn_in_f64_on_every_kernel_path() {
         oracle.iter().any(|v| v.abs() > 1e-3),
         "the gradient must not be trivially zero"
     );
-    if Isa::detect() == Isa::Avx512 {
+    for isa in [Isa::Avx512, Isa::Avx2]
+        .into_iter()
+        .filter(|i| i.supported())
+    {
         let fast: Vec<f64> = p
             .clone()
-            .with_isa(Isa::Avx512)
+            .with_isa(isa)
             .class_grads(&rows, &classes)
             .unwrap()
             .iter()
             .map(|&v| v as f64)
             .collect();
         let e = rel_err(&fast, &portable);
-        assert!(e < 1e-5, "AVX-512 tiles vs portable tiles: {e:e}");
+        assert!(e < 1e-5, "{isa:?} tiles vs portable tiles: {e:e}");
     }
     // Forward values too (the host plan also serves `Explainable::forward`).
     let out: Vec<f64> = p

@@ -1,5 +1,5 @@
 //! Host kernels: the first-order input gradient of conv / pool / dense graphs, computed on host
-//! memory by our own register-tiled kernels (AVX-512 where the CPU has it).
+//! memory by our own register-tiled kernels (AVX-512, or AVX2 + FMA).
 //!
 //! Why it exists: on a small CNN, burn's CPU backend (flex) spends most of an input gradient in
 //! code that is not arithmetic: im2col and col2im copies, max-pool-with-indices, and AVX2 gemm
@@ -25,9 +25,10 @@
 //! direct convolutions on a zero-padded copy of the image (no im2col buffer), the input gradient
 //! of a stride-1 convolution (a convolution of the padded output gradient with the flipped,
 //! transposed kernel), and dense layers forward and backward (a 1×1 convolution whose positions
-//! are the rows of the batch). [`Isa::Portable`] computes the same tiles in plain Rust: the
-//! fallback, and the oracle the tests hold the AVX-512 tiles to; input gradients of strided
-//! convolutions use a scalar scatter.
+//! are the rows of the batch). The AVX2 + FMA tile is the same loop with 8-lane vectors and
+//! 16-channel column blocks. [`Isa::Portable`] computes the same tiles in plain Rust: the
+//! oracle the tests hold the SIMD tiles to; input gradients of strided convolutions use a
+//! scalar scatter.
 //!
 //! Shapes: a slot holds `rows × per_row` f32 values, row-major, with burn's NCHW layout inside a
 //! row, so the result is bit-for-bit laid out as burn's.
@@ -57,32 +58,63 @@ pub const SUB_BATCH: usize = 8;
 /// Which tile implementation runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
-    /// AVX-512F intrinsics (x86-64 with AVX-512).
+    /// AVX-512F intrinsics: 16-lane vectors, 32 registers.
     Avx512,
-    /// Plain Rust loops: any CPU.
+    /// AVX2 + FMA intrinsics: 8-lane vectors, 16 registers.
+    Avx2,
+    /// Plain Rust loops: any CPU (the tests' reference; not fast).
     Portable,
 }
 
 impl Isa {
-    /// The fastest tile this CPU runs.
+    /// The fastest tile this CPU runs, unless `XAI_HOST_ISA` (`avx512`, `avx2`, `portable`)
+    /// asks for another one it supports (to measure the AVX2 path on an AVX-512 machine).
     pub fn detect() -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
+        let wanted = std::env::var("XAI_HOST_ISA").ok();
+        let order = match wanted.as_deref() {
+            Some("avx2") => [Isa::Avx2, Isa::Portable, Isa::Portable],
+            Some("portable") => [Isa::Portable; 3],
+            _ => [Isa::Avx512, Isa::Avx2, Isa::Portable],
+        };
+        order
+            .into_iter()
+            .find(|i| i.supported())
+            .unwrap_or(Isa::Portable)
+    }
+
+    /// Whether this CPU can run these tiles.
+    pub fn supported(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
             }
+            Isa::Portable => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
         }
-        Isa::Portable
+    }
+
+    /// Vector lanes, and the most tile positions with two / one output vectors (accumulators
+    /// plus weights and a broadcast must fit the register file).
+    fn shape(self) -> (usize, usize, usize) {
+        match self {
+            Isa::Avx512 | Isa::Portable => (16, MAX_RB_2, MAX_RB_1),
+            Isa::Avx2 => (8, 6, 12),
+        }
     }
 }
 
 /// Whether attributions on `device` in `precision` take the host kernels: flex in f32, on a CPU
-/// with AVX-512 (elsewhere burn's kernels are as fast or faster), unless the environment variable
-/// `XAI_HOST_KERNELS` is `off` (to measure burn's path).
+/// with AVX-512 or AVX2 + FMA (the portable tiles are a reference, slower than burn), unless the
+/// environment variable `XAI_HOST_KERNELS` is `off` (to measure burn's path).
 pub(crate) fn host_enabled(device: &Device, precision: Precision) -> bool {
     precision == Precision::F32
         && device.clone().inner() == Device::flex()
-        && Isa::detect() == Isa::Avx512
+        && Isa::detect() != Isa::Portable
         && std::env::var("XAI_HOST_KERNELS").map_or(true, |v| v != "off")
 }
 
@@ -209,6 +241,26 @@ enum Step {
 }
 
 /// A graph compiled for the host kernels (see the module docs).
+///
+/// ```
+/// use burn::nn::{Linear, LinearConfig};
+/// use burn::tensor::{Device, Tensor};
+/// use xai_grad::engine::CapturedGraph;
+/// use xai_grad::engine::host::{HostPlan, Isa};
+///
+/// let dev = Device::flex();
+/// let layer: Linear = LinearConfig::new(3, 2).init(&dev);
+/// let x = Tensor::<2>::ones([4, 3], &dev);
+/// let g = CapturedGraph::capture(&layer, x, |m, x: Tensor<2>| m.forward(x)).unwrap();
+/// let plan = HostPlan::compile(&g, None, Isa::Portable).expect("a dense layer is covered");
+/// // ∂ out[r, 1] / ∂ x[r] of a linear layer is column 1 of its [in, out] weight.
+/// let grads = plan.class_grads(&[0.5; 6], &[1, 1]).unwrap();
+/// let w = layer.weight.val().into_data().try_to_vec::<f32>().unwrap();
+/// for i in 0..3 {
+///     assert!((grads[i] - w[i * 2 + 1]).abs() < 1e-6);
+///     assert_eq!(grads[i], grads[3 + i]);
+/// }
+/// ```
 #[derive(Clone, Debug)]
 pub struct HostPlan {
     isa: Isa,
@@ -480,7 +532,7 @@ impl HostPlan {
             _ => return None,
         };
         Some(HostPlan {
-            isa,
+            isa: if isa.supported() { isa } else { Isa::Portable },
             steps: cx.steps,
             sizes: cx.sizes,
             input,
@@ -496,8 +548,10 @@ impl HostPlan {
     }
 
     /// The same plan with another tile implementation (tests compare them).
+    ///
+    /// An ISA this CPU lacks is replaced by [`Isa::Portable`] (never an illegal instruction).
     pub fn with_isa(mut self, isa: Isa) -> HostPlan {
-        self.isa = isa;
+        self.isa = if isa.supported() { isa } else { Isa::Portable };
         self
     }
 
@@ -774,7 +828,6 @@ impl HostPlan {
                 x,
                 out,
                 win,
-                co,
                 fwd,
                 bias,
                 ..
@@ -793,7 +846,6 @@ impl HostPlan {
                         false,
                     );
                 }
-                let _ = co;
                 sc.vals[*out] = y;
             }
             Step::MaxPool { x, out, win } => {
@@ -1027,8 +1079,9 @@ unsafe fn run_tiles(
     let mut stage = [[0.0f32; 32]; MAX_RB_1];
     let mut col0 = 0;
     while col0 < cols {
-        let nv = if cols - col0 > 16 { 2 } else { 1 };
-        let width = (16 * nv).min(cols - col0);
+        let (lanes, widest2, widest1) = isa.shape();
+        let nv = if cols - col0 > lanes { 2 } else { 1 };
+        let width = (lanes * nv).min(cols - col0);
         let mut a = args;
         // SAFETY: col0 < cols ≤ stride; the packed rows are padded by 32 columns.
         unsafe {
@@ -1039,7 +1092,7 @@ unsafe fn run_tiles(
         while p < positions {
             // Equal tiles as wide as the registers allow (14 positions → 7 + 7, not 8 + 4 + 2).
             let left = positions - p;
-            let widest = if nv == 2 { MAX_RB_2 } else { MAX_RB_1 };
+            let widest = if nv == 2 { widest2 } else { widest1 };
             let rb = left.div_ceil(left.div_ceil(widest));
             // SAFETY: p + rb ≤ positions.
             a.x = unsafe { args.x.add(p * args.row_step) };
@@ -1050,7 +1103,7 @@ unsafe fn run_tiles(
             }
             p += rb;
         }
-        col0 += 16 * nv;
+        col0 += lanes * nv;
     }
 }
 
@@ -1094,7 +1147,79 @@ unsafe fn tile(isa: Isa, rb: usize, nv: usize, a: &TileArgs, out: &mut [[f32; 32
         #[cfg(target_arch = "x86_64")]
         // SAFETY: Isa::Avx512 is only chosen after detecting AVX-512F.
         Isa::Avx512 => unsafe { pick!(tile_avx512) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Isa::Avx2 is only chosen after detecting AVX2 and FMA.
+        Isa::Avx2 => unsafe {
+            match (rb, nv) {
+                (6, 2) => tile_avx2::<6, 2>(a, out),
+                (5, 2) => tile_avx2::<5, 2>(a, out),
+                (4, 2) => tile_avx2::<4, 2>(a, out),
+                (3, 2) => tile_avx2::<3, 2>(a, out),
+                (2, 2) => tile_avx2::<2, 2>(a, out),
+                (1, 2) => tile_avx2::<1, 2>(a, out),
+                (12, 1) => tile_avx2::<12, 1>(a, out),
+                (11, 1) => tile_avx2::<11, 1>(a, out),
+                (10, 1) => tile_avx2::<10, 1>(a, out),
+                (9, 1) => tile_avx2::<9, 1>(a, out),
+                (8, 1) => tile_avx2::<8, 1>(a, out),
+                (7, 1) => tile_avx2::<7, 1>(a, out),
+                (6, 1) => tile_avx2::<6, 1>(a, out),
+                (5, 1) => tile_avx2::<5, 1>(a, out),
+                (4, 1) => tile_avx2::<4, 1>(a, out),
+                (3, 1) => tile_avx2::<3, 1>(a, out),
+                (2, 1) => tile_avx2::<2, 1>(a, out),
+                (1, 1) => tile_avx2::<1, 1>(a, out),
+                _ => unreachable!("AVX2 tile {rb}×{nv} is not instantiated"),
+            }
+        },
         _ => unsafe { pick!(tile_portable) },
+    }
+}
+
+/// The AVX2 + FMA tile: 8-lane vectors (a column block is 16 channels).
+///
+/// # Safety
+/// See [`run_tiles`]; the CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_avx2<const RB: usize, const NV: usize>(
+    a: &TileArgs,
+    out: &mut [[f32; 32]; MAX_RB_1],
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm256_setzero_ps(); NV]; RB];
+    if let Some(b) = a.bias {
+        for v in 0..NV {
+            let bv = unsafe { _mm256_loadu_ps(b.add(8 * v)) };
+            for row in acc.iter_mut() {
+                row[v] = bv;
+            }
+        }
+    }
+    for ci in 0..a.c {
+        for i in 0..a.kh {
+            let xi = unsafe { a.x.add(ci * a.chan + i * a.kernel_row) };
+            let wi = unsafe { a.w.add((ci * a.kh + i) * a.kw * a.w_stride) };
+            for j in 0..a.kw {
+                let xj = unsafe { xi.add(j * a.kernel_col) };
+                let wj = unsafe { wi.add(j * a.w_stride) };
+                let mut wv = [_mm256_setzero_ps(); NV];
+                for (v, w) in wv.iter_mut().enumerate() {
+                    *w = unsafe { _mm256_loadu_ps(wj.add(8 * v)) };
+                }
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let xv = _mm256_set1_ps(unsafe { *xj.add(r * a.row_step) });
+                    for v in 0..NV {
+                        row[v] = _mm256_fmadd_ps(xv, wv[v], row[v]);
+                    }
+                }
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (v, val) in row.iter().enumerate() {
+            unsafe { _mm256_storeu_ps(out[r].as_mut_ptr().add(8 * v), *val) };
+        }
     }
 }
 
