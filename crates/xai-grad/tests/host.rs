@@ -1,13 +1,18 @@
 //! The host kernels (`engine::host`) against burn's reverse mode in f64: input gradients and
 //! integrated gradients of a residual CNN that exercises every kernel path (strided conv →
 //! scalar scatter, dilated conv → flipped convolution, residual add, padded max-pool, average
-//! pool, dense layers, channel counts that are not multiples of 16), the AVX-512 tiles against
-//! the portable ones, batch invariance, and the fall-back for graphs outside their reach.
+//! pool, dense layers, channel counts that are not multiples of 16), inference BatchNorm and the
+//! element-wise steps, the SIMD tiles against the portable ones, batch invariance, and the
+//! fall-back for graphs outside their reach.
 
+use burn::module::RunningState;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu, Tanh};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Gelu, LeakyReluConfig, Linear, LinearConfig, PaddingConfig2d, Relu,
+    Sigmoid, Tanh,
+};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use xai_core::Target;
 use xai_grad::Precision;
@@ -321,19 +326,20 @@ fn path_integral_is_the_weighted_sum_of_gradients() {
     assert!(rel_err(&got, &want) < 1e-5);
 }
 
+/// Dense → GELU → dense: GELU has no host kernel.
 #[derive(Module, Debug)]
-struct WithTanh {
+struct WithGelu {
     fc1: Linear,
     fc2: Linear,
-    act: Tanh,
+    act: Gelu,
 }
 
-impl WithTanh {
+impl WithGelu {
     fn new(dtype: DType) -> Self {
-        WithTanh {
+        WithGelu {
             fc1: linear(dtype, 4, 6, 9),
             fc2: linear(dtype, 6, 3, 10),
-            act: Tanh::new(),
+            act: Gelu::new(),
         }
     }
 
@@ -342,18 +348,112 @@ impl WithTanh {
     }
 }
 
+/// conv → BatchNorm (inference, non-trivial statistics) → leaky ReLU → dense → tanh →
+/// (x − 0.5) · 2 → dense → sigmoid → dense: the element-wise and affine host steps.
+#[derive(Module, Debug)]
+struct Elementwise {
+    conv: Conv2d,
+    bn: BatchNorm,
+    fc1: Linear,
+    fc2: Linear,
+    fc3: Linear,
+    tanh: Tanh,
+    sig: Sigmoid,
+}
+
+impl Elementwise {
+    fn new(dtype: DType) -> Self {
+        let mut bn = BatchNormConfig::new(6).init(&dev());
+        bn.gamma = Param::from_tensor(tensor(values(6, 21, 1.0), [6], dtype).add_scalar(1.5));
+        bn.beta = Param::from_tensor(tensor(values(6, 22, 0.5), [6], dtype));
+        bn.running_mean = RunningState::new(tensor(values(6, 23, 0.3), [6], dtype));
+        bn.running_var = RunningState::new(tensor(values(6, 24, 0.4), [6], dtype).add_scalar(0.8));
+        Elementwise {
+            conv: conv(dtype, 3, 6, [3, 1, 1, 1], 20),
+            bn,
+            fc1: linear(dtype, 6 * SIDE * SIDE, 24, 25),
+            fc2: linear(dtype, 24, 16, 26),
+            fc3: linear(dtype, 16, 5, 27),
+            tanh: Tanh::new(),
+            sig: Sigmoid::new(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let n = x.dims()[0];
+        let h = self
+            .bn
+            .forward(self.conv.forward(x.reshape([n, 3, SIDE, SIDE])));
+        let h = LeakyReluConfig::new()
+            .with_negative_slope(0.1)
+            .init()
+            .forward(h);
+        let h = self
+            .tanh
+            .forward(self.fc1.forward(h.reshape([n, 6 * SIDE * SIDE])));
+        let h = (h - 0.5) * 2.0;
+        self.fc3.forward(self.sig.forward(self.fc2.forward(h)))
+    }
+}
+
+#[test]
+fn batchnorm_and_elementwise_layers_match_burn_in_f64() {
+    let x = inputs(5);
+    let m = Elementwise::new(DType::F32);
+    let g = CapturedGraph::capture(&m, x.clone(), |m, x: Tensor<2>| m.forward(x)).unwrap();
+    let p = HostPlan::compile(&g, None, Isa::Portable).unwrap_or_else(|| {
+        panic!(
+            "BatchNorm, leaky ReLU, tanh, sigmoid, scalar ops are covered:\n{}",
+            g.summary()
+        )
+    });
+    let classes = [0, 1, 2, 3, 4];
+    let rows: Vec<f32> = vals(x.clone()).iter().map(|&v| v as f32).collect();
+    let ex64 = Explainable::new(
+        Elementwise::new(DType::F64),
+        |m: &Elementwise, x| m.forward(x),
+        dev(),
+    )
+    .with_precision(Precision::F64);
+    let x64 = x.clone().cast(DType::F64);
+    for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512]
+        .into_iter()
+        .filter(|i| i.supported())
+    {
+        let p = p.clone().with_isa(isa);
+        let got: Vec<f64> = p
+            .class_grads(&rows, &classes)
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let want = vals(input_gradients(&ex64, &x64, &classes).unwrap());
+        assert!(want.iter().any(|v| v.abs() > 1e-4));
+        let e = rel_err(&got, &want);
+        assert!(e < 5e-5, "{isa:?} gradients vs burn f64: {e:e}");
+        let out: Vec<f64> = p
+            .outputs(&rows)
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let e = rel_err(&out, &vals(ex64.forward(&x64).unwrap()));
+        assert!(e < 5e-5, "{isa:?} outputs vs burn f64: {e:e}");
+    }
+}
+
 #[test]
 fn graphs_outside_the_host_kernels_fall_back_to_burn() {
     let x = tensor(values(8, 5, 1.0), [2, 4], DType::F32);
-    let m = WithTanh::new(DType::F32);
+    let m = WithGelu::new(DType::F32);
     let g = CapturedGraph::capture(&m, x.clone(), |m, x: Tensor<2>| m.forward(x)).unwrap();
     assert!(
         HostPlan::compile(&g, None, Isa::Portable).is_none(),
-        "tanh has no host kernel"
+        "GELU has no host kernel"
     );
     // Still explained (by burn), and equal to the f64 gradient.
     let ex = |d: DType, p| {
-        Explainable::new(WithTanh::new(d), |m: &WithTanh, x| m.forward(x), dev()).with_precision(p)
+        Explainable::new(WithGelu::new(d), |m: &WithGelu, x| m.forward(x), dev()).with_precision(p)
     };
     let a = vals(input_gradients(&ex(DType::F32, Precision::F32), &x, &[1, 2]).unwrap());
     let b = vals(

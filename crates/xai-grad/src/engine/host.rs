@@ -11,10 +11,12 @@
 //! * [`HostPlan::compile`] turns a [`CapturedGraph`] (from its input, or from the output of a
 //!   skipped affine prefix) into steps over per-row value slots. Supported: `conv2d` (one
 //!   group, any stride, padding and dilation, with or without bias), `max_pool2d`, `avg_pool2d`
-//!   (no ceil mode), `relu`, `matmul` by a constant `[in, out]` matrix, `add` of a per-row
-//!   constant (a bias) or of two values of one shape (a residual), and reshapes that keep the
-//!   batch dimension. Anything else gives `None` and the caller keeps burn's path, so no model
-//!   is ever explained differently because of this module.
+//!   (no ceil mode), inference `batch_norm`, `relu`, `leaky_relu`, `tanh`, `sigmoid`, `matmul`
+//!   by a constant `[in, out]` matrix, `add` / `sub` / `mul` / `div` by a broadcast constant
+//!   or a scalar, `add` of two values of one shape (a residual), reshapes that keep the batch
+//!   dimension, and any of these on constants alone (folded at compile time). Anything else
+//!   gives `None` and the caller keeps burn's path, so no model is ever explained differently
+//!   because of this module.
 //! * [`HostPlan::class_grads`] gives `∂ (Σ_r out[r, class_r]) / ∂ start` for a batch of rows;
 //!   [`HostPlan::path_integral`] gives `Σ_k w_k ∇f(a + α_k d)` (integrated gradients) without
 //!   ever materialising the interpolated batch. Rows are split across the cores and processed in
@@ -39,13 +41,14 @@ use burn::tensor::{Device, TensorData};
 use burn_capture::TensorId;
 use burn_ir::{
     ActivationOperationIr, BaseOperationIr, FloatOperationIr, ModuleOperationIr,
-    NumericOperationIr, OperationIr, TensorIr,
+    NumericOperationIr, OperationIr, TensorIr, UnaryOpIr,
 };
 
 use xai_core::{Result, XaiError};
 
 use super::Precision;
 use super::graph::CapturedGraph;
+use super::interp::scalar_f64 as scalar;
 
 /// Most tile positions with two output vectors (24 accumulators of the 32 vector registers).
 const MAX_RB_2: usize = 12;
@@ -228,16 +231,102 @@ enum Step {
         /// `[out, in]`.
         bwd: Packed,
     },
-    AddConst {
+    /// `y = scale ⊙ x + shift` with per-row constants (bias adds, BatchNorm at inference,
+    /// scalar arithmetic).
+    Affine {
         x: usize,
         out: usize,
-        c: Vec<f32>,
+        scale: Option<Vec<f32>>,
+        shift: Option<Vec<f32>>,
+    },
+    Act {
+        x: usize,
+        out: usize,
+        act: Act,
     },
     Add {
         a: usize,
         b: usize,
         out: usize,
     },
+}
+
+/// An element-wise activation other than ReLU.
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    Tanh,
+    Sigmoid,
+    LeakyRelu(f32),
+}
+
+impl Act {
+    fn apply(self, v: f32) -> f32 {
+        match self {
+            Act::Tanh => v.tanh(),
+            Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+            Act::LeakyRelu(a) => {
+                if v > 0.0 {
+                    v
+                } else {
+                    a * v
+                }
+            }
+        }
+    }
+
+    /// `f'(x)` from the input `x` and the output `y`.
+    fn slope(self, x: f32, y: f32) -> f32 {
+        match self {
+            Act::Tanh => 1.0 - y * y,
+            Act::Sigmoid => y * (1.0 - y),
+            Act::LeakyRelu(a) => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    a
+                }
+            }
+        }
+    }
+}
+
+/// Broadcast a constant to a row of `row` shape (numpy rules, right-aligned; leading dimensions
+/// beyond the row's, i.e. the batch, must be 1). `None` if it does not broadcast.
+fn broadcast_row(c: &[f32], cs: &[usize], row: &[usize]) -> Option<Vec<f32>> {
+    if cs.len() > row.len() + 1 || (cs.len() == row.len() + 1 && cs[0] != 1) {
+        return None;
+    }
+    let cs = if cs.len() == row.len() + 1 {
+        &cs[1..]
+    } else {
+        cs
+    };
+    // Right-align the constant's dims against the row's.
+    let mut full = vec![1usize; row.len() - cs.len()];
+    full.extend_from_slice(cs);
+    if full.iter().zip(row).any(|(&a, &b)| a != 1 && a != b)
+        || c.len() != full.iter().product::<usize>()
+    {
+        return None;
+    }
+    let n: usize = row.iter().product();
+    let mut out = Vec::with_capacity(n);
+    let mut idx = vec![0usize; row.len()];
+    for _ in 0..n {
+        let mut k = 0;
+        for (d, &i) in idx.iter().enumerate() {
+            k = k * full[d] + if full[d] == 1 { 0 } else { i };
+        }
+        out.push(c[k]);
+        for d in (0..row.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < row[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Some(out)
 }
 
 /// A graph compiled for the host kernels (see the module docs).
@@ -322,6 +411,130 @@ impl Compiler {
         let s = self.slot(&per_row);
         self.values.insert(out.id, Value::Var(s, per_row));
         Some(s)
+    }
+
+    fn act(&mut self, d: &UnaryOpIr, act: Act) -> Option<()> {
+        let (x, row) = self.var(&d.input)?;
+        let out = self.output(&d.out, Some(&row))?;
+        self.steps.push(Step::Act { x, out, act });
+        Some(())
+    }
+
+    /// A unary op on a constant becomes a constant.
+    fn fold(&mut self, d: &UnaryOpIr, f: impl Fn(f32) -> f32) -> Option<()> {
+        let (c, cs) = self.constant(&d.input)?;
+        let v = c.iter().map(|&v| f(v)).collect();
+        let cs = cs.to_vec();
+        self.values.insert(d.out.id, Value::Const(v, cs));
+        Some(())
+    }
+
+    fn affine(
+        &mut self,
+        x: usize,
+        row: Vec<usize>,
+        out: &TensorIr,
+        scale: Option<Vec<f32>>,
+        shift: Option<Vec<f32>>,
+    ) -> Option<()> {
+        let out = self.output(out, Some(&row))?;
+        self.steps.push(Step::Affine {
+            x,
+            out,
+            scale,
+            shift,
+        });
+        Some(())
+    }
+
+    /// Add, subtract, multiply, divide: of two values of one shape (add only), of a value and a
+    /// broadcast constant, of a value and a scalar, or of constants (folded).
+    fn numeric(&mut self, n: &NumericOperationIr) -> Option<()> {
+        use NumericOperationIr as N;
+        match n {
+            N::Add(d) | N::Sub(d) | N::Mul(d) | N::Div(d) => {
+                let (lhs, rhs) = (self.var(&d.lhs), self.var(&d.rhs));
+                match (lhs, rhs) {
+                    (Some((a, sa)), Some((b, sb))) => {
+                        if sa != sb || !matches!(n, N::Add(_)) {
+                            return None;
+                        }
+                        let out = self.output(&d.out, Some(&sa))?;
+                        self.steps.push(Step::Add { a, b, out });
+                    }
+                    (Some((x, row)), None) => {
+                        let (c, cs) = self.constant(&d.rhs)?;
+                        let c = broadcast_row(c, cs, &row)?;
+                        match n {
+                            N::Add(_) => self.affine(x, row, &d.out, None, Some(c))?,
+                            N::Sub(_) => {
+                                let c = c.iter().map(|v| -v).collect();
+                                self.affine(x, row, &d.out, None, Some(c))?
+                            }
+                            N::Mul(_) => self.affine(x, row, &d.out, Some(c), None)?,
+                            _ => {
+                                let c = c.iter().map(|v| 1.0 / v).collect();
+                                self.affine(x, row, &d.out, Some(c), None)?
+                            }
+                        }
+                    }
+                    (None, Some((x, row))) => {
+                        let (c, cs) = self.constant(&d.lhs)?;
+                        let c = broadcast_row(c, cs, &row)?;
+                        match n {
+                            N::Add(_) => self.affine(x, row, &d.out, None, Some(c))?,
+                            N::Mul(_) => self.affine(x, row, &d.out, Some(c), None)?,
+                            N::Sub(_) => {
+                                let minus = vec![-1.0; c.len()];
+                                self.affine(x, row, &d.out, Some(minus), Some(c))?
+                            }
+                            _ => return None, // c / x
+                        }
+                    }
+                    (None, None) => {
+                        let (a, sa) = self.constant(&d.lhs)?;
+                        let (b, sb) = self.constant(&d.rhs)?;
+                        if sa != sb {
+                            return None;
+                        }
+                        let f = |u: f32, v: f32| match n {
+                            N::Add(_) => u + v,
+                            N::Sub(_) => u - v,
+                            N::Mul(_) => u * v,
+                            _ => u / v,
+                        };
+                        let v = a.iter().zip(b).map(|(&u, &v)| f(u, v)).collect();
+                        let shape = sa.to_vec();
+                        self.values.insert(d.out.id, Value::Const(v, shape));
+                    }
+                }
+            }
+            N::AddScalar(d) | N::SubScalar(d) | N::MulScalar(d) | N::DivScalar(d) => {
+                let k = scalar(&d.rhs) as f32;
+                let f = |v: f32| match n {
+                    N::AddScalar(_) => v + k,
+                    N::SubScalar(_) => v - k,
+                    N::MulScalar(_) => v * k,
+                    _ => v / k,
+                };
+                if let Some((c, cs)) = self.constant(&d.lhs) {
+                    let v = c.iter().map(|&v| f(v)).collect();
+                    let cs = cs.to_vec();
+                    self.values.insert(d.out.id, Value::Const(v, cs));
+                    return Some(());
+                }
+                let (x, row) = self.var(&d.lhs)?;
+                let len = self.sizes[x];
+                match n {
+                    N::AddScalar(_) | N::SubScalar(_) => {
+                        self.affine(x, row, &d.out, None, Some(vec![f(0.0); len]))?
+                    }
+                    _ => self.affine(x, row, &d.out, Some(vec![f(1.0); len]), None)?,
+                }
+            }
+            _ => return None,
+        }
+        Some(())
     }
 
     fn step(&mut self, op: &OperationIr) -> Option<()> {
@@ -455,35 +668,42 @@ impl Compiler {
                     bwd,
                 });
             }
-            OperationIr::NumericFloat(_, NumericOperationIr::Add(d)) => {
-                match (self.var(&d.lhs), self.var(&d.rhs)) {
-                    (Some((a, sa)), Some((b, sb))) => {
-                        if sa != sb {
-                            return None;
-                        }
-                        let out = self.output(&d.out, Some(&sa))?;
-                        self.steps.push(Step::Add { a, b, out });
-                    }
-                    (Some((x, row)), None) | (None, Some((x, row))) => {
-                        let ct = if self.var(&d.lhs).is_some() {
-                            &d.rhs
-                        } else {
-                            &d.lhs
-                        };
-                        let (c, cs) = self.constant(ct)?;
-                        // A per-row constant: its shape, without leading ones, ends the row's
-                        // and holds as many values.
-                        let lead = cs.iter().take_while(|&&n| n == 1).count();
-                        if c.len() != self.sizes[x] || !row.ends_with(&cs[lead..]) {
-                            return None;
-                        }
-                        let c = c.to_vec();
-                        let out = self.output(&d.out, Some(&row))?;
-                        self.steps.push(Step::AddConst { x, out, c });
-                    }
-                    (None, None) => return None,
-                }
+            OperationIr::Module(ModuleOperationIr::BatchNorm(d)) => {
+                // Inference BatchNorm is per channel affine: x·γ/√(σ²+ε) + β − μ·γ/√(σ²+ε).
+                let (x, row) = self.var(&d.x)?;
+                let eps = scalar(&d.epsilon) as f32;
+                let ch = *row.first()?;
+                let get = |t: &TensorIr| {
+                    self.constant(t)
+                        .and_then(|(v, _)| (v.len() == ch).then(|| v.to_vec()))
+                };
+                let (g, b, m, v) = (
+                    get(&d.gamma)?,
+                    get(&d.beta)?,
+                    get(&d.mean)?,
+                    get(&d.variance)?,
+                );
+                let k: Vec<f32> = (0..ch).map(|c| g[c] / (v[c] + eps).sqrt()).collect();
+                let spatial = self.sizes[x] / ch.max(1);
+                let scale = (0..self.sizes[x]).map(|i| k[i / spatial]).collect();
+                let shift = (0..self.sizes[x])
+                    .map(|i| b[i / spatial] - m[i / spatial] * k[i / spatial])
+                    .collect();
+                self.affine(x, row, &d.out, Some(scale), Some(shift))?;
             }
+            OperationIr::NumericFloat(_, n) => self.numeric(n)?,
+            OperationIr::Float(_, FloatOperationIr::Tanh(d)) => self.act(d, Act::Tanh)?,
+            OperationIr::Activation(ActivationOperationIr::Sigmoid(d)) => {
+                self.act(d, Act::Sigmoid)?
+            }
+            OperationIr::Activation(ActivationOperationIr::LeakyRelu(d)) => {
+                let (x, row) = self.var(&d.lhs)?;
+                let out = self.output(&d.out, Some(&row))?;
+                let act = Act::LeakyRelu(scalar(&d.rhs) as f32);
+                self.steps.push(Step::Act { x, out, act });
+            }
+            OperationIr::Float(_, FloatOperationIr::Sqrt(d)) => self.fold(d, f32::sqrt)?,
+            OperationIr::Float(_, FloatOperationIr::Recip(d)) => self.fold(d, |v| 1.0 / v)?,
             _ => return None,
         }
         Some(())
@@ -885,15 +1105,33 @@ impl HostPlan {
                 dense(isa, &sc.vals[*x], b, *inputs, fwd, &mut y);
                 sc.vals[*out] = y;
             }
-            Step::AddConst { x, out, c } => {
+            Step::Affine {
+                x,
+                out,
+                scale,
+                shift,
+            } => {
                 let mut y = dst(sc, *out);
-                for (ys, xs) in y
-                    .chunks_exact_mut(c.len())
-                    .zip(sc.vals[*x].chunks_exact(c.len()))
-                {
-                    for ((o, &u), &v) in ys.iter_mut().zip(xs).zip(c) {
-                        *o = u + v;
+                let per = self.sizes[*x];
+                for (ys, xs) in y.chunks_exact_mut(per).zip(sc.vals[*x].chunks_exact(per)) {
+                    ys.copy_from_slice(xs);
+                    if let Some(a) = scale {
+                        for (o, &a) in ys.iter_mut().zip(a) {
+                            *o *= a;
+                        }
                     }
+                    if let Some(c) = shift {
+                        for (o, &c) in ys.iter_mut().zip(c) {
+                            *o += c;
+                        }
+                    }
+                }
+                sc.vals[*out] = y;
+            }
+            Step::Act { x, out, act } => {
+                let mut y = dst(sc, *out);
+                for (o, &v) in y.iter_mut().zip(&sc.vals[*x]) {
+                    *o = act.apply(v);
                 }
                 sc.vals[*out] = y;
             }
@@ -942,7 +1180,8 @@ impl HostPlan {
             | Step::AvgPool { out, .. }
             | Step::Relu { out, .. }
             | Step::Dense { out, .. }
-            | Step::AddConst { out, .. }
+            | Step::Affine { out, .. }
+            | Step::Act { out, .. }
             | Step::Add { out, .. } => *out,
         };
         if !sc.live[out] {
@@ -1021,8 +1260,26 @@ impl HostPlan {
                 Self::add_into(sc, *x, tmp.iter().copied());
                 sc.pad = tmp;
             }
-            Step::AddConst { x, .. } => {
-                Self::add_into(sc, *x, g.iter().copied());
+            Step::Affine { x, scale, .. } => match scale {
+                None => Self::add_into(sc, *x, g.iter().copied()),
+                Some(a) => {
+                    let per = a.len();
+                    let scaled = g.iter().enumerate().map(|(k, &v)| v * a[k % per]);
+                    Self::add_into(sc, *x, scaled);
+                }
+            },
+            Step::Act { x, act, .. } => {
+                let (xs, ys) = (
+                    std::mem::take(&mut sc.vals[*x]),
+                    std::mem::take(&mut sc.vals[out]),
+                );
+                let through = g
+                    .iter()
+                    .zip(xs.iter().zip(&ys))
+                    .map(|(&gv, (&xv, &yv))| gv * act.slope(xv, yv));
+                Self::add_into(sc, *x, through);
+                sc.vals[*x] = xs;
+                sc.vals[out] = ys;
             }
             Step::Add { a, b: bb, .. } => {
                 for s in [*a, *bb] {
