@@ -483,3 +483,53 @@ fn graphs_outside_the_host_kernels_fall_back_to_burn() {
     assert!(p.class_grads(&rows, &[5]).is_err());
     assert!(p.class_grads(&rows[1..], &[0]).is_err());
 }
+
+#[test]
+fn guided_backprop_and_deconvnet_match_the_rule_engine_in_f64() {
+    use xai_grad::engine::host::ReluRule;
+    use xai_grad::methods::guided_backprop::{deconvolution, guided_backprop};
+    let x = inputs(4);
+    let target = Target::Classes(vec![0, 2, 4, 1]);
+    let x64 = x.clone().cast(DType::F64);
+    let (p, _) = plan(Isa::Portable);
+    let rows: Vec<f32> = vals(x.clone()).iter().map(|&v| v as f32).collect();
+    let cases: [(ReluRule, &str); 2] = [(ReluRule::Guided, "guided"), (ReluRule::Deconv, "deconv")];
+    for (rule, name) in cases {
+        let want = match rule {
+            ReluRule::Guided => {
+                vals(guided_backprop(&explainer(Precision::F64), &x64, &target).unwrap())
+            }
+            _ => vals(deconvolution(&explainer(Precision::F64), &x64, &target).unwrap()),
+        };
+        let host: Vec<f64> = p
+            .clone()
+            .with_relu_rule(rule)
+            .class_grads(&rows, &[0, 2, 4, 1])
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let e = rel_err(&host, &want);
+        assert!(e < 2e-5, "{name}: host vs rule engine: {e:e}");
+        // The rule really changes the result (else this test could not tell them apart).
+        let plain: Vec<f64> = p
+            .class_grads(&rows, &[0, 2, 4, 1])
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        assert!(
+            rel_err(&plain, &want) > 1e-2,
+            "{name} equals the plain gradient"
+        );
+        // The public functions in f32 (host kernels on an AVX CPU) agree too.
+        let f32_path = match rule {
+            ReluRule::Guided => {
+                vals(guided_backprop(&explainer(Precision::F32), &x, &target).unwrap())
+            }
+            _ => vals(deconvolution(&explainer(Precision::F32), &x, &target).unwrap()),
+        };
+        let e = rel_err(&f32_path, &want);
+        assert!(e < 2e-5, "{name}: f32 public path vs f64: {e:e}");
+    }
+}

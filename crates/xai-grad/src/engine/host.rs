@@ -251,6 +251,18 @@ enum Step {
     },
 }
 
+/// What the reverse pass does at a ReLU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReluRule {
+    /// The gradient: `g · 1[x > 0]`.
+    #[default]
+    Gradient,
+    /// Guided backprop: `g · 1[x > 0] · 1[g > 0]`.
+    Guided,
+    /// Deconvnet: `max(g, 0)`.
+    Deconv,
+}
+
 /// An element-wise activation other than ReLU.
 #[derive(Clone, Copy, Debug)]
 enum Act {
@@ -361,6 +373,7 @@ pub struct HostPlan {
     classes: usize,
     /// Node index → the slot of its output, for the nodes the plan runs.
     node_slots: HashMap<usize, usize>,
+    relu_rule: ReluRule,
 }
 
 enum Value {
@@ -759,12 +772,19 @@ impl HostPlan {
             output,
             classes,
             node_slots,
+            relu_rule: ReluRule::Gradient,
         })
     }
 
     /// Values per row of the start tensor.
     pub fn row_len(&self) -> usize {
         self.sizes[self.input]
+    }
+
+    /// The same plan with another backward rule at every ReLU (guided backprop, deconvnet).
+    pub fn with_relu_rule(mut self, rule: ReluRule) -> HostPlan {
+        self.relu_rule = rule;
+        self
     }
 
     /// The same plan with another tile implementation (tests compare them).
@@ -1244,10 +1264,13 @@ impl HostPlan {
             }
             Step::Relu { x, .. } => {
                 let y = std::mem::take(&mut sc.vals[out]);
-                let masked = g
-                    .iter()
-                    .zip(&y)
-                    .map(|(&gv, &yv)| if yv > 0.0 { gv } else { 0.0 });
+                let rule = self.relu_rule;
+                let masked = g.iter().zip(&y).map(|(&gv, &yv)| match rule {
+                    ReluRule::Gradient if yv > 0.0 => gv,
+                    ReluRule::Guided if yv > 0.0 && gv > 0.0 => gv,
+                    ReluRule::Deconv => gv.max(0.0),
+                    _ => 0.0,
+                });
                 Self::add_into(sc, *x, masked);
                 sc.vals[out] = y;
             }

@@ -28,11 +28,12 @@
 
 use std::sync::Arc;
 
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor, TensorData};
 
 use xai_core::{Result, Target};
 
 use super::Explainable;
+use crate::engine::host::{HostPlan, Isa, ReluRule, host_enabled};
 use crate::engine::{BackwardRule, DynTensor, RuleSet, Unit, UnitCtx, UnitKind};
 
 /// Guided-backprop ReLU: `vjp(g_out) · 1[g_out > 0]`.
@@ -75,9 +76,25 @@ fn modified<const D: usize>(
     x: &Tensor<D>,
     target: &Target,
     rules: &dyn RuleSet,
+    host_rule: ReluRule,
 ) -> Result<Tensor<D>> {
-    let (seed, _) = ex.seed(x, target)?;
+    let (seed, classes) = ex.seed(x, target)?;
     let g = ex.graph(x)?;
+    // On the CPU in f32 the host kernels run the same rule at every ReLU.
+    if host_enabled(&ex.device, ex.precision)
+        && x.dtype() == DType::F32
+        && let Some(plan) = HostPlan::compile(&g, None, Isa::detect())
+    {
+        let rows = xai_core::tensor_to_vec(x.clone())?;
+        let grads = plan
+            .with_relu_rule(host_rule)
+            .class_grads(&rows, &classes)?;
+        let t = Tensor::<1>::from_data(
+            TensorData::new(grads, [rows.len()]),
+            (&x.device(), x.dtype()),
+        );
+        return Ok(t.reshape(x.dims()));
+    }
     let out = g.backward_with_rules(
         &[DynTensor::from_tensor(x.clone())],
         None,
@@ -98,7 +115,13 @@ pub fn guided_backprop<const D: usize>(
     x: &Tensor<D>,
     target: &Target,
 ) -> Result<Tensor<D>> {
-    modified(ex, x, target, &OnRelu(Arc::new(GuidedRelu)))
+    modified(
+        ex,
+        x,
+        target,
+        &OnRelu(Arc::new(GuidedRelu)),
+        ReluRule::Guided,
+    )
 }
 
 /// Deconvnet attribution of each sample's target logit.
@@ -107,5 +130,11 @@ pub fn deconvolution<const D: usize>(
     x: &Tensor<D>,
     target: &Target,
 ) -> Result<Tensor<D>> {
-    modified(ex, x, target, &OnRelu(Arc::new(DeconvRelu)))
+    modified(
+        ex,
+        x,
+        target,
+        &OnRelu(Arc::new(DeconvRelu)),
+        ReluRule::Deconv,
+    )
 }
