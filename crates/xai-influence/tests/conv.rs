@@ -35,8 +35,9 @@ impl Cnn {
     }
 }
 
-/// burn's seed is global to the process and the tests run in parallel: seeding and initialising
-/// happen under this lock so each test gets the same weights every run.
+/// burn's seed is global to the process and the tests run in parallel: seeding, initialising and
+/// the first use of the parameters (burn draws them lazily) happen under this lock so each test
+/// gets the same weights every run.
 static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn flat(m: &[Vec<f64>]) -> Vec<f64> {
@@ -67,7 +68,6 @@ fn a_cnn_gets_per_example_gradients_and_exact_influence() {
         fc: LinearConfig::new(3 * 4 * 4, 10).init(&dev),
         relu: Relu::new(),
     };
-    drop(seeded);
     let x = train_set
         .x
         .clone()
@@ -75,6 +75,8 @@ fn a_cnn_gets_per_example_gradients_and_exact_influence() {
         .unwrap()
         .cast(FloatDType::F32);
     let g = CapturedGraph::capture(&cnn, x, |m, x| m.forward(x)).unwrap();
+    // burn initialises parameters lazily: the random draws happen at capture, still locked.
+    drop(seeded);
     assert!(g.is_batch_flexible(), "{}", g.summary());
     assert!(g.is_layerwise() && !g.is_dense_only(), "{}", g.summary());
     let obj = Objective::new(g, train_set, Loss::CrossEntropy, 1e-2, &dev, Precision::F64).unwrap();
@@ -289,7 +291,6 @@ fn a_conv_covering_its_input_gets_the_kfac_of_the_equal_dense_layer() {
     };
     // Its random init is overwritten, but it still draws from the global generator.
     let mut conv = Conv2dConfig::new([1, 5], [8, 8]).init(&dev);
-    drop(seeded);
     conv.weight = Param::from_tensor(dense.hidden.weight.val().transpose().reshape([5, 1, 8, 8]));
     conv.bias = dense.hidden.bias.clone();
     let convnet = ConvNet {
@@ -304,6 +305,8 @@ fn a_conv_covering_its_input_gets_the_kfac_of_the_equal_dense_layer() {
         .cast(FloatDType::F32);
     let gd = CapturedGraph::capture(&dense, x.clone(), |m, x| m.forward(x)).unwrap();
     let gc = CapturedGraph::capture(&convnet, x, |m, x| m.forward(x)).unwrap();
+    // burn initialises parameters lazily (`val()` above, capture): the draws happen locked.
+    drop(seeded);
     assert!(gc.is_layerwise() && !gc.is_dense_only());
     let od = Objective::new(
         gd,

@@ -40,7 +40,6 @@ fn mlp_problem(device: &Device, precision: Precision) -> (Objective, Tensor<1>, 
         fc1: LinearConfig::new(64, 6).init(device),
         fc2: LinearConfig::new(6, 10).init(device),
     };
-    drop(seeded);
     let x = train_set
         .x
         .clone()
@@ -48,6 +47,8 @@ fn mlp_problem(device: &Device, precision: Precision) -> (Objective, Tensor<1>, 
         .unwrap()
         .cast(FloatDType::F32);
     let g = CapturedGraph::capture(&m, x, |m, x| m.forward(x)).unwrap();
+    // burn initialises parameters lazily: the random draws happen at capture, still locked.
+    drop(seeded);
     let obj = Objective::new(g, train_set, Loss::CrossEntropy, 1e-2, device, precision).unwrap();
     let (theta, rep) = train(
         &obj,

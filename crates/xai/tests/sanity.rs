@@ -15,8 +15,13 @@ use xai_core::metrics::randomization::{Reinit, parameter_layers, randomize_layer
 use xai_core::metrics::scaffolding::{OodDetector, Scaffold, top_k_rate};
 use xai_influence::data::digits_split;
 
+/// burn's random generator is global to the process and draws lazily (at a parameter's first
+/// use): the two tests that seed it and build a CNN must not interleave.
+static GLOBAL_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn cascading_randomisation_reproduces_adebayo_and_deletion_ranks_random_below_ig() {
+    let _rng = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let out = std::env::temp_dir().join(format!("xai-sanity-test-{}", std::process::id()));
     let opts = SanityBenchOptions {
         seed: 0,
@@ -50,6 +55,7 @@ fn cascading_randomisation_reproduces_adebayo_and_deletion_ranks_random_below_ig
 
 #[test]
 fn randomisation_leaves_the_model_alone_and_names_its_layers() {
+    let _rng = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let device = Device::flex();
     device.seed(3);
     let model = DigitsCnn::new(&device);
