@@ -1456,97 +1456,75 @@ unsafe fn tile(isa: Isa, rb: usize, nv: usize, a: &TileArgs, out: &mut [[f32; 32
     }
 }
 
-/// The AVX2 + FMA tile: 8-lane vectors (a column block is 16 channels).
-///
-/// # Safety
-/// See [`run_tiles`]; the CPU must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2<const RB: usize, const NV: usize>(
-    a: &TileArgs,
-    out: &mut [[f32; 32]; MAX_RB_1],
-) {
-    use std::arch::x86_64::*;
-    let mut acc = [[_mm256_setzero_ps(); NV]; RB];
-    if let Some(b) = a.bias {
-        for v in 0..NV {
-            let bv = unsafe { _mm256_loadu_ps(b.add(8 * v)) };
-            for row in acc.iter_mut() {
-                row[v] = bv;
-            }
-        }
-    }
-    for ci in 0..a.c {
-        for i in 0..a.kh {
-            let xi = unsafe { a.x.add(ci * a.chan + i * a.kernel_row) };
-            let wi = unsafe { a.w.add((ci * a.kh + i) * a.kw * a.w_stride) };
-            for j in 0..a.kw {
-                let xj = unsafe { xi.add(j * a.kernel_col) };
-                let wj = unsafe { wi.add(j * a.w_stride) };
-                let mut wv = [_mm256_setzero_ps(); NV];
-                for (v, w) in wv.iter_mut().enumerate() {
-                    *w = unsafe { _mm256_loadu_ps(wj.add(8 * v)) };
-                }
-                for (r, row) in acc.iter_mut().enumerate() {
-                    let xv = _mm256_set1_ps(unsafe { *xj.add(r * a.row_step) });
-                    for v in 0..NV {
-                        row[v] = _mm256_fmadd_ps(xv, wv[v], row[v]);
+/// A SIMD tile: `RB` positions × `NV` vectors of output channels, accumulated in registers over
+/// every `(channel, kernel row, kernel column)`, then stored to `out`. One body for both ISAs,
+/// instantiated with each ISA's vector type and intrinsics.
+macro_rules! simd_tile {
+    ($(#[$doc:meta])* $name:ident, $feature:literal, $lanes:literal, $zero:ident, $load:ident,
+     $splat:ident, $fma:ident, $store:ident) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feature)]
+        unsafe fn $name<const RB: usize, const NV: usize>(
+            a: &TileArgs,
+            out: &mut [[f32; 32]; MAX_RB_1],
+        ) {
+            use std::arch::x86_64::*;
+            let mut acc = [[$zero(); NV]; RB];
+            if let Some(b) = a.bias {
+                for v in 0..NV {
+                    let bv = unsafe { $load(b.add($lanes * v)) };
+                    for row in acc.iter_mut() {
+                        row[v] = bv;
                     }
                 }
             }
+            for ci in 0..a.c {
+                for i in 0..a.kh {
+                    let xi = unsafe { a.x.add(ci * a.chan + i * a.kernel_row) };
+                    let wi = unsafe { a.w.add((ci * a.kh + i) * a.kw * a.w_stride) };
+                    for j in 0..a.kw {
+                        let xj = unsafe { xi.add(j * a.kernel_col) };
+                        let wj = unsafe { wi.add(j * a.w_stride) };
+                        let mut wv = [$zero(); NV];
+                        for (v, w) in wv.iter_mut().enumerate() {
+                            *w = unsafe { $load(wj.add($lanes * v)) };
+                        }
+                        for (r, row) in acc.iter_mut().enumerate() {
+                            let xv = $splat(unsafe { *xj.add(r * a.row_step) });
+                            for v in 0..NV {
+                                row[v] = $fma(xv, wv[v], row[v]);
+                            }
+                        }
+                    }
+                }
+            }
+            for (r, row) in acc.iter().enumerate() {
+                for (v, val) in row.iter().enumerate() {
+                    unsafe { $store(out[r].as_mut_ptr().add($lanes * v), *val) };
+                }
+            }
         }
-    }
-    for (r, row) in acc.iter().enumerate() {
-        for (v, val) in row.iter().enumerate() {
-            unsafe { _mm256_storeu_ps(out[r].as_mut_ptr().add(8 * v), *val) };
-        }
-    }
+    };
 }
 
-/// # Safety
-/// See [`run_tiles`]; the CPU must support AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn tile_avx512<const RB: usize, const NV: usize>(
-    a: &TileArgs,
-    out: &mut [[f32; 32]; MAX_RB_1],
-) {
-    use std::arch::x86_64::*;
-    let mut acc = [[_mm512_setzero_ps(); NV]; RB];
-    if let Some(b) = a.bias {
-        for v in 0..NV {
-            let bv = unsafe { _mm512_loadu_ps(b.add(16 * v)) };
-            for row in acc.iter_mut() {
-                row[v] = bv;
-            }
-        }
-    }
-    for ci in 0..a.c {
-        for i in 0..a.kh {
-            let xi = unsafe { a.x.add(ci * a.chan + i * a.kernel_row) };
-            let wi = unsafe { a.w.add((ci * a.kh + i) * a.kw * a.w_stride) };
-            for j in 0..a.kw {
-                let xj = unsafe { xi.add(j * a.kernel_col) };
-                let wj = unsafe { wi.add(j * a.w_stride) };
-                let mut wv = [_mm512_setzero_ps(); NV];
-                for (v, w) in wv.iter_mut().enumerate() {
-                    *w = unsafe { _mm512_loadu_ps(wj.add(16 * v)) };
-                }
-                for (r, row) in acc.iter_mut().enumerate() {
-                    let xv = _mm512_set1_ps(unsafe { *xj.add(r * a.row_step) });
-                    for v in 0..NV {
-                        row[v] = _mm512_fmadd_ps(xv, wv[v], row[v]);
-                    }
-                }
-            }
-        }
-    }
-    for (r, row) in acc.iter().enumerate() {
-        for (v, val) in row.iter().enumerate() {
-            unsafe { _mm512_storeu_ps(out[r].as_mut_ptr().add(16 * v), *val) };
-        }
-    }
-}
+simd_tile!(
+    /// The AVX-512 tile: 16-lane vectors (a column block is 32 channels).
+    ///
+    /// # Safety
+    /// See [`run_tiles`]; the CPU must support AVX-512F.
+    tile_avx512, "avx512f", 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps,
+    _mm512_fmadd_ps, _mm512_storeu_ps
+);
+
+simd_tile!(
+    /// The AVX2 + FMA tile: 8-lane vectors (a column block is 16 channels).
+    ///
+    /// # Safety
+    /// See [`run_tiles`]; the CPU must support AVX2 and FMA.
+    tile_avx2, "avx2,fma", 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps,
+    _mm256_fmadd_ps, _mm256_storeu_ps
+);
 
 /// The same tile in plain Rust.
 ///

@@ -287,30 +287,18 @@ fn ig_fixed<const D: usize>(
         None
     };
     let entry = match &prefix {
-        Some(p) if host_full.is_some() => {
-            let plan = host_full.as_ref().expect("checked");
+        Some(p) => {
             let last = p[p.len() - 1];
             let at = |t: &Tensor<D>| -> Result<Tensor<2>> {
-                let z = plan.value_at(&xai_core::tensor_to_vec(t.clone())?, last)?;
-                let per = z.len() / n.max(1);
-                Ok(Tensor::<2>::from_data(
-                    TensorData::new(z, [n, per]),
-                    (&x.device(), dtype),
-                ))
-            };
-            let zx = at(x)?;
-            let zb = at(&baseline)?;
-            let shape = g0.nodes()[last]
-                .op
-                .outputs()
-                .next()
-                .map(|t| t.shape.to_vec())
-                .unwrap_or_default();
-            Some((zb.clone(), zx - zb, shape))
-        }
-        Some(p) => {
-            let at = |t: &Tensor<D>| -> Result<Tensor<2>> {
-                let node = g0.nodes()[p[p.len() - 1]].name.clone();
+                if let Some(plan) = &host_full {
+                    let z = plan.value_at(&xai_core::tensor_to_vec(t.clone())?, last)?;
+                    let per = z.len() / n.max(1);
+                    return Ok(Tensor::<2>::from_data(
+                        TensorData::new(z, [n, per]),
+                        (&x.device(), dtype),
+                    ));
+                }
+                let node = g0.nodes()[last].name.clone();
                 let v = g0.eval_tapped(
                     &[DynTensor::from_tensor(t.clone())],
                     &[node.as_str()],
@@ -325,7 +313,7 @@ fn ig_fixed<const D: usize>(
             };
             let zx = at(x)?;
             let zb = at(&baseline)?;
-            let shape = g0.nodes()[p[p.len() - 1]]
+            let shape = g0.nodes()[last]
                 .op
                 .outputs()
                 .next()
