@@ -1057,9 +1057,10 @@ impl HostPlan {
 
     fn forward(&self, step: &Step, si: usize, b: usize, sc: &mut Scratch) {
         let isa = self.isa;
+        // Every forward step writes all of its output, so a reused buffer is not zeroed first
+        // (only a grown one is, by `resize`).
         let dst = |sc: &mut Scratch, out: usize| {
             let mut v = std::mem::take(&mut sc.vals[out]);
-            v.clear();
             v.resize(b * self.sizes[out], 0.0);
             v
         };
@@ -1074,6 +1075,8 @@ impl HostPlan {
             } => {
                 let mut y = dst(sc, *out);
                 let (xs, per_in, per_out) = (&sc.vals[*x], self.sizes[*x], self.sizes[*out]);
+                sc.pads.resize_with(2 * self.steps.len(), Vec::new);
+                let pad = &mut sc.pads[2 * si];
                 for r in 0..b {
                     conv_image(
                         isa,
@@ -1081,7 +1084,7 @@ impl HostPlan {
                         win,
                         fwd,
                         Some(bias),
-                        &mut sc.pad,
+                        pad,
                         &mut y[r * per_out..(r + 1) * per_out],
                         false,
                     );
@@ -1214,18 +1217,37 @@ impl HostPlan {
                 x, win, co, bwd, w, ..
             } => {
                 let (per_in, per_out) = (self.sizes[*x], self.sizes[out]);
-                let mut pad = std::mem::take(&mut sc.pad);
+                sc.pads.resize_with(2 * self.steps.len(), Vec::new);
+                let mut pad = std::mem::take(&mut sc.pads[2 * si + 1]);
+                if let (Some(p), false) = (bwd, sc.live[*x]) {
+                    // First contribution through the flipped convolution: it writes every
+                    // input position, so the buffer needs no zero fill.
+                    let mut gx = std::mem::take(&mut sc.cots[*x]);
+                    gx.resize(b * per_in, 0.0);
+                    for r in 0..b {
+                        let gr = &g[r * per_out..(r + 1) * per_out];
+                        let xr = &mut gx[r * per_in..(r + 1) * per_in];
+                        conv_input_grad_flipped(isa, gr, win, *co, p, &mut pad, xr, false);
+                    }
+                    sc.cots[*x] = gx;
+                    sc.live[*x] = true;
+                    sc.pads[2 * si + 1] = pad;
+                    sc.cots[out] = g;
+                    return;
+                }
                 Self::accumulate(sc, *x, b * per_in, |gx| {
                     for r in 0..b {
                         let gr = &g[r * per_out..(r + 1) * per_out];
                         let xr = &mut gx[r * per_in..(r + 1) * per_in];
                         match bwd {
-                            Some(p) => conv_input_grad_flipped(isa, gr, win, *co, p, &mut pad, xr),
+                            Some(p) => {
+                                conv_input_grad_flipped(isa, gr, win, *co, p, &mut pad, xr, true)
+                            }
                             None => conv_input_grad_scatter(gr, win, *co, w, xr),
                         }
                     }
                 });
-                sc.pad = pad;
+                sc.pads[2 * si + 1] = pad;
             }
             Step::MaxPool { x, win, .. } => {
                 let idx = &sc.indices[si];
@@ -1264,14 +1286,23 @@ impl HostPlan {
             }
             Step::Relu { x, .. } => {
                 let y = std::mem::take(&mut sc.vals[out]);
-                let rule = self.relu_rule;
-                let masked = g.iter().zip(&y).map(|(&gv, &yv)| match rule {
-                    ReluRule::Gradient if yv > 0.0 => gv,
-                    ReluRule::Guided if yv > 0.0 && gv > 0.0 => gv,
-                    ReluRule::Deconv => gv.max(0.0),
-                    _ => 0.0,
-                });
-                Self::add_into(sc, *x, masked);
+                // One loop per rule (a rule test inside the loop stops it vectorising).
+                let pairs = g.iter().zip(&y);
+                match self.relu_rule {
+                    ReluRule::Gradient => Self::add_into(
+                        sc,
+                        *x,
+                        pairs.map(|(&gv, &yv)| if yv > 0.0 { gv } else { 0.0 }),
+                    ),
+                    ReluRule::Guided => Self::add_into(
+                        sc,
+                        *x,
+                        pairs.map(|(&gv, &yv)| if yv > 0.0 && gv > 0.0 { gv } else { 0.0 }),
+                    ),
+                    ReluRule::Deconv => {
+                        Self::add_into(sc, *x, g.iter().map(|&gv| if gv > 0.0 { gv } else { 0.0 }))
+                    }
+                }
                 sc.vals[out] = y;
             }
             Step::Dense { x, inputs, bwd, .. } => {
@@ -1323,6 +1354,9 @@ struct Scratch {
     live: Vec<bool>,
     indices: Vec<Vec<u32>>,
     pad: Vec<f32>,
+    /// Zero-padded images, one buffer per conv step and direction: their borders are zeroed
+    /// once and only the interiors are rewritten.
+    pads: Vec<Vec<f32>>,
 }
 
 /// Where a tile reads: tile row `r` and reduction index `(ci, i, j)` read
@@ -1573,9 +1607,13 @@ fn pad_image(
     buf: &mut Vec<f32>,
 ) -> (usize, usize) {
     let (hp, wp) = (h + pad[0].0 + pad[0].1, w + pad[1].0 + pad[1].1);
-    buf.clear();
     // Spare zeros: the last tile of a row may read past the image (its results are dropped).
-    buf.resize(c * hp * wp + 64, 0.0);
+    let len = c * hp * wp + 64;
+    if buf.len() != len {
+        buf.clear();
+        buf.resize(len, 0.0);
+    }
+    // Only the interior is written below: a buffer of this length has zero borders already.
     for ch in 0..c {
         for y in 0..h {
             let src = &x[(ch * h + y) * w..(ch * h + y + 1) * w];
@@ -1629,7 +1667,8 @@ fn conv_image(
 }
 
 /// Input gradient of a stride-1 convolution: the output gradient, padded by `d·(k−1) − p`,
-/// convolved with the flipped, transposed kernel; added into `gx`.
+/// convolved with the flipped, transposed kernel; added into `gx` (or written, `add = false`).
+#[allow(clippy::too_many_arguments)]
 fn conv_input_grad_flipped(
     isa: Isa,
     g: &[f32],
@@ -1638,6 +1677,7 @@ fn conv_input_grad_flipped(
     flipped: &Packed,
     buf: &mut Vec<f32>,
     gx: &mut [f32],
+    add: bool,
 ) {
     let reach = |d: usize, k: usize| d * (k - 1);
     let (rh, rw) = (reach(win.dil[0], win.kh), reach(win.dil[1], win.kw));
@@ -1657,7 +1697,7 @@ fn conv_input_grad_flipped(
         oh: win.h,
         ow: win.w,
     };
-    conv_image(isa, g, &back, flipped, None, buf, gx, true);
+    conv_image(isa, g, &back, flipped, None, buf, gx, add);
 }
 
 /// Input gradient of any convolution by scattering every output gradient (scalar).
