@@ -1520,14 +1520,15 @@ macro_rules! simd_tile {
                     for j in 0..a.kw {
                         let xj = unsafe { xi.add(j * a.kernel_col) };
                         let wj = unsafe { wi.add(j * a.w_stride) };
-                        let mut wv = [$zero(); NV];
-                        for (v, w) in wv.iter_mut().enumerate() {
-                            *w = unsafe { $load(wj.add($lanes * v)) };
-                        }
+                        // Named weight registers (an indexed array of them was spilled to the
+                        // stack on every step); NV is 1 or 2.
+                        let w0 = unsafe { $load(wj) };
+                        let w1 = if NV == 2 { unsafe { $load(wj.add($lanes)) } } else { w0 };
                         for (r, row) in acc.iter_mut().enumerate() {
                             let xv = $splat(unsafe { *xj.add(r * a.row_step) });
-                            for v in 0..NV {
-                                row[v] = $fma(xv, wv[v], row[v]);
+                            row[0] = $fma(xv, w0, row[0]);
+                            if NV == 2 {
+                                row[NV - 1] = $fma(xv, w1, row[NV - 1]);
                             }
                         }
                     }
