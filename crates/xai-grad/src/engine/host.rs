@@ -1377,8 +1377,18 @@ struct TileArgs {
     bias: Option<*const f32>,
 }
 
+/// One tile's results, as [`run_tiles`] hands them out.
+struct TileOut<'a> {
+    first: usize,
+    positions: usize,
+    col0: usize,
+    width: usize,
+    rows: &'a [[f32; 32]; MAX_RB_1],
+}
+
 /// Run the tile kernel over `positions` tile rows and every column block of `w`;
-/// `emit(position, first_column, values)` receives each row's results.
+/// `emit(tile)` receives each tile's results (`tile.rows[r][k]` is position `first + r`,
+/// column `col0 + k`).
 ///
 /// # Safety
 /// Every address `args` can form for `positions` rows must lie inside live buffers, and `w` /
@@ -1388,7 +1398,7 @@ unsafe fn run_tiles(
     args: TileArgs,
     positions: usize,
     cols: usize,
-    mut emit: impl FnMut(usize, usize, &[f32]),
+    mut emit: impl FnMut(&TileOut<'_>),
 ) {
     let mut stage = [[0.0f32; 32]; MAX_RB_1];
     let mut col0 = 0;
@@ -1412,9 +1422,13 @@ unsafe fn run_tiles(
             a.x = unsafe { args.x.add(p * args.row_step) };
             // SAFETY: forwarded from the caller's contract.
             unsafe { tile(isa, rb, nv, &a, &mut stage) };
-            for (r, row) in stage.iter().enumerate().take(rb) {
-                emit(p + r, col0, &row[..width]);
-            }
+            emit(&TileOut {
+                first: p,
+                positions: rb,
+                col0,
+                width,
+                rows: &stage,
+            });
             p += rb;
         }
         col0 += lanes * nv;
@@ -1657,10 +1671,17 @@ fn conv_image(
         // from row oy·sh, inside the padded image by the definition of oh and ow; tiles never
         // span more positions than `ow`.
         unsafe {
-            run_tiles(isa, args, win.ow, w.cols, |ox, col0, vals| {
-                for (k, &v) in vals.iter().enumerate() {
-                    let o = &mut out[(col0 + k) * plane + oy * win.ow + ox];
-                    *o = if add { *o + v } else { v };
+            // Channel by channel: each writes a run of consecutive positions.
+            run_tiles(isa, args, win.ow, w.cols, |t| {
+                for k in 0..t.width {
+                    let at = (t.col0 + k) * plane + oy * win.ow + t.first;
+                    let dst = &mut out[at..at + t.positions];
+                    let src = t.rows.iter().map(|row| row[k]);
+                    if add {
+                        dst.iter_mut().zip(src).for_each(|(o, v)| *o += v);
+                    } else {
+                        dst.iter_mut().zip(src).for_each(|(o, v)| *o = v);
+                    }
                 }
             });
         }
@@ -1752,8 +1773,11 @@ fn dense(isa: Isa, x: &[f32], rows: usize, inputs: usize, w: &Packed, y: &mut [f
     };
     // SAFETY: tile rows are < rows and read `inputs` values each: inside `x`.
     unsafe {
-        run_tiles(isa, args, rows, outputs, |r, col0, vals| {
-            y[r * outputs + col0..r * outputs + col0 + vals.len()].copy_from_slice(vals);
+        run_tiles(isa, args, rows, outputs, |t| {
+            for (r, row) in t.rows.iter().enumerate().take(t.positions) {
+                let at = (t.first + r) * outputs + t.col0;
+                y[at..at + t.width].copy_from_slice(&row[..t.width]);
+            }
         });
     }
 }
