@@ -533,3 +533,25 @@ fn guided_backprop_and_deconvnet_match_the_rule_engine_in_f64() {
         assert!(e < 2e-5, "{name}: f32 public path vs f64: {e:e}");
     }
 }
+
+#[test]
+fn grad_cam_from_the_host_kernels_matches_burn_in_f64() {
+    use xai_grad::methods::grad_cam::{CamMode, grad_cam};
+    let x = inputs(3);
+    let target = Target::Classes(vec![1, 3, 0]);
+    let x64 = x.clone().cast(DType::F64);
+    for layer in ["c3", "c2"] {
+        for mode in [CamMode::GradCam, CamMode::GradCamPlusPlus] {
+            let fast = grad_cam(&explainer(Precision::F32), &x, &target, layer, mode).unwrap();
+            let exact = grad_cam(&explainer(Precision::F64), &x64, &target, layer, mode).unwrap();
+            assert_eq!((fast.n, fast.h, fast.w), (exact.n, exact.h, exact.w));
+            assert_eq!(fast.node, exact.node);
+            assert!(
+                exact.values.iter().any(|&v| v > 0.0),
+                "{layer}: an all-zero map"
+            );
+            let e = rel_err(&fast.values, &exact.values);
+            assert!(e < 1e-4, "{layer} {mode:?}: f32 host vs f64 burn: {e:e}");
+        }
+    }
+}

@@ -1034,6 +1034,52 @@ impl HostPlan {
         })
     }
 
+    /// Node `node`'s output and the gradient of `Σ_r out[r, classes[r]]` with respect to it,
+    /// for the rows of `x` (both row-major, shaped like the node's output): what Grad-CAM reads.
+    pub fn value_and_grad_at(
+        &self,
+        x: &[f32],
+        node: usize,
+        classes: &[usize],
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        let slot = self.node_slot(node)?;
+        let per = self.sizes[slot];
+        if x.len() != classes.len() * self.row_len() {
+            return Err(XaiError::shape(
+                "host kernel input",
+                format!("{} rows of {}", classes.len(), self.row_len()),
+                &[x.len()],
+            ));
+        }
+        self.check_classes(classes)?;
+        let mut values = Vec::with_capacity(classes.len() * per);
+        let grads = self.batched(x, |r, xb, sc| {
+            let b = r.len();
+            self.run_forward(xb, b, sc);
+            values.extend_from_slice(&sc.vals[slot]);
+            sc.cots[slot].clear();
+            let mut seed = std::mem::take(&mut sc.cots[self.output]);
+            seed.clear();
+            seed.resize(b * self.classes, 0.0);
+            for (i, &c) in classes[r.clone()].iter().enumerate() {
+                seed[i * self.classes + c] = 1.0;
+            }
+            let at_input = self.run_backward(self.output, seed, b, sc);
+            if slot == self.input {
+                return at_input;
+            }
+            // A step's output cotangent is put back after its step ran; a slot the target does
+            // not reach keeps the cleared (empty) buffer.
+            let g = std::mem::take(&mut sc.cots[slot]);
+            if g.len() == b * per {
+                g
+            } else {
+                vec![0.0; b * per]
+            }
+        })?;
+        Ok((values, grads))
+    }
+
     /// The vector-Jacobian product `cotᵀ ∂ node / ∂ start` for the rows of `x`, where `cot`
     /// holds one cotangent row per input row, shaped like node `node`'s output.
     pub fn vjp_at(&self, x: &[f32], node: usize, cot: &[f32]) -> Result<Vec<f32>> {

@@ -29,13 +29,14 @@
 //! assert_eq!((cam.h, cam.w), (3, 3));
 //! ```
 
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
 use xai_core::{Result, Target, XaiError};
 
 use super::Explainable;
 use crate::engine::DynTensor;
+use crate::engine::host::{HostPlan, Isa, host_enabled};
 
 /// Which channel weighting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +74,30 @@ pub fn grad_cam<const D: usize>(
     let (_, classes) = ex.seed(x, target)?;
     let g = ex.graph(x)?;
     let node = g.resolve_node(layer)?;
+    let index = g.node_index(&node)?;
+    // On the CPU in f32 the host kernels give the layer's values and gradients in one pass.
+    let host = if host_enabled(&ex.device, ex.precision) && x.dtype() == DType::F32 {
+        HostPlan::compile(&g, None, Isa::detect())
+    } else {
+        None
+    };
+    let shape = g.nodes()[index]
+        .op
+        .outputs()
+        .next()
+        .map(|t| t.shape.to_vec())
+        .unwrap_or_default();
+    if let (Some(plan), 4) = (host, shape.len()) {
+        let rows = xai_core::tensor_to_vec(x.clone())?;
+        let (a, gr) = plan.value_and_grad_at(&rows, index, &classes)?;
+        let (av, gv): (Vec<f64>, Vec<f64>) = (
+            a.iter().map(|&v| f64::from(v)).collect(),
+            gr.iter().map(|&v| f64::from(v)).collect(),
+        );
+        let n = classes.len();
+        let shape = [n, shape[1], shape[2], shape[3]];
+        return Ok(cam_from(&av, &gv, shape, mode, node));
+    }
     let ad = ex.device.clone().autodiff();
     let tapped = g.eval_tapped(
         &[DynTensor::from_tensor(x.clone())],
@@ -96,7 +121,17 @@ pub fn grad_cam<const D: usize>(
         .grad(&grads)
         .ok_or_else(|| XaiError::Numerical(format!("the target does not depend on `{node}`")))?;
     let (av, gv) = (a.to_vec_f64()?, grad.to_vec_f64()?);
-    let (n, k, h, w) = (shape[0], shape[1], shape[2], shape[3]);
+    Ok(cam_from(
+        &av,
+        &gv,
+        [shape[0], shape[1], shape[2], shape[3]],
+        mode,
+        node,
+    ))
+}
+
+/// The class activation map from a layer's values `av` and gradients `gv` (`[n, k, h, w]`).
+fn cam_from(av: &[f64], gv: &[f64], [n, k, h, w]: [usize; 4], mode: CamMode, node: String) -> Cam {
     let hw = h * w;
     let mut values = vec![0.0; n * hw];
     for i in 0..n {
@@ -125,13 +160,13 @@ pub fn grad_cam<const D: usize>(
     for v in &mut values {
         *v = v.max(0.0);
     }
-    Ok(Cam {
+    Cam {
         values,
         n,
         h,
         w,
         node,
-    })
+    }
 }
 
 impl Cam {
