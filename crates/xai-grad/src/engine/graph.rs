@@ -34,6 +34,18 @@ pub struct Node {
     pub(crate) op: OperationIr,
 }
 
+impl Node {
+    /// The recorded shape of the node's (first) output, as captured (batch included); empty
+    /// for an op without outputs.
+    pub fn output_shape(&self) -> Vec<usize> {
+        self.op
+            .outputs()
+            .next()
+            .map(|t| t.shape.to_vec())
+            .unwrap_or_default()
+    }
+}
+
 /// A model's forward pass captured once as burn IR, to be replayed and transformed.
 #[derive(Clone, Debug)]
 pub struct CapturedGraph {
@@ -454,11 +466,7 @@ impl CapturedGraph {
     pub fn summary(&self) -> String {
         let mut s = String::new();
         for (i, n) in self.nodes.iter().enumerate() {
-            let shape =
-                n.op.outputs()
-                    .next()
-                    .map(|t| t.shape.to_vec())
-                    .unwrap_or_default();
+            let shape = n.output_shape();
             s.push_str(&format!("{i:>3}  {:<28} {:?}\n", n.name, shape));
         }
         s

@@ -114,11 +114,26 @@ impl Isa {
 /// Whether attributions on `device` in `precision` take the host kernels: flex in f32, on a CPU
 /// with AVX-512 or AVX2 + FMA (the portable tiles are a reference, slower than burn), unless the
 /// environment variable `XAI_HOST_KERNELS` is `off` (to measure burn's path).
-pub(crate) fn host_enabled(device: &Device, precision: Precision) -> bool {
+fn host_enabled(device: &Device, precision: Precision) -> bool {
     precision == Precision::F32
         && device.clone().inner() == Device::flex()
         && Isa::detect() != Isa::Portable
         && std::env::var("XAI_HOST_KERNELS").map_or(true, |v| v != "off")
+}
+
+/// The one gate every method uses: the plan of `g` (from its input, or from node
+/// `start_after`'s output) when inputs of `dtype` replayed on `device` in `precision` take the
+/// host kernels and the graph is covered; `None` sends the method down burn's path.
+pub(crate) fn host_plan(
+    g: &CapturedGraph,
+    start_after: Option<usize>,
+    device: &Device,
+    precision: Precision,
+    dtype: burn::tensor::DType,
+) -> Option<HostPlan> {
+    (dtype == burn::tensor::DType::F32 && host_enabled(device, precision))
+        .then(|| HostPlan::compile(g, start_after, Isa::detect()))
+        .flatten()
 }
 
 /// A weight matrix packed for the tile kernel: `rows` reduction rows of `cols` output channels,
@@ -426,6 +441,24 @@ impl Compiler {
         Some(s)
     }
 
+    /// A pooling window (`[kernel, stride, symmetric padding, dilation]`, no ceil mode) from
+    /// value `x` to a new slot for `out`.
+    fn pool(
+        &mut self,
+        x: &TensorIr,
+        out: &TensorIr,
+        ceil_mode: bool,
+        [kernel, stride, p, dil]: [[usize; 2]; 4],
+    ) -> Option<(usize, usize, Window)> {
+        let (x, xs) = self.var(x)?;
+        if ceil_mode {
+            return None;
+        }
+        let win = Window::new(&xs, kernel, stride, [(p[0], p[0]), (p[1], p[1])], dil)?;
+        let out = self.output(out, Some(&[win.c, win.oh, win.ow]))?;
+        Some((x, out, win))
+    }
+
     fn act(&mut self, d: &UnaryOpIr, act: Act) -> Option<()> {
         let (x, row) = self.var(&d.input)?;
         let out = self.output(&d.out, Some(&row))?;
@@ -621,35 +654,21 @@ impl Compiler {
                 });
             }
             OperationIr::Module(ModuleOperationIr::MaxPool2d(d)) => {
-                let (x, xs) = self.var(&d.x)?;
-                if d.ceil_mode {
-                    return None;
-                }
-                let p = d.padding;
-                let win = Window::new(
-                    &xs,
-                    d.kernel_size,
-                    d.stride,
-                    [(p[0], p[0]), (p[1], p[1])],
-                    d.dilation,
+                let (x, out, win) = self.pool(
+                    &d.x,
+                    &d.out,
+                    d.ceil_mode,
+                    [d.kernel_size, d.stride, d.padding, d.dilation],
                 )?;
-                let out = self.output(&d.out, Some(&[win.c, win.oh, win.ow]))?;
                 self.steps.push(Step::MaxPool { x, out, win });
             }
             OperationIr::Module(ModuleOperationIr::AvgPool2d(d)) => {
-                let (x, xs) = self.var(&d.x)?;
-                if d.ceil_mode {
-                    return None;
-                }
-                let p = d.padding;
-                let win = Window::new(
-                    &xs,
-                    d.kernel_size,
-                    d.stride,
-                    [(p[0], p[0]), (p[1], p[1])],
-                    [1, 1],
+                let (x, out, win) = self.pool(
+                    &d.x,
+                    &d.out,
+                    d.ceil_mode,
+                    [d.kernel_size, d.stride, d.padding, [1, 1]],
                 )?;
-                let out = self.output(&d.out, Some(&[win.c, win.oh, win.ow]))?;
                 self.steps.push(Step::AvgPool {
                     x,
                     out,

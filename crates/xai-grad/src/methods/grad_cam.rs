@@ -29,14 +29,14 @@
 //! assert_eq!((cam.h, cam.w), (3, 3));
 //! ```
 
-use burn::tensor::{DType, Tensor};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use xai_core::{Result, Target, XaiError};
 
 use super::Explainable;
 use crate::engine::DynTensor;
-use crate::engine::host::{HostPlan, Isa, host_enabled};
+use crate::engine::host::host_plan;
 
 /// Which channel weighting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,17 +76,8 @@ pub fn grad_cam<const D: usize>(
     let node = g.resolve_node(layer)?;
     let index = g.node_index(&node)?;
     // On the CPU in f32 the host kernels give the layer's values and gradients in one pass.
-    let host = if host_enabled(&ex.device, ex.precision) && x.dtype() == DType::F32 {
-        HostPlan::compile(&g, None, Isa::detect())
-    } else {
-        None
-    };
-    let shape = g.nodes()[index]
-        .op
-        .outputs()
-        .next()
-        .map(|t| t.shape.to_vec())
-        .unwrap_or_default();
+    let host = host_plan(&g, None, &ex.device, ex.precision, x.dtype());
+    let shape = g.nodes()[index].output_shape();
     if let (Some(plan), 4) = (host, shape.len()) {
         let rows = xai_core::tensor_to_vec(x.clone())?;
         let (a, gr) = plan.value_and_grad_at(&rows, index, &classes)?;

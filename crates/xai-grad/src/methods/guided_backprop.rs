@@ -28,12 +28,12 @@
 
 use std::sync::Arc;
 
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 use xai_core::{Result, Target};
 
 use super::Explainable;
-use crate::engine::host::{HostPlan, Isa, ReluRule, host_enabled};
+use crate::engine::host::{ReluRule, host_plan};
 use crate::engine::{BackwardRule, DynTensor, RuleSet, Unit, UnitCtx, UnitKind};
 
 /// Guided-backprop ReLU: `vjp(g_out) · 1[g_out > 0]`.
@@ -81,10 +81,7 @@ fn modified<const D: usize>(
     let (seed, classes) = ex.seed(x, target)?;
     let g = ex.graph(x)?;
     // On the CPU in f32 the host kernels run the same rule at every ReLU.
-    if host_enabled(&ex.device, ex.precision)
-        && x.dtype() == DType::F32
-        && let Some(plan) = HostPlan::compile(&g, None, Isa::detect())
-    {
+    if let Some(plan) = host_plan(&g, None, &ex.device, ex.precision, x.dtype()) {
         let rows = xai_core::tensor_to_vec(x.clone())?;
         let grads = plan
             .with_relu_rule(host_rule)

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use xai_core::{MemoryBudget, Result, Target, XaiError};
 
 use crate::engine::DynTensor;
-use crate::engine::host::{HostPlan, Isa, host_enabled};
+use crate::engine::host::host_plan;
 
 use super::Explainable;
 
@@ -281,11 +281,7 @@ fn ig_fixed<const D: usize>(
     };
     // The prefix's output at x and at the baseline, as rows [N, P].
     // The host plan from the input runs the prefix (and its VJP at the end) on the CPU.
-    let host_full = if host_enabled(&ex.device, ex.precision) && dtype == burn::tensor::DType::F32 {
-        HostPlan::compile(&g0, None, Isa::detect())
-    } else {
-        None
-    };
+    let host_full = host_plan(&g0, None, &ex.device, ex.precision, dtype);
     let entry = match &prefix {
         Some(p) => {
             let last = p[p.len() - 1];
@@ -313,24 +309,15 @@ fn ig_fixed<const D: usize>(
             };
             let zx = at(x)?;
             let zb = at(&baseline)?;
-            let shape = g0.nodes()[last]
-                .op
-                .outputs()
-                .next()
-                .map(|t| t.shape.to_vec())
-                .unwrap_or_default();
+            let shape = g0.nodes()[last].output_shape();
             Some((zb.clone(), zx - zb, shape))
         }
         None => None,
     };
     // On the CPU in f32 the host kernels run the whole path integral (no interpolated batch,
     // no autodiff tape); elsewhere, or for a graph they do not cover, burn's chunked path.
-    let host = if host_enabled(&ex.device, ex.precision) && dtype == burn::tensor::DType::F32 {
-        let start = prefix.as_ref().map(|p| p[p.len() - 1]);
-        HostPlan::compile(&g0, start, Isa::detect())
-    } else {
-        None
-    };
+    let start = prefix.as_ref().map(|p| p[p.len() - 1]);
+    let host = host_plan(&g0, start, &ex.device, ex.precision, dtype);
     let dev = x.device();
     let integral = if let Some(plan) = host {
         let (start, delta) = match &entry {

@@ -26,7 +26,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use xai_core::{Result, Target, XaiError};
 
-use crate::engine::host::{HostPlan, Isa, host_enabled};
+use crate::engine::host::host_plan;
 use crate::engine::{CapturedGraph, DynTensor, Precision};
 
 type CaptureFn<const D: usize> = dyn Fn(Tensor<D>) -> Result<CapturedGraph> + Send + Sync;
@@ -95,10 +95,7 @@ impl<const D: usize> Explainable<D> {
     /// The model's outputs `[N, C]` (a replay of the captured graph).
     pub fn forward(&self, x: &Tensor<D>) -> Result<Tensor<2>> {
         let g = self.graph(x)?;
-        if host_enabled(&self.device, self.precision)
-            && x.dtype() == burn::tensor::DType::F32
-            && let Some(plan) = HostPlan::compile(&g, None, Isa::detect())
-        {
+        if let Some(plan) = host_plan(&g, None, &self.device, self.precision, x.dtype()) {
             let rows = xai_core::tensor_to_vec(x.clone())?;
             let out = plan.outputs(&rows)?;
             let n = x.dims()[0];
@@ -179,10 +176,7 @@ pub(crate) fn gradients_on<const D: usize>(
     device: &Device,
     precision: Precision,
 ) -> Result<Tensor<D>> {
-    if host_enabled(device, precision)
-        && x.dtype() == burn::tensor::DType::F32
-        && let Some(plan) = HostPlan::compile(g, None, Isa::detect())
-    {
+    if let Some(plan) = host_plan(g, None, device, precision, x.dtype()) {
         let rows = xai_core::tensor_to_vec(x.clone())?;
         let grads = plan.class_grads(&rows, classes)?;
         let t = Tensor::<1>::from_data(
