@@ -66,7 +66,7 @@ fn interpretable_models(c: &mut Criterion) {
         0,
     );
     let idx: Vec<usize> = (0..64).collect();
-    let model = ProtoPNet::new(&ProtoPNetConfig::default(), &device).unwrap();
+    let model = ProtoPNet::new(&ProtoPNetConfig::default(), 0, &device).unwrap();
     let x = set.images.batch(&idx, &device).unwrap();
     g.bench_function("protopnet_forward_64", |b| {
         b.iter(|| model.forward(x.clone()).logits.into_data())
@@ -81,6 +81,7 @@ fn interpretable_models(c: &mut Criterion) {
             experts: 4,
             ..Default::default()
         },
+        0,
         &device,
     )
     .unwrap();
@@ -94,7 +95,7 @@ fn interpretable_models(c: &mut Criterion) {
         &device,
     );
     g.bench_function("moe_forward_1024", |b| {
-        b.iter(|| moe.forward(rows.clone(), false).y.into_data())
+        b.iter(|| moe.forward(rows.clone(), None).y.into_data())
     });
     g.finish();
 }

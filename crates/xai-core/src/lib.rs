@@ -14,6 +14,7 @@ pub mod device;
 pub mod error;
 pub mod explainer;
 pub mod fixture;
+pub mod init;
 pub mod metrics;
 pub mod target;
 

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{DType, Device, Distribution, Tensor};
+use burn::tensor::{DType, Device, Tensor};
+use rand::SeedableRng;
 use xai_grad::{CapturedGraph, DynTensor, Precision};
 
 #[derive(Module, Debug)]
@@ -31,9 +32,11 @@ fn main() -> xai_core::Result<()> {
         a: LinearConfig::new(784, 256).init(&dev),
         b: LinearConfig::new(256, 10).init(&dev),
     };
+    let m = xai_core::init::seeded(m, 0)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let n = 64;
     let labels: Vec<usize> = (0..n).map(|i| i % 10).collect();
-    let x = Tensor::<2>::random([n, 784], Distribution::Normal(0.0, 1.0), &dev);
+    let x = xai_core::init::normal_tensor(&mut rng, [n, 784], &dev);
     let l2 = labels.clone();
     let g = CapturedGraph::capture(&m, x.clone(), move |m, x| {
         ce(
@@ -46,9 +49,9 @@ fn main() -> xai_core::Result<()> {
         .params()
         .iter()
         .map(|p| {
-            let t = Tensor::<1>::random(
+            let t = xai_core::init::normal_tensor(
+                &mut rng,
                 [p.shape.iter().product::<usize>()],
-                Distribution::Normal(0.0, 1.0),
                 &dev,
             );
             match p.shape.len() {

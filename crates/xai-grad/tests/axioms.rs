@@ -6,7 +6,7 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, Relu, Tanh};
-use burn::tensor::{DType, Device, Distribution, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use xai_core::Target;
 use xai_grad::Precision;
 use xai_grad::methods::deeplift::{DeepLiftRules, MaxPoolMode, deeplift, deeplift_with};
@@ -237,6 +237,7 @@ fn deeplift_routed_max_pool_is_complete() {
         relu: Relu::new(),
         fc: LinearConfig::new(12, 2).init(&dev()),
     };
+    let cnn = xai_core::init::seeded(cnn, 2).unwrap();
     let f = |m: &Cnn, x: Tensor<4>| {
         m.fc.forward(
             m.pool
@@ -245,8 +246,9 @@ fn deeplift_routed_max_pool_is_complete() {
         )
     };
     let ex = Explainable::new(cnn, f, dev());
-    let x = Tensor::<4>::random([3, 1, 6, 6], Distribution::Normal(0.0, 1.0), &dev());
-    let r = Tensor::<4>::random([3, 1, 6, 6], Distribution::Normal(0.0, 1.0), &dev());
+    let image = |seed| Tensor::<4>::from_data(TensorData::new(random(108, seed), [3, 1, 6, 6]), &dev());
+    let x = image(71);
+    let r = image(72);
     let routed = DeepLiftRules {
         max_pool: MaxPoolMode::Routed,
     };

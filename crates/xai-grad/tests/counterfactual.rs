@@ -17,7 +17,7 @@ const DW: [f64; 4] = [3.0, 0.3, -1.5, 0.2];
 const C: f64 = 1.5;
 
 fn linear_model(dev: &Device) -> Linear {
-    let mut l: Linear = LinearConfig::new(4, 2).init(dev);
+    let mut l: Linear = common::seeded(LinearConfig::new(4, 2).init(dev));
     let w: Vec<f64> = DW.iter().flat_map(|&d| [0.0, d]).collect(); // [in, out]
     l.weight = Param::from_tensor(Tensor::from_data(
         TensorData::new(w, [4, 2]),

@@ -36,7 +36,7 @@ fn check_jvp(g: &CapturedGraph, shape: &[usize], tol: f64) {
 fn replay_matches_the_model_on_every_architecture() {
     on_each_device!(|name, dev| {
         let m = Mlp::new(&dev);
-        let x = randn([3, 5], &dev);
+        let x = randn([3, 5], 101, &dev);
         let g = CapturedGraph::capture(&m, x.clone(), |m, x| m.forward(x)).unwrap();
         let ours = to_f64(
             &g.eval(&[DynTensor::from_tensor(x.clone())], &dev, Precision::F32)
@@ -49,7 +49,7 @@ fn replay_matches_the_model_on_every_architecture() {
         );
 
         let c = Cnn::new(&dev);
-        let x = randn([2, 2, 8, 8], &dev);
+        let x = randn([2, 2, 8, 8], 102, &dev);
         let g = CapturedGraph::capture(&c, x.clone(), |m, x| m.forward(x)).unwrap();
         let ours = to_f64(
             &g.eval(&[DynTensor::from_tensor(x.clone())], &dev, Precision::F32)
@@ -68,25 +68,25 @@ fn jvp_matches_finite_differences_mlp_cnn_residual_attention() {
     let dev = Device::flex();
     let m = Mlp::new(&dev);
     check_jvp(
-        &CapturedGraph::capture(&m, randn([3, 5], &dev), |m, x| m.forward(x)).unwrap(),
+        &CapturedGraph::capture(&m, randn([3, 5], 103, &dev), |m, x| m.forward(x)).unwrap(),
         &[3, 5],
         1e-6,
     );
     let c = Cnn::new(&dev);
     check_jvp(
-        &CapturedGraph::capture(&c, randn([2, 2, 8, 8], &dev), |m, x| m.forward(x)).unwrap(),
+        &CapturedGraph::capture(&c, randn([2, 2, 8, 8], 104, &dev), |m, x| m.forward(x)).unwrap(),
         &[2, 2, 8, 8],
         1e-5,
     );
     let r = Residual::new(&dev);
     check_jvp(
-        &CapturedGraph::capture(&r, randn([3, 4], &dev), |m, x| m.forward(x)).unwrap(),
+        &CapturedGraph::capture(&r, randn([3, 4], 105, &dev), |m, x| m.forward(x)).unwrap(),
         &[3, 4],
         1e-6,
     );
     let a = Attention::new(&dev);
     check_jvp(
-        &CapturedGraph::capture(&a, randn([2, 3, 4], &dev), |m, x| m.forward(x)).unwrap(),
+        &CapturedGraph::capture(&a, randn([2, 3, 4], 106, &dev), |m, x| m.forward(x)).unwrap(),
         &[2, 3, 4],
         1e-6,
     );
@@ -153,14 +153,14 @@ fn input_hessian_matches_finite_differences() {
     let dev = Device::flex();
     let m = Mlp::new(&dev);
     check_input_hessian(
-        &CapturedGraph::capture(&m, randn([5, 5], &dev), |m, x| m.forward(x)).unwrap(),
+        &CapturedGraph::capture(&m, randn([5, 5], 107, &dev), |m, x| m.forward(x)).unwrap(),
         5,
         1,
         1e-5,
     );
     let r = Residual::new(&dev);
     check_input_hessian(
-        &CapturedGraph::capture(&r, randn([4, 4], &dev), |m, x| m.forward(x)).unwrap(),
+        &CapturedGraph::capture(&r, randn([4, 4], 108, &dev), |m, x| m.forward(x)).unwrap(),
         4,
         0,
         1e-5,
@@ -246,31 +246,31 @@ fn parameter_hvp_matches_finite_differences() {
     let labels = [0usize, 2, 1, 1];
     let m = Mlp::new(&dev);
     check_param_hvp(
-        &CapturedGraph::capture(&m, randn([4, 5], &dev), move |m, x| {
+        &CapturedGraph::capture(&m, randn([4, 5], 109, &dev), move |m, x| {
             ce(m.forward(x), &labels)
         })
         .unwrap(),
-        || randn([4, 5], &dev),
+        || randn([4, 5], 110, &dev),
         1e-6,
     );
     let c = Cnn::new(&dev);
     let l2 = [1usize, 0];
     check_param_hvp(
-        &CapturedGraph::capture(&c, randn([2, 2, 8, 8], &dev), move |m, x| {
+        &CapturedGraph::capture(&c, randn([2, 2, 8, 8], 111, &dev), move |m, x| {
             ce(m.forward(x), &l2)
         })
         .unwrap(),
-        || randn([2, 2, 8, 8], &dev),
+        || randn([2, 2, 8, 8], 112, &dev),
         1e-5,
     );
     let a = Attention::new(&dev);
     let l3 = [2usize, 0];
     check_param_hvp(
-        &CapturedGraph::capture(&a, randn([2, 3, 4], &dev), move |m, x| {
+        &CapturedGraph::capture(&a, randn([2, 3, 4], 113, &dev), move |m, x| {
             ce(m.forward(x), &l3)
         })
         .unwrap(),
-        || randn([2, 3, 4], &dev),
+        || randn([2, 3, 4], 114, &dev),
         1e-5,
     );
 }
@@ -279,9 +279,9 @@ fn parameter_hvp_matches_finite_differences() {
 fn gauss_newton_equals_hessian_for_a_linear_model_and_is_symmetric() {
     // For logits linear in θ, the Gauss-Newton matrix equals the Hessian of the CE loss.
     let dev = Device::flex();
-    let lin = burn::nn::LinearConfig::new(4, 3).init(&dev);
+    let lin = seeded(burn::nn::LinearConfig::new(4, 3).init(&dev));
     let labels = [0usize, 1, 2, 1, 0];
-    let x = randn([5, 4], &dev);
+    let x = randn([5, 4], 115, &dev);
     let logits = CapturedGraph::capture(&lin, x.clone(), |m, x| m.forward(x)).unwrap();
     let loss =
         CapturedGraph::capture(&lin, x.clone(), move |m, x| ce(m.forward(x), &labels)).unwrap();
@@ -344,7 +344,7 @@ fn gauss_newton_equals_hessian_for_a_linear_model_and_is_symmetric() {
 fn taps_give_the_gradient_at_an_intermediate_node() {
     on_each_device!(|name, dev| {
         let m = Mlp::new(&dev);
-        let x = randn([3, 5], &dev);
+        let x = randn([3, 5], 116, &dev);
         let g = CapturedGraph::capture(&m, x.clone(), |m, x| m.forward(x)).unwrap();
         let names: Vec<String> = g.nodes().iter().map(|n| n.name.clone()).collect();
         assert!(
@@ -386,9 +386,9 @@ fn taps_give_the_gradient_at_an_intermediate_node() {
 fn unsupported_op_is_a_clear_error_naming_it() {
     let dev = Device::flex();
     let m = Mlp::new(&dev);
-    let g = CapturedGraph::capture(&m, randn([2, 5], &dev), |m, x| m.forward(x).cumsum(1)).unwrap();
+    let g = CapturedGraph::capture(&m, randn([2, 5], 117, &dev), |m, x| m.forward(x).cumsum(1)).unwrap();
     match g.eval(
-        &[DynTensor::from_tensor(randn([2, 5], &dev))],
+        &[DynTensor::from_tensor(randn([2, 5], 118, &dev))],
         &dev,
         Precision::F32,
     ) {
@@ -404,10 +404,10 @@ fn unsupported_op_is_a_clear_error_naming_it() {
 fn bad_inputs_are_typed_errors() {
     let dev = Device::flex();
     let m = Mlp::new(&dev);
-    let g = CapturedGraph::capture(&m, randn([2, 5], &dev), |m, x| m.forward(x)).unwrap();
+    let g = CapturedGraph::capture(&m, randn([2, 5], 119, &dev), |m, x| m.forward(x)).unwrap();
     assert!(matches!(
         g.eval(
-            &[DynTensor::from_tensor(randn([2, 4], &dev))],
+            &[DynTensor::from_tensor(randn([2, 4], 120, &dev))],
             &dev,
             Precision::F32
         ),
@@ -424,7 +424,7 @@ fn bad_inputs_are_typed_errors() {
         Err(XaiError::NonFinite(_))
     ));
     assert!(matches!(
-        xai_grad::gradient::input_gradient(fwd, randn([2, 5], &dev), &xai_core::Target::Class(7)),
+        xai_grad::gradient::input_gradient(fwd, randn([2, 5], 121, &dev), &xai_core::Target::Class(7)),
         Err(XaiError::TargetOutOfRange {
             index: 7,
             classes: 3
@@ -438,7 +438,7 @@ fn bad_inputs_are_typed_errors() {
     let v = vec![f64_tensor(vec![0.0; 3], vec![3])];
     assert!(matches!(
         g.jvp(
-            &[DynTensor::from_tensor(randn([2, 5], &dev))],
+            &[DynTensor::from_tensor(randn([2, 5], 122, &dev))],
             &[None],
             Some(&v),
             &dev,
@@ -458,7 +458,7 @@ fn relu_softplus_surrogate_is_smooth_and_exact() {
     let relu_net = |m: &Mlp, x: Tensor<2>| {
         m.c.forward(m.relu.forward(m.b.forward(m.relu.forward(m.a.forward(x)))))
     };
-    let g = CapturedGraph::capture(&m, randn([5, 5], &dev), relu_net).unwrap();
+    let g = CapturedGraph::capture(&m, randn([5, 5], 123, &dev), relu_net).unwrap();
     let smooth = g.with_relu_softplus(4.0).unwrap();
     check_jvp(&smooth, &[5, 5], 1e-6);
     check_input_hessian(&smooth, 5, 1, 1e-5);

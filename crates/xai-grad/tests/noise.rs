@@ -2,7 +2,7 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig, Relu};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 use xai_core::Target;
 use xai_grad::methods::noise_tunnel::{Aggregate, NoiseConfig, gradient_shap, smoothgrad};
 use xai_grad::methods::{Explainable, input_gradients};
@@ -16,15 +16,21 @@ struct Net {
 
 fn net() -> Explainable<2> {
     let dev = Device::flex();
+    let net = Net {
+        a: LinearConfig::new(4, 8).init(&dev),
+        b: LinearConfig::new(8, 3).init(&dev),
+        relu: Relu::new(),
+    };
     Explainable::new(
-        Net {
-            a: LinearConfig::new(4, 8).init(&dev),
-            b: LinearConfig::new(8, 3).init(&dev),
-            relu: Relu::new(),
-        },
+        xai_core::init::seeded(net, 1).unwrap(),
         |m: &Net, x| m.b.forward(m.relu.forward(m.a.forward(x))),
         dev,
     )
+}
+
+fn randn(shape: [usize; 2], seed: u64, dev: &Device) -> Tensor<2> {
+    let mut rng = rand::SeedableRng::seed_from_u64(seed);
+    xai_core::init::normal_tensor(&mut rng, shape, dev)
 }
 
 fn v(t: Tensor<2>) -> Vec<f64> {
@@ -38,7 +44,7 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
 #[test]
 fn without_noise_smoothgrad_is_the_gradient_and_vargrad_is_zero() {
     let ex = net();
-    let x = Tensor::<2>::random([3, 4], Distribution::Normal(0.0, 1.0), &Device::flex());
+    let x = randn([3, 4], 1, &Device::flex());
     let zero = NoiseConfig {
         stdev: 0.0,
         samples: 4,
@@ -61,7 +67,7 @@ fn without_noise_smoothgrad_is_the_gradient_and_vargrad_is_zero() {
 #[test]
 fn noise_is_reproducible_by_seed_and_changes_with_it() {
     let ex = net();
-    let x = Tensor::<2>::random([2, 4], Distribution::Normal(0.0, 1.0), &Device::flex());
+    let x = randn([2, 4], 2, &Device::flex());
     let cfg = NoiseConfig {
         stdev: 1.0,
         samples: 8,
@@ -77,10 +83,10 @@ fn noise_is_reproducible_by_seed_and_changes_with_it() {
 #[test]
 fn gradient_shap_on_a_linear_model_is_exact_and_complete() {
     let dev = Device::flex();
-    let lin: Linear = LinearConfig::new(4, 2).init(&dev);
+    let lin: Linear = xai_core::init::seeded(LinearConfig::new(4, 2).init(&dev), 3).unwrap();
     let ex = Explainable::new(lin, |m: &Linear, x| m.forward(x), dev.clone());
-    let x = Tensor::<2>::random([3, 4], Distribution::Normal(0.0, 1.0), &dev);
-    let b = Tensor::<2>::random([1, 4], Distribution::Normal(0.0, 1.0), &dev);
+    let x = randn([3, 4], 4, &dev);
+    let b = randn([1, 4], 5, &dev);
     let cfg = NoiseConfig {
         stdev: 0.3,
         samples: 5,

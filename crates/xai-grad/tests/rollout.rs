@@ -13,9 +13,8 @@ use xai_grad::methods::attention_rollout::{RolloutConfig, attention_rollout, fus
 #[test]
 fn one_layer_rollout_is_half_attention_half_identity() {
     let dev = Device::flex();
-    dev.seed(3);
     let m = Attention::new(&dev);
-    let x: Tensor<3> = randn([2, 5, 4], &dev);
+    let x: Tensor<3> = randn([2, 5, 4], 124, &dev);
     // The attention the block computes, by hand.
     let q = m.q.forward(x.clone());
     let k = m.k.forward(x.clone());

@@ -64,22 +64,22 @@ fn without_rules_the_reverse_pass_is_the_gradient() {
     on_each_device!(|name, dev| {
         let _ = name;
         let m = Mlp::new(&dev);
-        let x = randn([3, 5], &dev);
+        let x = randn([3, 5], 125, &dev);
         let g = CapturedGraph::capture(&m, x.clone(), |m, x| m.forward(x)).unwrap();
         check(&g, x, |x| m.forward(x), 3, "mlp");
 
         let c = Cnn::new(&dev);
-        let x = randn([2, 2, 8, 8], &dev);
+        let x = randn([2, 2, 8, 8], 126, &dev);
         let g = CapturedGraph::capture(&c, x.clone(), |m, x| m.forward(x)).unwrap();
         check(&g, x, |x| c.forward(x), 3, "cnn");
 
         let r = Residual::new(&dev);
-        let x = randn([3, 4], &dev);
+        let x = randn([3, 4], 127, &dev);
         let g = CapturedGraph::capture(&r, x.clone(), |m, x| m.forward(x)).unwrap();
         check(&g, x, |x| r.forward(x), 2, "residual");
 
         let a = Attention::new(&dev);
-        let x = randn([2, 3, 4], &dev);
+        let x = randn([2, 3, 4], 128, &dev);
         let g = CapturedGraph::capture(&a, x.clone(), |m, x| m.forward(x)).unwrap();
         check(&g, x, |x| a.forward(x), 3, "attention");
     });
@@ -89,7 +89,7 @@ fn without_rules_the_reverse_pass_is_the_gradient() {
 fn units_follow_modules_and_classify_layers() {
     let dev = Device::flex();
     let c = Cnn::new(&dev);
-    let g = CapturedGraph::capture(&c, randn([2, 2, 8, 8], &dev), |m, x| m.forward(x)).unwrap();
+    let g = CapturedGraph::capture(&c, randn([2, 2, 8, 8], 129, &dev), |m, x| m.forward(x)).unwrap();
     let units = g.units();
     let kinds: Vec<(String, UnitKind)> = units.iter().map(|u| (u.name.clone(), u.kind)).collect();
     assert_eq!(kinds[0], ("c1".to_string(), UnitKind::Conv));
@@ -102,7 +102,7 @@ fn units_follow_modules_and_classify_layers() {
     assert_eq!(fc.weighted_index, Some(2));
 
     let r = Residual::new(&dev);
-    let g = CapturedGraph::capture(&r, randn([3, 4], &dev), |m, x| m.forward(x)).unwrap();
+    let g = CapturedGraph::capture(&r, randn([3, 4], 130, &dev), |m, x| m.forward(x)).unwrap();
     assert!(
         g.units().iter().any(|u| u.kind == UnitKind::Add),
         "residual add is a unit"
@@ -130,7 +130,7 @@ impl RuleSet for BlockKind {
 fn a_rule_replaces_exactly_its_units() {
     let dev = Device::flex();
     let r = Residual::new(&dev);
-    let x = randn([3, 4], &dev);
+    let x = randn([3, 4], 131, &dev);
     let g = CapturedGraph::capture(&r, x.clone(), |m, x| m.forward(x)).unwrap();
     let run = |rules: &dyn RuleSet| {
         to_f64(

@@ -35,11 +35,6 @@ impl Cnn {
     }
 }
 
-/// burn's seed is global to the process and the tests run in parallel: seeding, initialising and
-/// the first use of the parameters (burn draws them lazily) happen under this lock so each test
-/// gets the same weights every run.
-static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn flat(m: &[Vec<f64>]) -> Vec<f64> {
     m.iter().flatten().copied().collect()
 }
@@ -58,8 +53,6 @@ fn a_cnn_gets_per_example_gradients_and_exact_influence() {
     let te = d.subset(&(1500..1503).collect::<Vec<_>>());
     let train_set = Data::from_rows(&tr.x, 64, tr.y.clone(), &dev, Precision::F64).unwrap();
     let test = Data::from_rows(&te.x, 64, te.y.clone(), &dev, Precision::F64).unwrap();
-    let seeded = SEEDED_INIT.lock().unwrap_or_else(|e| e.into_inner());
-    dev.seed(5);
     let cnn = Cnn {
         conv: Conv2dConfig::new([1, 3], [3, 3])
             .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -68,6 +61,7 @@ fn a_cnn_gets_per_example_gradients_and_exact_influence() {
         fc: LinearConfig::new(3 * 4 * 4, 10).init(&dev),
         relu: Relu::new(),
     };
+    let cnn = xai_core::init::seeded(cnn, 5).unwrap();
     let x = train_set
         .x
         .clone()
@@ -75,8 +69,6 @@ fn a_cnn_gets_per_example_gradients_and_exact_influence() {
         .unwrap()
         .cast(FloatDType::F32);
     let g = CapturedGraph::capture(&cnn, x, |m, x| m.forward(x)).unwrap();
-    // burn initialises parameters lazily: the random draws happen at capture, still locked.
-    drop(seeded);
     assert!(g.is_batch_flexible(), "{}", g.summary());
     assert!(g.is_layerwise() && !g.is_dense_only(), "{}", g.summary());
     let obj = Objective::new(g, train_set, Loss::CrossEntropy, 1e-2, &dev, Precision::F64).unwrap();
@@ -283,13 +275,12 @@ fn a_conv_covering_its_input_gets_the_kfac_of_the_equal_dense_layer() {
     let te = d.subset(&(1500..1504).collect::<Vec<_>>());
     let train_set = Data::from_rows(&tr.x, 64, tr.y.clone(), &dev, Precision::F64).unwrap();
     let test = Data::from_rows(&te.x, 64, te.y.clone(), &dev, Precision::F64).unwrap();
-    let seeded = SEEDED_INIT.lock().unwrap_or_else(|e| e.into_inner());
-    dev.seed(11);
     let dense = DenseNet {
         hidden: LinearConfig::new(64, 5).init(&dev),
         fc: LinearConfig::new(5, 10).init(&dev),
     };
-    // Its random init is overwritten, but it still draws from the global generator.
+    let dense = xai_core::init::seeded(dense, 11).unwrap();
+    // its lazy initialisation is never used: weight and bias are replaced below
     let mut conv = Conv2dConfig::new([1, 5], [8, 8]).init(&dev);
     conv.weight = Param::from_tensor(dense.hidden.weight.val().transpose().reshape([5, 1, 8, 8]));
     conv.bias = dense.hidden.bias.clone();
@@ -305,8 +296,6 @@ fn a_conv_covering_its_input_gets_the_kfac_of_the_equal_dense_layer() {
         .cast(FloatDType::F32);
     let gd = CapturedGraph::capture(&dense, x.clone(), |m, x| m.forward(x)).unwrap();
     let gc = CapturedGraph::capture(&convnet, x, |m, x| m.forward(x)).unwrap();
-    // burn initialises parameters lazily (`val()` above, capture): the draws happen locked.
-    drop(seeded);
     assert!(gc.is_layerwise() && !gc.is_dense_only());
     let od = Objective::new(
         gd,

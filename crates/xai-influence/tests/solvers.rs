@@ -23,8 +23,6 @@ impl Mlp {
     }
 }
 
-static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// A trained 64-6-10 tanh MLP on 150 digits, and 5 test digits.
 fn mlp_problem(device: &Device, precision: Precision) -> (Objective, Tensor<1>, Data) {
     let d = xai_influence::data::digits().unwrap();
@@ -32,14 +30,11 @@ fn mlp_problem(device: &Device, precision: Precision) -> (Objective, Tensor<1>, 
     let te = d.subset(&(1500..1505).collect::<Vec<_>>());
     let train_set = Data::from_rows(&tr.x, 64, tr.y.clone(), device, precision).unwrap();
     let test = Data::from_rows(&te.x, 64, te.y.clone(), device, precision).unwrap();
-    // burn's seed is process-global and these tests run in parallel: seed and initialise
-    // under a lock so every test gets the same weights.
-    let seeded = SEEDED_INIT.lock().unwrap_or_else(|e| e.into_inner());
-    device.seed(3);
     let m = Mlp {
         fc1: LinearConfig::new(64, 6).init(device),
         fc2: LinearConfig::new(6, 10).init(device),
     };
+    let m = xai_core::init::seeded(m, 3).unwrap();
     let x = train_set
         .x
         .clone()
@@ -47,8 +42,6 @@ fn mlp_problem(device: &Device, precision: Precision) -> (Objective, Tensor<1>, 
         .unwrap()
         .cast(FloatDType::F32);
     let g = CapturedGraph::capture(&m, x, |m, x| m.forward(x)).unwrap();
-    // burn initialises parameters lazily: the random draws happen at capture, still locked.
-    drop(seeded);
     let obj = Objective::new(g, train_set, Loss::CrossEntropy, 1e-2, device, precision).unwrap();
     let (theta, rep) = train(
         &obj,

@@ -30,8 +30,8 @@ pub struct ConvBackbone {
 }
 
 impl ConvBackbone {
-    /// A fresh backbone for `channels`-channel images (burn's default initialisers, seeded
-    /// through `Device::seed`).
+    /// A fresh backbone for `channels`-channel images with burn's default initialisers, still
+    /// lazy: the model that owns it draws them from its seed ([`xai_core::init::seeded`]).
     pub fn new(channels: usize, device: &Device) -> ConvBackbone {
         let pad = PaddingConfig2d::Explicit(1, 1, 1, 1);
         ConvBackbone {

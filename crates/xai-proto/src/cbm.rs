@@ -23,16 +23,16 @@
 //! use burn::tensor::{Device, Tensor};
 //! use xai_proto::cbm::{Cbm, Cem};
 //! let d = Device::flex();
-//! let cbm = Cbm::new(3, 24, 14, 6, &d);
+//! let cbm = xai_core::init::seeded(Cbm::new(3, 24, 14, 6, &d), 0).unwrap();
 //! assert_eq!(cbm.concept_logits(Tensor::<4>::zeros([2, 3, 24, 24], &d)).dims(), [2, 14]);
-//! let cem = Cem::new(3, 24, 12, 6, 8, &d);
+//! let cem = xai_core::init::seeded(Cem::new(3, 24, 12, 6, 8, &d), 0).unwrap();
 //! assert_eq!(cem.forward(Tensor::<4>::zeros([2, 3, 24, 24], &d), None).logits.dims(), [2, 6]);
 //! ```
 
 use burn::module::Module;
 use burn::nn::{LeakyRelu, LeakyReluConfig, Linear, LinearConfig, Relu};
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Bool, Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -41,7 +41,7 @@ use serde::Serialize;
 use crate::backbone::{CHANNELS, ConvBackbone};
 use crate::data::ImageSet;
 use crate::train::{FitConfig, bce_with_logits, cross_entropy, fit, predictions};
-use xai_core::{Result, XaiError, tensor_to_vec_f64};
+use xai_core::{Result, XaiError, init, tensor_to_vec_f64};
 
 /// Image → 64 features: the shared [`ConvBackbone`] (conv 16, conv 32, two max-pools) → fc →
 /// ReLU.
@@ -106,7 +106,8 @@ pub struct Cbm {
 }
 
 impl Cbm {
-    /// A fresh CBM with `k` concepts and `classes` outputs.
+    /// A fresh CBM with `k` concepts and `classes` outputs. Its parameters stay lazy until
+    /// [`xai_core::init::seeded`] (or [`fit`]) draws them from a seed.
     pub fn new(channels: usize, side: usize, k: usize, classes: usize, device: &Device) -> Cbm {
         Cbm {
             encoder: Encoder::new(channels, side, device),
@@ -154,7 +155,8 @@ pub struct Cem {
 }
 
 impl Cem {
-    /// A fresh CEM with `k` concepts of embedding width `m`.
+    /// A fresh CEM with `k` concepts of embedding width `m`. Its parameters stay lazy until
+    /// [`xai_core::init::seeded`] (or [`fit`]) draws them from a seed.
     pub fn new(
         channels: usize,
         side: usize,
@@ -281,7 +283,6 @@ pub fn train_cbm(
 ) -> Result<Cbm> {
     data.check()?;
     let ad = device.clone().autodiff();
-    ad.seed(config.seed);
     let set = data.images;
     let model = Cbm::new(set.channels, set.side, data.k, set.classes, &ad);
     let concept_loss = |m: &Cbm, idx: &[usize]| -> Result<Tensor<1>> {
@@ -349,12 +350,12 @@ pub fn train_cem(
 ) -> Result<Cem> {
     data.check()?;
     let ad = device.clone().autodiff();
-    ad.seed(config.seed);
     let set = data.images;
     let model = Cem::new(set.channels, set.side, data.k, set.classes, m, &ad);
+    let mut randint = StdRng::seed_from_u64(init::path_seed(config.seed, "RandInt"));
     let (model, _) = fit(model, set.len(), config, "CEM", |cem, idx| {
         let c = concept_rows(data.concepts, data.stride, data.k, idx, &ad);
-        let mask = Tensor::<2>::random([idx.len(), data.k], Distribution::Uniform(0.0, 1.0), &ad)
+        let mask = init::uniform_tensor(&mut randint, [idx.len(), data.k], 0.0, 1.0, &ad)
             .lower_elem(p_int);
         let out = cem.forward(set.batch(idx, &ad)?, Some((mask, c.clone())));
         Ok(cross_entropy(out.logits, set.label_tensor(idx, &ad))

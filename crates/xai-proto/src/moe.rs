@@ -18,21 +18,23 @@
 //! use burn::tensor::{Device, Tensor};
 //! use xai_proto::moe::{Moe, MoeConfig};
 //! let device = Device::flex();
-//! let m = Moe::new(&MoeConfig { inputs: 3, outputs: 1, experts: 4, k: 2, ..Default::default() }, &device).unwrap();
-//! let out = m.forward(Tensor::<2>::ones([5, 3], &device), false);
+//! let m = Moe::new(&MoeConfig { inputs: 3, outputs: 1, experts: 4, k: 2, ..Default::default() }, 0, &device).unwrap();
+//! let out = m.forward(Tensor::<2>::ones([5, 3], &device), None);
 //! assert_eq!(out.gates.dims(), [5, 4]);
 //! ```
 
-use burn::module::Module;
-use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::module::{Module, Param};
+use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::{softmax, softplus};
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::stats::nmi;
 use crate::train::{Batches, finite_loss, progress};
-use xai_core::{Result, XaiError, tensor_to_vec_f64};
+use xai_core::{Result, XaiError, init, tensor_to_vec_f64};
 
 /// Settings of a mixture.
 #[derive(Clone, Debug)]
@@ -105,8 +107,9 @@ fn normal_cdf(z: Tensor<2>) -> Tensor<2> {
 }
 
 impl Moe {
-    /// A fresh mixture; the gate starts at zero (uniform routing), experts at burn's default.
-    pub fn new(config: &MoeConfig, device: &Device) -> Result<Moe> {
+    /// A fresh mixture; the gate starts at zero (uniform routing), experts at burn's default
+    /// initialiser drawn from `seed` ([`xai_core::init::seeded`]).
+    pub fn new(config: &MoeConfig, seed: u64, device: &Device) -> Result<Moe> {
         if config.inputs == 0 || config.outputs == 0 || config.experts < 2 {
             return Err(XaiError::Config(
                 "a mixture needs inputs ≥ 1, outputs ≥ 1 and experts ≥ 2".into(),
@@ -118,29 +121,31 @@ impl Moe {
                 config.k, config.experts
             )));
         }
-        let zero = |i, o| {
-            LinearConfig::new(i, o)
-                .with_initializer(Initializer::Zeros)
-                .init(device)
+        let zero = |i: usize, o: usize| {
+            let mut l = LinearConfig::new(i, o).init(device);
+            l.weight = Param::from_tensor(Tensor::zeros([i, o], device));
+            l.bias = Some(Param::from_tensor(Tensor::zeros([o], device)));
+            l
         };
-        Ok(Moe {
+        init::seeded(Moe {
             gate: zero(config.inputs, config.experts),
             noise: zero(config.inputs, config.experts),
             experts: LinearConfig::new(config.inputs, config.experts * config.outputs).init(device),
             n_experts: config.experts,
             k: config.k,
             outputs: config.outputs,
-        })
+        }, seed)
     }
 
-    /// Forward pass; `noisy` adds the gate noise (training).
-    pub fn forward(&self, x: Tensor<2>, noisy: bool) -> MoeOutput {
+    /// Forward pass; with a generator, the gate noise of training is drawn from it.
+    pub fn forward(&self, x: Tensor<2>, noise: Option<&mut StdRng>) -> MoeOutput {
+        let noisy = noise.is_some();
         let [n, _] = x.dims();
         let e = self.n_experts;
         let clean = self.gate.forward(x.clone());
         let std = softplus(self.noise.forward(x.clone()), 1.0).add_scalar(1e-2);
-        let h = if noisy {
-            let eps = Tensor::<2>::random([n, e], Distribution::Normal(0.0, 1.0), &x.device());
+        let h = if let Some(rng) = noise {
+            let eps = init::normal_tensor(rng, [n, e], &x.device());
             clean.clone() + eps * std.clone()
         } else {
             clean.clone()
@@ -287,8 +292,8 @@ fn train_once(
         ));
     }
     let ad = device.clone().autodiff();
-    ad.seed(train.seed);
-    let mut model = Moe::new(config, &ad)?;
+    let mut model = Moe::new(config, train.seed, &ad)?;
+    let mut noise = StdRng::seed_from_u64(init::path_seed(train.seed, "gate noise"));
     let mut optim = AdamConfig::new().init();
     let mut batches = Batches::new(n, train.batch, train.seed);
     let bar = progress("mixture of experts", train.epochs, train.progress);
@@ -311,7 +316,7 @@ fn train_once(
                 .collect();
             let xt = Tensor::<2>::from_data(TensorData::new(xb, [idx.len(), d]), &ad);
             let yt = Tensor::<2>::from_data(TensorData::new(yb, [idx.len(), config.outputs]), &ad);
-            let out = model.forward(xt, true);
+            let out = model.forward(xt, Some(&mut noise));
             let mse = (out.y - yt).powi_scalar(2).mean();
             let loss = mse.clone()
                 + out.importance_cv2.mul_scalar(config.w_importance)
@@ -364,7 +369,7 @@ pub fn routing_report(
         .filter(|&&c| c > 0)
         .map(|&c| -(c as f64 / n) * (c as f64 / n).ln())
         .sum();
-    let gates = tensor_to_vec_f64(model.forward(x, false).gates)?;
+    let gates = tensor_to_vec_f64(model.forward(x, None).gates)?;
     let mean_gate_entropy = gates
         .chunks(e)
         .map(|g| {

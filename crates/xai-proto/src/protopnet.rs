@@ -29,7 +29,7 @@
 //! use burn::tensor::{Device, Tensor};
 //! use xai_proto::protopnet::{ProtoPNet, ProtoPNetConfig};
 //! let device = Device::flex();
-//! let m = ProtoPNet::new(&ProtoPNetConfig { classes: 3, per_class: 2, ..Default::default() }, &device).unwrap();
+//! let m = ProtoPNet::new(&ProtoPNetConfig { classes: 3, per_class: 2, ..Default::default() }, 0, &device).unwrap();
 //! let out = m.forward(Tensor::<4>::zeros([2, 1, 24, 24], &device));
 //! assert_eq!(out.logits.dims(), [2, 3]);
 //! assert_eq!(out.similarities.dims(), [2, 6]);
@@ -40,13 +40,15 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::backbone::{CHANNELS, ConvBackbone};
 use crate::data::ImageSet;
 use crate::train::{Batches, cross_entropy, finite_loss, progress, set_accuracy};
-use xai_core::{Result, XaiError, tensor_to_vec_f64};
+use xai_core::{Result, XaiError, init, tensor_to_vec_f64};
 
 /// ε of the log similarity.
 pub const LOG_EPS: f64 = 1e-4;
@@ -135,9 +137,10 @@ fn ids<M: Module>(m: &M) -> Vec<ParamId> {
 }
 
 impl ProtoPNet {
-    /// A fresh network on `device`; prototypes uniform in `[0, 1]` (seeded through
-    /// `Device::seed`), last layer at the class-identity pattern.
-    pub fn new(config: &ProtoPNetConfig, device: &Device) -> Result<ProtoPNet> {
+    /// A fresh network on `device`, every value drawn from `seed` ([`xai_core::init`]):
+    /// burn's default layer initialisers, prototypes uniform in `[0, 1]`, last layer at the
+    /// class-identity pattern.
+    pub fn new(config: &ProtoPNetConfig, seed: u64, device: &Device) -> Result<ProtoPNet> {
         if config.classes < 2 || config.per_class == 0 || config.latent == 0 || config.channels == 0
         {
             return Err(XaiError::Config(
@@ -151,9 +154,11 @@ impl ProtoPNet {
             act: Relu::new(),
             add1: Conv2dConfig::new([CHANNELS, config.latent], [1, 1]).init(device),
             add2: Conv2dConfig::new([config.latent, config.latent], [1, 1]).init(device),
-            prototypes: Param::from_tensor(Tensor::random(
+            prototypes: Param::from_tensor(init::uniform_tensor(
+                &mut StdRng::seed_from_u64(init::path_seed(seed, "prototypes")),
                 [p, config.latent],
-                Distribution::Uniform(0.0, 1.0),
+                0.0,
+                1.0,
                 device,
             )),
             last: LinearConfig::new(p, config.classes)
@@ -165,7 +170,7 @@ impl ProtoPNet {
             active: vec![true; p],
         };
         model.last.weight = Param::from_tensor(model.identity_weights(-0.5, device));
-        Ok(model)
+        init::seeded(model, seed)
     }
 
     /// Number of prototypes.
@@ -757,8 +762,7 @@ pub fn train(
     }
     let start = std::time::Instant::now();
     let ad = device.clone().autodiff();
-    ad.seed(schedule.seed);
-    let mut model = ProtoPNet::new(config, &ad)?;
+    let mut model = ProtoPNet::new(config, schedule.seed, &ad)?;
     let mut optim = AdamConfig::new().init();
     let mut batches = Batches::new(set.len(), schedule.batch, schedule.seed);
     let epochs = schedule.warm_epochs + schedule.joint_epochs;

@@ -128,7 +128,8 @@ pub struct FitConfig {
 }
 
 /// Train every parameter of `model` (on an autodiff device) with Adam on mini-batches of
-/// `0..n`; `loss(model, batch)` gives the batch loss. Returns the model and the mean loss per
+/// `0..n`; `loss(model, batch)` gives the batch loss. Parameters not yet initialised are drawn
+/// from `config.seed` first ([`xai_core::init::seeded`]). Returns the model and the mean loss per
 /// epoch; a non-finite loss stops training with an error.
 pub fn fit<M: burn::module::Module>(
     mut model: M,
@@ -140,6 +141,8 @@ pub fn fit<M: burn::module::Module>(
     if n == 0 {
         return Err(XaiError::EmptyBatch(format!("{what}: no training rows")));
     }
+    // parameters still waiting for burn's lazy initialisation are drawn from the config's seed
+    model = xai_core::init::seeded(model, config.seed)?;
     let mut optim = burn::optim::AdamConfig::new().init();
     let mut batches = Batches::new(n, config.batch, config.seed);
     let bar = progress(what, config.epochs * batches.per_epoch(), config.progress);

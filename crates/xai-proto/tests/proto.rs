@@ -91,6 +91,7 @@ fn protopnet_starts_at_the_class_identity_pattern_and_rejects_bad_input() {
             per_class: 2,
             ..Default::default()
         },
+        0,
         &device,
     )
     .unwrap();
@@ -115,6 +116,7 @@ fn protopnet_starts_at_the_class_identity_pattern_and_rejects_bad_input() {
                 classes: 1,
                 ..Default::default()
             },
+            0,
             &device
         )
         .is_err()
@@ -125,7 +127,7 @@ fn protopnet_starts_at_the_class_identity_pattern_and_rejects_bad_input() {
 fn cbm_intervention_replaces_exactly_the_chosen_groups() {
     let device = Device::flex();
     let s = ConceptSprites::generate(8, 3);
-    let model = Cbm::new(3, 24, CONCEPTS, 6, &device);
+    let model = xai_core::init::seeded(Cbm::new(3, 24, CONCEPTS, 6, &device), 0).unwrap();
     let idx: Vec<usize> = (0..8).collect();
     let x = s.images.batch(&idx, &device).unwrap();
     let truth = Tensor::<2>::from_data(TensorData::new(s.concepts.clone(), [8, CONCEPTS]), &device);
@@ -279,7 +281,7 @@ fn models_agree_on_flex_and_wgpu_and_train_on_wgpu() {
     );
     let idx: Vec<usize> = (0..16).collect();
     // same weights, both backends
-    let m = ProtoPNet::new(&ProtoPNetConfig::default(), &flex).unwrap();
+    let m = ProtoPNet::new(&ProtoPNetConfig::default(), 0, &flex).unwrap();
     let a = values(m.forward(set.images.batch(&idx, &flex).unwrap()).logits);
     let mw = m.clone().to_device(&wgpu);
     let b = values(mw.forward(set.images.batch(&idx, &wgpu).unwrap()).logits);
@@ -292,6 +294,7 @@ fn models_agree_on_flex_and_wgpu_and_train_on_wgpu() {
             experts: 4,
             ..Default::default()
         },
+        0,
         &flex,
     )
     .unwrap();
@@ -299,11 +302,11 @@ fn models_agree_on_flex_and_wgpu_and_train_on_wgpu() {
         TensorData::new((0..24).map(|v| v as f32 / 24.0).collect::<Vec<_>>(), [4, 6]),
         &flex,
     );
-    let ya = values(moe.forward(x.clone(), false).y);
+    let ya = values(moe.forward(x.clone(), None).y);
     let yb = values(
         moe.clone()
             .to_device(&wgpu)
-            .forward(x.to_device(&wgpu), false)
+            .forward(x.to_device(&wgpu), None)
             .y,
     );
     for (p, q) in ya.iter().zip(&yb) {

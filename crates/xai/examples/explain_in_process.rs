@@ -31,12 +31,13 @@ impl Mlp {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::flex();
-    device.seed(7);
+    // burn's default initialisation, drawn from an explicit seed
     let model = Mlp {
         a: LinearConfig::new(4, 16).init(&device),
         b: LinearConfig::new(16, 3).init(&device),
         act: Relu::new(),
     };
+    let model = xai::core::init::seeded(model, 7)?;
     let rows = vec![0.5, -1.0, 2.0, 0.1, 1.5, 0.3, -0.7, 0.9];
     let x = Tensor::<2>::from_data(TensorData::new(rows.clone(), [2, 4]), &device);
 

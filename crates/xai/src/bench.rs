@@ -13,26 +13,10 @@ use serde::Serialize;
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec};
 use xai_core::{Result, Target, XaiError};
 use xai_grad::Precision;
-use xai_grad::methods::deeplift::deeplift;
-use xai_grad::methods::grad_cam::{CamMode, grad_cam};
-use xai_grad::methods::guided_backprop::guided_backprop;
-use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
-use xai_grad::methods::lrp::{Composite, lrp};
-use xai_grad::methods::noise_tunnel::{NoiseConfig, smoothgrad};
-use xai_grad::methods::{Explainable, input_gradients};
+use crate::registry::{self, MethodConfig, Problem};
+use xai_core::agnostic::{BurnModel, References};
+use xai_grad::methods::Explainable;
 
-/// Methods `xai bench` knows.
-pub const METHODS: &[&str] = &[
-    "saliency",
-    "ig",
-    "smoothgrad",
-    "guided_backprop",
-    "deeplift",
-    "lrp",
-    "grad_cam",
-    "kernelshap",
-    "lime",
-];
 
 /// One measurement.
 #[derive(Clone, Debug, Serialize)]
@@ -86,10 +70,10 @@ pub fn bench_table(
         .layers
         .iter()
         .any(|l| matches!(l, LayerSpec::Conv2d { .. }));
-    let all: Vec<String> = METHODS
+    let all: Vec<String> = registry::METHODS
         .iter()
-        .filter(|m| has_conv || **m != "grad_cam")
-        .map(|m| m.to_string())
+        .filter(|m| has_conv || !m.needs.conv_layer)
+        .map(|m| m.name.to_string())
         .collect();
     let methods = if methods.iter().any(|m| m == "all") {
         &all
@@ -171,132 +155,81 @@ pub fn bench(
         Some(t) => Target::Classes(t.clone()),
         None => Target::Predicted,
     };
+    // `ig_no_shortcut` runs the input layer at every step, to measure what IG's affine
+    // shortcut saves.
+    let info = registry::lookup(if method == "ig_no_shortcut" {
+        "integrated_gradients"
+    } else {
+        method
+    })?;
+    let f = fx.features();
+    let rows = fx.inputs.data.clone();
+    // As the peers are timed: KernelSHAP against one background row (`shap.KernelExplainer(f,
+    // baselines[:1])`), LIME with statistics from the inputs and baselines.
+    let background = fx
+        .baselines
+        .as_ref()
+        .map_or_else(|| vec![0.0; f], |b| b.data[..f].to_vec());
+    let references = References::Background {
+        rows: background,
+        m: 1,
+    };
+    let mut training = rows.clone();
+    if let Some(b) = &fx.baselines {
+        training.extend_from_slice(&b.data);
+    }
+    let black_box = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F32);
+    let problem = Problem {
+        explainable: &ex,
+        black_box: &black_box,
+        x: &x,
+        rows: &rows,
+        baseline: &baseline,
+        references: &references,
+        training_rows: &training,
+        target: &target,
+        input_shape: &fx.input_shape,
+        conv_layer: fx
+            .layers
+            .iter()
+            .rposition(|l| matches!(l, LayerSpec::Conv2d { .. }))
+            .map(|i| format!("layers.{i}")),
+    };
     // The model-agnostic methods run quietly, as the peers' timings do.
-    let quiet = xai_core::agnostic::RunOptions {
-        progress: false,
-        ..Default::default()
+    let mut config = MethodConfig::for_problem(info, 0, &problem)?.with_progress(false);
+    // Forward+backward passes per input, for the FLOP count.
+    let passes = match &mut config {
+        MethodConfig::IntegratedGradients(c) => {
+            c.n_steps = steps;
+            c.affine_shortcut = method != "ig_no_shortcut";
+            steps as f64
+        }
+        MethodConfig::Smoothgrad(c) => {
+            c.samples = steps;
+            steps as f64
+        }
+        // forward rows only: (coalitions + empty + full) per input, a third of a pass; the
+        // coalitions are capped at 2^F − 2, where KernelSHAP is exact
+        MethodConfig::KernelShap(c) => {
+            c.samples = steps;
+            (steps.min((1usize << f.min(60)) - 2) + 2) as f64 / 3.0
+        }
+        MethodConfig::Lime(c) => {
+            c.samples = steps;
+            steps as f64 / 3.0
+        }
+        MethodConfig::GuidedBackprop => 2.0,
+        MethodConfig::Deeplift | MethodConfig::Lrp => 3.0,
+        _ => 1.0,
     };
-    let conv_layer = fx
-        .layers
-        .iter()
-        .rposition(|l| matches!(l, LayerSpec::Conv2d { .. }))
-        .map(|i| format!("layers.{i}"));
-    let (run, passes): (Box<dyn Fn() -> Result<()>>, f64) = match method {
-        "saliency" => {
-            let classes = target.classes(&ex.forward(&x)?)?.unwrap_or_default();
-            (
-                Box::new(move || input_gradients(&ex, &x, &classes).map(drop)),
-                1.0,
-            )
-        }
-        "ig" | "ig_no_shortcut" => {
-            // `ig_no_shortcut` runs the input layer at every step, to measure what the affine
-            // shortcut saves.
-            let cfg = IgConfig {
-                n_steps: steps,
-                affine_shortcut: method == "ig",
-                ..IgConfig::default()
-            };
-            (
-                Box::new(move || integrated_gradients(&ex, &x, &baseline, &target, &cfg).map(drop)),
-                steps as f64,
-            )
-        }
-        "smoothgrad" => {
-            let cfg = NoiseConfig {
-                samples: steps,
-                ..NoiseConfig::default()
-            };
-            (
-                Box::new(move || smoothgrad(&ex, &x, &target, &cfg).map(drop)),
-                steps as f64,
-            )
-        }
-        "guided_backprop" => (
-            Box::new(move || guided_backprop(&ex, &x, &target).map(drop)),
-            2.0,
-        ),
-        "deeplift" => (
-            Box::new(move || deeplift(&ex, &x, &baseline, &target).map(drop)),
-            3.0,
-        ),
-        "lrp" => (
-            Box::new(move || lrp(&ex, &x, &target, &Composite::epsilon_plus()).map(drop)),
-            3.0,
-        ),
-        "grad_cam" => {
-            let layer = conv_layer.ok_or_else(|| {
-                XaiError::Config("grad_cam needs a model with a conv layer".into())
-            })?;
-            (
-                Box::new(move || grad_cam(&ex, &x, &target, &layer, CamMode::GradCam).map(drop)),
-                1.0,
-            )
-        }
-        "kernelshap" => {
-            use xai_core::agnostic::{BurnModel, KernelShap, References, Rows, kernel_shap};
-            // As `shap.KernelExplainer(f, baselines[:1])`: one background row, `steps` coalitions.
-            let inputs = fx.inputs.data.clone();
-            let f = fx.features();
-            let background = fx
-                .baselines
-                .as_ref()
-                .map_or_else(|| vec![0.0; f], |b| b.data[..f].to_vec());
-            let cfg = KernelShap {
-                samples: steps,
-                run: quiet,
-                ..KernelShap::default()
-            };
-            let dev = device.clone();
-            (
-                Box::new(move || {
-                    let black_box =
-                        BurnModel::new(|x| model.forward(x), f, dev.clone(), DType::F32);
-                    let rows = Rows::new(&inputs, f)?;
-                    let refs = References::Background {
-                        rows: background.clone(),
-                        m: 1,
-                    };
-                    kernel_shap(&black_box, &rows, &target, &refs, &cfg).map(drop)
-                }),
-                // Forward rows only: (coalitions + empty + full) per input, a third of a pass;
-                // the coalitions are capped at 2^F − 2, where KernelSHAP is exact.
-                (steps.min((1usize << f.min(60)) - 2) + 2) as f64 / 3.0,
-            )
-        }
-        "lime" => {
-            use xai_core::agnostic::{BurnModel, LimeTabular, Rows, TabularStats, lime_tabular};
-            // As the `lime` package with training statistics from inputs and baselines.
-            let inputs = fx.inputs.data.clone();
-            let f = fx.features();
-            let mut training = inputs.clone();
-            if let Some(b) = &fx.baselines {
-                training.extend_from_slice(&b.data);
-            }
-            let stats = TabularStats::from_training(&training, f, &[])?;
-            let cfg = LimeTabular {
-                samples: steps,
-                run: quiet,
-                ..LimeTabular::default()
-            };
-            let dev = device.clone();
-            (
-                Box::new(move || {
-                    let black_box =
-                        BurnModel::new(|x| model.forward(x), f, dev.clone(), DType::F32);
-                    let rows = Rows::new(&inputs, f)?;
-                    lime_tabular(&black_box, &rows, &target, &stats, &cfg).map(drop)
-                }),
-                steps as f64 / 3.0,
-            )
-        }
-        other => {
-            return Err(XaiError::Config(format!(
-                "unknown method `{other}` (one of: {}, ig_no_shortcut)",
-                METHODS.join(", ")
-            )));
-        }
-    };
+    let stepped = matches!(
+        config,
+        MethodConfig::IntegratedGradients(_)
+            | MethodConfig::Smoothgrad(_)
+            | MethodConfig::KernelShap(_)
+            | MethodConfig::Lime(_)
+    );
+    let run = || registry::run(&config, &problem).map(drop);
     run()?; // warm-up: capture, kernel compilation
     let peak_known = reset_peak_rss();
     let mut times = Vec::new();
@@ -313,17 +246,14 @@ pub fn bench(
     let seconds = times[times.len() / 2];
     let flops = forward_flops(fx) * 3.0 * passes * n as f64;
     Ok(BenchResult {
-        method: method.to_string(),
+        method: if method == "ig_no_shortcut" {
+            method.to_string()
+        } else {
+            info.name.to_string()
+        },
         device: device_name.to_string(),
         inputs: n,
-        steps: if matches!(
-            method,
-            "ig" | "ig_no_shortcut" | "smoothgrad" | "kernelshap" | "lime"
-        ) {
-            steps
-        } else {
-            1
-        },
+        steps: if stepped { steps } else { 1 },
         seconds,
         inputs_per_second: n as f64 / seconds,
         runs: times.len(),

@@ -19,30 +19,20 @@ use image::{Rgb, RgbImage};
 use serde::Serialize;
 
 use crate::demo::report::{esc, io, other};
-use xai_core::agnostic::{self as ag, BurnModel, KernelShap, References, Rows, RunOptions};
+use crate::registry::{self, MethodConfig, Problem};
+use xai_core::agnostic::{self as ag, BurnModel, References};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec, tensor_from_f64};
 use xai_core::{Result, Target, XaiError};
-use xai_grad::methods::deeplift::deeplift;
-use xai_grad::methods::grad_cam::{CamMode, grad_cam};
-use xai_grad::methods::guided_backprop::guided_backprop;
-use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
-use xai_grad::methods::lrp::{Composite, lrp};
-use xai_grad::methods::noise_tunnel::{NoiseConfig, smoothgrad};
-use xai_grad::methods::{Explainable, input_gradients};
+use xai_grad::methods::Explainable;
 
-/// Methods `xai explain` runs (all by default).
-pub const METHODS: &[&str] = &[
-    "saliency",
-    "input_x_gradient",
-    "integrated_gradients",
-    "smoothgrad",
-    "guided_backprop",
-    "lrp",
-    "deeplift",
-    "grad_cam",
-    "occlusion",
-    "kernel_shap",
-];
+/// Methods `xai explain` runs when none are named: every registered method but LIME (its
+/// tabular sampling suits few features; name it to run it).
+pub fn default_methods() -> Vec<&'static str> {
+    crate::registry::names()
+        .into_iter()
+        .filter(|m| *m != "lime")
+        .collect()
+}
 
 /// Settings of `xai explain`.
 #[derive(Clone, Debug, Serialize)]
@@ -296,14 +286,11 @@ fn load_inputs(options: &ExplainOptions, fx: &Fixture, features: usize) -> Resul
 
 /// Run `xai explain`.
 pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
-    for m in &options.methods {
-        if !METHODS.contains(&m.as_str()) {
-            return Err(XaiError::Config(format!(
-                "unknown method `{m}` (one of: {})",
-                METHODS.join(", ")
-            )));
-        }
-    }
+    let methods = options
+        .methods
+        .iter()
+        .map(|m| registry::lookup(m))
+        .collect::<Result<Vec<_>>>()?;
     let fx = Fixture::load(&options.model)?;
     if fx.layers.is_empty() || fx.input_shape.is_empty() {
         return Err(parse_err(
@@ -363,126 +350,36 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     let conv = fx
         .layers
         .iter()
-        .rposition(|l| matches!(l, LayerSpec::Conv2d { .. }));
-    let rows = |t: Tensor<2>| -> Result<Vec<Vec<f64>>> {
-        Ok(xai_core::tensor_to_vec_f64(t)?
-            .chunks(f)
-            .map(|c| c.to_vec())
-            .collect())
-    };
-    let mut results = Vec::new();
+        .rposition(|l| matches!(l, LayerSpec::Conv2d { .. }))
+        .map(|i| format!("layers.{i}"));
     let black_box = BurnModel::new(|r| model.forward(r), f, device.clone(), dt);
-    let host_rows = Rows::new(&host, f)?;
-    let refs = References::PerInput(vec![0.0; n * f]);
-    let run = RunOptions {
-        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        ..RunOptions::default()
+    let references = References::PerInput(vec![0.0; n * f]);
+    let problem = Problem {
+        explainable: &ex,
+        black_box: &black_box,
+        x: &x,
+        rows: &host,
+        baseline: &zeros,
+        references: &references,
+        training_rows: &[],
+        target: &target,
+        input_shape: &fx.input_shape,
+        conv_layer: conv.clone(),
     };
-    for m in &options.methods {
-        let mut delta = None;
-        let (settings, values) = match m.as_str() {
-            "saliency" => (
-                serde_json::json!({}),
-                rows(input_gradients(&ex, &x, &targets)?)?,
-            ),
-            "input_x_gradient" => (
-                serde_json::json!({}),
-                rows(input_gradients(&ex, &x, &targets)? * x.clone())?,
-            ),
-            "integrated_gradients" => {
-                let cfg = IgConfig::default();
-                let r = integrated_gradients(&ex, &x, &zeros, &target, &cfg)?;
-                delta = Some(r.delta);
-                (
-                    serde_json::to_value(&cfg).unwrap_or_default(),
-                    rows(r.attributions)?,
-                )
-            }
-            "smoothgrad" => {
-                let cfg = NoiseConfig {
-                    seed: options.seed,
-                    ..NoiseConfig::default()
-                };
-                (
-                    serde_json::to_value(&cfg).unwrap_or_default(),
-                    rows(smoothgrad(&ex, &x, &target, &cfg)?)?,
-                )
-            }
-            "guided_backprop" => (
-                serde_json::json!({}),
-                rows(guided_backprop(&ex, &x, &target)?)?,
-            ),
-            "lrp" => (
-                serde_json::json!({"composite": "epsilon_plus"}),
-                rows(lrp(&ex, &x, &target, &Composite::epsilon_plus())?)?,
-            ),
-            "deeplift" => {
-                let (a, d) = deeplift(&ex, &x, &zeros, &target)?;
-                delta = Some(d);
-                (serde_json::json!({"baseline": "zeros"}), rows(a)?)
-            }
-            "grad_cam" => {
-                let (Some(li), true) = (conv, image) else {
-                    continue;
-                };
-                let cam = grad_cam(&ex, &x, &target, &format!("layers.{li}"), CamMode::GradCam)?
-                    .upsample_bilinear(fx.input_shape[1], fx.input_shape[2]);
-                // One map per image, repeated over channels to the input's shape.
-                let hw = fx.input_shape[1] * fx.input_shape[2];
-                let v = cam
-                    .values
-                    .chunks(hw)
-                    .map(|c| c.iter().copied().cycle().take(f).collect())
-                    .collect();
-                (serde_json::json!({"layer": format!("layers.{li}")}), v)
-            }
-            "occlusion" => {
-                let window: Vec<usize> = fx
-                    .input_shape
-                    .iter()
-                    .enumerate()
-                    .map(|(d, &s)| if image && d == 0 { s } else { (s / 4).max(1) })
-                    .collect();
-                let strides: Vec<usize> = window.iter().map(|w| (w / 2).max(1)).collect();
-                let cfg = ag::Occlusion {
-                    shape: fx.input_shape.clone(),
-                    window,
-                    strides,
-                    run: run.clone(),
-                };
-                let r = ag::occlusion(&black_box, &host_rows, &target, &refs, &cfg)?;
-                (
-                    serde_json::to_value(&cfg).unwrap_or_default(),
-                    r.values.chunks(f).map(|c| c.to_vec()).collect(),
-                )
-            }
-            "kernel_shap" => {
-                let cfg = KernelShap {
-                    seed: options.seed,
-                    run: run.clone(),
-                    ..KernelShap::default()
-                };
-                let r = ag::kernel_shap(&black_box, &host_rows, &target, &refs, &cfg)?;
-                delta = Some(
-                    r.attribution
-                        .values
-                        .chunks(f)
-                        .zip(&r.delta)
-                        .map(|(v, d)| v.iter().sum::<f64>() - d)
-                        .collect(),
-                );
-                (
-                    serde_json::json!({"samples": cfg.samples, "seed": cfg.seed, "coalitions": r.coalitions, "exact": r.exact}),
-                    r.attribution.values.chunks(f).map(|c| c.to_vec()).collect(),
-                )
-            }
-            _ => unreachable!("methods were validated"),
-        };
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut results = Vec::new();
+    for m in methods {
+        if m.needs.conv_layer && (conv.is_none() || !image) {
+            eprintln!("xai explain: {} skipped: it needs image inputs and a conv layer", m.name);
+            continue;
+        }
+        let config = MethodConfig::for_problem(m, options.seed, &problem)?.with_progress(progress);
+        let e = registry::run(&config, &problem)?;
         results.push(ExplainResult {
-            method: m.clone(),
-            settings,
-            values,
-            completeness_delta: delta,
+            method: e.method.to_string(),
+            settings: e.settings,
+            values: e.values.chunks(f).map(|c| c.to_vec()).collect(),
+            completeness_delta: e.completeness_delta,
         });
     }
     let report = ExplainReport {

@@ -261,13 +261,13 @@ pub struct DigitsMlp {
 }
 
 impl DigitsMlp {
-    /// Seeded initialisation.
-    pub fn new(device: &Device, seed: u64) -> Self {
-        burn::tensor::Device::seed(device, seed);
-        Self {
+    /// burn's default initialisation, drawn from `seed` ([`xai_core::init::seeded`]).
+    pub fn new(device: &Device, seed: u64) -> Result<Self> {
+        let fresh = Self {
             fc1: LinearConfig::new(64, 32).init(device),
             fc2: LinearConfig::new(32, 10).init(device),
-        }
+        };
+        xai_core::init::seeded(fresh, seed)
     }
     /// Logits.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
@@ -286,16 +286,16 @@ pub struct DigitsCnn {
 }
 
 impl DigitsCnn {
-    /// Seeded initialisation.
-    pub fn new(device: &Device, seed: u64) -> Self {
-        burn::tensor::Device::seed(device, seed);
-        Self {
+    /// burn's default initialisation, drawn from `seed` ([`xai_core::init::seeded`]).
+    pub fn new(device: &Device, seed: u64) -> Result<Self> {
+        let fresh = Self {
             conv: Conv2dConfig::new([1, 8], [3, 3])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(device),
             pool: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
             fc: LinearConfig::new(8 * 4 * 4, 10).init(device),
-        }
+        };
+        xai_core::init::seeded(fresh, seed)
     }
     /// Logits of flat digits `[N, 64]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
@@ -320,7 +320,7 @@ pub fn digits_mlp(opts: &InfluenceBenchOptions) -> Result<Value> {
 /// The CNN benchmark: the MLP protocol on [`DigitsCnn`], whose conv layer K-FAC and EK-FAC
 /// factor from its unfolded patches.
 pub fn digits_cnn(opts: &InfluenceBenchOptions) -> Result<Value> {
-    let model = DigitsCnn::new(&Device::flex(), opts.seed);
+    let model = DigitsCnn::new(&Device::flex(), opts.seed)?;
     let (objective, test_all) =
         digits_objective(&model, |m: &DigitsCnn, x| m.forward(x), Precision::F64)?;
     network_bench(
@@ -634,7 +634,7 @@ pub fn kronfluence_export(opts: &InfluenceBenchOptions, out: &std::path::Path) -
 /// The digits-MLP objective (bundled digits, 64-32-10 tanh MLP seeded by `seed`, L2 1e-3,
 /// cross-entropy) in `precision`, and the whole test set.
 fn mlp_objective(seed: u64, precision: Precision) -> Result<(Objective, Data)> {
-    let model = DigitsMlp::new(&Device::flex(), seed);
+    let model = DigitsMlp::new(&Device::flex(), seed)?;
     digits_objective(&model, |m: &DigitsMlp, x| m.forward(x), precision)
 }
 

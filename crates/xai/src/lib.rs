@@ -10,8 +10,10 @@ pub mod explain;
 pub mod fixture_check;
 pub mod influence_bench;
 pub mod metrics_bench;
+pub mod registry;
 pub mod sanity_bench;
 
 pub use xai_core as core;
 pub use xai_grad as grad;
+pub use xai_influence as influence;
 pub use xai_proto as proto;

@@ -79,6 +79,12 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// List the attribution methods: canonical name, accepted aliases, requirements.
+    Methods {
+        /// Print the registry as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check every reference fixture (embedded in the binary) and print a summary.
     Conformance {
         /// Folder holding fixture files (default: the copies embedded in the binary).
@@ -110,8 +116,8 @@ enum Command {
         /// A fixture JSON file (e.g. ../shared/fixtures/perf_lenet.json).
         #[arg(long)]
         fixture: PathBuf,
-        /// Comma-separated methods, or `all`: saliency, ig, smoothgrad, guided_backprop, deeplift,
-        /// lrp, grad_cam, kernelshap, lime.
+        /// Comma-separated methods (names or aliases from `xai methods`), or `all`;
+        /// `ig_no_shortcut` times IG without its affine first-layer shortcut.
         #[arg(long)]
         method: String,
         /// Integrated-gradients steps (noise samples for smoothgrad, coalitions for kernelshap;
@@ -372,7 +378,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             };
             let methods = methods.map_or_else(
                 || {
-                    xai::explain::METHODS
+                    xai::explain::default_methods()
                         .iter()
                         .map(|m| m.to_string())
                         .collect()
@@ -618,6 +624,33 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                         peak,
                         r.runs
                     );
+                }
+            }
+            Ok(true)
+        }
+        Command::Methods { json } => {
+            let methods = xai::registry::METHODS;
+            if json {
+                println!("{}", serde_json::to_string_pretty(methods)?);
+            } else {
+                for m in methods {
+                    let mut needs = vec![if m.needs.gradients { "gradients" } else { "forward passes" }];
+                    if m.needs.baseline {
+                        needs.push("baseline");
+                    }
+                    if m.needs.conv_layer {
+                        needs.push("conv layer");
+                    }
+                    if m.needs.seeded {
+                        needs.push("seed");
+                    }
+                    let aliases = if m.aliases.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (also {})", m.aliases.join(", "))
+                    };
+                    println!("{:<22} {}{aliases}", m.name, m.summary);
+                    println!("{:<22} needs: {}", "", needs.join(", "));
                 }
             }
             Ok(true)

@@ -141,8 +141,7 @@ pub fn train(d: &Digits, labels: &[usize], epochs: usize, seed: u64) -> Result<D
         ));
     }
     let device = Device::flex().autodiff();
-    device.seed(seed);
-    let mut model = DigitsCnn::new(&device);
+    let mut model = xai_core::init::seeded(DigitsCnn::new(&device), seed)?;
     let mut optim = AdamConfig::new().init();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..d.len()).collect();

@@ -122,13 +122,6 @@ struct Randomizer<'a> {
     error: Option<XaiError>,
 }
 
-fn path_seed(seed: u64, path: &str) -> u64 {
-    // FNV-1a of the path: the same parameter gets the same values whatever else is randomised.
-    path.bytes().fold(0xcbf2_9ce4_8422_2325 ^ seed, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
 impl Randomizer<'_> {
     fn fresh_values(&self, path: &str, data: TensorData) -> Result<TensorData> {
         let shape = data.shape().to_vec();
@@ -136,7 +129,7 @@ impl Randomizer<'_> {
             .convert::<f64>()
             .try_into_vec::<f64>()
             .map_err(|e| XaiError::Numerical(format!("reading parameter {path}: {e:?}")))?;
-        let mut rng = StdRng::seed_from_u64(path_seed(self.seed, path));
+        let mut rng = StdRng::seed_from_u64(crate::init::path_seed(self.seed, path));
         match self.reinit {
             Reinit::Permute => v.shuffle(&mut rng),
             Reinit::Gaussian => {

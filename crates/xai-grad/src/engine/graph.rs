@@ -9,7 +9,7 @@ use burn_ir::{OperationIr, TensorIr};
 
 use xai_core::{Result, XaiError};
 
-use super::names::op_kind;
+use super::ops::{OpClass, op_info};
 
 /// A parameter of the captured model: a recorded constant that a module owns.
 #[derive(Clone, Debug)]
@@ -27,8 +27,12 @@ pub struct Node {
     /// Stable name: `<module path>.<op>` when the op reads a parameter (`conv1.conv2d`), else
     /// `<op>#<index>` (`relu#3`).
     pub name: String,
-    /// The IR operation's kind, e.g. `linear`, `relu`, `reshape`.
+    /// The IR operation's kind, e.g. `linear`, `relu`, `reshape` ([`super::ops`]).
     pub kind: &'static str,
+    /// What the rule engine does with it.
+    pub class: OpClass,
+    /// Each output row depends on the same input row only.
+    pub row_wise: bool,
     /// The module that owns the op (it reads that module's parameters), if any.
     pub module: Option<String>,
     pub(crate) op: OperationIr,
@@ -259,7 +263,8 @@ impl CapturedGraph {
             if matches!(op, OperationIr::Init(_) | OperationIr::Drop(_)) {
                 continue;
             }
-            let kind = op_kind(&op);
+            let info = op_info(&op);
+            let kind = info.name;
             let owner = op.inputs().find_map(|t| owner_of.get(&t.id).cloned());
             let depends_on_data = op.inputs().any(|t| data_dependent.contains(&t.id));
             for out in op.outputs() {
@@ -278,6 +283,8 @@ impl CapturedGraph {
             nodes.push(Node {
                 name,
                 kind,
+                class: info.class,
+                row_wise: info.row_wise,
                 module,
                 op,
             });

@@ -430,7 +430,7 @@ impl<'g> Interp<'g> {
 
     fn unsupported(op: &OperationIr, transform: &str) -> XaiError {
         XaiError::UnsupportedOp {
-            op: super::names::op_kind(op).to_string(),
+            op: super::ops::op_info(op).name.to_string(),
             transform: transform.into(),
             node: String::new(),
         }

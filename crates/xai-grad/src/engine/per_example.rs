@@ -249,53 +249,9 @@ impl CapturedGraph {
     /// no recorded shape pins the batch size. Influence methods replay one captured model on
     /// training sets, test points and mini-batches of any size.
     pub fn is_batch_flexible(&self) -> bool {
-        const ROW_WISE: &[&str] = &[
-            "matmul",
-            "linear",
-            "add",
-            "sub",
-            "mul",
-            "div",
-            "add_scalar",
-            "sub_scalar",
-            "mul_scalar",
-            "div_scalar",
-            "relu",
-            "tanh",
-            "sigmoid",
-            "exp",
-            "log",
-            "log1p",
-            "softmax",
-            "log_softmax",
-            "gelu",
-            "neg",
-            "abs",
-            "sqrt",
-            "powf_scalar",
-            "clamp",
-            "clamp_min",
-            "clamp_max",
-            "leaky_relu",
-            "erf",
-            "silu",
-            "softplus",
-            "hard_sigmoid",
-            // Per-sample by construction: convolutions, pooling, BatchNorm in inference mode.
-            "conv1d",
-            "conv2d",
-            "max_pool1d",
-            "max_pool2d",
-            "max_pool2d_with_indices",
-            "avg_pool1d",
-            "avg_pool2d",
-            "adaptive_avg_pool1d",
-            "adaptive_avg_pool2d",
-            "batch_norm",
-        ];
         let dd = self.data_dependent();
         self.nodes.iter().all(|n| {
-            if !n.op.inputs().any(|t| dd.contains(&t.id)) || ROW_WISE.contains(&n.kind) {
+            if !n.op.inputs().any(|t| dd.contains(&t.id)) || n.row_wise {
                 return true;
             }
             // A reshape that keeps the batch dimension follows the batch size on replay.

@@ -36,6 +36,7 @@ use burn_ir::{ModuleOperationIr, NumericOperationIr, OperationIr, TensorIr};
 use xai_core::{Result, XaiError};
 
 use super::interp::{Interp, RunSpec, T, Val};
+use super::ops::OpClass;
 use super::{CapturedGraph, DynTensor, Precision};
 
 /// What a unit computes, for rule maps ("ε on dense layers, z⁺ on convolutions").
@@ -340,35 +341,6 @@ impl<'a> UnitCtx<'a> {
     }
 }
 
-fn is_activation(kind: &str) -> bool {
-    matches!(
-        kind,
-        "relu"
-            | "leaky_relu"
-            | "gelu"
-            | "sigmoid"
-            | "tanh"
-            | "log_sigmoid"
-            | "hard_sigmoid"
-            | "exp"
-            | "log"
-            | "log1p"
-            | "erf"
-            | "sqrt"
-            | "sin"
-            | "cos"
-            | "abs"
-            | "recip"
-    )
-}
-
-fn is_shape(kind: &str) -> bool {
-    matches!(
-        kind,
-        "reshape" | "swap_dims" | "permute" | "slice" | "cat" | "expand" | "flip" | "select"
-    )
-}
-
 impl CapturedGraph {
     /// Float tensors that depend on a graph input.
     pub(crate) fn data_dependent(&self) -> HashSet<TensorId> {
@@ -471,7 +443,7 @@ impl CapturedGraph {
                 }
             }
             let ops: Vec<&'static str> = g.iter().map(|&i| self.nodes[i].kind).collect();
-            let kind = classify(self, &g, &ops, data_inputs.len(), &param_index);
+            let kind = classify(self, &g, data_inputs.len(), &param_index);
             let weighted_index = if matches!(kind, UnitKind::Dense | UnitKind::Conv) {
                 weighted += 1;
                 Some(weighted - 1)
@@ -687,32 +659,44 @@ fn multi_output_vjp(
 fn classify(
     g: &CapturedGraph,
     nodes: &[usize],
-    ops: &[&'static str],
     n_data: usize,
     params: &HashMap<TensorId, usize>,
 ) -> UnitKind {
-    let has_param_matmul = nodes.iter().any(|&i| {
-        let op = &g.nodes[i].op;
-        match op {
-            OperationIr::Float(_, burn_ir::FloatOperationIr::Matmul(m)) => {
-                params.contains_key(&m.lhs.id) || params.contains_key(&m.rhs.id)
-            }
-            OperationIr::Module(ModuleOperationIr::Linear(_)) => true,
-            _ => false,
+    use ModuleOperationIr as M;
+    let node = |i: &usize| &g.nodes[*i];
+    let any = |f: &dyn Fn(&OperationIr) -> bool| nodes.iter().any(|i| f(&node(i).op));
+    let has_param_matmul = any(&|op| match op {
+        OperationIr::Float(_, burn_ir::FloatOperationIr::Matmul(m)) => {
+            params.contains_key(&m.lhs.id) || params.contains_key(&m.rhs.id)
         }
+        OperationIr::Module(M::Linear(_)) => true,
+        _ => false,
     });
-    let has = |k: &str| ops.iter().any(|o| o.starts_with(k));
-    if has("conv") {
+    let single = |class: OpClass| nodes.len() == 1 && node(&nodes[0]).class == class;
+    if any(&|op| {
+        matches!(
+            op,
+            OperationIr::Module(
+                M::Conv1d(_)
+                    | M::Conv2d(_)
+                    | M::Conv3d(_)
+                    | M::ConvTranspose1d(_)
+                    | M::ConvTranspose2d(_)
+                    | M::ConvTranspose3d(_)
+                    | M::DeformableConv2d(_)
+            )
+        )
+    }) {
         UnitKind::Conv
     } else if has_param_matmul {
         UnitKind::Dense
-    } else if has("batch_norm") || has("layer_norm") {
+    } else if nodes.iter().any(|i| node(i).class == OpClass::Normalisation) {
         UnitKind::Norm
-    } else if has("embedding") {
+    } else if any(&|op| matches!(op, OperationIr::Module(M::Embedding(_)))) {
         UnitKind::Embedding
-    } else if ops.len() == 1 && is_activation(ops[0]) {
+    } else if single(OpClass::Activation) {
         UnitKind::Activation
-    } else if ops.len() == 1
+    } else if nodes.len() == 1
         && n_data == 2
         && matches!(
             g.nodes[nodes[0]].op,
@@ -720,11 +704,32 @@ fn classify(
         )
     {
         UnitKind::Add
-    } else if has("max_pool") {
+    } else if any(&|op| {
+        matches!(
+            op,
+            OperationIr::Module(
+                M::MaxPool1d(_)
+                    | M::MaxPool2d(_)
+                    | M::MaxPool1dWithIndices(_)
+                    | M::MaxPool2dWithIndices(_)
+            )
+        )
+    }) {
         UnitKind::MaxPool
-    } else if has("avg_pool") || has("adaptive_avg_pool") {
+    } else if any(&|op| {
+        matches!(
+            op,
+            OperationIr::Module(
+                M::AvgPool1d(_)
+                    | M::AvgPool2d(_)
+                    | M::AdaptiveAvgPool1d(_)
+                    | M::AdaptiveAvgPool2d(_)
+                    | M::AdaptiveAvgPool3d(_)
+            )
+        )
+    }) {
         UnitKind::AvgPool
-    } else if ops.iter().all(|o| is_shape(o)) {
+    } else if nodes.iter().all(|i| node(i).class == OpClass::Shape) {
         UnitKind::Shape
     } else {
         UnitKind::Other

@@ -71,7 +71,7 @@ pub fn softmax_nodes(graph: &CapturedGraph) -> Vec<String> {
     graph
         .nodes()
         .iter()
-        .filter(|n| n.kind.contains("softmax"))
+        .filter(|n| n.class == crate::engine::ops::OpClass::Softmax)
         .map(|n| n.name.clone())
         .collect()
 }

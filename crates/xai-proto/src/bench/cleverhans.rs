@@ -108,7 +108,6 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
 
     // 1. the black box
     let ad = device.clone().autodiff();
-    ad.seed(opts.seed);
     let ts = &train_set.shapes.images;
     let fc = FitConfig {
         epochs: cnn_epochs,

@@ -22,13 +22,11 @@ use xai_core::agnostic::{
     self as ag, BurnModel, FeatureGroups, KernelShap, LimeTabular, References, Rows, RunOptions,
 };
 use xai_core::{Result, Target, XaiError};
-use xai_grad::methods::deeplift::deeplift;
-use xai_grad::methods::grad_cam::{CamMode, grad_cam};
-use xai_grad::methods::guided_backprop::guided_backprop;
-use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature, integrated_gradients};
-use xai_grad::methods::lrp::{Composite, lrp};
-use xai_grad::methods::noise_tunnel::{NoiseConfig, smoothgrad};
-use xai_grad::methods::{Explainable, input_gradients};
+use xai_grad::methods::Explainable;
+use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature};
+use xai_grad::methods::noise_tunnel::NoiseConfig;
+
+use crate::registry::{self, MethodConfig, Problem};
 
 use data::{SIDE, in_mark};
 use model::DemoCnn;
@@ -242,7 +240,8 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
         "xai demo: {} training images (watermark on 90% of class 1), training a CNN on flex…",
         data.train.len()
     );
-    let (net, training) = model::train(&data.train, options.epochs, options.seed, options.progress);
+    let (net, training) =
+        model::train(&data.train, options.epochs, options.seed, options.progress)?;
     let pred_swapped = model::predict(&net, &data.swapped);
     let class0: Vec<usize> = (0..data.swapped.len())
         .filter(|&i| data.swapped.labels[i] == 0)
@@ -487,94 +486,7 @@ fn explain(
             seconds: start.elapsed().as_secs_f64(),
         });
     };
-    let vec = |t: Tensor<4>| xai_core::tensor_to_vec_f64(t);
     eprintln!("explaining {n} images on {}:", options.device);
-
-    let t = std::time::Instant::now();
-    let g = input_gradients(&ex, &x, &classes)?;
-    record(
-        "saliency",
-        serde_json::json!({"signed": true}),
-        vec(g.clone())?,
-        None,
-        t,
-    );
-    let t = std::time::Instant::now();
-    record(
-        "input_x_gradient",
-        serde_json::json!({}),
-        vec(g * x.clone())?,
-        None,
-        t,
-    );
-
-    let t = std::time::Instant::now();
-    let cfg = IgConfig {
-        n_steps: 32,
-        method: Quadrature::GaussLegendre,
-        ..IgConfig::default()
-    };
-    let ig = integrated_gradients(&ex, &x, &zeros, &target, &cfg)?;
-    record(
-        "integrated_gradients",
-        serde_json::to_value(&cfg).unwrap_or_default(),
-        vec(ig.attributions)?,
-        Some(ig.delta),
-        t,
-    );
-
-    let t = std::time::Instant::now();
-    let cfg = NoiseConfig {
-        samples: 32,
-        stdev: 0.15,
-        seed,
-        ..NoiseConfig::default()
-    };
-    record(
-        "smoothgrad",
-        serde_json::to_value(&cfg).unwrap_or_default(),
-        vec(smoothgrad(&ex, &x, &target, &cfg)?)?,
-        None,
-        t,
-    );
-
-    let t = std::time::Instant::now();
-    record(
-        "guided_backprop",
-        serde_json::json!({}),
-        vec(guided_backprop(&ex, &x, &target)?)?,
-        None,
-        t,
-    );
-
-    let t = std::time::Instant::now();
-    let cam = grad_cam(&ex, &x, &target, "conv2", CamMode::GradCam)?.upsample_bilinear(SIDE, SIDE);
-    record(
-        "grad_cam",
-        serde_json::json!({"layer": "conv2", "upsample": "bilinear"}),
-        cam.values,
-        None,
-        t,
-    );
-
-    let t = std::time::Instant::now();
-    record(
-        "lrp_epsilon_plus",
-        serde_json::json!({"composite": "epsilon_plus"}),
-        vec(lrp(&ex, &x, &target, &Composite::epsilon_plus())?)?,
-        None,
-        t,
-    );
-
-    let t = std::time::Instant::now();
-    let (dl, delta) = deeplift(&ex, &x, &zeros, &target)?;
-    record(
-        "deeplift_rescale",
-        serde_json::json!({"baseline": "zeros"}),
-        vec(dl)?,
-        Some(delta),
-        t,
-    );
 
     // Model-agnostic methods see the network as a black box on flattened rows.
     let f = SIDE * SIDE;
@@ -587,21 +499,53 @@ fn explain(
         progress: options.progress,
         ..RunOptions::default()
     };
-
-    let t = std::time::Instant::now();
-    let cfg = ag::Occlusion {
-        shape: vec![1, SIDE, SIDE],
-        window: vec![1, 4, 4],
-        strides: vec![1, 2, 2],
-        run: run.clone(),
+    let problem = Problem {
+        explainable: &ex,
+        black_box: &black_box,
+        x: &x,
+        rows: &host,
+        baseline: &zeros,
+        references: &refs,
+        training_rows: &[],
+        target: &target,
+        input_shape: &[1, SIDE, SIDE],
+        conv_layer: Some("conv2".into()),
     };
-    record(
-        "occlusion",
-        serde_json::to_value(&cfg).unwrap_or_default(),
-        ag::occlusion(&black_box, &rows, &target, &refs, &cfg)?.values,
-        None,
-        t,
-    );
+    // The registry's methods, with the demo's settings where they differ from the defaults:
+    // Gauss-Legendre IG (exact on the network's piecewise-smooth paths with fewer points),
+    // SmoothGrad noise scaled to [0, 1] pixels, 4×4 occlusion windows.
+    let configs = [
+        MethodConfig::Saliency,
+        MethodConfig::InputXGradient,
+        MethodConfig::IntegratedGradients(IgConfig {
+            n_steps: 32,
+            method: Quadrature::GaussLegendre,
+            ..IgConfig::default()
+        }),
+        MethodConfig::Smoothgrad(NoiseConfig {
+            samples: 32,
+            stdev: 0.15,
+            seed,
+            ..NoiseConfig::default()
+        }),
+        MethodConfig::GuidedBackprop,
+        MethodConfig::GradCam {
+            layer: "conv2".into(),
+        },
+        MethodConfig::Lrp,
+        MethodConfig::Deeplift,
+        MethodConfig::Occlusion(ag::Occlusion {
+            shape: vec![1, SIDE, SIDE],
+            window: vec![1, 4, 4],
+            strides: vec![1, 2, 2],
+            run: run.clone(),
+        }),
+    ];
+    for config in &configs {
+        let t = std::time::Instant::now();
+        let e = registry::run(config, &problem)?;
+        record(e.method, e.settings, e.values, e.completeness_delta, t);
+    }
 
     let t = std::time::Instant::now();
     let cfg = LimeTabular {

@@ -90,11 +90,15 @@ pub struct TrainLog {
 }
 
 /// Train a fresh [`DemoCnn`] on `train` with Adam; returns the model on plain flex.
-pub fn train(train: &Split, epochs: usize, seed: u64, progress: bool) -> (DemoCnn, TrainLog) {
+pub fn train(
+    train: &Split,
+    epochs: usize,
+    seed: u64,
+    progress: bool,
+) -> xai_core::Result<(DemoCnn, TrainLog)> {
     let start = std::time::Instant::now();
     let device = Device::flex().autodiff();
-    device.seed(seed);
-    let mut model = DemoCnn::new(&device);
+    let mut model = xai_core::init::seeded(DemoCnn::new(&device), seed)?;
     let mut optim = AdamConfig::new().init();
     let (batch_size, lr) = (32usize, 3e-3);
     let mut rng = StdRng::seed_from_u64(seed);
@@ -135,7 +139,7 @@ pub fn train(train: &Split, epochs: usize, seed: u64, progress: bool) -> (DemoCn
     bar.finish_and_clear();
     let model = model.valid().to_device(&Device::flex());
     let train_accuracy = accuracy(&model, train);
-    (
+    Ok((
         model,
         TrainLog {
             epoch_loss,
@@ -146,7 +150,7 @@ pub fn train(train: &Split, epochs: usize, seed: u64, progress: bool) -> (DemoCn
             learning_rate: lr,
             seed,
         },
-    )
+    ))
 }
 
 /// Mean softmax cross-entropy of logits `[N, C]` against integer labels.

@@ -1,0 +1,432 @@
+//! The method registry: every attribution method the program runs, under one canonical name,
+//! with its settings ([`MethodConfig`], serde) and what it needs ([`Needs`]).
+//!
+//! `xai explain`, `xai bench`, `xai demo` and `xai methods` all dispatch through [`run`], so a
+//! method has one name everywhere (aliases such as `ig` are accepted on input and reported under
+//! the canonical name). Adding a method means one [`METHODS`] entry, one [`MethodConfig`]
+//! variant and one arm in [`run`].
+//!
+//! ```
+//! use xai::registry::{lookup, MethodConfig};
+//! assert_eq!(lookup("ig").unwrap().name, "integrated_gradients");
+//! assert!(lookup("no_such_method").is_err());
+//! let cfg = MethodConfig::default_for(lookup("kernelshap").unwrap(), 7);
+//! assert_eq!(cfg.name(), "kernel_shap");
+//! ```
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use xai_core::agnostic::{self as ag, BlackBox, References, Rows};
+use xai_core::{Result, Target, XaiError};
+use xai_grad::methods::deeplift::deeplift;
+use xai_grad::methods::grad_cam::{CamMode, grad_cam};
+use xai_grad::methods::guided_backprop::guided_backprop;
+use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
+use xai_grad::methods::lrp::{Composite, lrp};
+use xai_grad::methods::noise_tunnel::{NoiseConfig, smoothgrad};
+use xai_grad::methods::{Explainable, input_gradients};
+
+/// What a method needs beyond the model and the inputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Needs {
+    /// Gradients through a captured graph (burn models); otherwise forward passes only.
+    pub gradients: bool,
+    /// A reference input (baseline) per explained input.
+    pub baseline: bool,
+    /// A convolutional layer to read (its path in the model).
+    pub conv_layer: bool,
+    /// Draws random numbers (reproducible from the run's seed).
+    pub seeded: bool,
+}
+
+/// One registered method.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MethodInfo {
+    /// Canonical name (snake case).
+    pub name: &'static str,
+    /// Other accepted spellings.
+    pub aliases: &'static [&'static str],
+    /// One line for `xai methods`.
+    pub summary: &'static str,
+    /// Requirements.
+    pub needs: Needs,
+}
+
+const GRAD: Needs = Needs {
+    gradients: true,
+    baseline: false,
+    conv_layer: false,
+    seeded: false,
+};
+
+/// Every method, in the order reports list them.
+pub const METHODS: &[MethodInfo] = &[
+    MethodInfo {
+        name: "saliency",
+        aliases: &["gradient", "vanilla_gradient"],
+        summary: "gradient of the target logit (Simonyan et al., 2014)",
+        needs: GRAD,
+    },
+    MethodInfo {
+        name: "input_x_gradient",
+        aliases: &["gradient_x_input"],
+        summary: "input times gradient (Shrikumar et al., 2016)",
+        needs: GRAD,
+    },
+    MethodInfo {
+        name: "integrated_gradients",
+        aliases: &["ig"],
+        summary: "path integral of gradients from a baseline (Sundararajan et al., 2017)",
+        needs: Needs {
+            baseline: true,
+            ..GRAD
+        },
+    },
+    MethodInfo {
+        name: "smoothgrad",
+        aliases: &["smooth_grad"],
+        summary: "mean gradient over noisy copies (Smilkov et al., 2017)",
+        needs: Needs {
+            seeded: true,
+            ..GRAD
+        },
+    },
+    MethodInfo {
+        name: "guided_backprop",
+        aliases: &["guided"],
+        summary: "gradient with ReLUs passing positive signal only (Springenberg et al., 2015)",
+        needs: GRAD,
+    },
+    MethodInfo {
+        name: "lrp",
+        aliases: &["lrp_epsilon_plus"],
+        summary: "layer-wise relevance propagation, ε+ composite (Bach et al., 2015)",
+        needs: GRAD,
+    },
+    MethodInfo {
+        name: "deeplift",
+        aliases: &["deeplift_rescale"],
+        summary: "DeepLIFT rescale rule against a baseline (Shrikumar et al., 2017)",
+        needs: Needs {
+            baseline: true,
+            ..GRAD
+        },
+    },
+    MethodInfo {
+        name: "grad_cam",
+        aliases: &["gradcam"],
+        summary: "class activation map of the last conv layer (Selvaraju et al., 2017)",
+        needs: Needs {
+            conv_layer: true,
+            ..GRAD
+        },
+    },
+    MethodInfo {
+        name: "occlusion",
+        aliases: &[],
+        summary: "output drop when a sliding window is replaced by the baseline (Zeiler & Fergus, 2014)",
+        needs: Needs {
+            gradients: false,
+            baseline: true,
+            conv_layer: false,
+            seeded: false,
+        },
+    },
+    MethodInfo {
+        name: "kernel_shap",
+        aliases: &["kernelshap"],
+        summary: "Shapley values by weighted regression on coalitions (Lundberg & Lee, 2017)",
+        needs: Needs {
+            gradients: false,
+            baseline: true,
+            conv_layer: false,
+            seeded: true,
+        },
+    },
+    MethodInfo {
+        name: "lime",
+        aliases: &["lime_tabular"],
+        summary: "local linear surrogate on perturbed samples (Ribeiro et al., 2016)",
+        needs: Needs {
+            gradients: false,
+            baseline: false,
+            conv_layer: false,
+            seeded: true,
+        },
+    },
+];
+
+/// The method named `name` (canonical or alias); an unknown name is an error listing them all.
+pub fn lookup(name: &str) -> Result<&'static MethodInfo> {
+    METHODS
+        .iter()
+        .find(|m| m.name == name || m.aliases.contains(&name))
+        .ok_or_else(|| {
+            XaiError::Config(format!(
+                "unknown method `{name}` (one of: {})",
+                names().join(", ")
+            ))
+        })
+}
+
+/// Canonical names, in registry order.
+pub fn names() -> Vec<&'static str> {
+    METHODS.iter().map(|m| m.name).collect()
+}
+
+/// A method with its settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum MethodConfig {
+    /// Plain gradient.
+    Saliency,
+    /// Input ⊙ gradient.
+    InputXGradient,
+    /// Integrated gradients.
+    IntegratedGradients(IgConfig),
+    /// SmoothGrad.
+    Smoothgrad(NoiseConfig),
+    /// Guided backpropagation.
+    GuidedBackprop,
+    /// LRP with the ε+ composite (ε on dense layers, z⁺ on conv layers).
+    Lrp,
+    /// DeepLIFT rescale.
+    Deeplift,
+    /// Grad-CAM at `layer`, upsampled bilinearly to the input and repeated over its channels.
+    GradCam {
+        /// The conv layer's module path (`layers.3`, `conv2`).
+        layer: String,
+    },
+    /// Occlusion; window and strides over the per-sample input shape.
+    Occlusion(ag::Occlusion),
+    /// KernelSHAP.
+    KernelShap(ag::KernelShap),
+    /// LIME on tabular rows.
+    Lime(ag::LimeTabular),
+}
+
+impl MethodConfig {
+    /// The canonical name of the configured method.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MethodConfig::Saliency => "saliency",
+            MethodConfig::InputXGradient => "input_x_gradient",
+            MethodConfig::IntegratedGradients(_) => "integrated_gradients",
+            MethodConfig::Smoothgrad(_) => "smoothgrad",
+            MethodConfig::GuidedBackprop => "guided_backprop",
+            MethodConfig::Lrp => "lrp",
+            MethodConfig::Deeplift => "deeplift",
+            MethodConfig::GradCam { .. } => "grad_cam",
+            MethodConfig::Occlusion(_) => "occlusion",
+            MethodConfig::KernelShap(_) => "kernel_shap",
+            MethodConfig::Lime(_) => "lime",
+        }
+    }
+
+    /// The default settings of `method`, with `seed` for the stochastic ones. Grad-CAM's layer
+    /// and occlusion's window depend on the model: set them with [`Problem`]'s fields
+    /// (`conv_layer`, `input_shape`) through [`MethodConfig::for_problem`].
+    pub fn default_for(method: &MethodInfo, seed: u64) -> MethodConfig {
+        match method.name {
+            "saliency" => MethodConfig::Saliency,
+            "input_x_gradient" => MethodConfig::InputXGradient,
+            "integrated_gradients" => MethodConfig::IntegratedGradients(IgConfig::default()),
+            "smoothgrad" => MethodConfig::Smoothgrad(NoiseConfig {
+                seed,
+                ..NoiseConfig::default()
+            }),
+            "guided_backprop" => MethodConfig::GuidedBackprop,
+            "lrp" => MethodConfig::Lrp,
+            "deeplift" => MethodConfig::Deeplift,
+            "grad_cam" => MethodConfig::GradCam {
+                layer: String::new(),
+            },
+            "occlusion" => MethodConfig::Occlusion(ag::Occlusion {
+                shape: Vec::new(),
+                window: Vec::new(),
+                strides: Vec::new(),
+                run: ag::RunOptions::default(),
+            }),
+            "kernel_shap" => MethodConfig::KernelShap(ag::KernelShap {
+                seed,
+                ..ag::KernelShap::default()
+            }),
+            _ => MethodConfig::Lime(ag::LimeTabular {
+                seed,
+                ..ag::LimeTabular::default()
+            }),
+        }
+    }
+
+    /// [`default_for`](Self::default_for), completed from the problem: Grad-CAM reads the
+    /// problem's conv layer; occlusion slides a window of a quarter of each spatial side
+    /// (whole channels) with half-window strides.
+    pub fn for_problem<const D: usize>(
+        method: &MethodInfo,
+        seed: u64,
+        problem: &Problem<'_, D>,
+    ) -> Result<MethodConfig> {
+        let mut cfg = MethodConfig::default_for(method, seed);
+        match &mut cfg {
+            MethodConfig::GradCam { layer } => {
+                *layer = problem.conv_layer.clone().ok_or_else(|| {
+                    XaiError::Config("grad_cam needs a model with a conv layer".into())
+                })?;
+            }
+            MethodConfig::Occlusion(o) => {
+                let shape = problem.input_shape.to_vec();
+                let image = shape.len() == 3;
+                o.window = shape
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &s)| if image && d == 0 { s } else { (s / 4).max(1) })
+                    .collect();
+                o.strides = o.window.iter().map(|w| (w / 2).max(1)).collect();
+                o.shape = shape;
+            }
+            _ => {}
+        }
+        Ok(cfg)
+    }
+
+    /// Set the progress bar of the model-agnostic methods.
+    pub fn with_progress(mut self, progress: bool) -> MethodConfig {
+        match &mut self {
+            MethodConfig::Occlusion(c) => c.run.progress = progress,
+            MethodConfig::KernelShap(c) => c.run.progress = progress,
+            MethodConfig::Lime(c) => c.run.progress = progress,
+            _ => {}
+        }
+        self
+    }
+}
+
+/// What a method explains: a model both as an [`Explainable`] (gradient methods) and as a
+/// [`BlackBox`] on flattened rows (model-agnostic methods), the inputs in both forms, and the
+/// references.
+pub struct Problem<'a, const D: usize> {
+    /// The model for gradient and rule methods.
+    pub explainable: &'a Explainable<D>,
+    /// The same model on flattened rows.
+    pub black_box: &'a (dyn BlackBox + Sync),
+    /// Inputs `[N, …input_shape]`.
+    pub x: &'a Tensor<D>,
+    /// The inputs as host rows, `N · F` values.
+    pub rows: &'a [f64],
+    /// Baseline of the gradient methods, shaped as `x`.
+    pub baseline: &'a Tensor<D>,
+    /// References of the model-agnostic methods.
+    pub references: &'a References,
+    /// Rows that give LIME its feature statistics (the inputs when empty).
+    pub training_rows: &'a [f64],
+    /// The explained outputs.
+    pub target: &'a Target,
+    /// Per-sample input shape (`[F]` or `[C, H, W]`).
+    pub input_shape: &'a [usize],
+    /// The last conv layer's path, if the model has one.
+    pub conv_layer: Option<String>,
+}
+
+/// One method's result on every input.
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    /// Canonical name.
+    pub method: &'static str,
+    /// The settings it ran with.
+    pub settings: serde_json::Value,
+    /// `N · F` values, one row per input in the input's layout.
+    pub values: Vec<f64>,
+    /// Completeness delta per input (`Σ attributions − (f(x) − f(baseline))`), where defined.
+    pub completeness_delta: Option<Vec<f64>>,
+}
+
+/// Run `config` on `problem`.
+pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> Result<Explanation> {
+    let p = problem;
+    let ex = p.explainable;
+    let features: usize = p.input_shape.iter().product();
+    let host = |t: Tensor<D>| xai_core::tensor_to_vec_f64(t);
+    // explicit classes need no forward pass; anything else is resolved on the outputs
+    let classes = || -> Result<Vec<usize>> {
+        match p.target {
+            Target::Classes(c) if c.len() == p.x.dims()[0] => Ok(c.clone()),
+            t => t.classes(&ex.forward(p.x)?)?.ok_or_else(|| {
+                XaiError::Config("saliency needs class targets, not a custom target".into())
+            }),
+        }
+    };
+    let settings = serde_json::to_value(config).unwrap_or_default();
+    let mut delta = None;
+    let values = match config {
+        MethodConfig::Saliency => host(input_gradients(ex, p.x, &classes()?)?)?,
+        MethodConfig::InputXGradient => {
+            host(input_gradients(ex, p.x, &classes()?)? * p.x.clone())?
+        }
+        MethodConfig::IntegratedGradients(cfg) => {
+            let r = integrated_gradients(ex, p.x, p.baseline, p.target, cfg)?;
+            delta = Some(r.delta);
+            host(r.attributions)?
+        }
+        MethodConfig::Smoothgrad(cfg) => host(smoothgrad(ex, p.x, p.target, cfg)?)?,
+        MethodConfig::GuidedBackprop => host(guided_backprop(ex, p.x, p.target)?)?,
+        MethodConfig::Lrp => host(lrp(ex, p.x, p.target, &Composite::epsilon_plus())?)?,
+        MethodConfig::Deeplift => {
+            let (a, d) = deeplift(ex, p.x, p.baseline, p.target)?;
+            delta = Some(d);
+            host(a)?
+        }
+        MethodConfig::GradCam { layer } => {
+            let [_, h, w] = match p.input_shape {
+                [c, h, w] => [*c, *h, *w],
+                other => {
+                    return Err(XaiError::Config(format!(
+                        "grad_cam needs image inputs [C, H, W], not {other:?}"
+                    )));
+                }
+            };
+            let cam = grad_cam(ex, p.x, p.target, layer, CamMode::GradCam)?
+                .upsample_bilinear(h, w);
+            // one map per image, repeated over the channels to the input's layout
+            cam.values
+                .chunks(h * w)
+                .flat_map(|c| c.iter().copied().cycle().take(features))
+                .collect()
+        }
+        MethodConfig::Occlusion(cfg) => {
+            let rows = Rows::new(p.rows, features)?;
+            ag::occlusion(p.black_box, &rows, p.target, p.references, cfg)?.values
+        }
+        MethodConfig::KernelShap(cfg) => {
+            let rows = Rows::new(p.rows, features)?;
+            let r = ag::kernel_shap(p.black_box, &rows, p.target, p.references, cfg)?;
+            delta = Some(
+                r.attribution
+                    .values
+                    .chunks(features)
+                    .zip(&r.delta)
+                    .map(|(v, d)| v.iter().sum::<f64>() - d)
+                    .collect(),
+            );
+            r.attribution.values
+        }
+        MethodConfig::Lime(cfg) => {
+            let rows = Rows::new(p.rows, features)?;
+            let training = if p.training_rows.is_empty() {
+                p.rows
+            } else {
+                p.training_rows
+            };
+            let stats = ag::TabularStats::from_training(training, features, &[])?;
+            ag::lime_tabular(p.black_box, &rows, p.target, &stats, cfg)?
+                .attribution
+                .values
+        }
+    };
+    Ok(Explanation {
+        method: config.name(),
+        settings,
+        values,
+        completeness_delta: delta,
+    })
+}
