@@ -156,7 +156,8 @@ impl Seeder {
 
 impl ModuleMapper for Seeder {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.stack.push((name.to_string(), container_type.to_string()));
+        self.stack
+            .push((name.to_string(), container_type.to_string()));
     }
     fn exit_module(&mut self, _name: &str, _container_type: &str) {
         self.stack.pop();
@@ -166,7 +167,7 @@ impl ModuleMapper for Seeder {
             return param;
         }
         let shape: Shape = param.lazy_shape();
-        let dims = shape.dims.clone();
+        let dims = shape.to_vec();
         let path = self.path();
         let (field, owner) = self.stack.last().cloned().unwrap_or_default();
         let draw = match self.draw_for(&owner, &field, &dims) {

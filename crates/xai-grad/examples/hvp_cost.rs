@@ -49,11 +49,8 @@ fn main() -> xai_core::Result<()> {
         .params()
         .iter()
         .map(|p| {
-            let t = xai_core::init::normal_tensor(
-                &mut rng,
-                [p.shape.iter().product::<usize>()],
-                &dev,
-            );
+            let t =
+                xai_core::init::normal_tensor(&mut rng, [p.shape.iter().product::<usize>()], &dev);
             match p.shape.len() {
                 1 => DynTensor::from_tensor(t),
                 _ => DynTensor::from_tensor(t.reshape([p.shape[0], p.shape[1]])),

@@ -246,7 +246,8 @@ fn deeplift_routed_max_pool_is_complete() {
         )
     };
     let ex = Explainable::new(cnn, f, dev());
-    let image = |seed| Tensor::<4>::from_data(TensorData::new(random(108, seed), [3, 1, 6, 6]), &dev());
+    let image =
+        |seed| Tensor::<4>::from_data(TensorData::new(random(108, seed), [3, 1, 6, 6]), &dev());
     let x = image(71);
     let r = image(72);
     let routed = DeepLiftRules {

@@ -43,15 +43,13 @@ pub struct Mlp {
 }
 impl Mlp {
     pub fn new(dev: &Device) -> Self {
-        seeded(
-            Mlp {
-                a: LinearConfig::new(5, 7).init(dev),
-                b: LinearConfig::new(7, 6).init(dev),
-                c: LinearConfig::new(6, 3).init(dev),
-                act: Tanh::new(),
-                relu: Relu::new(),
-            },
-        )
+        seeded(Mlp {
+            a: LinearConfig::new(5, 7).init(dev),
+            b: LinearConfig::new(7, 6).init(dev),
+            c: LinearConfig::new(6, 3).init(dev),
+            act: Tanh::new(),
+            relu: Relu::new(),
+        })
     }
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let h = self.act.forward(self.a.forward(x));
@@ -73,20 +71,18 @@ pub struct Cnn {
 }
 impl Cnn {
     pub fn new(dev: &Device) -> Self {
-        seeded(
-            Cnn {
-                c1: Conv2dConfig::new([2, 4], [3, 3])
-                    .with_padding(burn::nn::PaddingConfig2d::Explicit(1, 1, 1, 1))
-                    .init(dev),
-                bn: BatchNormConfig::new(4).init(dev),
-                c2: Conv2dConfig::new([4, 3], [3, 3]).init(dev),
-                pool: MaxPool2dConfig::new([2, 2]).init(),
-                avg: AvgPool2dConfig::new([2, 2]).with_strides([1, 1]).init(),
-                ada: AdaptiveAvgPool2dConfig::new([2, 2]).init(),
-                fc: LinearConfig::new(12, 3).init(dev),
-                act: Relu::new(),
-            },
-        )
+        seeded(Cnn {
+            c1: Conv2dConfig::new([2, 4], [3, 3])
+                .with_padding(burn::nn::PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(dev),
+            bn: BatchNormConfig::new(4).init(dev),
+            c2: Conv2dConfig::new([4, 3], [3, 3]).init(dev),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            avg: AvgPool2dConfig::new([2, 2]).with_strides([1, 1]).init(),
+            ada: AdaptiveAvgPool2dConfig::new([2, 2]).init(),
+            fc: LinearConfig::new(12, 3).init(dev),
+            act: Relu::new(),
+        })
     }
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let h = self.act.forward(self.bn.forward(self.c1.forward(x)));
@@ -107,15 +103,13 @@ pub struct Residual {
 }
 impl Residual {
     pub fn new(dev: &Device) -> Self {
-        seeded(
-            Residual {
-                inp: LinearConfig::new(4, 6).init(dev),
-                f1: LinearConfig::new(6, 6).init(dev),
-                f2: LinearConfig::new(6, 6).init(dev),
-                out: LinearConfig::new(6, 2).init(dev),
-                act: Gelu::new(),
-            },
-        )
+        seeded(Residual {
+            inp: LinearConfig::new(4, 6).init(dev),
+            f1: LinearConfig::new(6, 6).init(dev),
+            f2: LinearConfig::new(6, 6).init(dev),
+            out: LinearConfig::new(6, 2).init(dev),
+            act: Gelu::new(),
+        })
     }
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let h = self.inp.forward(x);
@@ -137,15 +131,13 @@ pub struct Attention {
 }
 impl Attention {
     pub fn new(dev: &Device) -> Self {
-        seeded(
-            Attention {
-                q: LinearConfig::new(4, 4).init(dev),
-                k: LinearConfig::new(4, 4).init(dev),
-                v: LinearConfig::new(4, 4).init(dev),
-                ln: LayerNormConfig::new(4).init(dev),
-                head: LinearConfig::new(4, 3).init(dev),
-            },
-        )
+        seeded(Attention {
+            q: LinearConfig::new(4, 4).init(dev),
+            k: LinearConfig::new(4, 4).init(dev),
+            v: LinearConfig::new(4, 4).init(dev),
+            ln: LayerNormConfig::new(4).init(dev),
+            head: LinearConfig::new(4, 3).init(dev),
+        })
     }
     /// `x`: `[N, T, 4]` → `[N, 3]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {

@@ -386,7 +386,8 @@ fn taps_give_the_gradient_at_an_intermediate_node() {
 fn unsupported_op_is_a_clear_error_naming_it() {
     let dev = Device::flex();
     let m = Mlp::new(&dev);
-    let g = CapturedGraph::capture(&m, randn([2, 5], 117, &dev), |m, x| m.forward(x).cumsum(1)).unwrap();
+    let g = CapturedGraph::capture(&m, randn([2, 5], 117, &dev), |m, x| m.forward(x).cumsum(1))
+        .unwrap();
     match g.eval(
         &[DynTensor::from_tensor(randn([2, 5], 118, &dev))],
         &dev,
@@ -424,7 +425,11 @@ fn bad_inputs_are_typed_errors() {
         Err(XaiError::NonFinite(_))
     ));
     assert!(matches!(
-        xai_grad::gradient::input_gradient(fwd, randn([2, 5], 121, &dev), &xai_core::Target::Class(7)),
+        xai_grad::gradient::input_gradient(
+            fwd,
+            randn([2, 5], 121, &dev),
+            &xai_core::Target::Class(7)
+        ),
         Err(XaiError::TargetOutOfRange {
             index: 7,
             classes: 3

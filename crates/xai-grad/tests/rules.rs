@@ -89,7 +89,8 @@ fn without_rules_the_reverse_pass_is_the_gradient() {
 fn units_follow_modules_and_classify_layers() {
     let dev = Device::flex();
     let c = Cnn::new(&dev);
-    let g = CapturedGraph::capture(&c, randn([2, 2, 8, 8], 129, &dev), |m, x| m.forward(x)).unwrap();
+    let g =
+        CapturedGraph::capture(&c, randn([2, 2, 8, 8], 129, &dev), |m, x| m.forward(x)).unwrap();
     let units = g.units();
     let kinds: Vec<(String, UnitKind)> = units.iter().map(|u| (u.name.clone(), u.kind)).collect();
     assert_eq!(kinds[0], ("c1".to_string(), UnitKind::Conv));

@@ -32,7 +32,8 @@ fn main() -> xai_core::Result<()> {
     let (train_d, test_d) = digits_split()?;
     let train_set = Data::from_rows(&train_d.x, 64, train_d.y.clone(), &dev, Precision::F64)?;
     // the initial weights only give the graph its shapes: training starts from θ = 0
-    let model: Linear = xai_core::init::seeded(LinearConfig::new(64, 10).with_bias(false).init(&dev), 0)?;
+    let model: Linear =
+        xai_core::init::seeded(LinearConfig::new(64, 10).with_bias(false).init(&dev), 0)?;
     let example = train_set
         .x
         .clone()

@@ -127,14 +127,18 @@ impl Moe {
             l.bias = Some(Param::from_tensor(Tensor::zeros([o], device)));
             l
         };
-        init::seeded(Moe {
-            gate: zero(config.inputs, config.experts),
-            noise: zero(config.inputs, config.experts),
-            experts: LinearConfig::new(config.inputs, config.experts * config.outputs).init(device),
-            n_experts: config.experts,
-            k: config.k,
-            outputs: config.outputs,
-        }, seed)
+        init::seeded(
+            Moe {
+                gate: zero(config.inputs, config.experts),
+                noise: zero(config.inputs, config.experts),
+                experts: LinearConfig::new(config.inputs, config.experts * config.outputs)
+                    .init(device),
+                n_experts: config.experts,
+                k: config.k,
+                outputs: config.outputs,
+            },
+            seed,
+        )
     }
 
     /// Forward pass; with a generator, the gate noise of training is drawn from it.

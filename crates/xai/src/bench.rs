@@ -10,13 +10,12 @@ use std::time::Instant;
 use burn::tensor::{DType, Device, Tensor};
 use serde::Serialize;
 
-use xai_core::fixture::{Fixture, FixtureModel, LayerSpec};
-use xai_core::{Result, Target, XaiError};
-use xai_grad::Precision;
 use crate::registry::{self, MethodConfig, Problem};
 use xai_core::agnostic::{BurnModel, References};
+use xai_core::fixture::{Fixture, FixtureModel, LayerSpec};
+use xai_core::{Result, Target};
+use xai_grad::Precision;
 use xai_grad::methods::Explainable;
-
 
 /// One measurement.
 #[derive(Clone, Debug, Serialize)]

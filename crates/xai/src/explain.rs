@@ -370,7 +370,10 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     let mut results = Vec::new();
     for m in methods {
         if m.needs.conv_layer && (conv.is_none() || !image) {
-            eprintln!("xai explain: {} skipped: it needs image inputs and a conv layer", m.name);
+            eprintln!(
+                "xai explain: {} skipped: it needs image inputs and a conv layer",
+                m.name
+            );
             continue;
         }
         let config = MethodConfig::for_problem(m, options.seed, &problem)?.with_progress(progress);

@@ -634,7 +634,11 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 println!("{}", serde_json::to_string_pretty(methods)?);
             } else {
                 for m in methods {
-                    let mut needs = vec![if m.needs.gradients { "gradients" } else { "forward passes" }];
+                    let mut needs = vec![if m.needs.gradients {
+                        "gradients"
+                    } else {
+                        "forward passes"
+                    }];
                     if m.needs.baseline {
                         needs.push("baseline");
                     }

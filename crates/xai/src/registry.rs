@@ -360,9 +360,7 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
     let mut delta = None;
     let values = match config {
         MethodConfig::Saliency => host(input_gradients(ex, p.x, &classes()?)?)?,
-        MethodConfig::InputXGradient => {
-            host(input_gradients(ex, p.x, &classes()?)? * p.x.clone())?
-        }
+        MethodConfig::InputXGradient => host(input_gradients(ex, p.x, &classes()?)? * p.x.clone())?,
         MethodConfig::IntegratedGradients(cfg) => {
             let r = integrated_gradients(ex, p.x, p.baseline, p.target, cfg)?;
             delta = Some(r.delta);
@@ -385,8 +383,7 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
                     )));
                 }
             };
-            let cam = grad_cam(ex, p.x, p.target, layer, CamMode::GradCam)?
-                .upsample_bilinear(h, w);
+            let cam = grad_cam(ex, p.x, p.target, layer, CamMode::GradCam)?.upsample_bilinear(h, w);
             // one map per image, repeated over the channels to the input's layout
             cam.values
                 .chunks(h * w)

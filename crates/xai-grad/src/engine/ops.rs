@@ -95,8 +95,8 @@ const fn op(name: &'static str, class: OpClass) -> OpInfo {
 use OpClass::*;
 
 /// The table entry of `op`.
-pub fn op_info(op: &OperationIr) -> OpInfo {
-    match op {
+pub fn op_info(ir: &OperationIr) -> OpInfo {
+    match ir {
         OperationIr::BaseFloat(o) | OperationIr::BaseInt(o) | OperationIr::BaseBool(o) => base(o),
         OperationIr::NumericFloat(_, o) | OperationIr::NumericInt(_, o) => numeric(o),
         OperationIr::Float(_, o) => float(o),
@@ -105,15 +105,15 @@ pub fn op_info(op: &OperationIr) -> OpInfo {
         OperationIr::Module(o) => module(o),
         OperationIr::Activation(o) => activation(o),
         OperationIr::Distributed(o) => distributed(o),
-        OperationIr::Init(_) => self::op("init", Creation),
-        OperationIr::Custom(_) => self::op("custom", Other),
-        OperationIr::Drop(_) => self::op("drop", Other),
+        OperationIr::Init(_) => op("init", Creation),
+        OperationIr::Custom(_) => op("custom", Other),
+        OperationIr::Drop(_) => op("drop", Other),
     }
 }
 
-fn base(op: &BaseOperationIr) -> OpInfo {
+fn base(ir: &BaseOperationIr) -> OpInfo {
     use BaseOperationIr::*;
-    match op {
+    match ir {
         Reshape(..) => op("reshape", Shape),
         SwapDims(..) => op("swap_dims", Shape),
         Permute(..) => op("permute", Shape),
@@ -147,9 +147,9 @@ fn base(op: &BaseOperationIr) -> OpInfo {
     }
 }
 
-fn numeric(op: &NumericOperationIr) -> OpInfo {
+fn numeric(ir: &NumericOperationIr) -> OpInfo {
     use NumericOperationIr::*;
-    match op {
+    match ir {
         Add(..) => row("add", Arithmetic),
         AddScalar(..) => row("add_scalar", Arithmetic),
         Sub(..) => row("sub", Arithmetic),
@@ -209,9 +209,9 @@ fn numeric(op: &NumericOperationIr) -> OpInfo {
     }
 }
 
-fn float(op: &FloatOperationIr) -> OpInfo {
+fn float(ir: &FloatOperationIr) -> OpInfo {
     use FloatOperationIr::*;
-    match op {
+    match ir {
         Exp(..) => row("exp", Activation),
         Log(..) => row("log", Activation),
         Log1p(..) => row("log1p", Activation),
@@ -250,9 +250,9 @@ fn float(op: &FloatOperationIr) -> OpInfo {
     }
 }
 
-fn int(op: &IntOperationIr) -> OpInfo {
+fn int(ir: &IntOperationIr) -> OpInfo {
     use IntOperationIr::*;
-    match op {
+    match ir {
         IntoFloat(..) => op("into_float", Indexing),
         BitwiseAnd(..) => op("bitwise_and", Other),
         BitwiseAndScalar(..) => op("bitwise_and_scalar", Other),
@@ -269,9 +269,9 @@ fn int(op: &IntOperationIr) -> OpInfo {
     }
 }
 
-fn bool(op: &BoolOperationIr) -> OpInfo {
+fn bool(ir: &BoolOperationIr) -> OpInfo {
     use BoolOperationIr::*;
-    match op {
+    match ir {
         IntoFloat(..) => op("into_float", Indexing),
         IntoInt(..) => op("into_int", Indexing),
         Not(..) => op("not", Comparison),
@@ -281,9 +281,9 @@ fn bool(op: &BoolOperationIr) -> OpInfo {
     }
 }
 
-fn module(op: &ModuleOperationIr) -> OpInfo {
+fn module(ir: &ModuleOperationIr) -> OpInfo {
     use ModuleOperationIr::*;
-    match op {
+    match ir {
         BatchNorm(..) => row("batch_norm", Normalisation),
         Embedding(..) => op("embedding", Affine),
         EmbeddingBackward(..) => op("embedding_backward", Other),
@@ -340,9 +340,9 @@ fn module(op: &ModuleOperationIr) -> OpInfo {
     }
 }
 
-fn activation(op: &ActivationOperationIr) -> OpInfo {
+fn activation(ir: &ActivationOperationIr) -> OpInfo {
     use ActivationOperationIr::*;
-    match op {
+    match ir {
         Relu(..) => row("relu", Activation),
         ReluBackward(..) => op("relu_backward", Other),
         LeakyRelu(..) => row("leaky_relu", Activation),
@@ -354,15 +354,15 @@ fn activation(op: &ActivationOperationIr) -> OpInfo {
         HardSigmoid(..) => row("hard_sigmoid", Activation),
         LogSigmoid(..) => row("log_sigmoid", Activation),
         LogSigmoidBackward(..) => op("log_sigmoid_backward", Other),
-        Softmax(..) => row("softmax", Softmax),
-        LogSoftmax(..) => row("log_softmax", Softmax),
-        Softmin(..) => op("softmin", Softmax),
+        Softmax(..) => row("softmax", OpClass::Softmax),
+        LogSoftmax(..) => row("log_softmax", OpClass::Softmax),
+        Softmin(..) => op("softmin", OpClass::Softmax),
     }
 }
 
-fn distributed(op: &DistributedOperationIr) -> OpInfo {
+fn distributed(ir: &DistributedOperationIr) -> OpInfo {
     use DistributedOperationIr::*;
-    match op {
+    match ir {
         AllReduce(..) => op("all_reduce", Other),
         SyncCollective => op("sync_collective", Other),
     }

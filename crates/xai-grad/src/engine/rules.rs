@@ -690,7 +690,10 @@ fn classify(
         UnitKind::Conv
     } else if has_param_matmul {
         UnitKind::Dense
-    } else if nodes.iter().any(|i| node(i).class == OpClass::Normalisation) {
+    } else if nodes
+        .iter()
+        .any(|i| node(i).class == OpClass::Normalisation)
+    {
         UnitKind::Norm
     } else if any(&|op| matches!(op, OperationIr::Module(M::Embedding(_)))) {
         UnitKind::Embedding

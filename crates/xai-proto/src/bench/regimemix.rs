@@ -48,7 +48,7 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
         TensorData::new(test.x.clone(), [n_test, FEATURES]),
         &opts.device,
     );
-    let out = model.forward(xt.clone(), false);
+    let out = model.forward(xt.clone(), None);
     let pred = tensor_to_vec_f64(out.y)?;
     let importance_cv = tensor_to_vec_f64(out.importance_cv2)?[0].sqrt();
     let load_cv = tensor_to_vec_f64(out.load_cv2)?[0].sqrt();

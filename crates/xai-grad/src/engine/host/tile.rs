@@ -1,0 +1,270 @@
+//! The register-tiled microkernel (AVX-512, AVX2 + FMA, portable) and the scratch buffers it
+//! writes into.
+
+use super::*;
+
+/// Buffers reused between sub-batches (no allocation in the steady state).
+#[derive(Default)]
+pub(super) struct Scratch {
+    pub(super) input: Vec<f32>,
+    pub(super) vals: Vec<Vec<f32>>,
+    pub(super) cots: Vec<Vec<f32>>,
+    pub(super) live: Vec<bool>,
+    pub(super) indices: Vec<Vec<u32>>,
+    pub(super) pad: Vec<f32>,
+    /// Zero-padded images, one buffer per conv step and direction: their borders are zeroed
+    /// once and only the interiors are rewritten.
+    pub(super) pads: Vec<Vec<f32>>,
+}
+
+/// Where a tile reads: tile row `r` and reduction index `(ci, i, j)` read
+/// `x[r·row_step + ci·chan + i·kernel_row + j·kernel_col]`, against packed weight row
+/// `(ci·kh + i)·kw + j`.
+#[derive(Clone, Copy)]
+pub(super) struct TileArgs {
+    pub(super) x: *const f32,
+    pub(super) row_step: usize,
+    pub(super) chan: usize,
+    pub(super) kernel_row: usize,
+    pub(super) kernel_col: usize,
+    pub(super) c: usize,
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) w: *const f32,
+    pub(super) w_stride: usize,
+    pub(super) bias: Option<*const f32>,
+}
+
+/// One tile's results, as [`run_tiles`] hands them out.
+pub(super) struct TileOut<'a> {
+    pub(super) first: usize,
+    pub(super) positions: usize,
+    pub(super) col0: usize,
+    pub(super) width: usize,
+    pub(super) rows: &'a [[f32; 32]; MAX_RB_1],
+}
+
+/// Run the tile kernel over `positions` tile rows and every column block of `w`;
+/// `emit(tile)` receives each tile's results (`tile.rows[r][k]` is position `first + r`,
+/// column `col0 + k`).
+///
+/// # Safety
+/// Every address `args` can form for `positions` rows must lie inside live buffers, and `w` /
+/// `bias` must hold `w.stride` (+ 32 spare) columns.
+pub(super) unsafe fn run_tiles(
+    isa: Isa,
+    args: TileArgs,
+    positions: usize,
+    cols: usize,
+    mut emit: impl FnMut(&TileOut<'_>),
+) {
+    let mut stage = [[0.0f32; 32]; MAX_RB_1];
+    let mut col0 = 0;
+    while col0 < cols {
+        let (lanes, widest2, widest1) = isa.shape();
+        let nv = if cols - col0 > lanes { 2 } else { 1 };
+        let width = (lanes * nv).min(cols - col0);
+        let mut a = args;
+        // SAFETY: col0 < cols ≤ stride; the packed rows are padded by 32 columns.
+        unsafe {
+            a.w = args.w.add(col0);
+            a.bias = args.bias.map(|b| b.add(col0));
+        }
+        let mut p = 0;
+        while p < positions {
+            // Equal tiles as wide as the registers allow (14 positions → 7 + 7, not 8 + 4 + 2).
+            let left = positions - p;
+            let widest = if nv == 2 { widest2 } else { widest1 };
+            let rb = left.div_ceil(left.div_ceil(widest));
+            // SAFETY: p + rb ≤ positions.
+            a.x = unsafe { args.x.add(p * args.row_step) };
+            // SAFETY: forwarded from the caller's contract.
+            unsafe { tile(isa, rb, nv, &a, &mut stage) };
+            emit(&TileOut {
+                first: p,
+                positions: rb,
+                col0,
+                width,
+                rows: &stage,
+            });
+            p += rb;
+        }
+        col0 += lanes * nv;
+    }
+}
+
+pub(super) unsafe fn tile(isa: Isa, rb: usize, nv: usize, a: &TileArgs, out: &mut [[f32; 32]; MAX_RB_1]) {
+    macro_rules! pick {
+        ($f:ident) => {
+            match (rb, nv) {
+                (12, 2) => $f::<12, 2>(a, out),
+                (11, 2) => $f::<11, 2>(a, out),
+                (10, 2) => $f::<10, 2>(a, out),
+                (9, 2) => $f::<9, 2>(a, out),
+                (8, 2) => $f::<8, 2>(a, out),
+                (7, 2) => $f::<7, 2>(a, out),
+                (6, 2) => $f::<6, 2>(a, out),
+                (5, 2) => $f::<5, 2>(a, out),
+                (4, 2) => $f::<4, 2>(a, out),
+                (3, 2) => $f::<3, 2>(a, out),
+                (2, 2) => $f::<2, 2>(a, out),
+                (1, 2) => $f::<1, 2>(a, out),
+                (16, 1) => $f::<16, 1>(a, out),
+                (15, 1) => $f::<15, 1>(a, out),
+                (14, 1) => $f::<14, 1>(a, out),
+                (13, 1) => $f::<13, 1>(a, out),
+                (12, 1) => $f::<12, 1>(a, out),
+                (11, 1) => $f::<11, 1>(a, out),
+                (10, 1) => $f::<10, 1>(a, out),
+                (9, 1) => $f::<9, 1>(a, out),
+                (8, 1) => $f::<8, 1>(a, out),
+                (7, 1) => $f::<7, 1>(a, out),
+                (6, 1) => $f::<6, 1>(a, out),
+                (5, 1) => $f::<5, 1>(a, out),
+                (4, 1) => $f::<4, 1>(a, out),
+                (3, 1) => $f::<3, 1>(a, out),
+                (2, 1) => $f::<2, 1>(a, out),
+                (1, 1) => $f::<1, 1>(a, out),
+                _ => unreachable!("tile {rb}×{nv} is not instantiated"),
+            }
+        };
+    }
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Isa::Avx512 is only chosen after detecting AVX-512F.
+        Isa::Avx512 => unsafe { pick!(tile_avx512) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Isa::Avx2 is only chosen after detecting AVX2 and FMA.
+        Isa::Avx2 => unsafe {
+            match (rb, nv) {
+                (6, 2) => tile_avx2::<6, 2>(a, out),
+                (5, 2) => tile_avx2::<5, 2>(a, out),
+                (4, 2) => tile_avx2::<4, 2>(a, out),
+                (3, 2) => tile_avx2::<3, 2>(a, out),
+                (2, 2) => tile_avx2::<2, 2>(a, out),
+                (1, 2) => tile_avx2::<1, 2>(a, out),
+                (12, 1) => tile_avx2::<12, 1>(a, out),
+                (11, 1) => tile_avx2::<11, 1>(a, out),
+                (10, 1) => tile_avx2::<10, 1>(a, out),
+                (9, 1) => tile_avx2::<9, 1>(a, out),
+                (8, 1) => tile_avx2::<8, 1>(a, out),
+                (7, 1) => tile_avx2::<7, 1>(a, out),
+                (6, 1) => tile_avx2::<6, 1>(a, out),
+                (5, 1) => tile_avx2::<5, 1>(a, out),
+                (4, 1) => tile_avx2::<4, 1>(a, out),
+                (3, 1) => tile_avx2::<3, 1>(a, out),
+                (2, 1) => tile_avx2::<2, 1>(a, out),
+                (1, 1) => tile_avx2::<1, 1>(a, out),
+                _ => unreachable!("AVX2 tile {rb}×{nv} is not instantiated"),
+            }
+        },
+        _ => unsafe { pick!(tile_portable) },
+    }
+}
+
+/// A SIMD tile: `RB` positions × `NV` vectors of output channels, accumulated in registers over
+/// every `(channel, kernel row, kernel column)`, then stored to `out`. One body for both ISAs,
+/// instantiated with each ISA's vector type and intrinsics.
+macro_rules! simd_tile {
+    ($(#[$doc:meta])* $name:ident, $feature:literal, $lanes:literal, $zero:ident, $load:ident,
+     $splat:ident, $fma:ident, $store:ident) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feature)]
+        unsafe fn $name<const RB: usize, const NV: usize>(
+            a: &TileArgs,
+            out: &mut [[f32; 32]; MAX_RB_1],
+        ) {
+            use std::arch::x86_64::*;
+            let mut acc = [[$zero(); NV]; RB];
+            if let Some(b) = a.bias {
+                for v in 0..NV {
+                    let bv = unsafe { $load(b.add($lanes * v)) };
+                    for row in acc.iter_mut() {
+                        row[v] = bv;
+                    }
+                }
+            }
+            for ci in 0..a.c {
+                for i in 0..a.kh {
+                    let xi = unsafe { a.x.add(ci * a.chan + i * a.kernel_row) };
+                    let wi = unsafe { a.w.add((ci * a.kh + i) * a.kw * a.w_stride) };
+                    for j in 0..a.kw {
+                        let xj = unsafe { xi.add(j * a.kernel_col) };
+                        let wj = unsafe { wi.add(j * a.w_stride) };
+                        // Named weight registers (an indexed array of them was spilled to the
+                        // stack on every step); NV is 1 or 2.
+                        let w0 = unsafe { $load(wj) };
+                        let w1 = if NV == 2 { unsafe { $load(wj.add($lanes)) } } else { w0 };
+                        for (r, row) in acc.iter_mut().enumerate() {
+                            let xv = $splat(unsafe { *xj.add(r * a.row_step) });
+                            row[0] = $fma(xv, w0, row[0]);
+                            if NV == 2 {
+                                row[NV - 1] = $fma(xv, w1, row[NV - 1]);
+                            }
+                        }
+                    }
+                }
+            }
+            for (r, row) in acc.iter().enumerate() {
+                for (v, val) in row.iter().enumerate() {
+                    unsafe { $store(out[r].as_mut_ptr().add($lanes * v), *val) };
+                }
+            }
+        }
+    };
+}
+
+simd_tile!(
+    /// The AVX-512 tile: 16-lane vectors (a column block is 32 channels).
+    ///
+    /// # Safety
+    /// See [`run_tiles`]; the CPU must support AVX-512F.
+    tile_avx512, "avx512f", 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps,
+    _mm512_fmadd_ps, _mm512_storeu_ps
+);
+
+simd_tile!(
+    /// The AVX2 + FMA tile: 8-lane vectors (a column block is 16 channels).
+    ///
+    /// # Safety
+    /// See [`run_tiles`]; the CPU must support AVX2 and FMA.
+    tile_avx2, "avx2,fma", 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps,
+    _mm256_fmadd_ps, _mm256_storeu_ps
+);
+
+/// The same tile in plain Rust.
+///
+/// # Safety
+/// See [`run_tiles`].
+pub(super) unsafe fn tile_portable<const RB: usize, const NV: usize>(
+    a: &TileArgs,
+    out: &mut [[f32; 32]; MAX_RB_1],
+) {
+    let lanes = 16 * NV;
+    let mut acc = [[0.0f32; 32]; RB];
+    if let Some(b) = a.bias {
+        for row in acc.iter_mut() {
+            for (l, v) in row.iter_mut().enumerate().take(lanes) {
+                *v = unsafe { *b.add(l) };
+            }
+        }
+    }
+    for ci in 0..a.c {
+        for i in 0..a.kh {
+            for j in 0..a.kw {
+                let xj = unsafe { a.x.add(ci * a.chan + i * a.kernel_row + j * a.kernel_col) };
+                let wj = unsafe { a.w.add(((ci * a.kh + i) * a.kw + j) * a.w_stride) };
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let xv = unsafe { *xj.add(r * a.row_step) };
+                    for (l, v) in row.iter_mut().enumerate().take(lanes) {
+                        *v += xv * unsafe { *wj.add(l) };
+                    }
+                }
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        out[r][..lanes].copy_from_slice(&row[..lanes]);
+    }
+}
