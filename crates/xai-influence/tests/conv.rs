@@ -109,12 +109,14 @@ fn a_cnn_gets_per_example_gradients_and_exact_influence() {
         let g = to_f64(g - theta.clone() * single.l2_mask() * single.l2()).unwrap();
         assert!(rel(&rows[i * p..(i + 1) * p], &g) < 1e-10, "row {i}");
     }
-    // Exact and CG influence agree on the CNN.
-    let exact = Influence::new(&obj, &theta, &Solver::exact(1e-3))
+    // Exact and CG influence agree on the CNN. The trained CNN is not convex: its Hessian has
+    // small negative eigenvalues, so the damping must exceed them for H + λI to be positive
+    // definite (Cholesky checks; 1e-3 did not suffice at this seed).
+    let exact = Influence::new(&obj, &theta, &Solver::exact(1e-2))
         .unwrap()
         .up_loss(&test)
         .unwrap();
-    let cg = Influence::new(&obj, &theta, &Solver::cg(1e-3, 500))
+    let cg = Influence::new(&obj, &theta, &Solver::cg(1e-2, 500))
         .unwrap()
         .up_loss(&test)
         .unwrap();

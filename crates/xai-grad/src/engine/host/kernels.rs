@@ -115,7 +115,13 @@ pub(super) fn conv_input_grad_flipped(
 }
 
 /// Input gradient of any convolution by scattering every output gradient (scalar).
-pub(super) fn conv_input_grad_scatter(g: &[f32], win: &Window, co: usize, w: &[f32], gx: &mut [f32]) {
+pub(super) fn conv_input_grad_scatter(
+    g: &[f32],
+    win: &Window,
+    co: usize,
+    w: &[f32],
+    gx: &mut [f32],
+) {
     let (c, kh, kw) = (win.c, win.kh, win.kw);
     for oc in 0..co {
         for oy in 0..win.oh {
@@ -176,7 +182,14 @@ pub(super) fn dense(isa: Isa, x: &[f32], rows: usize, inputs: usize, w: &Packed,
 
 /// Max pooling of `b` images with the argmax (index in the input plane) of every output;
 /// padding never wins (it is −∞), the first maximum wins ties, and a NaN wins and stays.
-pub(super) fn max_pool(isa: Isa, x: &[f32], win: &Window, b: usize, y: &mut [f32], idx: &mut [u32]) {
+pub(super) fn max_pool(
+    isa: Isa,
+    x: &[f32],
+    win: &Window,
+    b: usize,
+    y: &mut [f32],
+    idx: &mut [u32],
+) {
     let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
     let unpadded = win.pad == [(0, 0), (0, 0)];
     for p in 0..b * win.c {
@@ -267,7 +280,13 @@ pub(super) fn max_pool(isa: Isa, x: &[f32], win: &Window, b: usize, y: &mut [f32
 /// `2·out.len() ≤ w`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn pool2x2_row_avx512(xs: &[f32], top: usize, w: usize, out: &mut [f32], idx: &mut [u32]) {
+pub(super) unsafe fn pool2x2_row_avx512(
+    xs: &[f32],
+    top: usize,
+    w: usize,
+    out: &mut [f32],
+    idx: &mut [u32],
+) {
     use std::arch::x86_64::*;
     let ow = out.len();
     let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);

@@ -254,7 +254,13 @@ impl HostPlan {
 
     /// Backward from `seed` at `slot` (after [`run_forward`](Self::run_forward)); returns the
     /// cotangent of the start rows.
-    pub(super) fn run_backward(&self, slot: usize, seed: Vec<f32>, b: usize, sc: &mut Scratch) -> Vec<f32> {
+    pub(super) fn run_backward(
+        &self,
+        slot: usize,
+        seed: Vec<f32>,
+        b: usize,
+        sc: &mut Scratch,
+    ) -> Vec<f32> {
         sc.cots[slot] = seed;
         sc.live[slot] = true;
         for (si, step) in self.steps.iter().enumerate().rev() {

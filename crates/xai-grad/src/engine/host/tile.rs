@@ -93,7 +93,13 @@ pub(super) unsafe fn run_tiles(
     }
 }
 
-pub(super) unsafe fn tile(isa: Isa, rb: usize, nv: usize, a: &TileArgs, out: &mut [[f32; 32]; MAX_RB_1]) {
+pub(super) unsafe fn tile(
+    isa: Isa,
+    rb: usize,
+    nv: usize,
+    a: &TileArgs,
+    out: &mut [[f32; 32]; MAX_RB_1],
+) {
     macro_rules! pick {
         ($f:ident) => {
             match (rb, nv) {
