@@ -597,7 +597,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 }
             } else {
                 println!(
-                    "{:<16} {:<9} {:>6} {:>6} {:>10} {:>12} {:>9} {:>10} {:>5}",
+                    "{:<22} {:<9} {:>6} {:>6} {:>10} {:>12} {:>9} {:>10} {:>5}",
                     "method",
                     "device",
                     "inputs",
@@ -613,7 +613,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                         .peak_rss_mib
                         .map_or("—".to_string(), |p| format!("{p:.0}"));
                     println!(
-                        "{:<16} {:<9} {:>6} {:>6} {:>10.4} {:>12.1} {:>9.2} {:>10} {:>5}",
+                        "{:<22} {:<9} {:>6} {:>6} {:>10.4} {:>12.1} {:>9.2} {:>10} {:>5}",
                         r.method,
                         r.device,
                         r.inputs,
