@@ -469,6 +469,15 @@ impl Fixture {
         self.input_shape.iter().product()
     }
 
+    /// The module path of the model's last conv2d layer (`layers.<i>`, as [`FixtureModel`]
+    /// names its layers), where Grad-CAM reads; `None` for a model without one.
+    pub fn last_conv_layer(&self) -> Option<String> {
+        self.layers
+            .iter()
+            .rposition(|l| matches!(l, LayerSpec::Conv2d { .. }))
+            .map(|i| format!("layers.{i}"))
+    }
+
     /// Inputs as a flat batch `[N, F]`.
     pub fn inputs_flat(&self, device: &Device, dtype: DType) -> Tensor<2> {
         let (n, f) = self.inputs.as_rows();

@@ -18,7 +18,7 @@
 //!
 //! Parameters that already hold values (built with `Param::from_tensor`, loaded, or used) are
 //! kept. A lazily initialised parameter of any other layer is an error naming it: initialise it
-//! explicitly from a [`StdRng`] (see [`uniform`] and [`normal`]).
+//! explicitly from a [`StdRng`] (see [`uniform`] and [`standard_normal`]).
 //!
 //! ```
 //! use burn::nn::LinearConfig;
@@ -33,7 +33,7 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Shape, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand_distr::{Distribution, Normal, Uniform};
+use rand_distr::{Distribution, StandardNormal, Uniform};
 
 use crate::{Result, XaiError};
 
@@ -44,21 +44,21 @@ pub fn path_seed(seed: u64, path: &str) -> u64 {
     })
 }
 
-/// `n` draws from `U(low, high)`.
-pub fn uniform(rng: &mut StdRng, n: usize, low: f64, high: f64) -> Vec<f32> {
-    match Uniform::new(low, high) {
-        Ok(d) => (0..n).map(|_| d.sample(rng) as f32).collect(),
-        // an empty interval: every draw is its one point
-        Err(_) => vec![low as f32; n],
-    }
+/// `n` draws from `U(low, high)`; an empty or non-finite interval is an error.
+pub fn uniform(rng: &mut StdRng, n: usize, low: f64, high: f64) -> Result<Vec<f32>> {
+    let d = Uniform::new(low, high)
+        .map_err(|e| XaiError::Config(format!("uniform draws on [{low}, {high}): {e}")))?;
+    Ok((0..n).map(|_| d.sample(rng) as f32).collect())
 }
 
-/// `n` draws from `N(mean, std²)`; `std = 0` gives `mean` exactly.
-pub fn normal(rng: &mut StdRng, n: usize, mean: f64, std: f64) -> Vec<f32> {
-    match Normal::new(mean, std) {
-        Ok(d) if std > 0.0 => (0..n).map(|_| d.sample(rng) as f32).collect(),
-        _ => vec![mean as f32; n],
-    }
+/// `n` draws from `N(0, 1)`.
+pub fn standard_normal(rng: &mut StdRng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let z: f64 = StandardNormal.sample(rng);
+            z as f32
+        })
+        .collect()
 }
 
 /// A tensor of `shape` with entries from `U(low, high)`, drawn from `rng`.
@@ -68,9 +68,10 @@ pub fn uniform_tensor<const D: usize>(
     low: f64,
     high: f64,
     device: &Device,
-) -> Tensor<D> {
+) -> Result<Tensor<D>> {
     let n = shape.iter().product();
-    Tensor::from_data(TensorData::new(uniform(rng, n, low, high), shape), device)
+    let values = uniform(rng, n, low, high)?;
+    Ok(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
 /// A tensor of `shape` with entries from `N(0, 1)`, drawn from `rng`.
@@ -80,7 +81,7 @@ pub fn normal_tensor<const D: usize>(
     device: &Device,
 ) -> Tensor<D> {
     let n = shape.iter().product();
-    Tensor::from_data(TensorData::new(normal(rng, n, 0.0, 1.0), shape), device)
+    Tensor::from_data(TensorData::new(standard_normal(rng, n), shape), device)
 }
 
 /// `model` with every lazily initialised parameter drawn from `seed` (see the module docs).
@@ -163,14 +164,17 @@ impl ModuleMapper for Seeder {
         self.stack.pop();
     }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let shape: Shape = param.lazy_shape();
+        let dims = shape.to_vec();
+        let (field, owner) = self.stack.last().cloned().unwrap_or_default();
+        // before the early return: a weight that already holds values still gives its layer's
+        // bias the fan-in
+        let draw = self.draw_for(&owner, &field, &dims);
         if param.is_initialized() || self.error.is_some() {
             return param;
         }
-        let shape: Shape = param.lazy_shape();
-        let dims = shape.to_vec();
         let path = self.path();
-        let (field, owner) = self.stack.last().cloned().unwrap_or_default();
-        let draw = match self.draw_for(&owner, &field, &dims) {
+        let draw = match draw {
             Some(d) => d,
             None => {
                 self.error = Some(XaiError::Config(format!(
@@ -187,9 +191,15 @@ impl ModuleMapper for Seeder {
             Draw::Keep => return param,
             Draw::FanInUniform(fan_in) => {
                 let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
-                uniform(&mut rng, n, -bound, bound)
+                match uniform(&mut rng, n, -bound, bound) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.error = Some(e);
+                        return param;
+                    }
+                }
             }
-            Draw::StandardNormal => normal(&mut rng, n, 0.0, 1.0),
+            Draw::StandardNormal => standard_normal(&mut rng, n),
         };
         let data = TensorData::new(values, dims);
         let device = param.lazy_device();
@@ -204,5 +214,47 @@ impl ModuleMapper for Seeder {
             true,
             shape,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::{Linear, LinearConfig};
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn the_seed_alone_decides_the_values_within_burns_default_bounds() {
+        let dev = Device::flex();
+        let layer = |seed| seeded(LinearConfig::new(9, 4).init(&dev), seed).unwrap();
+        let (a, b, c) = (layer(1), layer(1), layer(2));
+        let w = values(a.weight.val());
+        assert_eq!(w, values(b.weight.val()));
+        assert_ne!(w, values(c.weight.val()));
+        // KaimingUniform with gain 1/√3: U(−1/√fan_in, 1/√fan_in), fan_in = 9
+        assert!(w.iter().all(|v| v.abs() <= 1.0 / 3.0));
+        assert!(w.iter().any(|v| v.abs() > 0.25), "spread over the interval");
+    }
+
+    #[test]
+    fn a_bias_takes_its_fan_in_from_a_weight_that_already_holds_values() {
+        let dev = Device::flex();
+        let mut l: Linear = LinearConfig::new(100, 3).init(&dev);
+        l.weight = Param::from_tensor(Tensor::zeros([100, 3], &dev));
+        let l = seeded(l, 5).unwrap();
+        assert!(values(l.weight.val()).iter().all(|v| *v == 0.0), "kept");
+        let bias = values(l.bias.unwrap().val());
+        assert!(bias.iter().all(|v| v.abs() <= 0.1) && bias.iter().any(|v| *v != 0.0));
+    }
+
+    #[test]
+    fn an_empty_interval_is_an_error() {
+        let mut rng = StdRng::seed_from_u64(0);
+        assert!(uniform(&mut rng, 3, 1.0, 1.0).is_err());
+        assert!(uniform(&mut rng, 3, 0.0, f64::NAN).is_err());
+        assert_eq!(uniform(&mut rng, 3, -1.0, 1.0).unwrap().len(), 3);
     }
 }

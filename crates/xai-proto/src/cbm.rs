@@ -355,7 +355,7 @@ pub fn train_cem(
     let mut randint = StdRng::seed_from_u64(init::path_seed(config.seed, "RandInt"));
     let (model, _) = fit(model, set.len(), config, "CEM", |cem, idx| {
         let c = concept_rows(data.concepts, data.stride, data.k, idx, &ad);
-        let mask = init::uniform_tensor(&mut randint, [idx.len(), data.k], 0.0, 1.0, &ad)
+        let mask = init::uniform_tensor(&mut randint, [idx.len(), data.k], 0.0, 1.0, &ad)?
             .lower_elem(p_int);
         let out = cem.forward(set.batch(idx, &ad)?, Some((mask, c.clone())));
         Ok(cross_entropy(out.logits, set.label_tensor(idx, &ad))

@@ -160,7 +160,7 @@ impl ProtoPNet {
                 0.0,
                 1.0,
                 device,
-            )),
+            )?),
             last: LinearConfig::new(p, config.classes)
                 .with_bias(false)
                 .init(device),

@@ -11,7 +11,7 @@ use burn::tensor::{DType, Device, Tensor};
 use serde::Serialize;
 
 use crate::registry::{self, MethodConfig, Problem};
-use xai_core::agnostic::{BurnModel, References};
+use xai_core::agnostic::{BurnModel, References, TabularStats};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec};
 use xai_core::{Result, Target};
 use xai_grad::Precision;
@@ -65,10 +65,7 @@ pub fn bench_table(
     min_seconds: f64,
 ) -> Result<Vec<BenchResult>> {
     // `all` leaves out Grad-CAM on models without a conv layer (it has nothing to map).
-    let has_conv = fx
-        .layers
-        .iter()
-        .any(|l| matches!(l, LayerSpec::Conv2d { .. }));
+    let has_conv = fx.last_conv_layer().is_some();
     let all: Vec<String> = registry::METHODS
         .iter()
         .filter(|m| has_conv || !m.needs.conv_layer)
@@ -177,6 +174,8 @@ pub fn bench(
     if let Some(b) = &fx.baselines {
         training.extend_from_slice(&b.data);
     }
+    // computed once, outside the timed runs, as the peer script does
+    let lime_stats = TabularStats::from_training(&training, f, &[])?;
     let black_box = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F32);
     let problem = Problem {
         explainable: &ex,
@@ -185,14 +184,10 @@ pub fn bench(
         rows: &rows,
         baseline: &baseline,
         references: &references,
-        training_rows: &training,
+        lime_stats: Some(&lime_stats),
         target: &target,
         input_shape: &fx.input_shape,
-        conv_layer: fx
-            .layers
-            .iter()
-            .rposition(|l| matches!(l, LayerSpec::Conv2d { .. }))
-            .map(|i| format!("layers.{i}")),
+        conv_layer: fx.last_conv_layer(),
     };
     // The model-agnostic methods run quietly, as the peers' timings do.
     let mut config = MethodConfig::for_problem(info, 0, &problem)?.with_progress(false);

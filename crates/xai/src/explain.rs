@@ -347,11 +347,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     .with_precision(precision);
     let zeros = Tensor::<2>::zeros([n, f], (&device, dt));
     let image = fx.input_shape.len() == 3;
-    let conv = fx
-        .layers
-        .iter()
-        .rposition(|l| matches!(l, LayerSpec::Conv2d { .. }))
-        .map(|i| format!("layers.{i}"));
+    let conv = fx.last_conv_layer();
     let black_box = BurnModel::new(|r| model.forward(r), f, device.clone(), dt);
     let references = References::PerInput(vec![0.0; n * f]);
     let problem = Problem {
@@ -361,7 +357,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
         rows: &host,
         baseline: &zeros,
         references: &references,
-        training_rows: &[],
+        lime_stats: None,
         target: &target,
         input_shape: &fx.input_shape,
         conv_layer: conv.clone(),

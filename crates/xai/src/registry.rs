@@ -51,6 +51,10 @@ pub struct MethodInfo {
     pub summary: &'static str,
     /// Requirements.
     pub needs: Needs,
+    /// Its settings when nothing is set, given the run's seed (model-dependent fields empty:
+    /// see [`MethodConfig::for_problem`]).
+    #[serde(skip)]
+    pub default_config: fn(u64) -> MethodConfig,
 }
 
 const GRAD: Needs = Needs {
@@ -66,18 +70,21 @@ pub const METHODS: &[MethodInfo] = &[
         name: "saliency",
         aliases: &["gradient", "vanilla_gradient"],
         summary: "gradient of the target logit (Simonyan et al., 2014)",
+        default_config: |_| MethodConfig::Saliency,
         needs: GRAD,
     },
     MethodInfo {
         name: "input_x_gradient",
         aliases: &["gradient_x_input"],
         summary: "input times gradient (Shrikumar et al., 2016)",
+        default_config: |_| MethodConfig::InputXGradient,
         needs: GRAD,
     },
     MethodInfo {
         name: "integrated_gradients",
         aliases: &["ig"],
         summary: "path integral of gradients from a baseline (Sundararajan et al., 2017)",
+        default_config: |_| MethodConfig::IntegratedGradients(IgConfig::default()),
         needs: Needs {
             baseline: true,
             ..GRAD
@@ -87,6 +94,12 @@ pub const METHODS: &[MethodInfo] = &[
         name: "smoothgrad",
         aliases: &["smooth_grad"],
         summary: "mean gradient over noisy copies (Smilkov et al., 2017)",
+        default_config: |seed| {
+            MethodConfig::Smoothgrad(NoiseConfig {
+                seed,
+                ..NoiseConfig::default()
+            })
+        },
         needs: Needs {
             seeded: true,
             ..GRAD
@@ -96,18 +109,21 @@ pub const METHODS: &[MethodInfo] = &[
         name: "guided_backprop",
         aliases: &["guided"],
         summary: "gradient with ReLUs passing positive signal only (Springenberg et al., 2015)",
+        default_config: |_| MethodConfig::GuidedBackprop,
         needs: GRAD,
     },
     MethodInfo {
         name: "lrp",
         aliases: &["lrp_epsilon_plus"],
         summary: "layer-wise relevance propagation, ε+ composite (Bach et al., 2015)",
+        default_config: |_| MethodConfig::Lrp,
         needs: GRAD,
     },
     MethodInfo {
         name: "deeplift",
         aliases: &["deeplift_rescale"],
         summary: "DeepLIFT rescale rule against a baseline (Shrikumar et al., 2017)",
+        default_config: |_| MethodConfig::Deeplift,
         needs: Needs {
             baseline: true,
             ..GRAD
@@ -117,6 +133,9 @@ pub const METHODS: &[MethodInfo] = &[
         name: "grad_cam",
         aliases: &["gradcam"],
         summary: "class activation map of the last conv layer (Selvaraju et al., 2017)",
+        default_config: |_| MethodConfig::GradCam {
+            layer: String::new(),
+        },
         needs: Needs {
             conv_layer: true,
             ..GRAD
@@ -126,6 +145,14 @@ pub const METHODS: &[MethodInfo] = &[
         name: "occlusion",
         aliases: &[],
         summary: "output drop when a sliding window is replaced by the baseline (Zeiler & Fergus, 2014)",
+        default_config: |_| {
+            MethodConfig::Occlusion(ag::Occlusion {
+                shape: Vec::new(),
+                window: Vec::new(),
+                strides: Vec::new(),
+                run: ag::RunOptions::default(),
+            })
+        },
         needs: Needs {
             gradients: false,
             baseline: true,
@@ -137,6 +164,12 @@ pub const METHODS: &[MethodInfo] = &[
         name: "kernel_shap",
         aliases: &["kernelshap"],
         summary: "Shapley values by weighted regression on coalitions (Lundberg & Lee, 2017)",
+        default_config: |seed| {
+            MethodConfig::KernelShap(ag::KernelShap {
+                seed,
+                ..ag::KernelShap::default()
+            })
+        },
         needs: Needs {
             gradients: false,
             baseline: true,
@@ -148,6 +181,12 @@ pub const METHODS: &[MethodInfo] = &[
         name: "lime",
         aliases: &["lime_tabular"],
         summary: "local linear surrogate on perturbed samples (Ribeiro et al., 2016)",
+        default_config: |seed| {
+            MethodConfig::Lime(ag::LimeTabular {
+                seed,
+                ..ag::LimeTabular::default()
+            })
+        },
         needs: Needs {
             gradients: false,
             baseline: false,
@@ -228,35 +267,7 @@ impl MethodConfig {
     /// and occlusion's window depend on the model: set them with [`Problem`]'s fields
     /// (`conv_layer`, `input_shape`) through [`MethodConfig::for_problem`].
     pub fn default_for(method: &MethodInfo, seed: u64) -> MethodConfig {
-        match method.name {
-            "saliency" => MethodConfig::Saliency,
-            "input_x_gradient" => MethodConfig::InputXGradient,
-            "integrated_gradients" => MethodConfig::IntegratedGradients(IgConfig::default()),
-            "smoothgrad" => MethodConfig::Smoothgrad(NoiseConfig {
-                seed,
-                ..NoiseConfig::default()
-            }),
-            "guided_backprop" => MethodConfig::GuidedBackprop,
-            "lrp" => MethodConfig::Lrp,
-            "deeplift" => MethodConfig::Deeplift,
-            "grad_cam" => MethodConfig::GradCam {
-                layer: String::new(),
-            },
-            "occlusion" => MethodConfig::Occlusion(ag::Occlusion {
-                shape: Vec::new(),
-                window: Vec::new(),
-                strides: Vec::new(),
-                run: ag::RunOptions::default(),
-            }),
-            "kernel_shap" => MethodConfig::KernelShap(ag::KernelShap {
-                seed,
-                ..ag::KernelShap::default()
-            }),
-            _ => MethodConfig::Lime(ag::LimeTabular {
-                seed,
-                ..ag::LimeTabular::default()
-            }),
-        }
+        (method.default_config)(seed)
     }
 
     /// [`default_for`](Self::default_for), completed from the problem: Grad-CAM reads the
@@ -318,8 +329,8 @@ pub struct Problem<'a, const D: usize> {
     pub baseline: &'a Tensor<D>,
     /// References of the model-agnostic methods.
     pub references: &'a References,
-    /// Rows that give LIME its feature statistics (the inputs when empty).
-    pub training_rows: &'a [f64],
+    /// The feature statistics LIME samples from; `None`: the inputs' own (computed per run).
+    pub lime_stats: Option<&'a ag::TabularStats>,
     /// The explained outputs.
     pub target: &'a Target,
     /// Per-sample input shape (`[F]` or `[C, H, W]`).
@@ -409,13 +420,15 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
         }
         MethodConfig::Lime(cfg) => {
             let rows = Rows::new(p.rows, features)?;
-            let training = if p.training_rows.is_empty() {
-                p.rows
-            } else {
-                p.training_rows
+            let own;
+            let stats = match p.lime_stats {
+                Some(s) => s,
+                None => {
+                    own = ag::TabularStats::from_training(p.rows, features, &[])?;
+                    &own
+                }
             };
-            let stats = ag::TabularStats::from_training(training, features, &[])?;
-            ag::lime_tabular(p.black_box, &rows, p.target, &stats, cfg)?
+            ag::lime_tabular(p.black_box, &rows, p.target, stats, cfg)?
                 .attribution
                 .values
         }
@@ -426,4 +439,21 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
         values,
         completeness_delta: delta,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_builds_a_config_of_its_own_name_and_names_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for m in METHODS {
+            assert_eq!(MethodConfig::default_for(m, 3).name(), m.name);
+            for n in std::iter::once(&m.name).chain(m.aliases) {
+                assert!(seen.insert(*n), "`{n}` names two methods");
+                assert_eq!(lookup(n).unwrap().name, m.name);
+            }
+        }
+    }
 }

@@ -664,40 +664,39 @@ fn classify(
 ) -> UnitKind {
     use ModuleOperationIr as M;
     let node = |i: &usize| &g.nodes[*i];
-    let any = |f: &dyn Fn(&OperationIr) -> bool| nodes.iter().any(|i| f(&node(i).op));
-    let has_param_matmul = any(&|op| match op {
-        OperationIr::Float(_, burn_ir::FloatOperationIr::Matmul(m)) => {
-            params.contains_key(&m.lhs.id) || params.contains_key(&m.rhs.id)
-        }
-        OperationIr::Module(M::Linear(_)) => true,
-        _ => false,
-    });
-    let single = |class: OpClass| nodes.len() == 1 && node(&nodes[0]).class == class;
-    if any(&|op| {
+    let any_module = |f: fn(&ModuleOperationIr) -> bool| {
+        nodes
+            .iter()
+            .any(|i| matches!(&node(i).op, OperationIr::Module(m) if f(m)))
+    };
+    let any_class = |class: OpClass| nodes.iter().any(|i| node(i).class == class);
+    let has_param_matmul = any_module(|m| matches!(m, M::Linear(_)))
+        || nodes.iter().any(|i| match &node(i).op {
+            OperationIr::Float(_, burn_ir::FloatOperationIr::Matmul(m)) => {
+                params.contains_key(&m.lhs.id) || params.contains_key(&m.rhs.id)
+            }
+            _ => false,
+        });
+    if any_module(|m| {
         matches!(
-            op,
-            OperationIr::Module(
-                M::Conv1d(_)
-                    | M::Conv2d(_)
-                    | M::Conv3d(_)
-                    | M::ConvTranspose1d(_)
-                    | M::ConvTranspose2d(_)
-                    | M::ConvTranspose3d(_)
-                    | M::DeformableConv2d(_)
-            )
+            m,
+            M::Conv1d(_)
+                | M::Conv2d(_)
+                | M::Conv3d(_)
+                | M::ConvTranspose1d(_)
+                | M::ConvTranspose2d(_)
+                | M::ConvTranspose3d(_)
+                | M::DeformableConv2d(_)
         )
     }) {
         UnitKind::Conv
     } else if has_param_matmul {
         UnitKind::Dense
-    } else if nodes
-        .iter()
-        .any(|i| node(i).class == OpClass::Normalisation)
-    {
+    } else if any_class(OpClass::Normalisation) {
         UnitKind::Norm
-    } else if any(&|op| matches!(op, OperationIr::Module(M::Embedding(_)))) {
+    } else if any_module(|m| matches!(m, M::Embedding(_))) {
         UnitKind::Embedding
-    } else if single(OpClass::Activation) {
+    } else if nodes.len() == 1 && any_class(OpClass::Activation) {
         UnitKind::Activation
     } else if nodes.len() == 1
         && n_data == 2
@@ -707,28 +706,24 @@ fn classify(
         )
     {
         UnitKind::Add
-    } else if any(&|op| {
+    } else if any_module(|m| {
         matches!(
-            op,
-            OperationIr::Module(
-                M::MaxPool1d(_)
-                    | M::MaxPool2d(_)
-                    | M::MaxPool1dWithIndices(_)
-                    | M::MaxPool2dWithIndices(_)
-            )
+            m,
+            M::MaxPool1d(_)
+                | M::MaxPool2d(_)
+                | M::MaxPool1dWithIndices(_)
+                | M::MaxPool2dWithIndices(_)
         )
     }) {
         UnitKind::MaxPool
-    } else if any(&|op| {
+    } else if any_module(|m| {
         matches!(
-            op,
-            OperationIr::Module(
-                M::AvgPool1d(_)
-                    | M::AvgPool2d(_)
-                    | M::AdaptiveAvgPool1d(_)
-                    | M::AdaptiveAvgPool2d(_)
-                    | M::AdaptiveAvgPool3d(_)
-            )
+            m,
+            M::AvgPool1d(_)
+                | M::AvgPool2d(_)
+                | M::AdaptiveAvgPool1d(_)
+                | M::AdaptiveAvgPool2d(_)
+                | M::AdaptiveAvgPool3d(_)
         )
     }) {
         UnitKind::AvgPool

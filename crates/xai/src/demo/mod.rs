@@ -447,7 +447,7 @@ fn explain(
     let x = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [n, 1, SIDE, SIDE]), &device);
     let zeros = Tensor::<4>::zeros([n, 1, SIDE, SIDE], &device);
     let classes: Vec<usize> = images.iter().map(|im| im.predicted).collect();
-    let target = Target::Classes(classes.clone());
+    let target = Target::Classes(classes);
     let ex = Explainable::new(
         net.clone().to_device(&device),
         |m: &DemoCnn, x: Tensor<4>| m.forward(x),
@@ -506,7 +506,7 @@ fn explain(
         rows: &host,
         baseline: &zeros,
         references: &refs,
-        training_rows: &[],
+        lime_stats: None,
         target: &target,
         input_shape: &[1, SIDE, SIDE],
         conv_layer: Some("conv2".into()),
