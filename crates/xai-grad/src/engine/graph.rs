@@ -39,6 +39,15 @@ pub struct Node {
 }
 
 impl Node {
+    /// The node's (first) output tensor; an op without outputs is an error naming the node.
+    pub(crate) fn output(&self) -> Result<TensorIr> {
+        self.op
+            .outputs()
+            .next()
+            .cloned()
+            .ok_or_else(|| XaiError::UnknownNode(self.name.clone()))
+    }
+
     /// The recorded shape of the node's (first) output, as captured (batch included); empty
     /// for an op without outputs.
     pub fn output_shape(&self) -> Vec<usize> {

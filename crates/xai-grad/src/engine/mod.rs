@@ -94,6 +94,47 @@ fn to_device(t: &DynTensor, device: &Device) -> T {
 }
 
 impl CapturedGraph {
+    /// Run the graph under `spec` and return its outputs.
+    fn outputs_of(
+        &self,
+        inputs: &[DynTensor],
+        spec: &RunSpec<'_>,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Vec<DynTensor>> {
+        let out = self
+            .interp(device, precision)
+            .run(&self.place_inputs(inputs, device), spec)?;
+        Ok(out.outputs.into_iter().map(DynTensor).collect())
+    }
+
+    /// A forward-mode run on the autodiff twin of `device` with the parameters as leaves (at
+    /// `params`, or as recorded) carrying tangent `v`: the base of every Hessian- and
+    /// Gauss-Newton-vector product.
+    fn tangent_run(
+        &self,
+        inputs: &[DynTensor],
+        params: Option<&[DynTensor]>,
+        v: &[DynTensor],
+        device: &Device,
+        precision: Precision,
+    ) -> Result<interp::RunOut> {
+        self.check_param_list(v, "direction")?;
+        let ad = device.clone().autodiff();
+        let pv = self.param_overrides(params, &ad)?;
+        let vt: Vec<T> = v.iter().map(|t| to_device(t, &ad)).collect();
+        let spec = RunSpec {
+            params: ParamMode::Leaves,
+            param_values: pv.as_deref(),
+            param_tangents: Some(&vt),
+            ..Default::default()
+        };
+        let out = self
+            .interp(&ad, precision)
+            .run(&self.place_inputs(inputs, &ad), &spec)?;
+        Ok(out)
+    }
+
     fn interp(&self, device: &Device, p: Precision) -> Interp<'_> {
         Interp::new(self, device, p.dtype())
     }
@@ -120,10 +161,7 @@ impl CapturedGraph {
         device: &Device,
         precision: Precision,
     ) -> Result<Vec<DynTensor>> {
-        let out = self
-            .interp(device, precision)
-            .run(&self.place_inputs(inputs, device), &RunSpec::default())?;
-        Ok(out.outputs.into_iter().map(DynTensor).collect())
+        self.outputs_of(inputs, &RunSpec::default(), device, precision)
     }
 
     /// Replay with the graph's parameters replaced by `params` (same order and shapes as
@@ -141,10 +179,7 @@ impl CapturedGraph {
             param_values: Some(&pv),
             ..Default::default()
         };
-        let out = self
-            .interp(device, precision)
-            .run(&self.place_inputs(inputs, device), &spec)?;
-        Ok(out.outputs.into_iter().map(DynTensor).collect())
+        self.outputs_of(inputs, &spec, device, precision)
     }
 
     /// Replay from node `start` of [`affine_prefix`](Self::affine_prefix) on: the prefix is not
@@ -166,10 +201,7 @@ impl CapturedGraph {
             inject: Some((start, value.0.clone())),
             ..Default::default()
         };
-        let out = self
-            .interp(device, precision)
-            .run(&self.place_inputs(inputs, device), &spec)?;
-        Ok(out.outputs.into_iter().map(DynTensor).collect())
+        self.outputs_of(inputs, &spec, device, precision)
     }
 
     /// Replay with taps at `nodes` (names or indices): returns the values there and zero probe
@@ -414,19 +446,7 @@ impl CapturedGraph {
         precision: Precision,
         objective: impl Fn(&[DynTensor], &[DynTensor]) -> Result<Tensor<1>>,
     ) -> Result<Vec<DynTensor>> {
-        self.check_param_list(v, "direction")?;
-        let ad = device.clone().autodiff();
-        let pv = self.param_overrides(params, &ad)?;
-        let vt: Vec<T> = v.iter().map(|t| to_device(t, &ad)).collect();
-        let spec = RunSpec {
-            params: ParamMode::Leaves,
-            param_values: pv.as_deref(),
-            param_tangents: Some(&vt),
-            ..Default::default()
-        };
-        let out = self
-            .interp(&ad, precision)
-            .run(&self.place_inputs(inputs, &ad), &spec)?;
+        let out = self.tangent_run(inputs, params, v, device, precision)?;
         let outputs: Vec<DynTensor> = out.outputs.iter().cloned().map(DynTensor).collect();
         let tangents = output_tangents(&out.outputs, &out.output_tangents);
         // objective_tangent(outputs, tangents) = ⟨∇objective, v⟩; its gradient is H v.
@@ -542,19 +562,7 @@ impl CapturedGraph {
         precision: Precision,
         loss_hvp: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<2>,
     ) -> Result<Vec<DynTensor>> {
-        self.check_param_list(v, "direction")?;
-        let ad = device.clone().autodiff();
-        let pv = self.param_overrides(params, &ad)?;
-        let vt: Vec<T> = v.iter().map(|t| to_device(t, &ad)).collect();
-        let spec = RunSpec {
-            params: ParamMode::Leaves,
-            param_values: pv.as_deref(),
-            param_tangents: Some(&vt),
-            ..Default::default()
-        };
-        let out = self
-            .interp(&ad, precision)
-            .run(&self.place_inputs(inputs, &ad), &spec)?;
+        let out = self.tangent_run(inputs, params, v, device, precision)?;
         let z = DynTensor(out.outputs[0].clone()).into_rows()?;
         let u = DynTensor(
             out.output_tangents[0]
