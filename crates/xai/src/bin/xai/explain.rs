@@ -1,0 +1,73 @@
+//! `xai explain`: attributions for a user's model and inputs, as a report.
+
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The model file (`input_shape` + `model` layers, the shared fixture format).
+    #[arg(long)]
+    model: PathBuf,
+    /// Weights saved with burn's `save_file` (burnpack, e.g. from `xai fixture export`);
+    /// the model file then only needs the architecture (`weight_shape` per layer).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Input files: one CSV or NPY, or PNG images (default: the model file's `inputs`).
+    #[arg(long, num_args = 1..)]
+    inputs: Vec<PathBuf>,
+    /// `predicted`, one class for all inputs, or one per input (`0,2,1`).
+    #[arg(long, default_value = "predicted")]
+    targets: String,
+    /// Comma-separated methods (default: all of them).
+    #[arg(long)]
+    methods: Option<String>,
+    /// Output folder.
+    #[arg(long, default_value = "xai-explain")]
+    out: PathBuf,
+    /// Device: flex, wgpu, wgpu-cpu or cuda.
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Seed of the stochastic methods.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<bool> {
+    let targets = if args.targets == "predicted" {
+        None
+    } else {
+        let parsed = args
+            .targets
+            .split(',')
+            .map(|t| t.trim().parse::<usize>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                anyhow::anyhow!("--targets must be `predicted` or class indices like 0,2,1")
+            })?;
+        Some(parsed)
+    };
+    let methods = match args.methods {
+        Some(m) => m.split(',').map(|s| s.trim().to_string()).collect(),
+        None => xai::explain::default_methods()
+            .iter()
+            .map(|m| m.to_string())
+            .collect(),
+    };
+    let options = xai::explain::ExplainOptions {
+        model: args.model,
+        weights: args.weights,
+        inputs: args.inputs,
+        targets,
+        methods,
+        out: args.out.clone(),
+        device: args.device,
+        seed: args.seed,
+    };
+    let r = xai::explain::run(&options)?;
+    eprintln!(
+        "{} inputs, {} methods; report: {}",
+        r.inputs.len(),
+        r.results.len(),
+        args.out.join("index.html").display()
+    );
+    Ok(true)
+}

@@ -1,0 +1,91 @@
+//! `xai fixture check|export`: one reference fixture at a time.
+
+use std::path::PathBuf;
+
+use xai::fixture_check::{self, Status};
+use xai_core::fixture::Fixture;
+
+#[derive(clap::Subcommand)]
+pub enum Action {
+    /// Run every supported method of FILE and compare with its expected values.
+    Check {
+        /// A fixture JSON file.
+        file: PathBuf,
+        /// Device: flex or wgpu.
+        #[arg(long, default_value = "flex")]
+        device: String,
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Split FILE's model into burnpack weights and an architecture-only JSON file (for
+    /// `xai explain --model ARCH --weights WEIGHTS`).
+    Export {
+        /// A fixture JSON file.
+        file: PathBuf,
+        /// Where to write the weights (burnpack).
+        #[arg(long)]
+        weights: PathBuf,
+        /// Where to write the architecture (fixture format with `weight_shape`, plus the inputs).
+        #[arg(long)]
+        architecture: PathBuf,
+    },
+}
+
+pub fn run(action: Action) -> anyhow::Result<bool> {
+    match action {
+        Action::Check { file, device, json } => {
+            let counts = check(&Fixture::load(&file)?, &device, json)?;
+            Ok(counts.failed == 0)
+        }
+        Action::Export {
+            file,
+            weights,
+            architecture,
+        } => {
+            xai::explain::export(&file, &weights, &architecture)?;
+            eprintln!(
+                "weights: {}; architecture: {}",
+                weights.display(),
+                architecture.display()
+            );
+            Ok(true)
+        }
+    }
+}
+
+/// How many checked keys passed, failed, or name a method the project does not support.
+#[derive(Clone, Copy, Default)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub unsupported: usize,
+}
+
+/// Check one fixture on `device` and print its lines (or one JSON object).
+pub fn check(fx: &Fixture, device: &str, json: bool) -> anyhow::Result<Counts> {
+    let dev = xai_core::parse_device(device)?;
+    let lines = fixture_check::check_fixture(fx, &dev, fixture_check::precision_for(device))?;
+    let count = |s: Status| lines.iter().filter(|l| l.status == s).count();
+    let c = Counts {
+        passed: count(Status::Pass),
+        failed: count(Status::Fail),
+        unsupported: count(Status::Unsupported),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"fixture": fx.name, "device": device, "lines": lines,
+                "passed": c.passed, "failed": c.failed, "unsupported": c.unsupported})
+        );
+    } else {
+        for l in &lines {
+            println!("{l}");
+        }
+        println!(
+            "{} passed, {} failed, {} unsupported",
+            c.passed, c.failed, c.unsupported
+        );
+    }
+    Ok(c)
+}

@@ -1,0 +1,40 @@
+//! `xai methods`: the method registry as a table or JSON.
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print the registry as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<bool> {
+    let methods = xai::registry::METHODS;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(methods)?);
+        return Ok(true);
+    }
+    for m in methods {
+        let mut needs = vec![if m.needs.gradients {
+            "gradients"
+        } else {
+            "forward passes"
+        }];
+        if m.needs.baseline {
+            needs.push("baseline");
+        }
+        if m.needs.conv_layer {
+            needs.push("conv layer");
+        }
+        if m.needs.seeded {
+            needs.push("seed");
+        }
+        let aliases = if m.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (also {})", m.aliases.join(", "))
+        };
+        println!("{:<22} {}{aliases}", m.name, m.summary);
+        println!("{:<22} needs: {}", "", needs.join(", "));
+    }
+    Ok(true)
+}
