@@ -555,3 +555,48 @@ fn grad_cam_from_the_host_kernels_matches_burn_in_f64() {
         }
     }
 }
+
+#[test]
+fn the_black_box_view_matches_burn_on_any_batch_and_falls_back() {
+    use xai_core::agnostic::BlackBox;
+    // Host kernels (f32, when this CPU has them) against burn in f64, on batch sizes that split
+    // over the cores unevenly, plus the empty batch and a wrong row count.
+    let fast = explainer(Precision::F32);
+    let exact = explainer(Precision::F64);
+    let bb = fast.black_box(&[FEATURES], DType::F32).unwrap();
+    let reference = exact.black_box(&[FEATURES], DType::F64).unwrap();
+    assert_eq!(bb.features(), FEATURES);
+    for n in [1usize, 9, 37] {
+        let rows = values(n * FEATURES, 100 + n as u64, 1.0);
+        let got = bb.predict(&rows, n).unwrap();
+        let want = reference.predict(&rows, n).unwrap();
+        assert_eq!(got.len(), want.len());
+        assert!(got.len() > n, "one row of outputs per input");
+        assert!(rel_err(&got, &want) < 1e-5, "n = {n}");
+        // Equal to the model's own forward on burn.
+        let direct = vals(
+            exact
+                .forward(&tensor(rows, [n, FEATURES], DType::F64))
+                .unwrap(),
+        );
+        assert!(rel_err(&want, &direct) < 1e-12);
+    }
+    assert!(bb.predict(&[], 0).unwrap().is_empty());
+    assert!(bb.predict(&[0.0; 3], 1).is_err());
+    assert!(fast.black_box(&[FEATURES, 1], DType::F32).is_err());
+    // A graph the host kernels do not cover runs on burn through the same view.
+    let gelu = Explainable::new(
+        WithGelu::new(DType::F64),
+        |m: &WithGelu, x| m.forward(x),
+        dev(),
+    )
+    .with_precision(Precision::F64);
+    let rows = values(3 * 4, 9, 1.0);
+    let got = gelu
+        .black_box(&[4], DType::F64)
+        .unwrap()
+        .predict(&rows, 3)
+        .unwrap();
+    let direct = vals(gelu.forward(&tensor(rows, [3, 4], DType::F64)).unwrap());
+    assert!(rel_err(&got, &direct) < 1e-12);
+}

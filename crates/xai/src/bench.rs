@@ -11,7 +11,7 @@ use burn::tensor::{DType, Device, Tensor};
 use serde::Serialize;
 
 use crate::registry::{self, MethodConfig, Problem};
-use xai_core::agnostic::{BurnModel, References, TabularStats};
+use xai_core::agnostic::{References, TabularStats};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec};
 use xai_core::{Result, Target};
 use xai_grad::Precision;
@@ -176,7 +176,7 @@ pub fn bench(
     }
     // computed once, outside the timed runs, as the peer script does
     let lime_stats = TabularStats::from_training(&training, f, &[])?;
-    let black_box = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F32);
+    let black_box = ex.black_box(&[f], DType::F32)?;
     let problem = Problem {
         explainable: &ex,
         black_box: &black_box,

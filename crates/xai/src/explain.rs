@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::demo::report::{esc, io, other};
 use crate::registry::{self, MethodConfig, Problem};
-use xai_core::agnostic::{self as ag, BurnModel, References};
+use xai_core::agnostic::{self as ag, References};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec, tensor_from_f64};
 use xai_core::{Result, Target, XaiError};
 use xai_grad::methods::Explainable;
@@ -348,7 +348,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     let zeros = Tensor::<2>::zeros([n, f], (&device, dt));
     let image = fx.input_shape.len() == 3;
     let conv = fx.last_conv_layer();
-    let black_box = BurnModel::new(|r| model.forward(r), f, device.clone(), dt);
+    let black_box = ex.black_box(&[f], dt)?;
     let references = References::PerInput(vec![0.0; n * f]);
     let problem = Problem {
         explainable: &ex,

@@ -7,23 +7,30 @@
 
 use std::time::Instant;
 
-use burn::tensor::{DType, Device};
+use burn::tensor::{DType, Device, Tensor};
 use serde_json::{Value, json};
 
-use xai_core::agnostic::{BurnModel, References, Rows, RunOptions};
+use xai_core::agnostic::{References, Rows, RunOptions};
 use xai_core::fixture::Fixture;
+use xai_core::fixture::FixtureModel;
 use xai_core::metrics::Output;
 use xai_core::metrics::faithfulness::{
     CorrelationConfig, CurveConfig, deletion, faithfulness_correlation,
 };
 use xai_core::{Result, XaiError};
+use xai_grad::methods::Explainable;
 
 /// Time the metrics on `fx`'s model and inputs (flex, f32); one JSON object.
 pub fn run(fx: &Fixture) -> Result<Value> {
     let device = Device::flex();
     let model = fx.model(&device, DType::F32)?;
     let f = fx.features();
-    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F32);
+    let ex = Explainable::new(
+        model,
+        |m: &FixtureModel, x: Tensor<2>| m.forward(x),
+        device.clone(),
+    );
+    let bb = ex.black_box(&[f], DType::F32)?;
     let inputs = Rows::new(&fx.inputs.data, f)?;
     let n = inputs.n;
     let classes = fx

@@ -31,7 +31,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use xai_core::agnostic::{BurnModel, References, Rows, RunOptions};
+use xai_core::agnostic::{References, Rows, RunOptions};
 use xai_core::metrics::Output;
 use xai_core::metrics::complexity;
 use xai_core::metrics::disagreement::disagreement_matrix;
@@ -287,15 +287,8 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
     say("faithfulness, complexity, robustness and disagreement metrics");
     let xv = tensor_to_vec_f64(x.clone())?;
     let inputs = Rows::new(&xv, 64)?;
-    let bb = BurnModel::new(
-        |rows: Tensor<2>| {
-            let k = rows.dims()[0];
-            model.forward(rows.reshape([k, 1, SIDE, SIDE]))
-        },
-        64,
-        Device::flex(),
-        DType::F32,
-    );
+    let bb_model = Explainable::new(model.clone(), forward_fn, Device::flex());
+    let bb = bb_model.black_box(&[1, SIDE, SIDE], DType::F32)?;
     let refs = References::PerInput(vec![0.0; n * 64]);
     let quiet = RunOptions {
         progress: false,

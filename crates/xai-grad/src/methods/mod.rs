@@ -26,17 +26,20 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use xai_core::{Result, Target, XaiError};
 
-use crate::engine::host::host_plan;
+use crate::engine::host::{HostPlan, SUB_BATCH, host_plan};
 use crate::engine::{CapturedGraph, DynTensor, Precision};
 
 type CaptureFn<const D: usize> = dyn Fn(Tensor<D>) -> Result<CapturedGraph> + Send + Sync;
 /// Captured graphs by input shape and dtype name.
 type GraphCache = Mutex<HashMap<(Vec<usize>, String), Arc<CapturedGraph>>>;
+/// Host plans (or `None`: burn's path) by input shape and dtype name.
+type PlanCache = Mutex<HashMap<(Vec<usize>, String), Option<Arc<HostPlan>>>>;
 
 /// A model prepared for explanation: captured lazily for each input shape it is asked about.
 pub struct Explainable<const D: usize> {
     capture: Box<CaptureFn<D>>,
     cache: GraphCache,
+    plans: PlanCache,
     /// Where the replays run.
     pub device: Device,
     /// The precision of the replays.
@@ -52,6 +55,7 @@ impl<const D: usize> Explainable<D> {
         Explainable {
             capture: Box::new(move |example| CapturedGraph::capture(&model, example, forward)),
             cache: Mutex::new(HashMap::new()),
+            plans: Mutex::new(HashMap::new()),
             device,
             precision: Precision::F32,
         }
@@ -92,10 +96,30 @@ impl<const D: usize> Explainable<D> {
         Ok(g)
     }
 
+    /// The host-kernel plan for inputs of this shape and dtype, compiled on first use and
+    /// cached with the graph; `None` when this device, precision or graph takes burn's path.
+    pub fn host_plan_for(
+        &self,
+        shape: [usize; D],
+        dtype: burn::tensor::DType,
+    ) -> Result<Option<Arc<HostPlan>>> {
+        let key = (shape.to_vec(), format!("{dtype:?}"));
+        let poisoned = || XaiError::Capture("host plan cache poisoned".into());
+        if let Some(p) = self.plans.lock().map_err(|_| poisoned())?.get(&key) {
+            return Ok(p.clone());
+        }
+        let g = self.graph_for(shape, dtype)?;
+        let plan = host_plan(&g, None, &self.device, self.precision, dtype).map(Arc::new);
+        self.plans
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(key, plan.clone());
+        Ok(plan)
+    }
+
     /// The model's outputs `[N, C]` (a replay of the captured graph).
     pub fn forward(&self, x: &Tensor<D>) -> Result<Tensor<2>> {
-        let g = self.graph(x)?;
-        if let Some(plan) = host_plan(&g, None, &self.device, self.precision, x.dtype()) {
+        if let Some(plan) = self.host_plan_for(x.dims(), x.dtype())? {
             let rows = xai_core::tensor_to_vec(x.clone())?;
             let out = plan.outputs(&rows)?;
             let n = x.dims()[0];
@@ -105,6 +129,7 @@ impl<const D: usize> Explainable<D> {
                 (&self.device, x.dtype()),
             ));
         }
+        let g = self.graph(x)?;
         g.eval(
             &[DynTensor::from_tensor(x.clone())],
             &self.device,
@@ -112,6 +137,32 @@ impl<const D: usize> Explainable<D> {
         )?
         .remove(0)
         .into_tensor::<2>()
+    }
+
+    /// The model as a [`BlackBox`](xai_core::agnostic::BlackBox) on flattened rows of
+    /// `row_shape` (the input shape without the batch), for the perturbation methods and the
+    /// metrics. Rows run on the host kernels over all cores when the plan covers the graph
+    /// (compiled once for a batch of one), else on the captured graph on burn.
+    pub fn black_box(
+        &self,
+        row_shape: &[usize],
+        dtype: burn::tensor::DType,
+    ) -> Result<ForwardModel<'_, D>> {
+        let mut shape = [1usize; D];
+        if row_shape.len() + 1 != D || row_shape.contains(&0) {
+            return Err(XaiError::shape(
+                "black-box row shape",
+                format!("{} non-zero dimensions", D - 1),
+                row_shape,
+            ));
+        }
+        shape[1..].copy_from_slice(row_shape);
+        Ok(ForwardModel {
+            ex: self,
+            shape,
+            features: row_shape.iter().product(),
+            dtype,
+        })
     }
 
     /// The output cotangent that selects each sample's target logit, and the classes.
@@ -128,6 +179,81 @@ impl<const D: usize> Explainable<D> {
         }
         let seed = Tensor::<2>::from_data(TensorData::new(v, [n, c]), (&self.device, out.dtype()));
         Ok((DynTensor::from_tensor(seed), classes))
+    }
+}
+
+/// An [`Explainable`] seen through its outputs only (see [`Explainable::black_box`]).
+pub struct ForwardModel<'a, const D: usize> {
+    ex: &'a Explainable<D>,
+    /// The input shape with a batch of one.
+    shape: [usize; D],
+    features: usize,
+    dtype: burn::tensor::DType,
+}
+
+impl<const D: usize> ForwardModel<'_, D> {
+    /// Outputs of `n` rows on the host kernels, contiguous row ranges on all cores.
+    fn predict_host(&self, plan: &HostPlan, rows: &[f64], n: usize) -> Result<Vec<f64>> {
+        let x: Vec<f32> = rows.iter().map(|&v| v as f32).collect();
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let per = n.div_ceil(cores.min(n.div_ceil(SUB_BATCH)).max(1)) * self.features;
+        let parts: Vec<Result<Vec<f32>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = x
+                .chunks(per)
+                .map(|part| s.spawn(move || plan.outputs(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        let mut out = Vec::new();
+        for p in parts {
+            out.extend(p?.into_iter().map(f64::from));
+        }
+        Ok(out)
+    }
+}
+
+impl<const D: usize> xai_core::agnostic::BlackBox for ForwardModel<'_, D> {
+    fn features(&self) -> usize {
+        self.features
+    }
+
+    fn predict(&self, rows: &[f64], n: usize) -> Result<Vec<f64>> {
+        if rows.len() != n * self.features {
+            return Err(XaiError::shape(
+                "black-box rows",
+                format!("{n} rows of {}", self.features),
+                &[rows.len()],
+            ));
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        if let Some(plan) = self.ex.host_plan_for(self.shape, self.dtype)? {
+            return self.predict_host(&plan, rows, n);
+        }
+        let mut shape = self.shape;
+        shape[0] = n;
+        let x = Tensor::<D>::from_data(
+            TensorData::new(rows.to_vec(), shape),
+            (&self.ex.device, self.dtype),
+        );
+        // A graph without batch-pinned shapes replays on any batch: capture it once.
+        let g = self.ex.graph_for(self.shape, self.dtype)?;
+        let y = if g.is_batch_flexible() {
+            g.eval(
+                &[DynTensor::from_tensor(x)],
+                &self.ex.device,
+                self.ex.precision,
+            )?
+            .remove(0)
+            .into_tensor::<2>()?
+        } else {
+            self.ex.forward(&x)?
+        };
+        xai_core::tensor_to_vec_f64(y)
     }
 }
 

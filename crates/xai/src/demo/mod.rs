@@ -19,7 +19,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 use serde::Serialize;
 
 use xai_core::agnostic::{
-    self as ag, BurnModel, FeatureGroups, KernelShap, LimeTabular, References, Rows, RunOptions,
+    self as ag, FeatureGroups, KernelShap, LimeTabular, References, Rows, RunOptions,
 };
 use xai_core::{Result, Target, XaiError};
 use xai_grad::methods::Explainable;
@@ -356,22 +356,6 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
     Ok(results)
 }
 
-/// The network as a black box on flattened 16×16 rows, evaluated on `device` in f32.
-fn black_box<'a>(
-    net: &'a DemoCnn,
-    device: &burn::tensor::Device,
-) -> BurnModel<impl Fn(Tensor<2>) -> Tensor<2> + Sync + 'a> {
-    BurnModel::new(
-        move |rows: Tensor<2>| {
-            let k = rows.dims()[0];
-            net.forward(rows.reshape([k, 1, SIDE, SIDE]))
-        },
-        SIDE * SIDE,
-        device.clone(),
-        DType::F32,
-    )
-}
-
 /// Gradient-free counterfactuals (genetic search with hard [0, 1] pixel bounds) for up to two
 /// watermarked squares that the model calls "plus".
 fn counterfactuals_of(
@@ -381,7 +365,12 @@ fn counterfactuals_of(
 ) -> Result<Vec<DemoCounterfactual>> {
     use xai_core::agnostic::{CounterfactualConfig, FeatureSpec, counterfactuals};
     let f = SIDE * SIDE;
-    let black_box = black_box(net, &burn::tensor::Device::flex());
+    let model = Explainable::new(
+        net.clone(),
+        |m: &DemoCnn, x: Tensor<4>| m.forward(x),
+        burn::tensor::Device::flex(),
+    );
+    let black_box = model.black_box(&[1, SIDE, SIDE], DType::F32)?;
     let specs = vec![FeatureSpec::range(0.0, 1.0); f];
     let config = CounterfactualConfig {
         total: 3,
@@ -490,8 +479,7 @@ fn explain(
 
     // Model-agnostic methods see the network as a black box on flattened rows.
     let f = SIDE * SIDE;
-    let net_dev = net.clone().to_device(&device);
-    let black_box = black_box(&net_dev, &device);
+    let black_box = ex.black_box(&[1, SIDE, SIDE], DType::F32)?;
     let host: Vec<f64> = pixels.iter().map(|&v| f64::from(v)).collect();
     let rows = Rows::new(&host, f)?;
     let refs = References::PerInput(vec![0.0; n * f]);
