@@ -36,7 +36,6 @@ use xai_core::{Result, Target, XaiError};
 
 use super::Explainable;
 use crate::engine::DynTensor;
-use crate::engine::host::host_plan;
 
 /// Which channel weighting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +75,7 @@ pub fn grad_cam<const D: usize>(
     let node = g.resolve_node(layer)?;
     let index = g.node_index(&node)?;
     // On the CPU in f32 the host kernels give the layer's values and gradients in one pass.
-    let host = host_plan(&g, None, &ex.device, ex.precision, x.dtype());
+    let host = ex.host_plan_for(x.dims(), x.dtype())?;
     let shape = g.nodes()[index].output_shape();
     if let (Some(plan), 4) = (host, shape.len()) {
         let rows = xai_core::tensor_to_vec(x.clone())?;

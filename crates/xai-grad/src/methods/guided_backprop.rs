@@ -33,7 +33,7 @@ use burn::tensor::{Tensor, TensorData};
 use xai_core::{Result, Target};
 
 use super::Explainable;
-use crate::engine::host::{ReluRule, host_plan};
+use crate::engine::host::ReluRule;
 use crate::engine::{BackwardRule, DynTensor, RuleSet, Unit, UnitCtx, UnitKind};
 
 /// Guided-backprop ReLU: `vjp(g_out) · 1[g_out > 0]`.
@@ -81,11 +81,9 @@ fn modified<const D: usize>(
     let (seed, classes) = ex.seed(x, target)?;
     let g = ex.graph(x)?;
     // On the CPU in f32 the host kernels run the same rule at every ReLU.
-    if let Some(plan) = host_plan(&g, None, &ex.device, ex.precision, x.dtype()) {
+    if let Some(plan) = ex.host_plan_at(x.dims(), x.dtype(), None, host_rule)? {
         let rows = xai_core::tensor_to_vec(x.clone())?;
-        let grads = plan
-            .with_relu_rule(host_rule)
-            .class_grads(&rows, &classes)?;
+        let grads = plan.class_grads(&rows, &classes)?;
         let t = Tensor::<1>::from_data(
             TensorData::new(grads, [rows.len()]),
             (&x.device(), x.dtype()),

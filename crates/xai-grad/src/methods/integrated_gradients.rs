@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use xai_core::{MemoryBudget, Result, Target, XaiError};
 
 use crate::engine::DynTensor;
-use crate::engine::host::host_plan;
+use crate::engine::host::ReluRule;
 
 use super::Explainable;
 
@@ -281,7 +281,7 @@ fn ig_fixed<const D: usize>(
     };
     // The prefix's output at x and at the baseline, as rows [N, P].
     // The host plan from the input runs the prefix (and its VJP at the end) on the CPU.
-    let host_full = host_plan(&g0, None, &ex.device, ex.precision, dtype);
+    let host_full = ex.host_plan_for(x.dims(), dtype)?;
     let entry = match &prefix {
         Some(p) => {
             let last = p[p.len() - 1];
@@ -317,7 +317,7 @@ fn ig_fixed<const D: usize>(
     // On the CPU in f32 the host kernels run the whole path integral (no interpolated batch,
     // no autodiff tape); elsewhere, or for a graph they do not cover, burn's chunked path.
     let start = prefix.as_ref().map(|p| p[p.len() - 1]);
-    let host = host_plan(&g0, start, &ex.device, ex.precision, dtype);
+    let host = ex.host_plan_at(x.dims(), dtype, start, ReluRule::Gradient)?;
     let dev = x.device();
     let integral = if let Some(plan) = host {
         let (start, delta) = match &entry {

@@ -26,14 +26,15 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use xai_core::{Result, Target, XaiError};
 
-use crate::engine::host::{HostPlan, SUB_BATCH, host_plan};
+use crate::engine::host::{HostPlan, ReluRule, host_plan};
 use crate::engine::{CapturedGraph, DynTensor, Precision};
 
 type CaptureFn<const D: usize> = dyn Fn(Tensor<D>) -> Result<CapturedGraph> + Send + Sync;
 /// Captured graphs by input shape and dtype name.
 type GraphCache = Mutex<HashMap<(Vec<usize>, String), Arc<CapturedGraph>>>;
-/// Host plans (or `None`: burn's path) by input shape and dtype name.
-type PlanCache = Mutex<HashMap<(Vec<usize>, String), Option<Arc<HostPlan>>>>;
+/// Host plans (or `None`: burn's path) by input shape, dtype name, start node and ReLU rule.
+type PlanCache = Mutex<HashMap<PlanKey, Option<Arc<HostPlan>>>>;
+type PlanKey = (Vec<usize>, String, Option<usize>, ReluRule);
 
 /// A model prepared for explanation: captured lazily for each input shape it is asked about.
 pub struct Explainable<const D: usize> {
@@ -103,13 +104,26 @@ impl<const D: usize> Explainable<D> {
         shape: [usize; D],
         dtype: burn::tensor::DType,
     ) -> Result<Option<Arc<HostPlan>>> {
-        let key = (shape.to_vec(), format!("{dtype:?}"));
+        self.host_plan_at(shape, dtype, None, ReluRule::Gradient)
+    }
+
+    /// [`host_plan_for`](Self::host_plan_for) starting after node `start_after` (see
+    /// [`HostPlan::compile`]) with `rule` at every ReLU.
+    pub fn host_plan_at(
+        &self,
+        shape: [usize; D],
+        dtype: burn::tensor::DType,
+        start_after: Option<usize>,
+        rule: ReluRule,
+    ) -> Result<Option<Arc<HostPlan>>> {
+        let key = (shape.to_vec(), format!("{dtype:?}"), start_after, rule);
         let poisoned = || XaiError::Capture("host plan cache poisoned".into());
         if let Some(p) = self.plans.lock().map_err(|_| poisoned())?.get(&key) {
             return Ok(p.clone());
         }
         let g = self.graph_for(shape, dtype)?;
-        let plan = host_plan(&g, None, &self.device, self.precision, dtype).map(Arc::new);
+        let plan = host_plan(&g, start_after, &self.device, self.precision, dtype)
+            .map(|p| Arc::new(p.with_relu_rule(rule)));
         self.plans
             .lock()
             .map_err(|_| poisoned())?
@@ -191,30 +205,6 @@ pub struct ForwardModel<'a, const D: usize> {
     dtype: burn::tensor::DType,
 }
 
-impl<const D: usize> ForwardModel<'_, D> {
-    /// Outputs of `n` rows on the host kernels, contiguous row ranges on all cores.
-    fn predict_host(&self, plan: &HostPlan, rows: &[f64], n: usize) -> Result<Vec<f64>> {
-        let x: Vec<f32> = rows.iter().map(|&v| v as f32).collect();
-        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-        let per = n.div_ceil(cores.min(n.div_ceil(SUB_BATCH)).max(1)) * self.features;
-        let parts: Vec<Result<Vec<f32>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = x
-                .chunks(per)
-                .map(|part| s.spawn(move || plan.outputs(part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        let mut out = Vec::new();
-        for p in parts {
-            out.extend(p?.into_iter().map(f64::from));
-        }
-        Ok(out)
-    }
-}
-
 impl<const D: usize> xai_core::agnostic::BlackBox for ForwardModel<'_, D> {
     fn features(&self) -> usize {
         self.features
@@ -232,7 +222,8 @@ impl<const D: usize> xai_core::agnostic::BlackBox for ForwardModel<'_, D> {
             return Ok(Vec::new());
         }
         if let Some(plan) = self.ex.host_plan_for(self.shape, self.dtype)? {
-            return self.predict_host(&plan, rows, n);
+            let x: Vec<f32> = rows.iter().map(|&v| v as f32).collect();
+            return Ok(plan.outputs(&x)?.into_iter().map(f64::from).collect());
         }
         let mut shape = self.shape;
         shape[0] = n;
@@ -289,8 +280,9 @@ pub fn input_gradients<const D: usize>(
             &[classes.len()],
         ));
     }
+    let plan = ex.host_plan_for(x.dims(), x.dtype())?;
     let g = ex.graph(x)?;
-    gradients_on(&g, x, classes, &ex.device, ex.precision)
+    gradients_with(plan.as_deref(), &g, x, classes, &ex.device, ex.precision)
 }
 
 /// [`input_gradients`] through a given graph (e.g. a surrogate of the captured one), replayed
@@ -302,7 +294,20 @@ pub(crate) fn gradients_on<const D: usize>(
     device: &Device,
     precision: Precision,
 ) -> Result<Tensor<D>> {
-    if let Some(plan) = host_plan(g, None, device, precision, x.dtype()) {
+    let plan = host_plan(g, None, device, precision, x.dtype());
+    gradients_with(plan.as_ref(), g, x, classes, device, precision)
+}
+
+/// [`gradients_on`] with the host plan of `g` already at hand (`None`: burn's path).
+fn gradients_with<const D: usize>(
+    plan: Option<&HostPlan>,
+    g: &CapturedGraph,
+    x: &Tensor<D>,
+    classes: &[usize],
+    device: &Device,
+    precision: Precision,
+) -> Result<Tensor<D>> {
+    if let Some(plan) = plan {
         let rows = xai_core::tensor_to_vec(x.clone())?;
         let grads = plan.class_grads(&rows, classes)?;
         let t = Tensor::<1>::from_data(

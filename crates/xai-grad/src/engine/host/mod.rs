@@ -275,8 +275,24 @@ enum Step {
     },
 }
 
+impl Step {
+    /// The slot the step writes.
+    fn out(&self) -> usize {
+        match self {
+            Step::Conv { out, .. }
+            | Step::MaxPool { out, .. }
+            | Step::AvgPool { out, .. }
+            | Step::Relu { out, .. }
+            | Step::Dense { out, .. }
+            | Step::Affine { out, .. }
+            | Step::Act { out, .. }
+            | Step::Add { out, .. } => *out,
+        }
+    }
+}
+
 /// What the reverse pass does at a ReLU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum ReluRule {
     /// The gradient: `g · 1[x > 0]`.
     #[default]

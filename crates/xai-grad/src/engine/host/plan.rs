@@ -261,23 +261,38 @@ impl HostPlan {
         b: usize,
         sc: &mut Scratch,
     ) -> Vec<f32> {
+        self.run_backward_from(slot, seed, b, sc, 0)
+    }
+
+    /// [`run_backward`](Self::run_backward) through steps `from_step..` only: the cotangents of
+    /// the slots those steps read are complete, the start's only when `from_step` is 0.
+    pub(super) fn run_backward_from(
+        &self,
+        slot: usize,
+        seed: Vec<f32>,
+        b: usize,
+        sc: &mut Scratch,
+        from_step: usize,
+    ) -> Vec<f32> {
         sc.cots[slot] = seed;
         sc.live[slot] = true;
-        for (si, step) in self.steps.iter().enumerate().rev() {
+        for (si, step) in self.steps.iter().enumerate().skip(from_step).rev() {
             self.backward(step, si, b, sc);
         }
-        if !sc.live[self.input] {
+        if from_step > 0 || !sc.live[self.input] {
             return vec![0.0; b * self.row_len()];
         }
         std::mem::take(&mut sc.cots[self.input])
     }
 
-    /// Run `f` on sub-batches of the rows of `x` on this thread and concatenate its results.
-    pub(super) fn batched(
+    /// Run `f` on the sub-batches of the rows of `x` and return its results in row order. The
+    /// sub-batches are dealt out as contiguous ranges to one thread per core, each with its own
+    /// scratch (the split depends only on the row count and the core count).
+    pub(super) fn batched<T: Send>(
         &self,
         x: &[f32],
-        mut f: impl FnMut(std::ops::Range<usize>, Vec<f32>, &mut Scratch) -> Vec<f32>,
-    ) -> Result<Vec<f32>> {
+        f: impl Fn(std::ops::Range<usize>, Vec<f32>, &mut Scratch) -> T + Sync,
+    ) -> Result<Vec<T>> {
         let p = self.row_len();
         if p == 0 || !x.len().is_multiple_of(p) {
             return Err(XaiError::shape(
@@ -287,13 +302,35 @@ impl HostPlan {
             ));
         }
         let rows = x.len() / p;
-        let mut sc = Scratch::default();
-        let mut out = Vec::new();
-        for start in (0..rows).step_by(SUB_BATCH) {
-            let end = (start + SUB_BATCH).min(rows);
-            out.extend(f(start..end, x[start * p..end * p].to_vec(), &mut sc));
+        let batches = rows.div_ceil(SUB_BATCH);
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let per = batches.div_ceil(cores.min(batches).max(1)).max(1);
+        let work = |first: usize, last: usize| {
+            let mut sc = Scratch::default();
+            (first..last)
+                .map(|k| {
+                    let (start, end) = (k * SUB_BATCH, ((k + 1) * SUB_BATCH).min(rows));
+                    f(start..end, x[start * p..end * p].to_vec(), &mut sc)
+                })
+                .collect::<Vec<T>>()
+        };
+        if batches <= per {
+            return Ok(work(0, batches));
         }
-        Ok(out)
+        let parts: Vec<Vec<T>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..batches)
+                .step_by(per)
+                .map(|first| {
+                    let work = &work;
+                    s.spawn(move || work(first, (first + per).min(batches)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        Ok(parts.into_iter().flatten().collect())
     }
 
     pub(super) fn node_slot(&self, node: usize) -> Result<usize> {
@@ -305,19 +342,21 @@ impl HostPlan {
 
     /// The model's outputs `[rows, classes]` for the rows of `x`.
     pub fn outputs(&self, x: &[f32]) -> Result<Vec<f32>> {
-        self.batched(x, |r, xb, sc| {
+        let parts = self.batched(x, |r, xb, sc| {
             self.run_forward(xb, r.len(), sc);
             std::mem::take(&mut sc.vals[self.output])
-        })
+        })?;
+        Ok(parts.concat())
     }
 
     /// The value of node `node`'s output for the rows of `x` (row-major).
     pub fn value_at(&self, x: &[f32], node: usize) -> Result<Vec<f32>> {
         let slot = self.node_slot(node)?;
-        self.batched(x, |r, xb, sc| {
+        let parts = self.batched(x, |r, xb, sc| {
             self.run_forward(xb, r.len(), sc);
             std::mem::take(&mut sc.vals[slot])
-        })
+        })?;
+        Ok(parts.concat())
     }
 
     /// Node `node`'s output and the gradient of `Σ_r out[r, classes[r]]` with respect to it,
@@ -338,11 +377,16 @@ impl HostPlan {
             ));
         }
         self.check_classes(classes)?;
-        let mut values = Vec::with_capacity(classes.len() * per);
-        let grads = self.batched(x, |r, xb, sc| {
+        // Steps up to the one that writes the node do not need their backward pass.
+        let from_step = self
+            .steps
+            .iter()
+            .position(|s| s.out() == slot)
+            .map_or(0, |k| k + 1);
+        let parts = self.batched(x, |r, xb, sc| {
             let b = r.len();
             self.run_forward(xb, b, sc);
-            values.extend_from_slice(&sc.vals[slot]);
+            let values = sc.vals[slot].clone();
             sc.cots[slot].clear();
             let mut seed = std::mem::take(&mut sc.cots[self.output]);
             seed.clear();
@@ -350,20 +394,20 @@ impl HostPlan {
             for (i, &c) in classes[r.clone()].iter().enumerate() {
                 seed[i * self.classes + c] = 1.0;
             }
-            let at_input = self.run_backward(self.output, seed, b, sc);
+            let at_input = self.run_backward_from(self.output, seed, b, sc, from_step);
             if slot == self.input {
-                return at_input;
+                return (values, at_input);
             }
-            // A step's output cotangent is put back after its step ran; a slot the target does
-            // not reach keeps the cleared (empty) buffer.
+            // A slot the target does not reach keeps the cleared (empty) buffer.
             let g = std::mem::take(&mut sc.cots[slot]);
             if g.len() == b * per {
-                g
+                (values, g)
             } else {
-                vec![0.0; b * per]
+                (values, vec![0.0; b * per])
             }
         })?;
-        Ok((values, grads))
+        let (values, grads): (Vec<Vec<f32>>, Vec<Vec<f32>>) = parts.into_iter().unzip();
+        Ok((values.concat(), grads.concat()))
     }
 
     /// The vector-Jacobian product `cotᵀ ∂ node / ∂ start` for the rows of `x`, where `cot`
@@ -379,12 +423,13 @@ impl HostPlan {
                 &[cot.len()],
             ));
         }
-        self.batched(x, |r, xb, sc| {
+        let parts = self.batched(x, |r, xb, sc| {
             let b = r.len();
             self.run_forward(xb, b, sc);
             let seed = cot[r.start * per..r.end * per].to_vec();
             self.run_backward(slot, seed, b, sc)
-        })
+        })?;
+        Ok(parts.concat())
     }
 
     pub(super) fn forward(&self, step: &Step, si: usize, b: usize, sc: &mut Scratch) {
@@ -529,16 +574,7 @@ impl HostPlan {
 
     pub(super) fn backward(&self, step: &Step, si: usize, b: usize, sc: &mut Scratch) {
         let isa = self.isa;
-        let out = match step {
-            Step::Conv { out, .. }
-            | Step::MaxPool { out, .. }
-            | Step::AvgPool { out, .. }
-            | Step::Relu { out, .. }
-            | Step::Dense { out, .. }
-            | Step::Affine { out, .. }
-            | Step::Act { out, .. }
-            | Step::Add { out, .. } => *out,
-        };
+        let out = step.out();
         if !sc.live[out] {
             return;
         }
