@@ -213,7 +213,8 @@ pub fn bench(
             steps as f64 / 3.0
         }
         MethodConfig::GuidedBackprop => 2.0,
-        MethodConfig::Deeplift | MethodConfig::Lrp => 3.0,
+        MethodConfig::Deeplift | MethodConfig::Lrp(_) => 3.0,
+        MethodConfig::Deconvolution => 2.0,
         _ => 1.0,
     };
     let stepped = matches!(

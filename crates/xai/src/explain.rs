@@ -26,11 +26,12 @@ use xai_core::{Result, Target, XaiError};
 use xai_grad::methods::Explainable;
 
 /// Methods `xai explain` runs when none are named: every registered method but LIME (its
-/// tabular sampling suits few features; name it to run it).
+/// tabular sampling suits few features) and exact Shapley (2^F coalitions: at most 20
+/// features); name them to run them.
 pub fn default_methods() -> Vec<&'static str> {
     crate::registry::names()
         .into_iter()
-        .filter(|m| *m != "lime")
+        .filter(|m| !matches!(*m, "lime" | "shapley_exact"))
         .collect()
 }
 

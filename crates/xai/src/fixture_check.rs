@@ -9,11 +9,15 @@ use serde::Serialize;
 use xai_core::fixture::{Fixture, FixtureModel, NdArray, tensor_from_f64};
 use xai_core::{Result, Target, XaiError, tensor_to_vec_f64};
 use xai_grad::engine::DynTensor;
+use xai_grad::methods::Explainable;
 use xai_grad::methods::grad_cam::{self, CamMode};
-use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature, integrated_gradients};
-use xai_grad::methods::lrp::{self, Composite, LrpRule};
-use xai_grad::methods::{Explainable, deeplift, guided_backprop};
-use xai_grad::{CapturedGraph, Precision, gradient};
+use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature};
+use xai_grad::methods::lrp::{Composite, LrpRule};
+use xai_grad::{CapturedGraph, Precision};
+
+use crate::registry::{self, MethodConfig, Problem};
+use xai_core::agnostic::{self as ag, References, RunOptions};
+use xai_core::fixture::Expected;
 
 /// The outcome of one method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -123,77 +127,45 @@ pub fn check_fixture(
     )
     .with_precision(precision);
     let x = fx.inputs_flat(device, dt);
+    let f = fx.features();
+    let black_box = ex.black_box(&[f], dt)?;
+    let rows = fx.inputs.data.clone();
+    let reference_rows = fx
+        .baselines
+        .as_ref()
+        .map_or_else(|| vec![0.0; rows.len()], |b| b.data.clone());
+    let baseline = fx.baselines_flat(device, dt);
+    let references = References::PerInput(reference_rows);
     for (key, exp) in &fx.expected {
         let Some(t) = &targets else {
             lines.push(unsupported(key, exp));
             continue;
         };
-        let values =
-            |r: Result<Tensor<2>>| -> Result<Option<Vec<f64>>> { Ok(Some(tensor_to_vec_f64(r?)?)) };
-        let ours = match key.as_str() {
-            "saliency" => Some(saliency(&model, fx, device, dt, t, false)?),
-            "input_x_gradient" => Some(saliency(&model, fx, device, dt, t, true)?),
-            "guided_backprop" => values(guided_backprop::guided_backprop(&ex, &x, t))?,
-            "deconvolution" => values(guided_backprop::deconvolution(&ex, &x, t))?,
-            "lrp/epsilon" => values(lrp::lrp(
-                &ex,
-                &x,
-                t,
-                &Composite::uniform(LrpRule::Epsilon(1e-6)),
-            ))?,
-            "lrp/zplus" => values(lrp::lrp(&ex, &x, t, &Composite::uniform(LrpRule::ZPlus)))?,
-            "lrp/alpha2beta1" => values(lrp::lrp(
-                &ex,
-                &x,
-                t,
-                &Composite::uniform(LrpRule::AlphaBeta {
-                    alpha: 2.0,
-                    beta: 1.0,
-                }),
-            ))?,
-            "deeplift_rescale" => {
-                let r = fx.baselines_flat(device, dt);
-                values(deeplift::deeplift(&ex, &x, &r, t).map(|(a, _)| a))?
-            }
-            k if k.starts_with("integrated_gradients/") => {
-                let method = Quadrature::parse(&k["integrated_gradients/".len()..])?;
-                let n_steps = exp
-                    .settings
-                    .get("n_steps")
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(50) as usize;
-                let cfg = IgConfig {
-                    n_steps,
-                    method,
-                    ..IgConfig::default()
-                };
-                let r = fx.baselines_flat(device, dt);
-                values(integrated_gradients(&ex, &x, &r, t, &cfg).map(|r| r.attributions))?
-            }
-            "grad_cam" | "grad_cam_upsampled" | "guided_grad_cam" => {
-                let li = exp
-                    .settings
-                    .get("layer_index")
-                    .and_then(|v| v.as_u64())
-                    .ok_or_else(|| XaiError::Config(format!("{key}: missing layer_index")))?;
-                let layer = format!("layers.{li}");
-                let chw = image_shape(fx)?;
-                if key == "guided_grad_cam" {
-                    Some(grad_cam::guided_grad_cam(&ex, &x, t, &layer, chw)?)
-                } else {
-                    let cam = grad_cam::grad_cam(&ex, &x, t, &layer, CamMode::GradCam)?;
-                    let cam = if key == "grad_cam" {
-                        cam
-                    } else {
-                        cam.upsample_bilinear(chw[1], chw[2])
-                    };
-                    Some(cam.values)
+        let ours = if let Some(config) = registry_config(key, exp, fx)? {
+            // Occlusion fills its windows with the constant the peer used.
+            let occluded;
+            let references = match exp.settings.get("baseline").and_then(|v| v.as_f64()) {
+                Some(b) if key == "occlusion" => {
+                    occluded = References::PerInput(vec![b; rows.len()]);
+                    &occluded
                 }
-            }
-            "feature_ablation" | "shapley_exact" | "shapley_captum_exact" | "occlusion" => {
-                Some(perturbation(key, exp, fx, &model, device, dt, t)?)
-            }
-            _ => None,
+                _ => &references,
+            };
+            let problem = Problem {
+                explainable: &ex,
+                black_box: &black_box,
+                x: &x,
+                rows: &rows,
+                baseline: &baseline,
+                references,
+                lime_stats: None,
+                target: t,
+                input_shape: &fx.input_shape,
+                conv_layer: None,
+            };
+            Some(registry::run(&config, &problem)?.values)
+        } else {
+            layer_map(key, exp, fx, &ex, &x, t)?
         };
         lines.push(match ours {
             Some(v) => compare(key, &v, &exp.values.data),
@@ -206,26 +178,15 @@ pub fn check_fixture(
     Ok(lines)
 }
 
-/// The model-agnostic methods, which see the model only as a batch function on rows.
-fn perturbation(
-    key: &str,
-    exp: &xai_core::fixture::Expected,
-    fx: &Fixture,
-    model: &FixtureModel,
-    device: &Device,
-    dt: DType,
-    target: &Target,
-) -> Result<Vec<f64>> {
-    use xai_core::agnostic::{self as ag, BurnModel, References, Rows, RunOptions};
-    let f = fx.features();
-    let black_box = BurnModel::new(|x| model.forward(x), f, device.clone(), dt);
-    let inputs = fx.inputs.data.clone();
-    let rows = Rows::new(&inputs, f)?;
+/// The registry method and settings that reproduce fixture key `key` (the peers' settings are
+/// in `exp.settings`); `None` for keys that are not input attributions (layer maps) or that the
+/// project does not know.
+fn registry_config(key: &str, exp: &Expected, fx: &Fixture) -> Result<Option<MethodConfig>> {
     let run = RunOptions {
         progress: false,
         ..RunOptions::default()
     };
-    let settings = |name: &str| -> Result<Vec<usize>> {
+    let sizes = |name: &str| -> Result<Vec<usize>> {
         exp.settings
             .get(name)
             .and_then(|v| v.as_array())
@@ -237,42 +198,76 @@ fn perturbation(
             })
             .ok_or_else(|| XaiError::Config(format!("{key}: missing `{name}`")))
     };
-    let out = match key {
-        "occlusion" => {
-            let b = exp
+    let lrp = |rule| MethodConfig::Lrp(Composite::uniform(rule));
+    Ok(Some(match key {
+        "saliency" => MethodConfig::Saliency,
+        "input_x_gradient" => MethodConfig::InputXGradient,
+        "guided_backprop" => MethodConfig::GuidedBackprop,
+        "deconvolution" => MethodConfig::Deconvolution,
+        "lrp/epsilon" => lrp(LrpRule::Epsilon(1e-6)),
+        "lrp/zplus" => lrp(LrpRule::ZPlus),
+        "lrp/alpha2beta1" => lrp(LrpRule::AlphaBeta {
+            alpha: 2.0,
+            beta: 1.0,
+        }),
+        "deeplift_rescale" => MethodConfig::Deeplift,
+        k if k.starts_with("integrated_gradients/") => {
+            let method = Quadrature::parse(&k["integrated_gradients/".len()..])?;
+            let n_steps = exp
                 .settings
-                .get("baseline")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0);
-            let cfg = ag::Occlusion {
-                shape: fx.input_shape.clone(),
-                window: settings("window")?,
-                strides: settings("strides")?,
-                run,
-            };
-            ag::occlusion(
-                &black_box,
-                &rows,
-                target,
-                &References::PerInput(vec![b; inputs.len()]),
-                &cfg,
-            )?
+                .get("n_steps")
+                .and_then(|v| v.as_u64())
+                .ok_or_else(|| XaiError::Config(format!("{key}: missing `n_steps`")))?;
+            MethodConfig::IntegratedGradients(IgConfig {
+                n_steps: n_steps as usize,
+                method,
+                ..IgConfig::default()
+            })
         }
-        _ => {
-            let refs = References::PerInput(
-                fx.baselines
-                    .as_ref()
-                    .map_or_else(|| vec![0.0; inputs.len()], |b| b.data.clone()),
-            );
-            if key == "feature_ablation" {
-                let cfg = ag::FeatureAblation { groups: None, run };
-                ag::feature_ablation(&black_box, &rows, target, &refs, &cfg)?
-            } else {
-                ag::exact_shapley(&black_box, &rows, target, &refs, None, &run)?
-            }
+        "feature_ablation" => {
+            MethodConfig::FeatureAblation(ag::FeatureAblation { groups: None, run })
         }
+        "shapley_exact" | "shapley_captum_exact" => MethodConfig::ShapleyExact(run),
+        "occlusion" => MethodConfig::Occlusion(ag::Occlusion {
+            shape: fx.input_shape.clone(),
+            window: sizes("window")?,
+            strides: sizes("strides")?,
+            run,
+        }),
+        _ => return Ok(None),
+    }))
+}
+
+/// Grad-CAM maps at a layer's resolution (or upsampled, or guided): not input attributions, so
+/// not registry methods; `None` for a key the project does not know.
+fn layer_map(
+    key: &str,
+    exp: &Expected,
+    fx: &Fixture,
+    ex: &Explainable<2>,
+    x: &Tensor<2>,
+    t: &Target,
+) -> Result<Option<Vec<f64>>> {
+    if !matches!(key, "grad_cam" | "grad_cam_upsampled" | "guided_grad_cam") {
+        return Ok(None);
+    }
+    let li = exp
+        .settings
+        .get("layer_index")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| XaiError::Config(format!("{key}: missing layer_index")))?;
+    let layer = format!("layers.{li}");
+    let chw = image_shape(fx)?;
+    if key == "guided_grad_cam" {
+        return Ok(Some(grad_cam::guided_grad_cam(ex, x, t, &layer, chw)?));
+    }
+    let cam = grad_cam::grad_cam(ex, x, t, &layer, CamMode::GradCam)?;
+    let cam = if key == "grad_cam" {
+        cam
+    } else {
+        cam.upsample_bilinear(chw[1], chw[2])
     };
-    Ok(out.values)
+    Ok(Some(cam.values))
 }
 
 fn image_shape(fx: &Fixture) -> Result<[usize; 3]> {
@@ -289,19 +284,6 @@ fn unsupported(key: &str, exp: &xai_core::fixture::Expected) -> CheckLine {
         max_abs_err: f64::NAN,
         bound: bound_for(&exp.values.data),
     }
-}
-
-fn saliency(
-    model: &FixtureModel,
-    fx: &Fixture,
-    device: &Device,
-    dt: DType,
-    target: &Target,
-    times_input: bool,
-) -> Result<Vec<f64>> {
-    let x = fx.inputs_flat(device, dt);
-    let (g, _) = gradient::input_gradient(|x| model.forward(x), x.clone(), target)?;
-    tensor_to_vec_f64(if times_input { g * x } else { g })
 }
 
 /// Mean softmax cross-entropy of `logits` `[N, C]` against one-hot labels, as a 1-element tensor.

@@ -1,9 +1,9 @@
 //! The method registry: every attribution method the program runs, under one canonical name,
 //! with its settings ([`MethodConfig`], serde) and what it needs ([`Needs`]).
 //!
-//! `xai explain`, `xai bench`, `xai demo` and `xai methods` all dispatch through [`run`], so a
-//! method has one name everywhere (aliases such as `ig` are accepted on input and reported under
-//! the canonical name). Adding a method means one [`METHODS`] entry, one [`MethodConfig`]
+//! `xai explain`, `xai bench`, `xai demo`, `xai fixture check` / `conformance` and `xai methods`
+//! all dispatch through [`run`], so a method has one name everywhere (aliases such as `ig` are
+//! accepted on input and reported under the canonical name). Adding a method means one [`METHODS`] entry, one [`MethodConfig`]
 //! variant and one arm in [`run`].
 //!
 //! ```
@@ -21,7 +21,7 @@ use xai_core::agnostic::{self as ag, BlackBox, References, Rows};
 use xai_core::{Result, Target, XaiError};
 use xai_grad::methods::deeplift::deeplift;
 use xai_grad::methods::grad_cam::{CamMode, grad_cam};
-use xai_grad::methods::guided_backprop::guided_backprop;
+use xai_grad::methods::guided_backprop::{deconvolution, guided_backprop};
 use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
 use xai_grad::methods::lrp::{Composite, lrp};
 use xai_grad::methods::noise_tunnel::{NoiseConfig, smoothgrad};
@@ -60,6 +60,14 @@ pub struct MethodInfo {
 const GRAD: Needs = Needs {
     gradients: true,
     baseline: false,
+    conv_layer: false,
+    seeded: false,
+};
+
+/// What a perturbation method needs: forward passes and references.
+const AGNOSTIC: Needs = Needs {
+    gradients: false,
+    baseline: true,
     conv_layer: false,
     seeded: false,
 };
@@ -113,10 +121,17 @@ pub const METHODS: &[MethodInfo] = &[
         needs: GRAD,
     },
     MethodInfo {
+        name: "deconvolution",
+        aliases: &["deconvnet"],
+        summary: "gradient with ReLUs applied to the backward signal (Zeiler & Fergus, 2014)",
+        default_config: |_| MethodConfig::Deconvolution,
+        needs: GRAD,
+    },
+    MethodInfo {
         name: "lrp",
         aliases: &["lrp_epsilon_plus"],
-        summary: "layer-wise relevance propagation, ε+ composite (Bach et al., 2015)",
-        default_config: |_| MethodConfig::Lrp,
+        summary: "layer-wise relevance propagation, ε+ composite by default (Bach et al., 2015)",
+        default_config: |_| MethodConfig::Lrp(Composite::epsilon_plus()),
         needs: GRAD,
     },
     MethodInfo {
@@ -142,6 +157,20 @@ pub const METHODS: &[MethodInfo] = &[
         },
     },
     MethodInfo {
+        name: "feature_ablation",
+        aliases: &["ablation"],
+        summary: "output drop when each feature is replaced by its reference (Captum's FeatureAblation)",
+        default_config: |_| MethodConfig::FeatureAblation(ag::FeatureAblation::default()),
+        needs: AGNOSTIC,
+    },
+    MethodInfo {
+        name: "shapley_exact",
+        aliases: &["exact_shapley"],
+        summary: "Shapley values by enumerating every coalition (Shapley, 1953; at most 20 features or groups)",
+        default_config: |_| MethodConfig::ShapleyExact(ag::RunOptions::default()),
+        needs: AGNOSTIC,
+    },
+    MethodInfo {
         name: "occlusion",
         aliases: &[],
         summary: "output drop when a sliding window is replaced by the baseline (Zeiler & Fergus, 2014)",
@@ -153,12 +182,7 @@ pub const METHODS: &[MethodInfo] = &[
                 run: ag::RunOptions::default(),
             })
         },
-        needs: Needs {
-            gradients: false,
-            baseline: true,
-            conv_layer: false,
-            seeded: false,
-        },
+        needs: AGNOSTIC,
     },
     MethodInfo {
         name: "kernel_shap",
@@ -228,8 +252,10 @@ pub enum MethodConfig {
     Smoothgrad(NoiseConfig),
     /// Guided backpropagation.
     GuidedBackprop,
-    /// LRP with the ε+ composite (ε on dense layers, z⁺ on conv layers).
-    Lrp,
+    /// Deconvnet.
+    Deconvolution,
+    /// LRP with the composite's rules (the default is ε+: ε on dense layers, z⁺ on convolutions).
+    Lrp(Composite),
     /// DeepLIFT rescale.
     Deeplift,
     /// Grad-CAM at `layer`, upsampled bilinearly to the input and repeated over its channels.
@@ -237,6 +263,10 @@ pub enum MethodConfig {
         /// The conv layer's module path (`layers.3`, `conv2`).
         layer: String,
     },
+    /// Feature ablation.
+    FeatureAblation(ag::FeatureAblation),
+    /// Exact Shapley values.
+    ShapleyExact(ag::RunOptions),
     /// Occlusion; window and strides over the per-sample input shape.
     Occlusion(ag::Occlusion),
     /// KernelSHAP.
@@ -254,9 +284,12 @@ impl MethodConfig {
             MethodConfig::IntegratedGradients(_) => "integrated_gradients",
             MethodConfig::Smoothgrad(_) => "smoothgrad",
             MethodConfig::GuidedBackprop => "guided_backprop",
-            MethodConfig::Lrp => "lrp",
+            MethodConfig::Deconvolution => "deconvolution",
+            MethodConfig::Lrp(_) => "lrp",
             MethodConfig::Deeplift => "deeplift",
             MethodConfig::GradCam { .. } => "grad_cam",
+            MethodConfig::FeatureAblation(_) => "feature_ablation",
+            MethodConfig::ShapleyExact(_) => "shapley_exact",
             MethodConfig::Occlusion(_) => "occlusion",
             MethodConfig::KernelShap(_) => "kernel_shap",
             MethodConfig::Lime(_) => "lime",
@@ -304,6 +337,8 @@ impl MethodConfig {
     /// Set the progress bar of the model-agnostic methods.
     pub fn with_progress(mut self, progress: bool) -> MethodConfig {
         match &mut self {
+            MethodConfig::FeatureAblation(c) => c.run.progress = progress,
+            MethodConfig::ShapleyExact(run) => run.progress = progress,
             MethodConfig::Occlusion(c) => c.run.progress = progress,
             MethodConfig::KernelShap(c) => c.run.progress = progress,
             MethodConfig::Lime(c) => c.run.progress = progress,
@@ -379,7 +414,8 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
         }
         MethodConfig::Smoothgrad(cfg) => host(smoothgrad(ex, p.x, p.target, cfg)?)?,
         MethodConfig::GuidedBackprop => host(guided_backprop(ex, p.x, p.target)?)?,
-        MethodConfig::Lrp => host(lrp(ex, p.x, p.target, &Composite::epsilon_plus())?)?,
+        MethodConfig::Deconvolution => host(deconvolution(ex, p.x, p.target)?)?,
+        MethodConfig::Lrp(composite) => host(lrp(ex, p.x, p.target, composite)?)?,
         MethodConfig::Deeplift => {
             let (a, d) = deeplift(ex, p.x, p.baseline, p.target)?;
             delta = Some(d);
@@ -400,6 +436,14 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
                 .chunks(h * w)
                 .flat_map(|c| c.iter().copied().cycle().take(features))
                 .collect()
+        }
+        MethodConfig::FeatureAblation(cfg) => {
+            let rows = Rows::new(p.rows, features)?;
+            ag::feature_ablation(p.black_box, &rows, p.target, p.references, cfg)?.values
+        }
+        MethodConfig::ShapleyExact(run) => {
+            let rows = Rows::new(p.rows, features)?;
+            ag::exact_shapley(p.black_box, &rows, p.target, p.references, None, run)?.values
         }
         MethodConfig::Occlusion(cfg) => {
             let rows = Rows::new(p.rows, features)?;

@@ -90,7 +90,7 @@ impl<F: Fn(Tensor<2>) -> Tensor<2>> BurnModel<F> {
                 &y.dims(),
             ));
         }
-        crate::attribution::tensor_to_vec_f64(y)
+        crate::tensor_to_vec_f64(y)
     }
 }
 
@@ -260,42 +260,6 @@ impl References {
         match self {
             References::PerInput(v) => &v[i * f..(i + 1) * f],
             References::Background { rows, .. } => &rows[r * f..(r + 1) * f],
-        }
-    }
-
-    /// Build from an xai [`Baseline`](crate::Baseline) for `n` inputs of `f` features:
-    /// zeros/constant/tensor become one reference per input, a distribution a background set.
-    pub fn from_baseline(baseline: &crate::Baseline<2>, n: usize, f: usize) -> Result<Self> {
-        use crate::Baseline;
-        match baseline {
-            Baseline::Zeros => Ok(References::PerInput(vec![0.0; n * f])),
-            Baseline::Constant(c) => Ok(References::PerInput(vec![*c as f64; n * f])),
-            Baseline::Tensor(t) => {
-                let [bn, bf] = t.dims();
-                let v = crate::attribution::tensor_to_vec_f64(t.clone())?;
-                if bf != f || (bn != n && bn != 1) {
-                    return Err(XaiError::shape(
-                        "baseline",
-                        format!("[{n} or 1, {f}]"),
-                        &[bn, bf],
-                    ));
-                }
-                Ok(References::PerInput(if bn == n { v } else { v.repeat(n) }))
-            }
-            Baseline::Distribution(t) => {
-                let [m, bf] = t.dims();
-                if bf != f || m == 0 {
-                    return Err(XaiError::shape(
-                        "background set",
-                        format!("[M>0, {f}]"),
-                        &[m, bf],
-                    ));
-                }
-                Ok(References::Background {
-                    rows: crate::attribution::tensor_to_vec_f64(t.clone())?,
-                    m,
-                })
-            }
         }
     }
 
@@ -484,7 +448,7 @@ impl Scorer {
                         &s.dims(),
                     ));
                 }
-                crate::attribution::tensor_to_vec_f64(s)
+                crate::tensor_to_vec_f64(s)
             }
         }
     }

@@ -24,6 +24,7 @@ use xai_core::agnostic::{
 use xai_core::{Result, Target, XaiError};
 use xai_grad::methods::Explainable;
 use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature};
+use xai_grad::methods::lrp::Composite;
 use xai_grad::methods::noise_tunnel::NoiseConfig;
 
 use crate::registry::{self, MethodConfig, Problem};
@@ -520,7 +521,7 @@ fn explain(
         MethodConfig::GradCam {
             layer: "conv2".into(),
         },
-        MethodConfig::Lrp,
+        MethodConfig::Lrp(Composite::epsilon_plus()),
         MethodConfig::Deeplift,
         MethodConfig::Occlusion(ag::Occlusion {
             shape: vec![1, SIDE, SIDE],
