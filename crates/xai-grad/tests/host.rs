@@ -600,3 +600,125 @@ fn the_black_box_view_matches_burn_on_any_batch_and_falls_back() {
     let direct = vals(gelu.forward(&tensor(rows, [3, 4], DType::F64)).unwrap());
     assert!(rel_err(&got, &direct) < 1e-12);
 }
+
+/// conv(padding 1) → tanh → max-pool → conv(stride 2, scatter input gradient) → ReLU →
+/// max-pool → dense → ReLU → dense without bias: the layers the host LRP pass covers.
+#[derive(Module, Debug)]
+struct PlainCnn {
+    c1: Conv2d,
+    c2: Conv2d,
+    mp: MaxPool2d,
+    fc1: Linear,
+    fc2: Linear,
+    tanh: Tanh,
+    relu: Relu,
+}
+
+const PLAIN_SIDE: usize = 14;
+
+impl PlainCnn {
+    fn new(dtype: DType) -> Self {
+        let mut fc2 = LinearConfig::new(12, 4).with_bias(false).init(&dev());
+        fc2.weight = Param::from_tensor(tensor(values(12 * 4, 31, 0.5), [12, 4], dtype));
+        PlainCnn {
+            c1: conv(dtype, 2, 6, [3, 1, 1, 1], 21),
+            c2: conv(dtype, 6, 8, [3, 2, 1, 0], 23),
+            mp: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            fc1: linear(dtype, 8, 12, 25),
+            fc2,
+            tanh: Tanh::new(),
+            relu: Relu::new(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let n = x.dims()[0];
+        let x = x.reshape([n, 2, PLAIN_SIDE, PLAIN_SIDE]);
+        let h = self.mp.forward(self.tanh.forward(self.c1.forward(x)));
+        let h = self.mp.forward(self.relu.forward(self.c2.forward(h)));
+        let h = h.reshape([n, 8]);
+        self.fc2.forward(self.relu.forward(self.fc1.forward(h)))
+    }
+}
+
+#[test]
+fn host_lrp_matches_the_rule_engine_in_f64() {
+    use xai_grad::engine::host::{HostLrpRule, HostLrpRules, LrpPlan};
+    use xai_grad::methods::lrp::{Composite, LrpRule, lrp};
+    let features = 2 * PLAIN_SIDE * PLAIN_SIDE;
+    // Inputs of both signs, so both z⁺ branches of the first layer carry relevance.
+    let x = tensor(values(5 * features, 41, 1.0), [5, features], DType::F32);
+    let target = Target::Classes(vec![0, 1, 2, 3, 1]);
+    let model = |d: DType, p| {
+        Explainable::new(PlainCnn::new(d), |m: &PlainCnn, x| m.forward(x), dev()).with_precision(p)
+    };
+    let (fast, exact) = (
+        model(DType::F32, Precision::F32),
+        model(DType::F64, Precision::F64),
+    );
+    let composites = [
+        Composite::epsilon_plus(),
+        Composite::uniform(LrpRule::Epsilon(1e-6)),
+        Composite::uniform(LrpRule::Epsilon(0.1)),
+        Composite::uniform(LrpRule::ZPlus),
+        Composite {
+            first: Some(LrpRule::Epsilon(0.25)),
+            ..Composite::epsilon_plus()
+        },
+    ];
+    for composite in &composites {
+        let a = vals(lrp(&fast, &x, &target, composite).unwrap());
+        let b = vals(lrp(&exact, &x.clone().cast(DType::F64), &target, composite).unwrap());
+        assert!(rel_err(&a, &b) < 1e-4, "{composite:?}: {}", rel_err(&a, &b));
+        assert!(
+            b.iter().any(|v| v.abs() > 1e-3),
+            "relevance reaches the input"
+        );
+    }
+    // The comparison above ran the host pass: this plan is covered (the portable tiles here,
+    // the CPU's own above) and gives the same relevance.
+    let m = PlainCnn::new(DType::F32);
+    let g = CapturedGraph::capture(&m, x.clone(), |m, x: Tensor<2>| m.forward(x)).unwrap();
+    let plain = HostPlan::compile(&g, None, Isa::Portable).expect("the plain CNN is covered");
+    let rules = HostLrpRules {
+        dense: HostLrpRule::Epsilon(1e-6),
+        conv: HostLrpRule::ZPlus,
+        first: None,
+    };
+    let lp = LrpPlan::new(&plain, rules).expect("every step has a host rule");
+    let rows: Vec<f32> = vals(x.clone()).iter().map(|&v| v as f32).collect();
+    let portable: Vec<f64> = lp
+        .relevance(&rows, &[0, 1, 2, 3, 1])
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let eps_plus = vals(lrp(&exact, &x.clone().cast(DType::F64), &target, &composites[0]).unwrap());
+    assert!(rel_err(&portable, &eps_plus) < 1e-4);
+    assert!(
+        lp.relevance(&rows, &[9, 0, 0, 0, 0]).is_err(),
+        "class out of range"
+    );
+    // Residual sums and average pools have no host rule: the rule engine runs them.
+    let (residual, xr) = plan(Isa::Portable);
+    assert!(LrpPlan::new(&residual, rules).is_none());
+    let a = vals(
+        lrp(
+            &explainer(Precision::F32),
+            &xr,
+            &Target::Class(1),
+            &composites[0],
+        )
+        .unwrap(),
+    );
+    let b = vals(
+        lrp(
+            &explainer(Precision::F64),
+            &xr.clone().cast(DType::F64),
+            &Target::Class(1),
+            &composites[0],
+        )
+        .unwrap(),
+    );
+    assert!(rel_err(&a, &b) < 1e-4);
+}

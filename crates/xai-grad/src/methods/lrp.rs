@@ -49,6 +49,7 @@ use serde::{Deserialize, Serialize};
 use xai_core::{Result, Target, XaiError};
 
 use super::Explainable;
+use crate::engine::host::{HostLrpRule, HostLrpRules, LrpPlan};
 use crate::engine::{BackwardRule, Branch, DynTensor, RuleSet, Unit, UnitCtx, UnitKind};
 
 /// Zennit's default stabiliser for the rules other than ε.
@@ -104,6 +105,27 @@ pub struct Composite {
 }
 
 impl Composite {
+    /// The rules as the host kernels run them; `None` when a rule has no host version (only ε
+    /// and z⁺ do) or BatchNorm folding is on (it changes the graph the plan was compiled from).
+    fn host_rules(&self) -> Option<HostLrpRules> {
+        let host = |r: LrpRule| match r {
+            LrpRule::Epsilon(e) => Some(HostLrpRule::Epsilon(e as f32)),
+            LrpRule::ZPlus => Some(HostLrpRule::ZPlus),
+            _ => None,
+        };
+        if self.fold_batch_norm || self.norm_epsilon != STAB {
+            return None;
+        }
+        Some(HostLrpRules {
+            dense: host(self.dense)?,
+            conv: host(self.conv)?,
+            first: match self.first {
+                Some(r) => Some(host(r)?),
+                None => None,
+            },
+        })
+    }
+
     /// The same composite with BatchNorm folding (canonization) on.
     pub fn with_batch_norm_folding(mut self) -> Self {
         self.fold_batch_norm = true;
@@ -363,7 +385,20 @@ pub fn lrp<const D: usize>(
     target: &Target,
     composite: &Composite,
 ) -> Result<Tensor<D>> {
-    let (seed, _) = ex.seed(x, target)?;
+    let (seed, classes) = ex.seed(x, target)?;
+    // On the CPU in f32 the host kernels run ε and z⁺ composites on plain CNNs and MLPs.
+    if let Some(rules) = composite.host_rules()
+        && let Some(plan) = ex.host_plan_for(x.dims(), x.dtype())?
+        && let Some(lrp_plan) = LrpPlan::new(&plan, rules)
+    {
+        let rows = xai_core::tensor_to_vec(x.clone())?;
+        let r = lrp_plan.relevance(&rows, &classes)?;
+        let t = Tensor::<1>::from_data(
+            burn::tensor::TensorData::new(r, [rows.len()]),
+            (&x.device(), x.dtype()),
+        );
+        return Ok(t.reshape(x.dims()));
+    }
     let captured = ex.graph(x)?;
     let folded;
     let g = if composite.fold_batch_norm {

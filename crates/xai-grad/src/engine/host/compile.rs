@@ -210,6 +210,7 @@ impl Compiler {
                 let (x, xs) = self.var(&d.x)?;
                 let (w, ws) = self.constant(&d.weight)?;
                 let [co, c, kh, kw] = <[usize; 4]>::try_from(ws).ok()?;
+                let w = w.to_vec();
                 let bias = match &d.bias {
                     Some(b) => {
                         let (b, _) = self.constant(b)?;
@@ -225,34 +226,14 @@ impl Compiler {
                 if win.c != c {
                     return None;
                 }
-                let w = w.to_vec();
-                let k = kh * kw;
-                let fwd = Packed::new(c * k, co, |r, col| w[col * c * k + r]);
-                let mut bias_p = bias.clone();
-                bias_p.resize(fwd.stride + 32, 0.0);
                 let flip_ok = o.stride == [1, 1]
                     && o.padding[0].0 <= o.dilation[0] * (kh - 1)
                     && o.padding[0].1 <= o.dilation[0] * (kh - 1)
                     && o.padding[1].0 <= o.dilation[1] * (kw - 1)
                     && o.padding[1].1 <= o.dilation[1] * (kw - 1);
-                let bwd = flip_ok.then(|| {
-                    Packed::new(co * k, c, |r, col| {
-                        let (oc, ij) = (r / k, r % k);
-                        let (i, j) = (ij / kw, ij % kw);
-                        w[((oc * c + col) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)]
-                    })
-                });
                 let out = self.output(&d.out, Some(&[co, win.oh, win.ow]))?;
-                self.steps.push(Step::Conv {
-                    x,
-                    out,
-                    win,
-                    co,
-                    fwd,
-                    bias: bias_p,
-                    bwd,
-                    w,
-                });
+                self.steps
+                    .push(conv_step(x, out, win, w, bias, [co, c, kh, kw], flip_ok));
             }
             OperationIr::Module(ModuleOperationIr::MaxPool2d(d)) => {
                 let (x, out, win) = self.pool(
@@ -340,5 +321,39 @@ impl Compiler {
             _ => return None,
         }
         Some(())
+    }
+}
+
+/// A conv step from its weights `[co, c, kh, kw]` and bias `[co]`: the weights packed for the
+/// forward tile and, when `flip` (stride 1, padding within the kernel's reach), flipped and
+/// transposed for the input gradient.
+pub(super) fn conv_step(
+    x: usize,
+    out: usize,
+    win: Window,
+    w: Vec<f32>,
+    mut bias: Vec<f32>,
+    [co, c, kh, kw]: [usize; 4],
+    flip: bool,
+) -> Step {
+    let k = kh * kw;
+    let fwd = Packed::new(c * k, co, |r, col| w[col * c * k + r]);
+    bias.resize(fwd.stride + 32, 0.0);
+    let bwd = flip.then(|| {
+        Packed::new(co * k, c, |r, col| {
+            let (oc, ij) = (r / k, r % k);
+            let (i, j) = (ij / kw, ij % kw);
+            w[((oc * c + col) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)]
+        })
+    });
+    Step::Conv {
+        x,
+        out,
+        win,
+        co,
+        fwd,
+        bias,
+        bwd,
+        w,
     }
 }

@@ -52,8 +52,11 @@ use super::interp::scalar_f64 as scalar;
 
 mod compile;
 mod kernels;
+mod lrp;
 mod plan;
 mod tile;
+
+pub use lrp::{HostLrpRule, HostLrpRules, LrpPlan};
 
 use compile::*;
 use kernels::*;

@@ -15,6 +15,8 @@ pub(super) struct Scratch {
     /// Zero-padded images, one buffer per conv step and direction: their borders are zeroed
     /// once and only the interiors are rewritten.
     pub(super) pads: Vec<Vec<f32>>,
+    /// A second set of buffers for steps re-run on other values (LRP's branches).
+    pub(super) aux: Option<Box<Scratch>>,
 }
 
 /// Where a tile reads: tile row `r` and reduction index `(ci, i, j)` read
