@@ -722,3 +722,76 @@ fn host_lrp_matches_the_rule_engine_in_f64() {
     );
     assert!(rel_err(&a, &b) < 1e-4);
 }
+
+#[test]
+fn host_deeplift_matches_the_rule_engine_in_f64() {
+    use xai_grad::methods::deeplift::{DeepLiftRules, MaxPoolMode, deeplift, deeplift_with};
+    let features = 2 * PLAIN_SIDE * PLAIN_SIDE;
+    let x = tensor(values(5 * features, 51, 1.0), [5, features], DType::F32);
+    // A reference equal to the input in some places exercises the derivative fall-back.
+    let mut rv = values(5 * features, 53, 0.5);
+    for (i, v) in rv.iter_mut().enumerate().step_by(7) {
+        *v = vals(x.clone())[i];
+    }
+    let reference = tensor(rv, [5, features], DType::F32);
+    let target = Target::Classes(vec![3, 2, 1, 0, 2]);
+    let model = |d: DType, p| {
+        Explainable::new(PlainCnn::new(d), |m: &PlainCnn, x| m.forward(x), dev()).with_precision(p)
+    };
+    let (fast, exact) = (
+        model(DType::F32, Precision::F32),
+        model(DType::F64, Precision::F64),
+    );
+    let (a, da) = deeplift(&fast, &x, &reference, &target).unwrap();
+    let (b, db) = deeplift(
+        &exact,
+        &x.clone().cast(DType::F64),
+        &reference.clone().cast(DType::F64),
+        &target,
+    )
+    .unwrap();
+    let (a, b) = (vals(a), vals(b));
+    assert!(rel_err(&a, &b) < 1e-4, "{}", rel_err(&a, &b));
+    assert!(rel_err(&da, &db) < 1e-3);
+    // The same multipliers from the portable tiles.
+    let m = PlainCnn::new(DType::F32);
+    let g = CapturedGraph::capture(&m, x.clone(), |m, x: Tensor<2>| m.forward(x)).unwrap();
+    let plain = HostPlan::compile(&g, None, Isa::Portable).unwrap();
+    let to32 = |t: &Tensor<2>| -> Vec<f32> { vals(t.clone()).iter().map(|&v| v as f32).collect() };
+    let mult = plain
+        .deeplift_multipliers(&to32(&x), &to32(&reference), &[3, 2, 1, 0, 2])
+        .unwrap();
+    let diff = vals(x.clone() - reference.clone());
+    let portable: Vec<f64> = mult
+        .iter()
+        .zip(&diff)
+        .map(|(&m, d)| f64::from(m) * d)
+        .collect();
+    assert!(rel_err(&portable, &b) < 1e-4);
+    assert!(
+        plain
+            .deeplift_multipliers(&to32(&x), &[0.0; 3], &[0; 5])
+            .is_err()
+    );
+    // Residual sums, average pools and padded max pools pass gradients on the host too.
+    let xr = inputs(4);
+    let rr = tensor(values(4 * FEATURES, 57, 0.3), [4, FEATURES], DType::F32);
+    let (a, _) = deeplift(&explainer(Precision::F32), &xr, &rr, &Target::Class(2)).unwrap();
+    let (b, _) = deeplift(
+        &explainer(Precision::F64),
+        &xr.clone().cast(DType::F64),
+        &rr.clone().cast(DType::F64),
+        &Target::Class(2),
+    )
+    .unwrap();
+    assert!(rel_err(&vals(a), &vals(b)) < 1e-4);
+    // The complete max-pool rule stays on the rule engine.
+    let routed = DeepLiftRules {
+        max_pool: MaxPoolMode::Routed,
+    };
+    let (_, d) = deeplift_with(&fast, &x, &reference, &target, routed).unwrap();
+    assert!(
+        d.iter().all(|d| d.abs() < 1e-3),
+        "routed max pools are complete: {d:?}"
+    );
+}

@@ -151,6 +151,23 @@ pub fn deeplift_with<const D: usize>(
 ) -> Result<(Tensor<D>, Vec<f64>)> {
     super::check_reference(x, reference, "DeepLIFT reference")?;
     let (seed, classes) = ex.seed(x, target)?;
+    let diff = x.clone() - reference.clone().cast(x.dtype());
+    // On the CPU in f32 the host kernels run the rescale rule (max pools pass their gradient).
+    if rules.max_pool == MaxPoolMode::Gradient
+        && let Some(plan) = ex.host_plan_for(x.dims(), x.dtype())?
+    {
+        let rows = xai_core::tensor_to_vec(x.clone())?;
+        let refs = xai_core::tensor_to_vec(reference.clone())?;
+        let m = plan.deeplift_multipliers(&rows, &refs, &classes)?;
+        let m = Tensor::<1>::from_data(
+            burn::tensor::TensorData::new(m, [rows.len()]),
+            (&x.device(), x.dtype()),
+        )
+        .reshape(x.dims());
+        let attr = diff * m;
+        let delta = completeness(ex, x, reference, &classes, &attr)?;
+        return Ok((attr, delta));
+    }
     let g = ex.graph(x)?;
     let m = g
         .backward_with_rules(
@@ -163,7 +180,6 @@ pub fn deeplift_with<const D: usize>(
         )?
         .remove(0)
         .into_tensor::<D>()?;
-    let diff = x.clone() - reference.clone().cast(x.dtype());
     let attr = diff * m.cast(x.dtype());
     let delta = completeness(ex, x, reference, &classes, &attr)?;
     Ok((attr, delta))

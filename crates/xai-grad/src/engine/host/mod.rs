@@ -51,6 +51,7 @@ use super::graph::CapturedGraph;
 use super::interp::scalar_f64 as scalar;
 
 mod compile;
+mod deeplift;
 mod kernels;
 mod lrp;
 mod plan;
