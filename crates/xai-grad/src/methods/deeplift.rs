@@ -150,7 +150,7 @@ pub fn deeplift_with<const D: usize>(
     rules: DeepLiftRules,
 ) -> Result<(Tensor<D>, Vec<f64>)> {
     super::check_reference(x, reference, "DeepLIFT reference")?;
-    let (seed, classes) = ex.seed(x, target)?;
+    let classes = ex.classes(x, target)?;
     let diff = x.clone() - reference.clone().cast(x.dtype());
     // On the CPU in f32 the host kernels run the rescale rule (max pools pass their gradient).
     if rules.max_pool == MaxPoolMode::Gradient
@@ -158,16 +158,27 @@ pub fn deeplift_with<const D: usize>(
     {
         let rows = xai_core::tensor_to_vec(x.clone())?;
         let refs = xai_core::tensor_to_vec(reference.clone())?;
-        let m = plan.deeplift_multipliers(&rows, &refs, &classes)?;
+        let pass = plan.deeplift(&rows, &refs, &classes)?;
         let m = Tensor::<1>::from_data(
-            burn::tensor::TensorData::new(m, [rows.len()]),
+            burn::tensor::TensorData::new(pass.multipliers, [rows.len()]),
             (&x.device(), x.dtype()),
         )
         .reshape(x.dims());
         let attr = diff * m;
-        let delta = completeness(ex, x, reference, &classes, &attr)?;
+        // Completeness from the outputs of the same two passes.
+        let a = xai_core::tensor_to_vec_f64(attr.clone())?;
+        let (n, c) = (classes.len(), pass.outputs.len() / classes.len().max(1));
+        let per = a.len() / n.max(1);
+        let delta = (0..n)
+            .map(|i| {
+                let k = i * c + classes[i];
+                let s: f64 = a[i * per..(i + 1) * per].iter().sum();
+                s - (f64::from(pass.outputs[k]) - f64::from(pass.reference_outputs[k]))
+            })
+            .collect();
         return Ok((attr, delta));
     }
+    let (seed, _) = ex.seed(x, target)?;
     let g = ex.graph(x)?;
     let m = g
         .backward_with_rules(

@@ -70,7 +70,7 @@ pub fn grad_cam<const D: usize>(
     layer: &str,
     mode: CamMode,
 ) -> Result<Cam> {
-    let (_, classes) = ex.seed(x, target)?;
+    let classes = ex.classes(x, target)?;
     let g = ex.graph(x)?;
     let node = g.resolve_node(layer)?;
     let index = g.node_index(&node)?;

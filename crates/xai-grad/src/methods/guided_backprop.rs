@@ -78,10 +78,9 @@ fn modified<const D: usize>(
     rules: &dyn RuleSet,
     host_rule: ReluRule,
 ) -> Result<Tensor<D>> {
-    let (seed, classes) = ex.seed(x, target)?;
-    let g = ex.graph(x)?;
     // On the CPU in f32 the host kernels run the same rule at every ReLU.
     if let Some(plan) = ex.host_plan_at(x.dims(), x.dtype(), None, host_rule)? {
+        let classes = ex.classes(x, target)?;
         let rows = xai_core::tensor_to_vec(x.clone())?;
         let grads = plan.class_grads(&rows, &classes)?;
         let t = Tensor::<1>::from_data(
@@ -90,6 +89,8 @@ fn modified<const D: usize>(
         );
         return Ok(t.reshape(x.dims()));
     }
+    let (seed, _) = ex.seed(x, target)?;
+    let g = ex.graph(x)?;
     let out = g.backward_with_rules(
         &[DynTensor::from_tensor(x.clone())],
         None,

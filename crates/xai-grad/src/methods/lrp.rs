@@ -385,12 +385,12 @@ pub fn lrp<const D: usize>(
     target: &Target,
     composite: &Composite,
 ) -> Result<Tensor<D>> {
-    let (seed, classes) = ex.seed(x, target)?;
     // On the CPU in f32 the host kernels run ε and z⁺ composites on plain CNNs and MLPs.
     if let Some(rules) = composite.host_rules()
         && let Some(plan) = ex.host_plan_for(x.dims(), x.dtype())?
         && let Some(lrp_plan) = LrpPlan::new(&plan, rules)
     {
+        let classes = ex.classes(x, target)?;
         let rows = xai_core::tensor_to_vec(x.clone())?;
         let r = lrp_plan.relevance(&rows, &classes)?;
         let t = Tensor::<1>::from_data(
@@ -399,6 +399,7 @@ pub fn lrp<const D: usize>(
         );
         return Ok(t.reshape(x.dims()));
     }
+    let (seed, _) = ex.seed(x, target)?;
     let captured = ex.graph(x)?;
     let folded;
     let g = if composite.fold_batch_norm {

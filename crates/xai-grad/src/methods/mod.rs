@@ -179,6 +179,19 @@ impl<const D: usize> Explainable<D> {
         })
     }
 
+    /// The class explained for each row of `x`: explicit classes as given, without running the
+    /// model (every evaluator checks their range against the outputs), predicted ones from one
+    /// forward pass.
+    pub fn classes(&self, x: &Tensor<D>, target: &Target) -> Result<Vec<usize>> {
+        crate::gradient::validate_inputs(x)?;
+        let n = x.dims()[0];
+        match target {
+            Target::Classes(c) if c.len() == n => Ok(c.clone()),
+            Target::Class(k) => Ok(vec![*k; n]),
+            _ => Ok(self.seed(x, target)?.1),
+        }
+    }
+
     /// The output cotangent that selects each sample's target logit, and the classes.
     pub fn seed(&self, x: &Tensor<D>, target: &Target) -> Result<(DynTensor, Vec<usize>)> {
         crate::gradient::validate_inputs(x)?;

@@ -109,7 +109,7 @@ pub fn noise_tunnel<const D: usize>(
             config.stdev
         )));
     }
-    let (_, classes) = ex.seed(x, target)?;
+    let classes = ex.classes(x, target)?;
     let dims = x.dims();
     let n = dims[0];
     let per: usize = dims[1..].iter().product();
@@ -243,7 +243,7 @@ pub fn gradient_shap<const D: usize>(
             "GradientSHAP needs at least one sample".into(),
         ));
     }
-    let (_, classes) = ex.seed(x, target)?;
+    let classes = ex.classes(x, target)?;
     let n = dims[0];
     let per: usize = dims[1..].iter().product();
     let xv = flat(x)?;

@@ -12,15 +12,26 @@ use super::*;
 /// Captum's threshold below which `Δx` counts as zero.
 const EPS: f32 = 1e-10;
 
+/// What one DeepLIFT pass gives: the multipliers and the outputs at the input and the reference.
+#[derive(Clone, Debug)]
+pub struct DeepLiftPass {
+    /// Multipliers, shaped as the start rows: the attribution is `(x − reference) ⊙` these.
+    pub multipliers: Vec<f32>,
+    /// The model's outputs `[rows, classes]` at the input.
+    pub outputs: Vec<f32>,
+    /// The model's outputs at the reference.
+    pub reference_outputs: Vec<f32>,
+}
+
 impl HostPlan {
     /// DeepLIFT (rescale) multipliers of `Σ_r out[r, classes[r]]` with respect to the start rows
-    /// `x` against `reference` (same layout): the attribution is `(x − reference) ⊙` these.
-    pub fn deeplift_multipliers(
+    /// `x` against `reference` (same layout), with the outputs of both passes.
+    pub fn deeplift(
         &self,
         x: &[f32],
         reference: &[f32],
         classes: &[usize],
-    ) -> Result<Vec<f32>> {
+    ) -> Result<DeepLiftPass> {
         let p = self.row_len();
         if x.len() != classes.len() * p || reference.len() != x.len() {
             return Err(XaiError::shape(
@@ -50,14 +61,26 @@ impl HostPlan {
                     _ => self.backward(step, si, b, sc),
                 }
             }
-            sc.aux = Some(aux);
-            if sc.live[self.input] {
+            let multipliers = if sc.live[self.input] {
                 std::mem::take(&mut sc.cots[self.input])
             } else {
                 vec![0.0; b * p]
-            }
+            };
+            let outputs = (sc.vals[self.output].clone(), aux.vals[self.output].clone());
+            sc.aux = Some(aux);
+            (multipliers, outputs)
         })?;
-        Ok(parts.concat())
+        let mut pass = DeepLiftPass {
+            multipliers: Vec::with_capacity(x.len()),
+            outputs: Vec::new(),
+            reference_outputs: Vec::new(),
+        };
+        for (m, (o, r)) in parts {
+            pass.multipliers.extend(m);
+            pass.outputs.extend(o);
+            pass.reference_outputs.extend(r);
+        }
+        Ok(pass)
     }
 
     /// The rescale rule at an activation `out = f(x)` (`act: None` is ReLU): `g · Δy/Δx`, or

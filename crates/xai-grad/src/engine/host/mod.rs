@@ -57,6 +57,7 @@ mod lrp;
 mod plan;
 mod tile;
 
+pub use deeplift::DeepLiftPass;
 pub use lrp::{HostLrpRule, HostLrpRules, LrpPlan};
 
 use compile::*;
