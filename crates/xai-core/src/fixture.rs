@@ -493,6 +493,18 @@ impl Fixture {
         }
     }
 
+    /// Whether the file gives only the architecture: a layer with `weight_shape` and no
+    /// `weight` (its parameters are zeros until weights are loaded).
+    pub fn architecture_only(&self) -> bool {
+        self.raw
+            .get("model")
+            .and_then(Value::as_array)
+            .is_some_and(|ls| {
+                ls.iter()
+                    .any(|l| l.get("weight_shape").is_some() && l.get("weight").is_none())
+            })
+    }
+
     /// Build the model on `device` with parameters in `dtype`.
     pub fn model(&self, device: &Device, dtype: DType) -> Result<FixtureModel> {
         let mut layers = Vec::with_capacity(self.layers.len());

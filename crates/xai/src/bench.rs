@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::registry::{self, MethodConfig, Problem};
 use xai_core::agnostic::{References, TabularStats};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec};
-use xai_core::{Result, Target};
+use xai_core::{Result, Target, XaiError};
 use xai_grad::Precision;
 use xai_grad::methods::Explainable;
 
@@ -56,7 +56,11 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Benchmark several methods on several devices (`methods` may be `["all"]`).
+/// The most steps (IG points, noise samples, coalitions) one benchmark run may take.
+pub const MAX_STEPS: usize = 100_000;
+
+/// Benchmark several methods on several devices (`methods` may be `["all"]`, every method the
+/// model supports); the settings are checked before anything runs.
 pub fn bench_table(
     fx: &Fixture,
     methods: &[String],
@@ -64,11 +68,24 @@ pub fn bench_table(
     devices: &[String],
     min_seconds: f64,
 ) -> Result<Vec<BenchResult>> {
-    // `all` leaves out Grad-CAM on models without a conv layer (it has nothing to map).
+    if steps == 0 || steps > MAX_STEPS {
+        return Err(XaiError::Config(format!(
+            "--steps must be between 1 and {MAX_STEPS} (got {steps})"
+        )));
+    }
+    if !(min_seconds.is_finite() && min_seconds > 0.0 && min_seconds <= 3600.0) {
+        return Err(XaiError::Config(format!(
+            "--min-seconds must be a number of seconds in (0, 3600] (got {min_seconds})"
+        )));
+    }
+    // `all` leaves out what cannot run on this model: Grad-CAM without a conv layer (it has
+    // nothing to map), exact Shapley beyond its coalition limit.
     let has_conv = fx.last_conv_layer().is_some();
+    let exact_ok = fx.features() <= xai_core::agnostic::shapley::MAX_EXACT_GROUPS;
     let all: Vec<String> = registry::METHODS
         .iter()
         .filter(|m| has_conv || !m.needs.conv_layer)
+        .filter(|m| exact_ok || m.name != "shapley_exact")
         .map(|m| m.name.to_string())
         .collect();
     let methods = if methods.iter().any(|m| m == "all") {

@@ -83,8 +83,19 @@ pub struct ExplainReport {
     pub outputs: Vec<Vec<f64>>,
     /// The explained class per input.
     pub targets: Vec<usize>,
-    /// One entry per method.
+    /// One entry per method that ran.
     pub results: Vec<ExplainResult>,
+    /// The requested methods that could not run on this model, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A requested method that does not apply to the model.
+#[derive(Clone, Debug, Serialize)]
+pub struct Skipped {
+    /// Canonical name.
+    pub method: String,
+    /// Why it did not run.
+    pub reason: String,
 }
 
 fn parse_err(path: &Path, message: impl Into<String>) -> XaiError {
@@ -293,6 +304,14 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
         .map(|m| registry::lookup(m))
         .collect::<Result<Vec<_>>>()?;
     let fx = Fixture::load(&options.model)?;
+    // An unusable --out fails before any computation; the report appears whole at the end.
+    let staging = crate::output::Staging::begin(&options.out)?;
+    if fx.architecture_only() && options.weights.is_none() {
+        return Err(parse_err(
+            &options.model,
+            "is an architecture (`weight_shape`, no weights): give its weights with --weights",
+        ));
+    }
     if fx.layers.is_empty() || fx.input_shape.is_empty() {
         return Err(parse_err(
             &options.model,
@@ -365,12 +384,21 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     };
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut results = Vec::new();
+    let mut skipped = Vec::new();
     for m in methods {
-        if m.needs.conv_layer && (conv.is_none() || !image) {
-            eprintln!(
-                "xai explain: {} skipped: it needs image inputs and a conv layer",
-                m.name
-            );
+        let why = if m.needs.conv_layer && (conv.is_none() || !image) {
+            Some("it needs image inputs [C, H, W] and a conv layer")
+        } else if m.name == "shapley_exact" && f > ag::shapley::MAX_EXACT_GROUPS {
+            Some("exact Shapley enumerates 2^F coalitions: at most 24 features")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            eprintln!("xai explain: {} skipped: {why}", m.name);
+            skipped.push(Skipped {
+                method: m.name.to_string(),
+                reason: why.to_string(),
+            });
             continue;
         }
         let config = MethodConfig::for_problem(m, options.seed, &problem)?.with_progress(progress);
@@ -382,6 +410,16 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
             completeness_delta: e.completeness_delta,
         });
     }
+    if results.is_empty() {
+        let what: Vec<String> = skipped
+            .iter()
+            .map(|s| format!("{} ({})", s.method, s.reason))
+            .collect();
+        return Err(XaiError::Config(format!(
+            "no method could run on this model: {}",
+            what.join("; ")
+        )));
+    }
     let report = ExplainReport {
         options: options.clone(),
         input_shape: fx.input_shape.clone(),
@@ -389,8 +427,10 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
         outputs: outputs.chunks(k).map(|c| c.to_vec()).collect(),
         targets,
         results,
+        skipped,
     };
-    write(&report, &options.out)?;
+    write(&report, staging.path())?;
+    staging.finish()?;
     Ok(report)
 }
 
@@ -529,6 +569,14 @@ fn write(report: &ExplainReport, out: &Path) -> Result<()> {
         report.inputs.len(),
         report.input_shape
     );
+    for s in &report.skipped {
+        let _ = writeln!(
+            h,
+            "<p>{} was skipped: {}.</p>",
+            esc(&s.method),
+            esc(&s.reason)
+        );
+    }
     for (i, input) in report.inputs.iter().enumerate() {
         let _ = writeln!(
             h,

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod fixture_check;
 pub mod influence_bench;
 pub mod metrics_bench;
+pub mod output;
 pub mod registry;
 pub mod sanity_bench;
 

@@ -275,16 +275,16 @@ fn burnpack_weights_plus_an_architecture_reproduce_the_fixture() {
                 .fold(0.0, f64::max);
             assert!(e < 1e-5 * scale, "{e}");
         }
-        // Without the weights the architecture alone is a zero model: all attributions zero.
-        let zero = run(&options(
+        // Without the weights the architecture alone would be a zero model: refused.
+        let e = run(&options(
             arch.clone(),
             vec![],
             fx.targets.clone(),
             &[method],
             dir.join("out"),
         ))
-        .unwrap();
-        assert!(zero.results[0].values.iter().flatten().all(|v| *v == 0.0));
+        .unwrap_err();
+        assert!(e.to_string().contains("--weights"), "{e}");
     }
     // The tabular weights do not fit the image architecture; garbage is not a burnpack file.
     export(
@@ -322,5 +322,89 @@ fn burnpack_weights_plus_an_architecture_reproduce_the_fixture() {
         !err.contains("panicked") && err.trim().lines().count() == 1,
         "{err}"
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Mistakes that used to give a silent wrong answer or a half-written folder: an architecture
+/// without weights, a method that cannot apply, someone else's folder as `--out`; a rerun
+/// leaves no stale file, and nothing appears at `--out` when a run fails.
+#[test]
+fn explain_refuses_silent_wrong_answers_and_owns_its_output() {
+    use xai::explain::export;
+    let dir = scratch("owned");
+    let (weights, arch) = (dir.join("w.bpk"), dir.join("arch.json"));
+    export(&fixture("tabular_mlp.json"), &weights, &arch).unwrap();
+    // An architecture-only file without --weights would explain an all-zero model.
+    let out = dir.join("out");
+    let e = run(&options(
+        arch.clone(),
+        vec![],
+        None,
+        &["saliency"],
+        out.clone(),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("--weights"), "{e}");
+    assert!(!out.exists(), "a failed run writes nothing at --out");
+    // Grad-CAM on an MLP: skipped with its reason; nothing left to run is an error.
+    let model = fixture("tabular_mlp.json");
+    let e = run(&options(
+        model.clone(),
+        vec![],
+        None,
+        &["grad_cam"],
+        out.clone(),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("grad_cam") && e.contains("conv layer"), "{e}");
+    assert!(!out.exists());
+    let r = run(&options(
+        model.clone(),
+        vec![],
+        None,
+        &["grad_cam", "saliency"],
+        out.clone(),
+    ))
+    .unwrap();
+    assert_eq!(r.results.len(), 1);
+    assert_eq!(r.skipped.len(), 1);
+    assert_eq!(r.skipped[0].method, "grad_cam");
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    assert!(json.contains("\"skipped\"") && json.contains("conv layer"));
+    // A rerun into the same folder replaces the report: no file of the first run survives.
+    std::fs::write(out.join("img").join("stale.png"), b"old").ok();
+    std::fs::create_dir_all(out.join("img")).unwrap();
+    std::fs::write(out.join("img").join("stale.png"), b"old").unwrap();
+    run(&options(
+        model.clone(),
+        vec![],
+        None,
+        &["saliency"],
+        out.clone(),
+    ))
+    .unwrap();
+    assert!(!out.join("img").join("stale.png").exists());
+    assert!(out.join("index.html").is_file());
+    // A folder of someone else's files is never replaced.
+    let theirs = dir.join("theirs");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::write(theirs.join("thesis.tex"), "precious").unwrap();
+    let e = run(&options(model, vec![], None, &["saliency"], theirs.clone()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not written by xai"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("thesis.tex")).unwrap(),
+        "precious"
+    );
+    // No staging folder is left behind by any of the runs above.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("xai-staging"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -234,8 +234,11 @@ fn patches() -> Result<FeatureGroups> {
     )
 }
 
-/// Run the demo end to end and write the report into `options.out`.
+/// Run the demo end to end and write the report into `options.out` (whole or not at all, see
+/// [`crate::output`]).
 pub fn run(options: &DemoOptions) -> Result<DemoResults> {
+    // Refuse an unusable --out before training, not after.
+    let staging = crate::output::Staging::begin(&options.out)?;
     let data = data::generate(options.seed, options.train_images, 200);
     eprintln!(
         "xai demo: {} training images (watermark on 90% of class 1), training a CNN on flex…",
@@ -353,7 +356,8 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
             ),
         ],
     };
-    report::write(&results, &options.out)?;
+    report::write(&results, staging.path())?;
+    staging.finish()?;
     Ok(results)
 }
 

@@ -36,6 +36,12 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
     match action {
         Action::Check { file, device, json } => {
             let counts = check(&Fixture::load(&file)?, &device, json)?;
+            if counts.passed + counts.failed == 0 {
+                anyhow::bail!(
+                    "nothing was checked: {} holds no reference value this build can compute",
+                    file.display()
+                );
+            }
             Ok(counts.failed == 0)
         }
         Action::Export {

@@ -1,0 +1,155 @@
+//! Report folders written as a whole or not at all.
+//!
+//! A report is written into a hidden staging folder beside `--out` (`.NAME.xai-staging-PID`),
+//! created before any computation, so an unwritable destination fails at once. Only when every
+//! file is written does the staging folder take the place of `--out`: a killed or failed run
+//! leaves the previous report (or nothing), never a complete-looking partial one, and a rerun
+//! leaves no stale images behind. A folder that holds files not written by xai is never
+//! replaced: every report carries a marker file, and an existing `--out` without it is refused.
+
+use std::path::{Path, PathBuf};
+
+use xai_core::{Result, XaiError};
+
+/// The file that marks a folder as an xai report (safe to replace).
+pub const MARKER: &str = ".xai-report";
+
+/// A report being written (see the module docs).
+#[derive(Debug)]
+pub struct Staging {
+    target: PathBuf,
+    dir: PathBuf,
+    done: bool,
+}
+
+impl Staging {
+    /// Check that `out` may be (re)placed and create the staging folder beside it.
+    pub fn begin(out: &Path) -> Result<Staging> {
+        let name = out
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+            .ok_or_else(|| {
+                XaiError::Config(format!(
+                    "--out {} must name a folder (not `.`, `..` or a root)",
+                    out.display()
+                ))
+            })?;
+        if out.exists() {
+            if !out.is_dir() {
+                return Err(XaiError::Config(format!(
+                    "--out {} exists and is not a folder",
+                    out.display()
+                )));
+            }
+            let empty = std::fs::read_dir(out)
+                .map_err(|e| io(out, e))?
+                .next()
+                .is_none();
+            if !empty && !out.join(MARKER).is_file() {
+                return Err(XaiError::Config(format!(
+                    "--out {} holds files not written by xai; choose another folder or empty it",
+                    out.display()
+                )));
+            }
+        }
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+        let dir = parent.join(format!(".{name}.xai-staging-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        }
+        std::fs::create_dir(&dir).map_err(|e| io(&dir, e))?;
+        std::fs::write(
+            dir.join(MARKER),
+            "written by xai; the folder is replaced on a rerun\n",
+        )
+        .map_err(|e| io(&dir, e))?;
+        Ok(Staging {
+            target: out.to_path_buf(),
+            dir,
+            done: false,
+        })
+    }
+
+    /// Where the report's files go until [`finish`](Self::finish).
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Put the written report in place of `--out` (replacing an earlier report there).
+    pub fn finish(mut self) -> Result<()> {
+        let out = self.target.clone();
+        if out.exists() {
+            // Move the old report aside first, so a failure in between leaves one of the two.
+            let old = self.dir.with_extension("old");
+            std::fs::rename(&out, &old).map_err(|e| io(&out, e))?;
+            std::fs::rename(&self.dir, &out).map_err(|e| io(&out, e))?;
+            std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+        } else {
+            std::fs::rename(&self.dir, &out).map_err(|e| io(&out, e))?;
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    /// A report that was not finished is removed.
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn io(path: &Path, e: std::io::Error) -> XaiError {
+    XaiError::Config(format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("xai-output-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_report_appears_whole_and_replaces_only_reports() {
+        let root = scratch("whole");
+        let out = root.join("report");
+        let s = Staging::begin(&out).unwrap();
+        std::fs::write(s.path().join("a.txt"), "1").unwrap();
+        assert!(!out.exists(), "nothing at --out before the end");
+        s.finish().unwrap();
+        assert!(out.join("a.txt").is_file() && out.join(MARKER).is_file());
+        // A rerun replaces it and leaves no stale file.
+        let s = Staging::begin(&out).unwrap();
+        std::fs::write(s.path().join("b.txt"), "2").unwrap();
+        s.finish().unwrap();
+        assert!(out.join("b.txt").is_file() && !out.join("a.txt").exists());
+        // An unfinished run leaves the old report and no staging folder.
+        let s = Staging::begin(&out).unwrap();
+        let staging = s.path().to_path_buf();
+        std::fs::write(staging.join("c.txt"), "3").unwrap();
+        drop(s);
+        assert!(!staging.exists() && out.join("b.txt").is_file());
+        // Someone else's folder is refused, so is a file.
+        let theirs = root.join("theirs");
+        std::fs::create_dir_all(&theirs).unwrap();
+        std::fs::write(theirs.join("notes.txt"), "mine").unwrap();
+        let e = Staging::begin(&theirs).unwrap_err().to_string();
+        assert!(e.contains("not written by xai"), "{e}");
+        std::fs::write(root.join("file"), "x").unwrap();
+        assert!(Staging::begin(&root.join("file")).is_err());
+        assert!(Staging::begin(Path::new("..")).is_err());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
