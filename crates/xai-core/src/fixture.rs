@@ -493,6 +493,130 @@ impl Fixture {
         }
     }
 
+    /// Follow `input_shape` through the layers and check that every layer fits what reaches
+    /// it (channels, features, kernel sizes, strides, bias lengths, activation sizes), so a
+    /// model that does not fit is one error naming the layer before anything runs.
+    pub fn check_shapes(&self) -> Result<()> {
+        /// Activations larger than this (elements per input) are refused, not allocated.
+        const MAX_ELEMENTS: usize = 1 << 28;
+        let err = |i: usize, l: &LayerSpec, msg: String| {
+            XaiError::Config(format!("{}: layer {i} ({}): {msg}", self.name, l.kind()))
+        };
+        if self.input_shape.is_empty() || self.input_shape.contains(&0) {
+            return Err(XaiError::Config(format!(
+                "{}: input_shape {:?} needs positive sizes",
+                self.name, self.input_shape
+            )));
+        }
+        let window = |n: usize, k: usize, s: usize, p: usize| -> Option<usize> {
+            let full = n.checked_add(p.checked_mul(2)?)?;
+            (k > 0 && s > 0 && full >= k).then(|| (full - k) / s + 1)
+        };
+        let mut shape = self.input_shape.clone();
+        for (i, l) in self.layers.iter().enumerate() {
+            shape = match (l, shape.as_slice()) {
+                (LayerSpec::Linear { weight, bias }, &[f]) => {
+                    let (out, inp) = match weight.shape.as_slice() {
+                        &[o, i] => (o, i),
+                        s => return Err(err(i, l, format!("weight {s:?} is not [out, in]"))),
+                    };
+                    if inp != f {
+                        return Err(err(i, l, format!("takes {inp} features, gets {f}")));
+                    }
+                    if bias.data.len() != out {
+                        return Err(err(
+                            i,
+                            l,
+                            format!("bias has {} values, needs {out}", bias.data.len()),
+                        ));
+                    }
+                    vec![out]
+                }
+                (
+                    LayerSpec::Conv2d {
+                        weight,
+                        bias,
+                        stride,
+                        padding,
+                    },
+                    &[c, h, w],
+                ) => {
+                    let [co, ci, kh, kw] = match weight.shape.as_slice() {
+                        &[a, b, c, d] => [a, b, c, d],
+                        s => {
+                            return Err(err(
+                                i,
+                                l,
+                                format!("weight {s:?} is not [out, in, kh, kw]"),
+                            ));
+                        }
+                    };
+                    if ci != c {
+                        return Err(err(i, l, format!("takes {ci} channels, gets {c}")));
+                    }
+                    if bias.data.len() != co {
+                        return Err(err(
+                            i,
+                            l,
+                            format!("bias has {} values, needs {co}", bias.data.len()),
+                        ));
+                    }
+                    match (
+                        window(h, kh, stride[0], padding[0]),
+                        window(w, kw, stride[1], padding[1]),
+                    ) {
+                        (Some(oh), Some(ow)) => vec![co, oh, ow],
+                        _ => {
+                            return Err(err(
+                                i,
+                                l,
+                                format!(
+                                    "kernel {kh}×{kw}, stride {stride:?}, padding {padding:?} do not fit a {h}×{w} input"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                (
+                    LayerSpec::MaxPool2d { kernel, stride }
+                    | LayerSpec::AvgPool2d { kernel, stride },
+                    &[c, h, w],
+                ) => match (
+                    window(h, kernel[0], stride[0], 0),
+                    window(w, kernel[1], stride[1], 0),
+                ) {
+                    (Some(oh), Some(ow)) => vec![c, oh, ow],
+                    _ => {
+                        return Err(err(
+                            i,
+                            l,
+                            format!(
+                                "kernel {kernel:?}, stride {stride:?} do not fit a {h}×{w} input"
+                            ),
+                        ));
+                    }
+                },
+                (LayerSpec::Flatten, &[c, h, w]) => vec![c * h * w],
+                (LayerSpec::Relu | LayerSpec::Tanh | LayerSpec::Sigmoid, s) => s.to_vec(),
+                (_, s) => {
+                    return Err(err(
+                        i,
+                        l,
+                        format!("cannot take an activation of shape {s:?}"),
+                    ));
+                }
+            };
+            if shape
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .is_none_or(|n| n > MAX_ELEMENTS)
+            {
+                return Err(err(i, l, format!("its output {shape:?} is too large")));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the file gives only the architecture: a layer with `weight_shape` and no
     /// `weight` (its parameters are zeros until weights are loaded).
     pub fn architecture_only(&self) -> bool {
@@ -507,6 +631,7 @@ impl Fixture {
 
     /// Build the model on `device` with parameters in `dtype`.
     pub fn model(&self, device: &Device, dtype: DType) -> Result<FixtureModel> {
+        self.check_shapes()?;
         let mut layers = Vec::with_capacity(self.layers.len());
         for spec in &self.layers {
             layers.push(match spec {

@@ -498,3 +498,33 @@ fn relu_softplus_surrogate_is_smooth_and_exact() {
     assert!(max_abs(&hv(&smooth)) > 1e-4, "the surrogate has curvature");
     assert!(g.with_relu_softplus(0.0).is_err());
 }
+
+/// A forward that panics inside burn during capture (three input channels for a two-channel
+/// conv) is a typed error; the user's model (BatchNorm statistics included) keeps working, and
+/// a later capture with the right input succeeds.
+#[test]
+fn a_forward_that_panics_during_capture_is_an_error_and_the_model_is_restored() {
+    let dev = Device::flex();
+    let model = common::Cnn::new(&dev);
+    let good = common::randn([2, 2, 8, 8], 3, &dev);
+    let before = model.forward(good.clone()).into_data();
+    let wrong = common::randn([2, 3, 8, 8], 4, &dev);
+    let e = CapturedGraph::capture(&model, wrong, |m, x| m.forward(x)).unwrap_err();
+    assert!(matches!(e, xai_core::XaiError::Capture(_)), "{e:?}");
+    assert!(!e.to_string().contains('\n'), "{e}");
+    // The model still runs on its own device and gives the same outputs.
+    let after = model.forward(good.clone()).into_data();
+    assert_eq!(before, after);
+    let g = CapturedGraph::capture(&model, good.clone(), |m, x| m.forward(x)).unwrap();
+    let replay = g
+        .eval(&[DynTensor::from_tensor(good)], &dev, Precision::F64)
+        .unwrap()
+        .remove(0)
+        .into_tensor::<2>()
+        .unwrap();
+    let (a, b) = (
+        xai_core::tensor_to_vec_f64(replay).unwrap(),
+        before.convert::<f64>().try_to_vec::<f64>().unwrap(),
+    );
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5));
+}

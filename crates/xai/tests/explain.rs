@@ -408,3 +408,36 @@ fn explain_refuses_silent_wrong_answers_and_owns_its_output() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// From the command line, a model that does not fit its input (a conv expecting two channels
+/// on three) is exit status 2 and one line naming the layer, not a panic inside burn.
+#[test]
+fn a_model_that_does_not_fit_is_one_line_and_exit_2() {
+    let dir = scratch("nofit");
+    let model = serde_json::json!({
+        "input_shape": [3, 6, 6],
+        "model": [
+            {"type": "conv2d", "weight_shape": [4, 2, 3, 3], "stride": [1, 1], "padding": [0, 0]},
+            {"type": "flatten"},
+            {"type": "linear", "weight_shape": [2, 64]}
+        ],
+        "inputs": vec![vec![vec![vec![0.5; 6]; 6]; 3]; 1]
+    });
+    std::fs::write(dir.join("m.json"), model.to_string()).unwrap();
+    std::fs::write(dir.join("w.bpk"), b"unused").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
+        .args(["explain", "--methods", "saliency", "--model"])
+        .arg(dir.join("m.json"))
+        .arg("--weights")
+        .arg(dir.join("w.bpk"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("layer 0") && err.contains("channels"), "{err}");
+    assert!(!dir.join("out").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -38,6 +38,16 @@ pub struct Node {
     pub(crate) op: OperationIr,
 }
 
+/// The first line of a panic's message.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    text.lines().next().unwrap_or_default().trim().to_string()
+}
+
 impl Node {
     /// The node's (first) output tensor; an op without outputs is an error naming the node.
     pub(crate) fn output(&self) -> Result<TensorIr> {
@@ -179,7 +189,17 @@ impl CapturedGraph {
             .into_iter()
             .next()
             .unwrap_or_else(Device::flex);
-        let result = Self::capture_on_scope(model, body);
+        // A forward that panics (a burn shape assertion on a wrong input, say) becomes an error,
+        // and the model is restored either way.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Self::capture_on_scope(model, body)
+        }))
+        .unwrap_or_else(|payload| {
+            Err(XaiError::Capture(format!(
+                "the model's forward failed on this input: {}",
+                panic_message(payload.as_ref())
+            )))
+        });
         let _ = model.clone().map(&mut Restore(snap.0.into_iter(), home));
         result
     }

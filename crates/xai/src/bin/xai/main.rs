@@ -87,13 +87,37 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     }
 }
 
+/// Where the last panic happened, kept by the panic hook for the one-line report in `main`.
+static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
+    let cli = Cli::parse();
+    // Panics the library turns into errors (a user's forward failing during capture) must not
+    // print; any other panic is reported below in one line, with its location.
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = info
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+    }));
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(true)) => ExitCode::SUCCESS,
+        Ok(Ok(false)) => ExitCode::FAILURE,
+        Ok(Err(e)) => {
+            eprintln!(
+                "error: {}",
+                e.to_string().lines().next().unwrap_or_default()
+            );
             ExitCode::from(2)
+        }
+        Err(_) => {
+            let last = LAST_PANIC.lock().map(|s| s.clone()).unwrap_or_default();
+            eprintln!("error: internal error (a bug in xai, please report it): {last}");
+            ExitCode::from(101)
         }
     }
 }
