@@ -401,7 +401,20 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
             });
             continue;
         }
-        let config = MethodConfig::for_problem(m, options.seed, &problem)?.with_progress(progress);
+        let mut config =
+            MethodConfig::for_problem(m, options.seed, &problem)?.with_progress(progress);
+        // Perturbation methods on images move patches of pixels (at most 8 × 8 of them), not
+        // single pixels: thousands of pixels would take thousands of coalitions or forwards.
+        if let &[c, h, w] = fx.input_shape.as_slice() {
+            let patches = || ag::FeatureGroups::image_patches([c, h, w], h.max(w).div_ceil(8));
+            match &mut config {
+                MethodConfig::KernelShap(k) if k.groups.is_none() => k.groups = Some(patches()?),
+                MethodConfig::FeatureAblation(a) if a.groups.is_none() => {
+                    a.groups = Some(patches()?)
+                }
+                _ => {}
+            }
+        }
         let e = registry::run(&config, &problem)?;
         results.push(ExplainResult {
             method: e.method.to_string(),

@@ -441,3 +441,45 @@ fn a_model_that_does_not_fit_is_one_line_and_exit_2() {
     assert!(!dir.join("out").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// On images the perturbation methods move patches (at most 8 × 8 of them): a 16 × 16 image
+/// gets 2 × 2 patches, so every pixel of a patch has the patch's value.
+#[test]
+fn perturbation_methods_on_images_move_patches() {
+    let dir = scratch("patches");
+    let w: Vec<f64> = (0..2 * 256)
+        .map(|k| ((k * 37 % 17) as f64 - 8.0) / 40.0)
+        .collect();
+    let model = serde_json::json!({
+        "input_shape": [1, 16, 16],
+        "model": [
+            {"type": "flatten"},
+            {"type": "linear", "weight": w.chunks(256).collect::<Vec<_>>(), "bias": [0.0, 0.1]}
+        ],
+        "inputs": [vec![(0..16).map(|i| vec![(i as f64) / 16.0; 16]).collect::<Vec<_>>()]]
+    });
+    std::fs::write(dir.join("m.json"), model.to_string()).unwrap();
+    let r = run(&options(
+        dir.join("m.json"),
+        vec![],
+        Some(vec![1]),
+        &["kernel_shap", "feature_ablation"],
+        dir.join("out"),
+    ))
+    .unwrap();
+    for m in &r.results {
+        let v = &m.values[0];
+        for y in 0..16 {
+            for x in 0..16 {
+                let corner = v[(y / 2 * 2) * 16 + x / 2 * 2];
+                assert!(
+                    (v[y * 16 + x] - corner).abs() < 1e-9,
+                    "{} at ({y}, {x})",
+                    m.method
+                );
+            }
+        }
+        assert!(v.iter().any(|a| a.abs() > 1e-6), "{}", m.method);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

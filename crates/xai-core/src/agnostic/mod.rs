@@ -195,6 +195,32 @@ impl FeatureGroups {
         }
     }
 
+    /// Square patches of `patch × patch` pixels of an image `[C, H, W]`, each spanning every
+    /// channel (row-major patch order; patches at the right and bottom edges may be smaller).
+    ///
+    /// ```
+    /// use xai_core::agnostic::FeatureGroups;
+    /// let g = FeatureGroups::image_patches([3, 4, 6], 2).unwrap();
+    /// assert_eq!(g.count(), 2 * 3);
+    /// assert_eq!(g.of(0), g.of(4 * 6)); // pixel (0, 0) in channels 0 and 1
+    /// assert_eq!(g.of(5), 2); // column 5 of row 0 is in the third patch
+    /// ```
+    pub fn image_patches([c, h, w]: [usize; 3], patch: usize) -> Result<Self> {
+        if patch == 0 || c == 0 || h == 0 || w == 0 {
+            return Err(XaiError::Config(format!(
+                "image patches need a positive patch size and image shape (got {patch}, [{c}, {h}, {w}])"
+            )));
+        }
+        let across = w.div_ceil(patch);
+        let group = (0..c * h * w)
+            .map(|k| {
+                let (y, x) = ((k / w) % h, k % w);
+                (y / patch) * across + x / patch
+            })
+            .collect();
+        Self::from_mask(group)
+    }
+
     /// From a group id per feature; ids must cover `0..G` with every group non-empty.
     pub fn from_mask(group: Vec<usize>) -> Result<Self> {
         let count = group.iter().max().map_or(0, |m| m + 1);
