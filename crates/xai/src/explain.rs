@@ -105,32 +105,62 @@ fn parse_err(path: &Path, message: impl Into<String>) -> XaiError {
     }
 }
 
-/// Rows of a CSV file: numbers separated by commas, `#` comments and a non-numeric header skipped.
+/// Rows of a CSV file read with the `csv` crate: the delimiter is the one of `,`, `;` and tab
+/// that the first row uses most; quoted numbers are numbers; `#` lines are comments; a first row
+/// in which no field is a number is a header. Any other field that is not a number is an error
+/// naming its line and column (a typo in the first row is not taken for a header).
 pub fn read_csv(path: &Path, features: usize) -> Result<Vec<f64>> {
     let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    let delimiter = [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|&d| first.bytes().filter(|&b| b == d).count())
+        .unwrap_or(b',');
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .comment(Some(b'#'))
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+    let mut rows = 0usize;
+    for record in reader.records() {
+        let record = record.map_err(|e| parse_err(path, e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
             continue;
         }
-        let cells: std::result::Result<Vec<f64>, _> =
-            line.split(',').map(|c| c.trim().parse::<f64>()).collect();
-        match cells {
-            Ok(v) if v.len() == features => out.extend(v),
-            Ok(v) => {
-                return Err(parse_err(
-                    path,
-                    format!(
-                        "line {}: {} values, the model takes {features}",
-                        i + 1,
-                        v.len()
-                    ),
-                ));
-            }
-            Err(_) if out.is_empty() && i == 0 => continue, // a header
-            Err(e) => return Err(parse_err(path, format!("line {}: {e}", i + 1))),
+        let cells: Vec<std::result::Result<f64, _>> =
+            record.iter().map(|c| c.parse::<f64>()).collect();
+        if rows == 0 && out.is_empty() && cells.iter().all(|c| c.is_err()) {
+            continue; // a header
         }
+        if let Some(col) = cells.iter().position(|c| c.is_err()) {
+            return Err(parse_err(
+                path,
+                format!(
+                    "line {line}, column {}: `{}` is not a number",
+                    col + 1,
+                    record.get(col).unwrap_or_default()
+                ),
+            ));
+        }
+        if cells.len() != features {
+            return Err(parse_err(
+                path,
+                format!(
+                    "line {line}: {} values, the model takes {features}",
+                    cells.len()
+                ),
+            ));
+        }
+        out.extend(cells.into_iter().flatten());
+        rows += 1;
     }
     if out.is_empty() {
         return Err(XaiError::EmptyBatch(format!(

@@ -483,3 +483,39 @@ fn perturbation_methods_on_images_move_patches() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// CSV: `;` and tab delimiters, quoted numbers, a header by name; a typo in the first data row
+/// is an error naming it, not a header that silently drops the row.
+#[test]
+fn csv_delimiters_headers_and_typos() {
+    use xai::explain::read_csv;
+    let dir = scratch("csv");
+    let cases = [
+        ("comma.csv", "a,b,c\n1,2,3\n4,5,6\n"),
+        ("semicolon.csv", "1;2;3\n4;5;6\n"),
+        ("tab.csv", "# exported\n1\t2\t3\n4\t5\t6\n"),
+        (
+            "quoted.csv",
+            "\"x\",\"y\",\"z\"\n\"1\",\"2\",3\n4,\"5\",6\n",
+        ),
+    ];
+    for (name, text) in cases {
+        std::fs::write(dir.join(name), text).unwrap();
+        assert_eq!(
+            read_csv(&dir.join(name), 3).unwrap(),
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "{name}"
+        );
+    }
+    std::fs::write(dir.join("typo.csv"), "1,2,x3\n4,5,6\n").unwrap();
+    let e = read_csv(&dir.join("typo.csv"), 3).unwrap_err().to_string();
+    assert!(e.contains("line 1, column 3") && e.contains("x3"), "{e}");
+    std::fs::write(dir.join("header_only.csv"), "a,b,c\n").unwrap();
+    assert!(read_csv(&dir.join("header_only.csv"), 3).is_err());
+    std::fs::write(dir.join("ragged.csv"), "1,2,3\n4,5\n").unwrap();
+    let e = read_csv(&dir.join("ragged.csv"), 3)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2") && e.contains("2 values"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
