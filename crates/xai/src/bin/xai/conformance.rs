@@ -11,8 +11,8 @@ pub struct Args {
     /// Folder holding fixture files (default: the copies embedded in the binary).
     #[arg(long)]
     fixtures: Option<PathBuf>,
-    /// Device: flex or wgpu.
-    #[arg(long, default_value = "flex")]
+    /// Device: flex, or wgpu / wgpu-cpu / cuda when this build has that feature.
+    #[arg(long, default_value = "flex", value_parser = crate::device_name)]
     device: String,
 }
 

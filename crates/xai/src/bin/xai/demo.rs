@@ -13,8 +13,8 @@ pub struct Args {
     /// Training epochs.
     #[arg(long, default_value_t = 8)]
     epochs: usize,
-    /// Device for the explanations: flex, wgpu, wgpu-cpu or cuda (training runs on flex).
-    #[arg(long, default_value = "flex")]
+    /// Device: flex, or wgpu / wgpu-cpu / cuda when this build has that feature (training runs on flex).
+    #[arg(long, default_value = "flex", value_parser = crate::device_name)]
     device: String,
     /// Also print the summary as JSON on stdout.
     #[arg(long)]

@@ -23,8 +23,8 @@ pub struct Args {
     /// Output folder.
     #[arg(long, default_value = "xai-explain")]
     out: PathBuf,
-    /// Device: flex, wgpu, wgpu-cpu or cuda.
-    #[arg(long, default_value = "flex")]
+    /// Device: flex, or wgpu / wgpu-cpu / cuda when this build has that feature.
+    #[arg(long, default_value = "flex", value_parser = crate::device_name)]
     device: String,
     /// Seed of the stochastic methods.
     #[arg(long, default_value_t = 0)]

@@ -11,8 +11,8 @@ pub enum Action {
     Check {
         /// A fixture JSON file.
         file: PathBuf,
-        /// Device: flex or wgpu.
-        #[arg(long, default_value = "flex")]
+        /// Device: flex, or wgpu / wgpu-cpu / cuda when this build has that feature.
+        #[arg(long, default_value = "flex", value_parser = crate::device_name)]
         device: String,
         /// Print one JSON object instead of lines.
         #[arg(long)]

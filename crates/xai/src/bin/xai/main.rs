@@ -68,6 +68,22 @@ enum Command {
     Bench(bench::Args),
 }
 
+/// A `--device` value this build can run (clap reports any other as a usage error, exit 2).
+fn device_name(name: &str) -> Result<String, String> {
+    let mut known = xai_core::available_devices();
+    if known.contains(&"wgpu") {
+        known.push("wgpu-cpu");
+    }
+    if known.contains(&name) {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "this build has the devices {} (wgpu and cuda are cargo features)",
+            known.join(", ")
+        ))
+    }
+}
+
 /// Runs the command; `Ok(false)` means it ran but found failures (exit code 1).
 fn run(cli: Cli) -> anyhow::Result<bool> {
     let command = match cli.command {

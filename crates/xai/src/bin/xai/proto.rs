@@ -18,8 +18,8 @@ pub enum Action {
         /// Output folder.
         #[arg(long, default_value = "xai-proto")]
         out: PathBuf,
-        /// Device: flex, wgpu, wgpu-cpu or cuda.
-        #[arg(long, default_value = "flex")]
+        /// Device: flex, or wgpu / wgpu-cpu / cuda when this build has that feature.
+        #[arg(long, default_value = "flex", value_parser = crate::device_name)]
         device: String,
         /// Quick run: smaller data and fewer epochs (smoke tests; figures are not the benchmark's).
         #[arg(long)]
