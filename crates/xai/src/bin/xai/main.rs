@@ -107,7 +107,16 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
 static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors are one line too (help and version print as usual).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            return ExitCode::from(2);
+        }
+    };
     // Panics the library turns into errors (a user's forward failing during capture) must not
     // print; any other panic is reported below in one line, with its location.
     std::panic::set_hook(Box::new(|info| {
