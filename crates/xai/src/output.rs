@@ -1,6 +1,6 @@
 //! Report folders written as a whole or not at all.
 //!
-//! A report is written into a hidden staging folder beside `--out` (`.NAME.xai-staging-PID`),
+//! A report is written into a hidden staging folder beside `--out` (`.NAME.xai-staging-PID-N`),
 //! created before any computation, so an unwritable destination fails at once. Only when every
 //! file is written does the staging folder take the place of `--out`: a killed or failed run
 //! leaves the previous report (or nothing), never a complete-looking partial one, and a rerun
@@ -58,7 +58,11 @@ impl Staging {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
-        let dir = parent.join(format!(".{name}.xai-staging-{}", std::process::id()));
+        // Unique per process and per call: concurrent runs, in one process or several, each
+        // write their own folder, and the last to finish wins whole.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = parent.join(format!(".{name}.xai-staging-{}-{call}", std::process::id()));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
         }
@@ -80,14 +84,20 @@ impl Staging {
         &self.dir
     }
 
-    /// Put the written report in place of `--out` (replacing an earlier report there).
+    /// Put the written report in place of `--out` (replacing an earlier report there). A run
+    /// that loses a race with another one finishing into the same `--out` fails with an error;
+    /// `--out` then holds the other run's report, whole.
     pub fn finish(mut self) -> Result<()> {
         let out = self.target.clone();
         if out.exists() {
             // Move the old report aside first, so a failure in between leaves one of the two.
             let old = self.dir.with_extension("old");
             std::fs::rename(&out, &old).map_err(|e| io(&out, e))?;
-            std::fs::rename(&self.dir, &out).map_err(|e| io(&out, e))?;
+            if let Err(e) = std::fs::rename(&self.dir, &out) {
+                // Another run finished in between: keep its report, drop the old one.
+                let _ = std::fs::remove_dir_all(&old);
+                return Err(io(&out, e));
+            }
             std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
         } else {
             std::fs::rename(&self.dir, &out).map_err(|e| io(&out, e))?;
@@ -150,6 +160,37 @@ mod tests {
         std::fs::write(root.join("file"), "x").unwrap();
         assert!(Staging::begin(&root.join("file")).is_err());
         assert!(Staging::begin(Path::new("..")).is_err());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn concurrent_runs_into_one_folder_never_mix() {
+        let root = scratch("race");
+        let out = root.join("report");
+        for _ in 0..5 {
+            std::thread::scope(|s| {
+                for k in 0..6 {
+                    let out = out.clone();
+                    s.spawn(move || {
+                        // A run may fail when it loses the race; it never mixes.
+                        if let Ok(st) = Staging::begin(&out) {
+                            for f in ["a.txt", "b.txt", "c.txt"] {
+                                std::fs::write(st.path().join(f), k.to_string()).unwrap();
+                            }
+                            let _ = st.finish();
+                        }
+                    });
+                }
+            });
+            let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+            assert!(read("a.txt") == read("b.txt") && read("b.txt") == read("c.txt"));
+        }
+        let stray: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name() != "report")
+            .collect();
+        assert!(stray.is_empty(), "{stray:?}");
         let _ = std::fs::remove_dir_all(&root);
     }
 }
