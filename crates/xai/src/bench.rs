@@ -60,7 +60,7 @@ fn peak_rss_mib() -> Option<f64> {
 pub const MAX_STEPS: usize = 100_000;
 
 /// Benchmark several methods on several devices (`methods` may be `["all"]`, every method the
-/// model supports); the settings are checked before anything runs.
+/// model supports).
 pub fn bench_table(
     fx: &Fixture,
     methods: &[String],
@@ -68,24 +68,12 @@ pub fn bench_table(
     devices: &[String],
     min_seconds: f64,
 ) -> Result<Vec<BenchResult>> {
-    if steps == 0 || steps > MAX_STEPS {
-        return Err(XaiError::Config(format!(
-            "--steps must be between 1 and {MAX_STEPS} (got {steps})"
-        )));
-    }
-    if !(min_seconds.is_finite() && min_seconds > 0.0 && min_seconds <= 3600.0) {
-        return Err(XaiError::Config(format!(
-            "--min-seconds must be a number of seconds in (0, 3600] (got {min_seconds})"
-        )));
-    }
-    // `all` leaves out what cannot run on this model: Grad-CAM without a conv layer (it has
-    // nothing to map), exact Shapley beyond its coalition limit.
-    let has_conv = fx.last_conv_layer().is_some();
-    let exact_ok = fx.features() <= xai_core::agnostic::shapley::MAX_EXACT_GROUPS;
+    // `all` leaves out what cannot run on this model (Grad-CAM without a conv layer, exact
+    // Shapley beyond its coalition limit).
+    let conv = fx.last_conv_layer();
     let all: Vec<String> = registry::METHODS
         .iter()
-        .filter(|m| has_conv || !m.needs.conv_layer)
-        .filter(|m| exact_ok || m.name != "shapley_exact")
+        .filter(|m| m.unavailable(&fx.input_shape, conv.as_deref()).is_none())
         .map(|m| m.name.to_string())
         .collect();
     let methods = if methods.iter().any(|m| m == "all") {
@@ -153,6 +141,16 @@ pub fn bench(
     device_name: &str,
     min_seconds: f64,
 ) -> Result<BenchResult> {
+    if steps == 0 || steps > MAX_STEPS {
+        return Err(XaiError::Config(format!(
+            "--steps must be between 1 and {MAX_STEPS} (got {steps})"
+        )));
+    }
+    if !(min_seconds.is_finite() && min_seconds > 0.0 && min_seconds <= 3600.0) {
+        return Err(XaiError::Config(format!(
+            "--min-seconds must be a number of seconds in (0, 3600] (got {min_seconds})"
+        )));
+    }
     let device: Device = xai_core::parse_device(device_name)?;
     let model = fx.model(&device, DType::F32)?;
     let ex = Explainable::new(

@@ -396,7 +396,6 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     )
     .with_precision(precision);
     let zeros = Tensor::<2>::zeros([n, f], (&device, dt));
-    let image = fx.input_shape.len() == 3;
     let conv = fx.last_conv_layer();
     let black_box = ex.black_box(&[f], dt)?;
     let references = References::PerInput(vec![0.0; n * f]);
@@ -416,18 +415,11 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     let mut results = Vec::new();
     let mut skipped = Vec::new();
     for m in methods {
-        let why = if m.needs.conv_layer && (conv.is_none() || !image) {
-            Some("it needs image inputs [C, H, W] and a conv layer")
-        } else if m.name == "shapley_exact" && f > ag::shapley::MAX_EXACT_GROUPS {
-            Some("exact Shapley enumerates 2^F coalitions: at most 24 features")
-        } else {
-            None
-        };
-        if let Some(why) = why {
+        if let Some(why) = m.unavailable(&fx.input_shape, conv.as_deref()) {
             eprintln!("xai explain: {} skipped: {why}", m.name);
             skipped.push(Skipped {
                 method: m.name.to_string(),
-                reason: why.to_string(),
+                reason: why,
             });
             continue;
         }

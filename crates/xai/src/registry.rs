@@ -38,6 +38,8 @@ pub struct Needs {
     pub conv_layer: bool,
     /// Draws random numbers (reproducible from the run's seed).
     pub seeded: bool,
+    /// The most input features (or feature groups) it can take, if bounded.
+    pub max_features: Option<usize>,
 }
 
 /// One registered method.
@@ -62,6 +64,7 @@ const GRAD: Needs = Needs {
     baseline: false,
     conv_layer: false,
     seeded: false,
+    max_features: None,
 };
 
 /// What a perturbation method needs: forward passes and references.
@@ -70,6 +73,7 @@ const AGNOSTIC: Needs = Needs {
     baseline: true,
     conv_layer: false,
     seeded: false,
+    max_features: None,
 };
 
 /// Every method, in the order reports list them.
@@ -166,9 +170,12 @@ pub const METHODS: &[MethodInfo] = &[
     MethodInfo {
         name: "shapley_exact",
         aliases: &["exact_shapley"],
-        summary: "Shapley values by enumerating every coalition (Shapley, 1953; at most 20 features or groups)",
+        summary: "Shapley values by enumerating every coalition (Shapley, 1953)",
         default_config: |_| MethodConfig::ShapleyExact(ag::RunOptions::default()),
-        needs: AGNOSTIC,
+        needs: Needs {
+            max_features: Some(ag::shapley::MAX_EXACT_GROUPS),
+            ..AGNOSTIC
+        },
     },
     MethodInfo {
         name: "occlusion",
@@ -195,10 +202,8 @@ pub const METHODS: &[MethodInfo] = &[
             })
         },
         needs: Needs {
-            gradients: false,
-            baseline: true,
-            conv_layer: false,
             seeded: true,
+            ..AGNOSTIC
         },
     },
     MethodInfo {
@@ -212,13 +217,29 @@ pub const METHODS: &[MethodInfo] = &[
             })
         },
         needs: Needs {
-            gradients: false,
             baseline: false,
-            conv_layer: false,
             seeded: true,
+            ..AGNOSTIC
         },
     },
 ];
+
+impl MethodInfo {
+    /// Why the method cannot run on a model with per-sample inputs of `input_shape` whose last
+    /// conv layer is `conv_layer`; `None` when it can.
+    pub fn unavailable(&self, input_shape: &[usize], conv_layer: Option<&str>) -> Option<String> {
+        if self.needs.conv_layer && (conv_layer.is_none() || input_shape.len() != 3) {
+            return Some("it needs image inputs [C, H, W] and a conv layer".into());
+        }
+        let features: usize = input_shape.iter().product();
+        match self.needs.max_features {
+            Some(max) if features > max => Some(format!(
+                "it takes at most {max} features (or feature groups), the model has {features}"
+            )),
+            _ => None,
+        }
+    }
+}
 
 /// The method named `name` (canonical or alias); an unknown name is an error listing them all.
 pub fn lookup(name: &str) -> Result<&'static MethodInfo> {
@@ -393,15 +414,8 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
     let ex = p.explainable;
     let features: usize = p.input_shape.iter().product();
     let host = |t: Tensor<D>| xai_core::tensor_to_vec_f64(t);
-    // explicit classes need no forward pass; anything else is resolved on the outputs
-    let classes = || -> Result<Vec<usize>> {
-        match p.target {
-            Target::Classes(c) if c.len() == p.x.dims()[0] => Ok(c.clone()),
-            t => t.classes(&ex.forward(p.x)?)?.ok_or_else(|| {
-                XaiError::Config("saliency needs class targets, not a custom target".into())
-            }),
-        }
-    };
+    // explicit classes need no forward pass; predicted ones take one
+    let classes = || ex.classes(p.x, p.target);
     let settings = serde_json::to_value(config).unwrap_or_default();
     let mut delta = None;
     let values = match config {
@@ -488,6 +502,27 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_say_why_they_cannot_run_on_a_model() {
+        let (cam, exact, ig) = (
+            lookup("grad_cam").unwrap(),
+            lookup("shapley_exact").unwrap(),
+            lookup("ig").unwrap(),
+        );
+        assert!(cam.unavailable(&[6], None).unwrap().contains("conv layer"));
+        assert!(cam.unavailable(&[1, 8, 8], None).is_some());
+        assert_eq!(cam.unavailable(&[1, 8, 8], Some("layers.0")), None);
+        let max = ag::shapley::MAX_EXACT_GROUPS;
+        assert_eq!(exact.unavailable(&[max], None), None);
+        assert!(
+            exact
+                .unavailable(&[max + 1], None)
+                .unwrap()
+                .contains(&max.to_string())
+        );
+        assert_eq!(ig.unavailable(&[1, 28, 28], None), None);
+    }
 
     #[test]
     fn every_entry_builds_a_config_of_its_own_name_and_names_are_unique() {

@@ -159,23 +159,15 @@ pub fn deeplift_with<const D: usize>(
         let rows = xai_core::tensor_to_vec(x.clone())?;
         let refs = xai_core::tensor_to_vec(reference.clone())?;
         let pass = plan.deeplift(&rows, &refs, &classes)?;
-        let m = Tensor::<1>::from_data(
-            burn::tensor::TensorData::new(pass.multipliers, [rows.len()]),
-            (&x.device(), x.dtype()),
-        )
-        .reshape(x.dims());
-        let attr = diff * m;
+        let attr = diff * super::shaped_like(pass.multipliers, x);
         // Completeness from the outputs of the same two passes.
-        let a = xai_core::tensor_to_vec_f64(attr.clone())?;
-        let (n, c) = (classes.len(), pass.outputs.len() / classes.len().max(1));
-        let per = a.len() / n.max(1);
-        let delta = (0..n)
-            .map(|i| {
-                let k = i * c + classes[i];
-                let s: f64 = a[i * per..(i + 1) * per].iter().sum();
-                s - (f64::from(pass.outputs[k]) - f64::from(pass.reference_outputs[k]))
-            })
-            .collect();
+        let widen = |v: &[f32]| v.iter().map(|&o| f64::from(o)).collect::<Vec<_>>();
+        let delta = completeness_of(
+            &xai_core::tensor_to_vec_f64(attr.clone())?,
+            &widen(&pass.outputs),
+            &widen(&pass.reference_outputs),
+            &classes,
+        );
         return Ok((attr, delta));
     }
     let (seed, _) = ex.seed(x, target)?;
@@ -236,13 +228,19 @@ pub(crate) fn completeness<const D: usize>(
     let fx = xai_core::tensor_to_vec_f64(ex.forward(x)?)?;
     let fr = xai_core::tensor_to_vec_f64(ex.forward(reference)?)?;
     let a = xai_core::tensor_to_vec_f64(attr.clone())?;
+    Ok(completeness_of(&a, &fx, &fr, classes))
+}
+
+/// `Σ attribution − (f_c(x) − f_c(ref))` per sample, from the attribution rows and the outputs
+/// `[N, C]` at the inputs and the references.
+fn completeness_of(attr: &[f64], fx: &[f64], fr: &[f64], classes: &[usize]) -> Vec<f64> {
     let n = classes.len();
     let c = fx.len() / n.max(1);
-    let per = a.len() / n.max(1);
-    Ok((0..n)
+    let per = attr.len() / n.max(1);
+    (0..n)
         .map(|i| {
-            let s: f64 = a[i * per..(i + 1) * per].iter().sum();
+            let s: f64 = attr[i * per..(i + 1) * per].iter().sum();
             s - (fx[i * c + classes[i]] - fr[i * c + classes[i]])
         })
-        .collect())
+        .collect()
 }

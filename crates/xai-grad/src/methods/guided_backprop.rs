@@ -28,7 +28,7 @@
 
 use std::sync::Arc;
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 
 use xai_core::{Result, Target};
 
@@ -82,12 +82,7 @@ fn modified<const D: usize>(
     if let Some(plan) = ex.host_plan_at(x.dims(), x.dtype(), None, host_rule)? {
         let classes = ex.classes(x, target)?;
         let rows = xai_core::tensor_to_vec(x.clone())?;
-        let grads = plan.class_grads(&rows, &classes)?;
-        let t = Tensor::<1>::from_data(
-            TensorData::new(grads, [rows.len()]),
-            (&x.device(), x.dtype()),
-        );
-        return Ok(t.reshape(x.dims()));
+        return Ok(super::shaped_like(plan.class_grads(&rows, &classes)?, x));
     }
     let (seed, _) = ex.seed(x, target)?;
     let g = ex.graph(x)?;

@@ -392,12 +392,7 @@ pub fn lrp<const D: usize>(
     {
         let classes = ex.classes(x, target)?;
         let rows = xai_core::tensor_to_vec(x.clone())?;
-        let r = lrp_plan.relevance(&rows, &classes)?;
-        let t = Tensor::<1>::from_data(
-            burn::tensor::TensorData::new(r, [rows.len()]),
-            (&x.device(), x.dtype()),
-        );
-        return Ok(t.reshape(x.dims()));
+        return Ok(super::shaped_like(lrp_plan.relevance(&rows, &classes)?, x));
     }
     let (seed, _) = ex.seed(x, target)?;
     let captured = ex.graph(x)?;

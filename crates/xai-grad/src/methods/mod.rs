@@ -261,6 +261,12 @@ impl<const D: usize> xai_core::agnostic::BlackBox for ForwardModel<'_, D> {
     }
 }
 
+/// Host values (one per element of `x`, row-major) as a tensor of `x`'s shape, device and dtype:
+/// how every host-kernel result comes back.
+pub(crate) fn shaped_like<const D: usize>(values: Vec<f32>, x: &Tensor<D>) -> Tensor<D> {
+    Tensor::<D>::from_data(TensorData::new(values, x.dims()), (&x.device(), x.dtype()))
+}
+
 /// A reference (baseline) for `x`: same shape, finite. `what` names it in the error.
 pub(crate) fn check_reference<const D: usize>(
     x: &Tensor<D>,
@@ -322,12 +328,7 @@ fn gradients_with<const D: usize>(
 ) -> Result<Tensor<D>> {
     if let Some(plan) = plan {
         let rows = xai_core::tensor_to_vec(x.clone())?;
-        let grads = plan.class_grads(&rows, classes)?;
-        let t = Tensor::<1>::from_data(
-            burn::tensor::TensorData::new(grads, [rows.len()]),
-            (&x.device(), x.dtype()),
-        );
-        return Ok(t.reshape(x.dims()));
+        return Ok(shaped_like(plan.class_grads(&rows, classes)?, x));
     }
     let ad = device.clone().autodiff();
     let xa = x

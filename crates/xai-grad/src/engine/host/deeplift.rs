@@ -32,27 +32,21 @@ impl HostPlan {
         reference: &[f32],
         classes: &[usize],
     ) -> Result<DeepLiftPass> {
-        let p = self.row_len();
-        if x.len() != classes.len() * p || reference.len() != x.len() {
+        self.check_rows(x, classes)?;
+        if reference.len() != x.len() {
             return Err(XaiError::shape(
-                "host kernel input and reference",
-                format!("{} rows of {p} each", classes.len()),
-                &[x.len(), reference.len()],
+                "host kernel reference",
+                format!("{} values, as the input", x.len()),
+                &[reference.len()],
             ));
         }
-        self.check_classes(classes)?;
+        let p = self.row_len();
         let parts = self.batched(x, |r, xb, sc| {
             let b = r.len();
             let mut aux = sc.aux.take().unwrap_or_default();
             self.run_forward(reference[r.start * p..r.end * p].to_vec(), b, &mut aux);
             self.run_forward(xb, b, sc);
-            let mut seed = std::mem::take(&mut sc.cots[self.output]);
-            seed.clear();
-            seed.resize(b * self.classes, 0.0);
-            for (i, &c) in classes[r.clone()].iter().enumerate() {
-                seed[i * self.classes + c] = 1.0;
-            }
-            sc.cots[self.output] = seed;
+            sc.cots[self.output] = self.one_hot_seed(&classes[r.clone()], sc);
             sc.live[self.output] = true;
             for (si, step) in self.steps.iter().enumerate().rev() {
                 match step {

@@ -68,21 +68,7 @@ impl<'p> LrpPlan<'p> {
     /// Compile the relevance pass of `plan` under `rules`; `None` when a step has no host rule.
     pub fn new(plan: &'p HostPlan, rules: HostLrpRules) -> Option<LrpPlan<'p>> {
         let steps = &plan.steps;
-        let readers = |slot: usize| {
-            steps
-                .iter()
-                .filter(|s| match s {
-                    Step::Add { a, b, .. } => *a == slot || *b == slot,
-                    Step::Conv { x, .. }
-                    | Step::MaxPool { x, .. }
-                    | Step::AvgPool { x, .. }
-                    | Step::Relu { x, .. }
-                    | Step::Dense { x, .. }
-                    | Step::Affine { x, .. }
-                    | Step::Act { x, .. } => *x == slot,
-                })
-                .count()
-        };
+        let readers = |slot: usize| steps.iter().filter(|s| s.reads(slot)).count();
         let mut per_step = Vec::with_capacity(steps.len());
         let mut weighted = 0usize;
         let mut closes_dense = vec![false; steps.len()];
@@ -192,24 +178,11 @@ impl<'p> LrpPlan<'p> {
     /// `x` (row-major, [`HostPlan::row_len`] values each).
     pub fn relevance(&self, x: &[f32], classes: &[usize]) -> Result<Vec<f32>> {
         let plan = self.plan;
-        if x.len() != classes.len() * plan.row_len() {
-            return Err(XaiError::shape(
-                "host kernel input",
-                format!("{} rows of {}", classes.len(), plan.row_len()),
-                &[x.len()],
-            ));
-        }
-        plan.check_classes(classes)?;
+        plan.check_rows(x, classes)?;
         let parts = plan.batched(x, |r, xb, sc| {
             let b = r.len();
             plan.run_forward(xb, b, sc);
-            let mut seed = std::mem::take(&mut sc.cots[plan.output]);
-            seed.clear();
-            seed.resize(b * plan.classes, 0.0);
-            for (i, &c) in classes[r.clone()].iter().enumerate() {
-                seed[i * plan.classes + c] = 1.0;
-            }
-            sc.cots[plan.output] = seed;
+            sc.cots[plan.output] = plan.one_hot_seed(&classes[r.clone()], sc);
             sc.live[plan.output] = true;
             let mut aux = sc.aux.take().unwrap_or_default();
             for (si, step) in plan.steps.iter().enumerate().rev() {
@@ -235,10 +208,7 @@ impl<'p> LrpPlan<'p> {
         match &self.per_step[si] {
             Relevance::Route => plan.backward(step, si, b, sc),
             Relevance::Pass | Relevance::Bias => {
-                let x = match step {
-                    Step::Relu { x, .. } | Step::Act { x, .. } | Step::Affine { x, .. } => *x,
-                    _ => return,
-                };
+                let Some(x) = step.input() else { return };
                 sc.live[out] = false;
                 let r = std::mem::take(&mut sc.cots[out]);
                 HostPlan::add_into(sc, x, r.iter().copied());
@@ -250,10 +220,7 @@ impl<'p> LrpPlan<'p> {
                 bias,
                 branches,
             } => {
-                let x = match step {
-                    Step::Conv { x, .. } | Step::Dense { x, .. } => *x,
-                    _ => return,
-                };
+                let Some(x) = step.input() else { return };
                 sc.live[out] = false;
                 let r = std::mem::take(&mut sc.cots[out]);
                 let n = plan.sizes.len();

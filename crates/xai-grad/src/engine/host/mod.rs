@@ -294,6 +294,28 @@ impl Step {
             | Step::Add { out, .. } => *out,
         }
     }
+
+    /// The slot a one-input step reads (`None` for a residual add).
+    fn input(&self) -> Option<usize> {
+        match self {
+            Step::Conv { x, .. }
+            | Step::MaxPool { x, .. }
+            | Step::AvgPool { x, .. }
+            | Step::Relu { x, .. }
+            | Step::Dense { x, .. }
+            | Step::Affine { x, .. }
+            | Step::Act { x, .. } => Some(*x),
+            Step::Add { .. } => None,
+        }
+    }
+
+    /// Whether the step reads `slot`.
+    fn reads(&self, slot: usize) -> bool {
+        match self {
+            Step::Add { a, b, .. } => *a == slot || *b == slot,
+            _ => self.input() == Some(slot),
+        }
+    }
 }
 
 /// What the reverse pass does at a ReLU.

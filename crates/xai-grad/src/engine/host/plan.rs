@@ -85,8 +85,8 @@ impl HostPlan {
         }
     }
 
-    /// `∂ (Σ_r out[r, classes[r]]) / ∂ start` for the rows of `x` (row-major, [`row_len`](Self::row_len) values each).
-    pub fn class_grads(&self, x: &[f32], classes: &[usize]) -> Result<Vec<f32>> {
+    /// One row of `x` per class, and classes within the outputs.
+    pub(super) fn check_rows(&self, x: &[f32], classes: &[usize]) -> Result<()> {
         let p = self.row_len();
         if x.len() != classes.len() * p {
             return Err(XaiError::shape(
@@ -95,7 +95,24 @@ impl HostPlan {
                 &[x.len()],
             ));
         }
-        self.check_classes(classes)?;
+        self.check_classes(classes)
+    }
+
+    /// The backward seed of a sub-batch: one-hot rows at `classes`, in the scratch's buffer.
+    pub(super) fn one_hot_seed(&self, classes: &[usize], sc: &mut Scratch) -> Vec<f32> {
+        let mut seed = std::mem::take(&mut sc.cots[self.output]);
+        seed.clear();
+        seed.resize(classes.len() * self.classes, 0.0);
+        for (r, &c) in classes.iter().enumerate() {
+            seed[r * self.classes + c] = 1.0;
+        }
+        seed
+    }
+
+    /// `∂ (Σ_r out[r, classes[r]]) / ∂ start` for the rows of `x` (row-major, [`row_len`](Self::row_len) values each).
+    pub fn class_grads(&self, x: &[f32], classes: &[usize]) -> Result<Vec<f32>> {
+        self.check_rows(x, classes)?;
+        let p = self.row_len();
         let parts = self.split_rows(
             classes.len(),
             |range| vec![0.0f32; range.len() * p],
@@ -229,13 +246,7 @@ impl HostPlan {
     pub(super) fn grads_batch(&self, x: Vec<f32>, classes: &[usize], sc: &mut Scratch) -> Vec<f32> {
         let b = classes.len();
         self.run_forward(x, b, sc);
-        // Seed: one-hot rows at the target classes.
-        let mut seed = std::mem::take(&mut sc.cots[self.output]);
-        seed.clear();
-        seed.resize(b * self.classes, 0.0);
-        for (r, &c) in classes.iter().enumerate() {
-            seed[r * self.classes + c] = 1.0;
-        }
+        let seed = self.one_hot_seed(classes, sc);
         self.run_backward(self.output, seed, b, sc)
     }
 
@@ -369,14 +380,7 @@ impl HostPlan {
     ) -> Result<(Vec<f32>, Vec<f32>)> {
         let slot = self.node_slot(node)?;
         let per = self.sizes[slot];
-        if x.len() != classes.len() * self.row_len() {
-            return Err(XaiError::shape(
-                "host kernel input",
-                format!("{} rows of {}", classes.len(), self.row_len()),
-                &[x.len()],
-            ));
-        }
-        self.check_classes(classes)?;
+        self.check_rows(x, classes)?;
         // Steps up to the one that writes the node do not need their backward pass.
         let from_step = self
             .steps
@@ -388,12 +392,7 @@ impl HostPlan {
             self.run_forward(xb, b, sc);
             let values = sc.vals[slot].clone();
             sc.cots[slot].clear();
-            let mut seed = std::mem::take(&mut sc.cots[self.output]);
-            seed.clear();
-            seed.resize(b * self.classes, 0.0);
-            for (i, &c) in classes[r.clone()].iter().enumerate() {
-                seed[i * self.classes + c] = 1.0;
-            }
+            let seed = self.one_hot_seed(&classes[r.clone()], sc);
             let at_input = self.run_backward_from(self.output, seed, b, sc, from_step);
             if slot == self.input {
                 return (values, at_input);

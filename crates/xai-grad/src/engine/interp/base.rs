@@ -18,9 +18,7 @@ impl Interp<'_> {
                 } else {
                     None
                 };
-                self.put(&$d.out, y);
-                self.put_tan(&$d.out, t);
-                Ok(())
+                self.emit(&$d.out, y, t)
             }};
         }
         match b {
@@ -68,9 +66,7 @@ impl Interp<'_> {
                 } else {
                     None
                 };
-                self.put(&d.out, y);
-                self.put_tan(&d.out, t);
-                Ok(())
+                self.emit(&d.out, y, t)
             }
             O::SliceAssign(d) => self.linear2((&d.tensor, &d.value, &d.out), |x, v| {
                 B::float_slice_assign(x, &d.ranges, v)
@@ -90,9 +86,7 @@ impl Interp<'_> {
                 } else {
                     None
                 };
-                self.put(&d.out, y);
-                self.put_tan(&d.out, t);
-                Ok(())
+                self.emit(&d.out, y, t)
             }
             O::Zeros(d) => {
                 self.put(
@@ -239,8 +233,6 @@ impl Interp<'_> {
         } else {
             None
         };
-        self.put(out, y);
-        self.put_tan(out, t);
-        Ok(())
+        self.emit(out, y, t)
     }
 }

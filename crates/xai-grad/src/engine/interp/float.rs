@@ -21,9 +21,7 @@ impl Interp<'_> {
         } else {
             None
         };
-        self.put(out, y);
-        self.put_tan(out, t);
-        Ok(())
+        self.emit(out, y, t)
     }
 
     /// A binary op `y = f(a, b)` with partial tangent rules `da(ta, a, b, y)` and
@@ -52,9 +50,7 @@ impl Interp<'_> {
         } else {
             None
         };
-        self.put(out, y);
-        self.put_tan(out, t);
-        Ok(())
+        self.emit(out, y, t)
     }
 
     /// `y = x^p`, `dy = p·x^(p−1)·dx` (float and integer exponents alike).

@@ -230,6 +230,13 @@ impl<'g> Interp<'g> {
         }
     }
 
+    /// Store an op's output value and its tangent (if any).
+    fn emit(&mut self, out: &TensorIr, y: T, t: Option<T>) -> Result<()> {
+        self.put(out, y);
+        self.put_tan(out, t);
+        Ok(())
+    }
+
     /// Set a value before running single nodes with [`Interp::exec`].
     pub(crate) fn seed(&mut self, id: TensorId, v: Val) {
         self.vals.insert(id, v);

@@ -65,9 +65,7 @@ impl Interp<'_> {
                 } else {
                     None
                 };
-                self.put(&d.out, y);
-                self.put_tan(&d.out, t);
-                Ok(())
+                self.emit(&d.out, y, t)
             }
             M::LayerNorm(d) => {
                 let eps = scalar_f64(&d.epsilon);
@@ -114,9 +112,7 @@ impl Interp<'_> {
                 } else {
                     None
                 };
-                self.put(&d.out, y);
-                self.put_tan(&d.out, t);
-                Ok(())
+                self.emit(&d.out, y, t)
             }
             M::Embedding(d) => {
                 let (w, idx) = (self.f(&d.weights)?, self.i(&d.indices)?);
@@ -126,9 +122,7 @@ impl Interp<'_> {
                 } else {
                     None
                 };
-                self.put(&d.out, y);
-                self.put_tan(&d.out, t);
-                Ok(())
+                self.emit(&d.out, y, t)
             }
             M::AvgPool2d(d) => self.linear_map(&d.x, &d.out, |x| {
                 B::avg_pool2d(
@@ -229,9 +223,7 @@ impl Interp<'_> {
         } else {
             None
         };
-        self.put(out, y);
-        self.put_tan(out, t);
-        Ok(())
+        self.emit(out, y, t)
     }
 
     /// An op linear in its input (pooling, interpolation): the tangent takes the same map.
@@ -254,8 +246,7 @@ impl Interp<'_> {
         } else {
             None
         };
-        self.put(out, y);
-        self.put_tan(out, t);
+        self.emit(out, y, t)?;
         if let Some(oi) = out_indices {
             self.vals.insert(oi.id, Val::I(indices));
         }

@@ -153,8 +153,7 @@ impl Interp<'_> {
                 } else {
                     None
                 };
-                self.put(&d.out, y);
-                self.put_tan(&d.out, t);
+                self.emit(&d.out, y, t)?;
             }
             N::Max(d) | N::Min(d) => {
                 let max = matches!(n, N::Max(_));
@@ -177,8 +176,7 @@ impl Interp<'_> {
                 } else {
                     None
                 };
-                self.put(&d.out, B::float_reshape(y, shape_of(&d.out)));
-                self.put_tan(&d.out, t);
+                self.emit(&d.out, B::float_reshape(y, shape_of(&d.out)), t)?;
             }
             N::Clamp(d) => {
                 let (lo, hi) = (scalar_f64(&d.min), scalar_f64(&d.max));

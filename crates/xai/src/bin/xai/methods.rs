@@ -15,18 +15,21 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     }
     for m in methods {
         let mut needs = vec![if m.needs.gradients {
-            "gradients"
+            "gradients".to_string()
         } else {
-            "forward passes"
+            "forward passes".to_string()
         }];
-        if m.needs.baseline {
-            needs.push("baseline");
+        for (needed, what) in [
+            (m.needs.baseline, "baseline"),
+            (m.needs.conv_layer, "conv layer"),
+            (m.needs.seeded, "seed"),
+        ] {
+            if needed {
+                needs.push(what.to_string());
+            }
         }
-        if m.needs.conv_layer {
-            needs.push("conv layer");
-        }
-        if m.needs.seeded {
-            needs.push("seed");
+        if let Some(max) = m.needs.max_features {
+            needs.push(format!("at most {max} features"));
         }
         let aliases = if m.aliases.is_empty() {
             String::new()
