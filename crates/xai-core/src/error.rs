@@ -88,4 +88,21 @@ impl XaiError {
             got: got.to_vec(),
         }
     }
+
+    /// An I/O error on `path`, for `map_err`: `std::fs::write(&p, t).map_err(XaiError::io(&p))`.
+    pub fn io(path: &std::path::Path) -> impl Fn(std::io::Error) -> XaiError + '_ {
+        move |source| XaiError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// Any other failure while writing `path` (image encoding, drawing, serialisation), reported
+    /// as an I/O error on that path.
+    pub fn writing(path: &std::path::Path, e: impl std::fmt::Display) -> XaiError {
+        XaiError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        }
+    }
 }

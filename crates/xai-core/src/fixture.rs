@@ -269,10 +269,7 @@ impl Fixture {
     /// Read and parse a fixture file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| XaiError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(XaiError::io(path))?;
         Self::parse(&text, &path.display().to_string())
     }
 

@@ -13,6 +13,8 @@
 //!   TRAK-style random projection, and FastIF's kNN candidate filter.
 //! * Evaluation ([`eval`]): leave-one-out retraining, the linear datamodeling score, mislabel
 //!   detection.
+//! * Sharding ([`partition`]): scores computed by separate processes over slices of the
+//!   training set and merged.
 //!
 //! ## Sign convention (read this once)
 //!
@@ -36,6 +38,7 @@ pub mod eval;
 pub mod fixture;
 pub mod influence;
 pub mod objective;
+pub mod partition;
 pub mod solvers;
 
 pub use influence::{Influence, Ranked};

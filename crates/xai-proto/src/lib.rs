@@ -3,13 +3,12 @@
 //! synthetic benchmarks whose ground truth is known exactly.
 //!
 //! Every model is an ordinary burn module trained with burn's autodiff on any device (flex by
-//! default, wgpu behind the `wgpu` feature); every benchmark is generated deterministically
-//! from a seed and reports its figures as serde values.
+//! default, wgpu behind the `wgpu` feature); every data set is generated deterministically
+//! from a seed. The benchmarks that train and judge these models live in `xai-bench`.
 
 #![warn(missing_docs)]
 
 pub mod backbone;
-pub mod bench;
 pub mod cbm;
 pub mod data;
 pub mod knn;

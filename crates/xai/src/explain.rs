@@ -18,7 +18,7 @@ use burn::tensor::{DType, Tensor};
 use image::{Rgb, RgbImage};
 use serde::Serialize;
 
-use crate::demo::report::{esc, io, other};
+use crate::demo::report::esc;
 use crate::registry::{self, MethodConfig, Problem};
 use xai_core::agnostic::{self as ag, References};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec, tensor_from_f64};
@@ -110,7 +110,7 @@ fn parse_err(path: &Path, message: impl Into<String>) -> XaiError {
 /// in which no field is a number is a header. Any other field that is not a number is an error
 /// naming its line and column (a typo in the first row is not taken for a header).
 pub fn read_csv(path: &Path, features: usize) -> Result<Vec<f64>> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let text = std::fs::read_to_string(path).map_err(XaiError::io(path))?;
     let first = text
         .lines()
         .map(str::trim)
@@ -176,7 +176,7 @@ pub fn read_csv(path: &Path, features: usize) -> Result<Vec<f64>> {
 /// Hand-written: the format is a 10-byte preamble and a Python-dict header; a crate for it would
 /// bring ndarray along.
 pub fn read_npy(path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
+    let bytes = std::fs::read(path).map_err(XaiError::io(path))?;
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(parse_err(path, "not an NPY file"));
     }
@@ -255,7 +255,7 @@ pub fn read_png(path: &Path, shape: &[usize]) -> Result<Vec<f64>> {
             shape,
         ));
     };
-    let img = image::open(path).map_err(|e| other(path, e))?;
+    let img = image::open(path).map_err(|e| XaiError::writing(path, e))?;
     if (img.height() as usize, img.width() as usize) != (h, w) {
         return Err(parse_err(
             path,
@@ -513,7 +513,7 @@ pub fn export(fixture: &Path, weights: &Path, architecture: &Path) -> Result<()>
     if fx.layers.is_empty() {
         return Err(parse_err(fixture, "has no `model` layers to export"));
     }
-    let text = std::fs::read_to_string(fixture).map_err(io(fixture))?;
+    let text = std::fs::read_to_string(fixture).map_err(XaiError::io(fixture))?;
     let raw: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| parse_err(fixture, e.to_string()))?;
     let layers: Vec<serde_json::Value> = fx
@@ -551,9 +551,9 @@ pub fn export(fixture: &Path, weights: &Path, architecture: &Path) -> Result<()>
     })?;
     std::fs::write(
         architecture,
-        serde_json::to_string_pretty(&arch).map_err(|e| other(architecture, e))?,
+        serde_json::to_string_pretty(&arch).map_err(|e| XaiError::writing(architecture, e))?,
     )
-    .map_err(io(architecture))
+    .map_err(XaiError::io(architecture))
 }
 
 fn one_line(s: &str) -> String {
@@ -589,10 +589,11 @@ fn heat(input: &[f64], values: &[f64], shape: &[usize]) -> RgbImage {
 
 fn write(report: &ExplainReport, out: &Path) -> Result<()> {
     let img_dir = out.join("img");
-    std::fs::create_dir_all(&img_dir).map_err(io(&img_dir))?;
+    std::fs::create_dir_all(&img_dir).map_err(XaiError::io(&img_dir))?;
     let json_path = out.join("results.json");
-    let json = serde_json::to_string_pretty(report).map_err(|e| other(&json_path, e))?;
-    std::fs::write(&json_path, json).map_err(io(&json_path))?;
+    let json =
+        serde_json::to_string_pretty(report).map_err(|e| XaiError::writing(&json_path, e))?;
+    std::fs::write(&json_path, json).map_err(XaiError::io(&json_path))?;
     let image = report.input_shape.len() == 3 && matches!(report.input_shape[0], 1 | 3);
     let mut h = String::from(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>xai explain</title><style>body{font-family:system-ui,sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}table{border-collapse:collapse;margin:1em 0}img{image-rendering:pixelated;width:128px}</style></head><body>\n",
@@ -624,7 +625,7 @@ fn write(report: &ExplainReport, out: &Path) -> Result<()> {
                 let p = img_dir.join(format!("{}_{i}.png", r.method));
                 heat(input, &r.values[i], &report.input_shape)
                     .save(&p)
-                    .map_err(|e| other(&p, e))?;
+                    .map_err(|e| XaiError::writing(&p, e))?;
                 let _ = write!(
                     h,
                     "<td>{}<br><img src=\"img/{}_{i}.png\" alt=\"{} of input {i}\"></td>",
@@ -662,5 +663,5 @@ fn write(report: &ExplainReport, out: &Path) -> Result<()> {
     }
     h.push_str("</body></html>\n");
     let index = out.join("index.html");
-    std::fs::write(&index, h).map_err(io(&index))
+    std::fs::write(&index, h).map_err(XaiError::io(&index))
 }

@@ -1,18 +1,15 @@
 //! # xai
 //!
-//! Interpretability for burn models. This facade re-exports the workspace crates and holds the
-//! logic behind the `xai` program (fixture checking, the demo).
+//! Interpretability for burn models. This facade re-exports the workspace crates and holds what
+//! the `xai` program (crate `xai-cli`) does for a user: the method registry, `explain`, the demo
+//! report, fixture checks and atomic report output. Benchmark harnesses live in `xai-bench`.
 #![warn(missing_docs)]
 
-pub mod bench;
 pub mod demo;
 pub mod explain;
 pub mod fixture_check;
-pub mod influence_bench;
-pub mod metrics_bench;
 pub mod output;
 pub mod registry;
-pub mod sanity_bench;
 
 pub use xai_core as core;
 pub use xai_grad as grad;

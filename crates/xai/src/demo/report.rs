@@ -14,22 +14,6 @@ use xai_core::{Result, XaiError};
 /// Pixels per image pixel in the overlays.
 const ZOOM: u32 = 8;
 
-/// Wrap an I/O error with its path.
-pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> XaiError + '_ {
-    move |source| XaiError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// Any error while writing `path` (image encoding, SVG drawing, JSON) as an I/O error.
-pub(crate) fn other(path: &Path, e: impl std::fmt::Display) -> XaiError {
-    XaiError::Io {
-        path: path.display().to_string(),
-        source: std::io::Error::other(e.to_string()),
-    }
-}
-
 /// The input in grey, the attribution on top: red positive, blue negative, opacity ∝ |φ|/max|φ|.
 pub fn overlay(pixels: &[f32], values: Option<&[f64]>) -> RgbImage {
     let side = SIDE as u32;
@@ -63,7 +47,7 @@ pub fn overlay(pixels: &[f32], values: Option<&[f64]>) -> RgbImage {
 fn share_chart(results: &DemoResults, path: &Path) -> Result<()> {
     let n = results.methods.len();
     let root = SVGBackend::new(path, (760, 80 + 34 * n as u32)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| other(path, e))?;
+    root.fill(&WHITE).map_err(|e| XaiError::writing(path, e))?;
     // Horizontal bars: one segment per method on the y axis, share on the x axis.
     let mut chart = ChartBuilder::on(&root)
         .caption(
@@ -74,7 +58,7 @@ fn share_chart(results: &DemoResults, path: &Path) -> Result<()> {
         .x_label_area_size(35)
         .y_label_area_size(170)
         .build_cartesian_2d(0f64..1f64, (0..n).into_segmented())
-        .map_err(|e| other(path, e))?;
+        .map_err(|e| XaiError::writing(path, e))?;
     let names: Vec<String> = results.methods.iter().map(|m| m.method.clone()).collect();
     chart
         .configure_mesh()
@@ -88,7 +72,7 @@ fn share_chart(results: &DemoResults, path: &Path) -> Result<()> {
         })
         .x_desc("share of total |attribution|")
         .draw()
-        .map_err(|e| other(path, e))?;
+        .map_err(|e| XaiError::writing(path, e))?;
     let marked = RGBColor(220, 50, 40);
     let clean = RGBColor(60, 110, 200);
     chart
@@ -101,7 +85,7 @@ fn share_chart(results: &DemoResults, path: &Path) -> Result<()> {
                 marked.filled(),
             )
         }))
-        .map_err(|e| other(path, e))?
+        .map_err(|e| XaiError::writing(path, e))?
         .label("watermarked images")
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], marked.filled()));
     chart
@@ -114,7 +98,7 @@ fn share_chart(results: &DemoResults, path: &Path) -> Result<()> {
                 clean.filled(),
             )
         }))
-        .map_err(|e| other(path, e))?
+        .map_err(|e| XaiError::writing(path, e))?
         .label("clean images")
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], clean.filled()));
     let area = results.watermark_area_share;
@@ -123,7 +107,7 @@ fn share_chart(results: &DemoResults, path: &Path) -> Result<()> {
             [(area, SegmentValue::Exact(0)), (area, SegmentValue::Last)],
             BLACK.stroke_width(2),
         ))
-        .map_err(|e| other(path, e))?
+        .map_err(|e| XaiError::writing(path, e))?
         .label("watermark's share of the pixels (3.5%)")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], BLACK.stroke_width(2)));
     chart
@@ -132,14 +116,14 @@ fn share_chart(results: &DemoResults, path: &Path) -> Result<()> {
         .border_style(BLACK)
         .background_style(WHITE.mix(0.9))
         .draw()
-        .map_err(|e| other(path, e))?;
-    root.present().map_err(|e| other(path, e))
+        .map_err(|e| XaiError::writing(path, e))?;
+    root.present().map_err(|e| XaiError::writing(path, e))
 }
 
 fn loss_chart(results: &DemoResults, path: &Path) -> Result<()> {
     let loss = &results.training.epoch_loss;
     let root = SVGBackend::new(path, (420, 260)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| other(path, e))?;
+    root.fill(&WHITE).map_err(|e| XaiError::writing(path, e))?;
     let top = loss.iter().cloned().fold(0.0f64, f64::max).max(1e-3) * 1.1;
     let mut chart = ChartBuilder::on(&root)
         .caption("training loss per epoch", ("sans-serif", 16))
@@ -147,19 +131,19 @@ fn loss_chart(results: &DemoResults, path: &Path) -> Result<()> {
         .x_label_area_size(30)
         .y_label_area_size(45)
         .build_cartesian_2d(1f64..loss.len().max(2) as f64, 0f64..top)
-        .map_err(|e| other(path, e))?;
+        .map_err(|e| XaiError::writing(path, e))?;
     chart
         .configure_mesh()
         .x_desc("epoch")
         .draw()
-        .map_err(|e| other(path, e))?;
+        .map_err(|e| XaiError::writing(path, e))?;
     chart
         .draw_series(LineSeries::new(
             loss.iter().enumerate().map(|(i, &l)| ((i + 1) as f64, l)),
             RGBColor(220, 50, 40).stroke_width(2),
         ))
-        .map_err(|e| other(path, e))?;
-    root.present().map_err(|e| other(path, e))
+        .map_err(|e| XaiError::writing(path, e))?;
+    root.present().map_err(|e| XaiError::writing(path, e))
 }
 
 /// At most `max` characters, with an ellipsis when cut (full text in the cell's tooltip).
@@ -182,10 +166,11 @@ pub(crate) fn esc(s: &str) -> String {
 /// Write `index.html`, `results.json`, the PNG overlays and the SVG charts into `out`.
 pub fn write(results: &DemoResults, out: &Path) -> Result<()> {
     let img_dir = out.join("img");
-    std::fs::create_dir_all(&img_dir).map_err(io(&img_dir))?;
+    std::fs::create_dir_all(&img_dir).map_err(XaiError::io(&img_dir))?;
     let json_path = out.join("results.json");
-    let json = serde_json::to_string_pretty(results).map_err(|e| other(&json_path, e))?;
-    std::fs::write(&json_path, json).map_err(io(&json_path))?;
+    let json =
+        serde_json::to_string_pretty(results).map_err(|e| XaiError::writing(&json_path, e))?;
+    std::fs::write(&json_path, json).map_err(XaiError::io(&json_path))?;
     share_chart(results, &out.join("watermark_share.svg"))?;
     loss_chart(results, &out.join("training_loss.svg"))?;
 
@@ -193,12 +178,12 @@ pub fn write(results: &DemoResults, out: &Path) -> Result<()> {
         let p = img_dir.join(format!("input_{i}.png"));
         overlay(&im.pixels, None)
             .save(&p)
-            .map_err(|e| other(&p, e))?;
+            .map_err(|e| XaiError::writing(&p, e))?;
         for m in &results.methods {
             let p = img_dir.join(format!("{}_{i}.png", m.method));
             overlay(&im.pixels, Some(&m.values[i]))
                 .save(&p)
-                .map_err(|e| other(&p, e))?;
+                .map_err(|e| XaiError::writing(&p, e))?;
         }
     }
 
@@ -207,7 +192,7 @@ pub fn write(results: &DemoResults, out: &Path) -> Result<()> {
         let p = img_dir.join(format!("counterfactual_{k}.png"));
         overlay(&cf.pixels, None)
             .save(&p)
-            .map_err(|e| other(&p, e))?;
+            .map_err(|e| XaiError::writing(&p, e))?;
         let delta: Vec<f64> = cf
             .pixels
             .iter()
@@ -217,7 +202,7 @@ pub fn write(results: &DemoResults, out: &Path) -> Result<()> {
         let p = img_dir.join(format!("counterfactual_change_{k}.png"));
         overlay(input, Some(&delta))
             .save(&p)
-            .map_err(|e| other(&p, e))?;
+            .map_err(|e| XaiError::writing(&p, e))?;
     }
     let a = &results.accuracy;
     let mut h = String::new();
@@ -364,7 +349,7 @@ watermarked images shows the shortcut.</p>
         results.options.seed
     );
     let index = out.join("index.html");
-    std::fs::write(&index, h).map_err(io(&index))?;
+    std::fs::write(&index, h).map_err(XaiError::io(&index))?;
     Ok(())
 }
 
@@ -400,7 +385,7 @@ fn examples_section(h: &mut String, results: &DemoResults, img_dir: &Path) -> Re
                 let p = img_dir.join(format!("{kind}_{i}_{k}.png"));
                 overlay(&e.pixels, None)
                     .save(&p)
-                    .map_err(|err| other(&p, err))?;
+                    .map_err(|err| XaiError::writing(&p, err))?;
                 let _ = write!(
                     h,
                     "<img src=\"img/{kind}_{i}_{k}.png\" alt=\"training image {}\" title=\"#{} {} {} score {:.3e}\" style=\"width:48px;height:48px\">",
@@ -480,7 +465,7 @@ fn prototypes_section(h: &mut String, results: &DemoResults, img_dir: &Path) -> 
             }
         }
         let path = img_dir.join(format!("prototype_{}.png", q.prototype));
-        img.save(&path).map_err(|e| other(&path, e))?;
+        img.save(&path).map_err(|e| XaiError::writing(&path, e))?;
         let _ = write!(
             h,
             "<td><img src=\"img/prototype_{}.png\" alt=\"prototype {}\"><br>#{} {}{}</td>",

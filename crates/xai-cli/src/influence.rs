@@ -59,7 +59,7 @@ pub enum Action {
 }
 
 pub fn run(action: Action) -> anyhow::Result<bool> {
-    use xai::influence_bench as ib;
+    use xai_bench::influence as ib;
     match action {
         Action::Partitioned {
             shards,

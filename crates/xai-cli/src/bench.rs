@@ -40,7 +40,8 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         .split(',')
         .map(|d| d.trim().to_string())
         .collect();
-    let table = xai::bench::bench_table(&fx, &methods, args.steps, &devices, args.min_seconds)?;
+    let table =
+        xai_bench::attribution::bench_table(&fx, &methods, args.steps, &devices, args.min_seconds)?;
     if args.json {
         if table.len() == 1 {
             println!("{}", serde_json::to_string(&table[0])?);

@@ -1,9 +1,9 @@
 //! Throughput of the attribution methods on every backend this build has.
 //!
-//! `cargo run -p xai --example benchmark_backends` (flex), or with
+//! `cargo run -p xai-bench --example benchmark_backends` (flex), or with
 //! `--features wgpu` to add wgpu (a GPU through Vulkan/Metal/DX12, or Mesa's lavapipe on a
 //! machine without one); pass a fixture file to bench another model, e.g.
-//! `cargo run -p xai --example benchmark_backends -- ../shared/fixtures/perf_lenet.json`.
+//! `cargo run -p xai-bench --example benchmark_backends -- ../shared/fixtures/perf_lenet.json`.
 //!
 //! Prints one Markdown table: inputs per second, seconds per batch (median of repeated runs after
 //! a warm-up) and the process's peak memory. Numbers depend on the machine; the README next to
@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use xai::bench::bench_table;
+use xai_bench::attribution::bench_table;
 use xai_core::fixture::Fixture;
 
 fn main() -> xai_core::Result<()> {

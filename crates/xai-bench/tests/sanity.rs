@@ -5,7 +5,7 @@
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
-use xai::sanity_bench::{self, DigitsCnn, SanityBenchOptions};
+use xai_bench::sanity::{self as sanity_bench, DigitsCnn, SanityBenchOptions};
 use xai_core::Target;
 use xai_core::agnostic::{
     FnModel, KernelShap, LimeTabular, References, Rows, RunOptions, TabularStats, kernel_shap,

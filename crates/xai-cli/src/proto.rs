@@ -36,7 +36,7 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
         device,
         quick,
     } = action;
-    use xai_proto::bench as pb;
+    use xai_bench::proto as pb;
     let opts = pb::BenchOptions {
         seed,
         quick,

@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the hot paths: `cargo bench --manifest-path crates/xai-bench/Cargo.toml` (flex).
+//! Criterion benchmarks of the hot paths: `cargo bench --manifest-path crates/xai-bench/criterion/Cargo.toml` (flex).
 //!
 //! Attribution methods on the shared perf_lenet fixture (see the crate docs for the path), one
 //! iteration = all 32 inputs: saliency, integrated gradients (50 Gauss–Legendre steps in one
@@ -21,9 +21,9 @@ use xai_proto::protopnet::{ProtoPNet, ProtoPNetConfig};
 
 fn attributions(c: &mut Criterion) {
     let device = Device::flex();
-    let (path, name) = xai_bench::fixture_path();
+    let (path, name) = xai_criterion::fixture_path();
     let fx = Fixture::load(&path).expect("benchmark fixture");
-    let (ex, x) = xai_bench::prepared(&fx, &device).expect("fixture model");
+    let (ex, x) = xai_criterion::prepared(&fx, &device).expect("fixture model");
     let baseline = Tensor::<2>::zeros(x.dims(), &device);
     let target = match &fx.targets {
         Some(t) => Target::Classes(t.clone()),

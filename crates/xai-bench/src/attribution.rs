@@ -10,7 +10,7 @@ use std::time::Instant;
 use burn::tensor::{DType, Device, Tensor};
 use serde::Serialize;
 
-use crate::registry::{self, MethodConfig, Problem};
+use xai::registry::{self, MethodConfig, Problem};
 use xai_core::agnostic::{References, TabularStats};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec};
 use xai_core::{Result, Target, XaiError};

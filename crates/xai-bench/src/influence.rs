@@ -19,13 +19,14 @@ use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 use serde_json::{Value, json};
-use xai_core::Result;
+use xai_core::{Result, XaiError};
 use xai_grad::{CapturedGraph, Precision};
 use xai_influence::data::{Digits, digits_split};
 use xai_influence::eval::{
     LdsOptions, TrainOptions, lds, loo_test_loss_change, pearson, rel_err, subset_losses, train,
     train_preconditioned,
 };
+use xai_influence::partition::{State, merge, score_shard};
 use xai_influence::solvers::lissa::LissaConfig;
 use xai_influence::solvers::{CgSolver, Curvature, Fisher, LissaSolver, row};
 use xai_influence::{Data, Influence, Loss, Objective, Solver};
@@ -619,15 +620,9 @@ pub fn kronfluence_export(opts: &InfluenceBenchOptions, out: &std::path::Path) -
                          "total": factors_s + train_grads_s + s_test_s + pairs_s},
         "test_points": test.len(), "train_points": objective.num_train(), "seed": opts.seed,
     });
-    std::fs::create_dir_all(out).map_err(|e| xai_core::XaiError::Io {
-        path: out.display().to_string(),
-        source: e,
-    })?;
+    std::fs::create_dir_all(out).map_err(XaiError::io(out))?;
     let path = out.join("digits_mlp_kronfluence.json");
-    std::fs::write(&path, value.to_string()).map_err(|e| xai_core::XaiError::Io {
-        path: path.display().to_string(),
-        source: e,
-    })?;
+    std::fs::write(&path, value.to_string()).map_err(XaiError::io(&path))?;
     Ok(json!({"file": path.display().to_string(), "xai_seconds": value["xai_seconds"]}))
 }
 
@@ -670,22 +665,15 @@ fn train_mlp(objective: &Objective) -> Result<Tensor<1>> {
     Ok(train(objective, &objective.theta(), None, &opts)?.0)
 }
 
-fn io_err(path: &std::path::Path, e: std::io::Error) -> xai_core::XaiError {
-    xai_core::XaiError::Io {
-        path: path.display().to_string(),
-        source: e,
-    }
-}
-
-/// Influence scores computed by `shards` separate processes and merged.
+/// Influence scores on the digits MLP computed by `shards` separate processes and merged
+/// ([`xai_influence::partition`]).
 ///
 /// This process trains the digits MLP, solves `s_test = (H + δI)⁻¹ ∇ℓ(z_test)` for the first
-/// `test_points` test digits (exact solver) and writes θ and s_test to `dir`; then it starts
+/// `test_points` test digits (exact solver) and writes the state to `dir`; then it starts
 /// `shards` copies of this program (`xai influence shard --dir DIR --index i --of K`), each of
-/// which rebuilds the objective, computes the per-example gradients of its contiguous slice of
-/// the training set and writes its block of scores; finally it concatenates the blocks and
-/// compares them with the same scores computed here in one piece. Returns the timings and the
-/// largest difference (the partition must not change the scores).
+/// which rebuilds the objective and scores its slice of the training set; finally it merges the
+/// blocks and compares them with the same scores computed here in one piece. Returns the
+/// timings and the largest difference (the partition must not change the scores).
 pub fn partitioned(
     seed: u64,
     shards: usize,
@@ -693,77 +681,41 @@ pub fn partitioned(
     dir: &std::path::Path,
 ) -> Result<Value> {
     if shards == 0 {
-        return Err(xai_core::XaiError::Config("--shards must be ≥ 1".into()));
+        return Err(XaiError::Config("--shards must be ≥ 1".into()));
     }
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let (objective, test_all) = mlp_objective(seed, Precision::F64)?;
     let test = first(&test_all, test_points)?;
     let t0 = Instant::now();
     let theta = train_mlp(&objective)?;
     let train_s = t0.elapsed().as_secs_f64();
     let inf = Influence::new(&objective, &theta, &Solver::exact(1e-4))?;
-    let s_test = inf.s_test(&test)?;
-    let [t, p] = s_test.dims();
-    let state = json!({
-        "seed": seed, "theta": xai_influence::objective::to_f64(theta.clone())?,
-        "s_test": xai_influence::objective::to_f64(s_test)?, "test_points": t, "params": p,
-    });
-    let state_path = dir.join("state.json");
-    std::fs::write(&state_path, state.to_string()).map_err(|e| io_err(&state_path, e))?;
+    let state = State::new(seed, theta.clone(), inf.s_test(&test)?)?;
+    state.write(dir)?;
     let t0 = Instant::now();
-    let exe = std::env::current_exe().map_err(|e| io_err(dir, e))?;
+    let exe = std::env::current_exe().map_err(XaiError::io(dir))?;
     let children: Vec<_> = (0..shards)
         .map(|i| {
             std::process::Command::new(&exe)
-                .args([
-                    "influence",
-                    "shard",
-                    "--index",
-                    &i.to_string(),
-                    "--of",
-                    &shards.to_string(),
-                    "--dir",
-                ])
+                .args(["influence", "shard", "--index", &i.to_string()])
+                .args(["--of", &shards.to_string(), "--dir"])
                 .arg(dir)
                 .stdout(std::process::Stdio::null())
                 .spawn()
-                .map_err(|e| io_err(&exe, e))
+                .map_err(XaiError::io(&exe))
         })
         .collect::<Result<_>>()?;
     for (i, mut c) in children.into_iter().enumerate() {
-        let status = c.wait().map_err(|e| io_err(&exe, e))?;
+        let status = c.wait().map_err(XaiError::io(&exe))?;
         if !status.success() {
-            return Err(xai_core::XaiError::Numerical(format!(
-                "shard {i} failed ({status})"
-            )));
+            return Err(XaiError::Numerical(format!("shard {i} failed ({status})")));
         }
     }
     let shards_s = t0.elapsed().as_secs_f64();
-    let mut merged = vec![Vec::new(); t];
-    for i in 0..shards {
-        let path = dir.join(format!("shard_{i}.json"));
-        let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| xai_core::XaiError::Config(format!("{}: {e}", path.display())))?;
-        let rows = v["scores"].as_array().cloned().unwrap_or_default();
-        for (k, row) in rows.iter().enumerate().take(t) {
-            merged[k].extend(
-                row.as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_f64),
-            );
-        }
-    }
+    let n = objective.num_train();
+    let merged = merge(dir, shards, n, state.test_points)?;
     let t0 = Instant::now();
     let whole = inf.up_loss(&test)?;
     let whole_s = t0.elapsed().as_secs_f64();
-    let n = objective.num_train();
-    if merged.iter().any(|r| r.len() != n) {
-        return Err(xai_core::XaiError::Numerical(
-            "the shards do not cover the training set".into(),
-        ));
-    }
     let max_diff = merged
         .iter()
         .flatten()
@@ -773,56 +725,16 @@ pub fn partitioned(
     let scale = whole.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
     Ok(json!({
         "benchmark": "digits-mlp influence, partitioned over processes",
-        "shards": shards, "train_points": n, "test_points": t, "seed": seed,
+        "shards": shards, "train_points": n, "test_points": state.test_points, "seed": seed,
         "max_abs_diff_merged_vs_whole": max_diff, "max_abs_score": scale,
         "seconds": {"train": train_s, "shards_wall": shards_s, "whole_in_process": whole_s},
     }))
 }
 
-/// One shard of [`partitioned`]: the scores of training rows `[index·n/of, (index+1)·n/of)`.
+/// One shard of [`partitioned`]: rebuild the digits MLP objective from the state's seed and
+/// score training rows [`shard_rows`](xai_influence::partition::shard_rows)`(index, of, n)`.
 pub fn shard(index: usize, of: usize, dir: &std::path::Path) -> Result<()> {
-    if of == 0 || index >= of {
-        return Err(xai_core::XaiError::Config(format!("shard {index} of {of}")));
-    }
-    let state_path = dir.join("state.json");
-    let text = std::fs::read_to_string(&state_path).map_err(|e| io_err(&state_path, e))?;
-    let state: Value = serde_json::from_str(&text)
-        .map_err(|e| xai_core::XaiError::Config(format!("{}: {e}", state_path.display())))?;
-    let nums = |k: &str| -> Vec<f64> {
-        state[k]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_f64)
-            .collect()
-    };
-    let seed = state["seed"].as_u64().unwrap_or(0);
-    let (objective, _) = mlp_objective(seed, Precision::F64)?;
-    let dev = Device::flex();
-    let theta = xai_influence::objective::vector(&nums("theta"), &dev, Precision::F64);
-    let p = objective.num_params();
-    let s = nums("s_test");
-    let t = s.len() / p.max(1);
-    if theta.dims()[0] != p || s.len() != t * p {
-        return Err(xai_core::XaiError::Config(
-            "state.json does not match the model".into(),
-        ));
-    }
-    let s_test = xai_influence::objective::matrix(&s, t, p, &dev, Precision::F64);
-    let n = objective.num_train();
-    let (lo, hi) = (index * n / of, (index + 1) * n / of);
-    let rows = objective.train().select(&(lo..hi).collect::<Vec<_>>())?;
-    let grads = objective.per_example_grads(&theta, &rows, 64)?;
-    // I_up,loss = −s_testᵀ ∇ℓ(z), one row per test point.
-    let scores = xai_influence::objective::to_f64(s_test.matmul(grads.transpose()).neg())?;
-    let k = hi - lo;
-    let rows_out: Vec<Vec<f64>> = (0..t)
-        .map(|i| scores[i * k..(i + 1) * k].to_vec())
-        .collect();
-    let path = dir.join(format!("shard_{index}.json"));
-    std::fs::write(
-        &path,
-        json!({"index": index, "of": of, "rows": [lo, hi], "scores": rows_out}).to_string(),
-    )
-    .map_err(|e| io_err(&path, e))
+    let state = State::read(dir)?;
+    let (objective, _) = mlp_objective(state.seed, Precision::F64)?;
+    score_shard(&objective, &state, index, of, dir, 64).map(|_| ())
 }

@@ -20,15 +20,15 @@ use plotters::prelude::*;
 use serde_json::{Value, json};
 
 use super::{BenchOptions, ensure_dir, save_png, write_json};
-use crate::cbm::{
+use xai_core::{Result, XaiError};
+use xai_proto::cbm::{
     CbmTraining, ConceptData, evaluate_cbm, evaluate_cem, intervention_curve, train_cbm, train_cem,
 };
-use crate::data::concept_sprites::{
+use xai_proto::data::concept_sprites::{
     CONCEPT_NAMES, CONCEPTS, ConceptSprites, GROUP_NAMES, GROUPS, INCOMPLETE_CONCEPTS,
 };
-use crate::render::{grid, to_rgb};
-use crate::train::FitConfig;
-use xai_core::{Result, XaiError};
+use xai_proto::render::{grid, to_rgb};
+use xai_proto::train::FitConfig;
 
 fn data(s: &ConceptSprites, k: usize) -> ConceptData<'_> {
     ConceptData {

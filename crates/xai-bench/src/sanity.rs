@@ -49,8 +49,6 @@ use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
 use xai_grad::methods::{Explainable, input_gradients};
 use xai_influence::data::{Digits, digits_split};
 
-use crate::demo::report::{io, other};
-
 /// Image side of the digits.
 const SIDE: usize = 8;
 
@@ -420,12 +418,12 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
         },
         "seconds": start.elapsed().as_secs_f64(),
     });
-    std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
+    std::fs::create_dir_all(&opts.out).map_err(XaiError::io(&opts.out))?;
     cascade_chart(cascading, &opts.out.join("sanity_cascading.svg"))?;
     maps_figure(cascading, &xv, &opts.out.join("sanity_maps.png"))?;
     let path = opts.out.join("sanity.json");
-    let text = serde_json::to_string_pretty(&summary).map_err(|e| other(&path, e))?;
-    std::fs::write(&path, text).map_err(io(&path))?;
+    let text = serde_json::to_string_pretty(&summary).map_err(|e| XaiError::writing(&path, e))?;
+    std::fs::write(&path, text).map_err(XaiError::io(&path))?;
     say(&format!("wrote {}", opts.out.display()));
     Ok(summary)
 }
@@ -438,7 +436,7 @@ const COLOURS: [RGBColor; 3] = [
 
 fn cascade_chart(r: &RandomizationReport, path: &Path) -> Result<()> {
     let root = SVGBackend::new(path, (640, 360)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| other(path, e))?;
+    root.fill(&WHITE).map_err(|e| XaiError::writing(path, e))?;
     let steps = r.steps.len();
     let labels: Vec<String> = std::iter::once("trained".to_string())
         .chain(r.steps.iter().cloned())
@@ -452,7 +450,7 @@ fn cascade_chart(r: &RandomizationReport, path: &Path) -> Result<()> {
         .x_label_area_size(35)
         .y_label_area_size(45)
         .build_cartesian_2d(0f64..steps as f64, -0.2f64..1.05)
-        .map_err(|e| other(path, e))?;
+        .map_err(|e| XaiError::writing(path, e))?;
     chart
         .configure_mesh()
         .x_labels(steps + 1)
@@ -460,7 +458,7 @@ fn cascade_chart(r: &RandomizationReport, path: &Path) -> Result<()> {
         .x_desc("randomised down to layer")
         .y_desc("Spearman (signed maps)")
         .draw()
-        .map_err(|e| other(path, e))?;
+        .map_err(|e| XaiError::writing(path, e))?;
     for (t, colour) in r.methods.iter().zip(COLOURS) {
         let pts: Vec<(f64, f64)> = std::iter::once((0.0, 1.0))
             .chain(
@@ -472,14 +470,14 @@ fn cascade_chart(r: &RandomizationReport, path: &Path) -> Result<()> {
             .collect();
         chart
             .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
-            .map_err(|e| other(path, e))?
+            .map_err(|e| XaiError::writing(path, e))?
             .label(t.method.clone())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
             });
         chart
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
-            .map_err(|e| other(path, e))?;
+            .map_err(|e| XaiError::writing(path, e))?;
     }
     chart
         .configure_series_labels()
@@ -487,8 +485,8 @@ fn cascade_chart(r: &RandomizationReport, path: &Path) -> Result<()> {
         .border_style(BLACK)
         .background_style(WHITE.mix(0.9))
         .draw()
-        .map_err(|e| other(path, e))?;
-    root.present().map_err(|e| other(path, e))
+        .map_err(|e| XaiError::writing(path, e))?;
+    root.present().map_err(|e| XaiError::writing(path, e))
 }
 
 /// Rows: (digit, method); columns: the input, the trained map, then each cascade step.
@@ -538,5 +536,5 @@ fn maps_figure(r: &RandomizationReport, inputs: &[f64], path: &Path) -> Result<(
             }
         }
     }
-    img.save(path).map_err(|e| other(path, e))
+    img.save(path).map_err(|e| XaiError::writing(path, e))
 }

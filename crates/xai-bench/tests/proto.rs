@@ -4,7 +4,7 @@
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-use xai_proto::bench::{BenchOptions, cleverhans, regimemix};
+use xai_bench::proto::{BenchOptions, cleverhans, regimemix};
 use xai_proto::cbm::{Cbm, CbmTraining, ConceptData, Intervenable, train_cbm};
 use xai_proto::data::concept_sprites::{CONCEPTS, ConceptSprites};
 use xai_proto::data::part_shapes::{PartShapes, PartShapesConfig};
@@ -240,7 +240,7 @@ fn partshapes_protopnet_is_accurate_and_its_prototypes_sit_on_defining_glyphs() 
         out: dir.clone(),
         ..Default::default()
     };
-    let v = xai_proto::bench::partshapes::run(&opts).unwrap();
+    let v = xai_bench::proto::partshapes::run(&opts).unwrap();
     assert!(v["accuracy"].as_f64().unwrap() >= 0.97, "{}", v["accuracy"]);
     // 14 of 16 prototypes at seed 0 (PartShapes depends on the seed: duplicates on a shared
     // glyph or on a distractor happen, the known ProtoPNet failure)
@@ -340,7 +340,7 @@ fn conceptsprites_quick_run_interventions_fix_the_task_and_cem_beats_cbm() {
         quick: true,
         ..Default::default()
     };
-    let v = xai_proto::bench::conceptsprites::run(&opts).unwrap();
+    let v = xai_bench::proto::conceptsprites::run(&opts).unwrap();
     assert!(
         v["concept_accuracy"].as_f64().unwrap() >= 0.97,
         "{}",

@@ -34,13 +34,15 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use super::{BenchOptions, ensure_dir, save_png, write_json};
-use crate::data::part_shapes::{
+use xai_core::{Result, XaiError};
+use xai_proto::data::part_shapes::{
     CLASS_PAIRS, GLYPH, GLYPH_NAMES, PartShapes, PartShapesConfig, Placement, Role,
 };
-use crate::protopnet::{ProtoPNet, ProtoPNetConfig, accuracy, cell_centre, receptive_field, train};
-use crate::render::{draw_box, grid, overlay, to_rgb, upsample};
-use crate::train::predictions;
-use xai_core::{Result, XaiError};
+use xai_proto::protopnet::{
+    ProtoPNet, ProtoPNetConfig, accuracy, cell_centre, receptive_field, train,
+};
+use xai_proto::render::{draw_box, grid, overlay, to_rgb, upsample};
+use xai_proto::train::predictions;
 
 /// Margin (pixels) around a glyph's box within which a latent cell's centre counts as on the glyph:
 /// half a latent cell (4 px), the resolution at which a 1×1 prototype can be located.
@@ -125,7 +127,7 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
 
 fn evaluate(
     model: &ProtoPNet,
-    push: &[crate::protopnet::PushRecord],
+    push: &[xai_proto::protopnet::PushRecord],
     train_set: &PartShapes,
     test_set: &PartShapes,
     opts: &BenchOptions,
@@ -258,8 +260,8 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 /// A one-image set holding `img`.
-fn single(img: &[f32], like: &PartShapes) -> crate::data::ImageSet {
-    crate::data::ImageSet {
+fn single(img: &[f32], like: &PartShapes) -> xai_proto::data::ImageSet {
+    xai_proto::data::ImageSet {
         pixels: img.to_vec(),
         channels: like.images.channels,
         side: like.images.side,
@@ -295,7 +297,7 @@ fn free_box(placements: &[Placement], side: usize, rng: &mut StdRng) -> Option<P
 
 fn render(
     model: &ProtoPNet,
-    push: &[crate::protopnet::PushRecord],
+    push: &[xai_proto::protopnet::PushRecord],
     train_set: &PartShapes,
     test_set: &PartShapes,
     opts: &BenchOptions,
@@ -384,10 +386,7 @@ fn render(
         sheets.push(path.display().to_string());
     }
     let page = opts.out.join("partshapes.html");
-    std::fs::write(&page, html).map_err(|source| XaiError::Io {
-        path: page.display().to_string(),
-        source,
-    })?;
+    std::fs::write(&page, html).map_err(XaiError::io(&page))?;
     Ok(json!({
         "gallery": gallery.display().to_string(),
         "sheets": sheets,

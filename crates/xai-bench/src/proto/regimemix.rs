@@ -1,6 +1,6 @@
 //! RegimeMix benchmark: does a mixture of linear experts route by the hidden regime?
 //!
-//! Trains [`Moe`](crate::moe::Moe) (4 linear experts, noisy top-2 gate, importance and load
+//! Trains [`Moe`](xai_proto::moe::Moe) (4 linear experts, noisy top-2 gate, importance and load
 //! losses at 0.1 each) on 4,000 rows, and reports on 2,000 test rows: the NMI between the
 //! routes and the true regime (target ≥ 0.9), the expert load and its max/mean (target ≤ 1.2),
 //! CV of importance and load, routing entropy, the test MSE and R², and each expert's
@@ -12,10 +12,10 @@ use image::{Rgb, RgbImage};
 use serde_json::{Value, json};
 
 use super::{BenchOptions, ensure_dir, palette, save_png, write_json};
-use crate::data::regime_mix::{FEATURES, REGIMES, RegimeMix};
-use crate::moe::{MoeConfig, MoeTrainConfig, routing_report, train_regression};
-use crate::stats::cosine;
 use xai_core::{Result, tensor_to_vec_f64};
+use xai_proto::data::regime_mix::{FEATURES, REGIMES, RegimeMix};
+use xai_proto::moe::{MoeConfig, MoeTrainConfig, routing_report, train_regression};
+use xai_proto::stats::cosine;
 
 /// Run the benchmark.
 pub fn run(opts: &BenchOptions) -> Result<Value> {

@@ -48,10 +48,7 @@ impl Default for BenchOptions {
 
 /// Create `dir` (and parents).
 pub fn ensure_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| XaiError::Io {
-        path: dir.display().to_string(),
-        source,
-    })
+    std::fs::create_dir_all(dir).map_err(XaiError::io(dir))
 }
 
 /// Write `value` as pretty JSON to `path`.
@@ -60,18 +57,12 @@ pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
         file: path.display().to_string(),
         message: e.to_string(),
     })?;
-    std::fs::write(path, text).map_err(|source| XaiError::Io {
-        path: path.display().to_string(),
-        source,
-    })
+    std::fs::write(path, text).map_err(XaiError::io(path))
 }
 
 /// Save an RGB image.
 pub fn save_png(path: &Path, img: &image::RgbImage) -> Result<()> {
-    img.save(path).map_err(|e| XaiError::Io {
-        path: path.display().to_string(),
-        source: std::io::Error::other(e.to_string()),
-    })
+    img.save(path).map_err(|e| XaiError::writing(path, e))
 }
 
 /// A categorical colour for index `i` (Tableau 10).
@@ -93,13 +84,13 @@ pub fn palette(i: usize) -> [u8; 3] {
 
 /// The ProtoPNet schedule of the PartShapes and Clever Hans benchmarks: 2 warm-up and 30 joint
 /// epochs (1 and 6 when `quick`), seeded by the options.
-pub fn protopnet_schedule(opts: &BenchOptions) -> crate::protopnet::ProtoTrainConfig {
-    crate::protopnet::ProtoTrainConfig {
+pub fn protopnet_schedule(opts: &BenchOptions) -> xai_proto::protopnet::ProtoTrainConfig {
+    xai_proto::protopnet::ProtoTrainConfig {
         warm_epochs: if opts.quick { 1 } else { 2 },
         joint_epochs: if opts.quick { 6 } else { 30 },
         seed: opts.seed,
         progress: opts.progress,
-        last_layer: crate::protopnet::LastLayerConfig {
+        last_layer: xai_proto::protopnet::LastLayerConfig {
             seed: opts.seed,
             ..Default::default()
         },

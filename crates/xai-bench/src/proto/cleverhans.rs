@@ -30,17 +30,17 @@ use burn::tensor::{Device, Tensor};
 use serde_json::{Value, json};
 
 use super::{BenchOptions, ensure_dir, save_png, write_json};
-use crate::cbm::Encoder;
-use crate::data::ImageSet;
-use crate::data::clever_hans::{CleverHans, Variant, on_watermark};
-use crate::data::part_shapes::CLASSES;
-use crate::knn::DeepKnn;
-use crate::protopnet::{ProtoPNetConfig, accuracy, cell_centre, train};
-use crate::render::{draw_box, grid, to_rgb};
-use crate::tcav::tcav;
-use crate::train::{FitConfig, cross_entropy, fit, set_accuracy};
 use xai_core::{Result, tensor_to_vec_f64};
 use xai_grad::methods::Explainable;
+use xai_proto::cbm::Encoder;
+use xai_proto::data::ImageSet;
+use xai_proto::data::clever_hans::{CleverHans, Variant, on_watermark};
+use xai_proto::data::part_shapes::CLASSES;
+use xai_proto::knn::DeepKnn;
+use xai_proto::protopnet::{ProtoPNetConfig, accuracy, cell_centre, train};
+use xai_proto::render::{draw_box, grid, to_rgb};
+use xai_proto::tcav::tcav;
+use xai_proto::train::{FitConfig, cross_entropy, fit, set_accuracy};
 
 /// The black-box CNN: [`Encoder`] (conv 16, conv 32, fc 64) and a linear head.
 #[derive(Module, Debug)]
@@ -54,7 +54,7 @@ impl HansCnn {
     pub fn new(channels: usize, side: usize, classes: usize, device: &Device) -> HansCnn {
         HansCnn {
             encoder: Encoder::new(channels, side, device),
-            head: LinearConfig::new(crate::cbm::FEATURES, classes).init(device),
+            head: LinearConfig::new(xai_proto::cbm::FEATURES, classes).init(device),
         }
     }
 
@@ -78,7 +78,7 @@ fn features(model: &HansCnn, set: &ImageSet, device: &Device) -> Result<Vec<Vec<
     let mut out = Vec::new();
     for chunk in idx.chunks(256) {
         let f = tensor_to_vec_f64(model.features(set.batch(chunk, device)?))?;
-        out.extend(f.chunks(crate::cbm::FEATURES).map(|c| c.to_vec()));
+        out.extend(f.chunks(xai_proto::cbm::FEATURES).map(|c| c.to_vec()));
     }
     Ok(out)
 }

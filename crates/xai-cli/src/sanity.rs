@@ -49,7 +49,7 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
             out,
             quick,
         } => {
-            let mut opts = xai::sanity_bench::SanityBenchOptions {
+            let mut opts = xai_bench::sanity::SanityBenchOptions {
                 seed,
                 out,
                 progress: !json,
@@ -59,7 +59,7 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
                 opts.epochs = 6;
                 opts.explained = 16;
             }
-            let v = xai::sanity_bench::run(&opts)?;
+            let v = xai_bench::sanity::run(&opts)?;
             if json {
                 println!("{}", serde_json::to_string(&v)?);
             } else {
@@ -70,7 +70,7 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
             }
         }
         Action::MetricsBench { fixture } => {
-            let v = xai::metrics_bench::run(&Fixture::load(&fixture)?)?;
+            let v = xai_bench::metrics::run(&Fixture::load(&fixture)?)?;
             println!("{}", serde_json::to_string(&v)?);
         }
     }
