@@ -280,13 +280,13 @@ impl DigitsMlp {
 /// The CNN the CNN benchmark studies: 8×8 digits → 3×3 conv (8 channels, padding 1) → tanh →
 /// 2×2 average pool → dense 128 → 10 (1,370 parameters).
 #[derive(burn::module::Module, Debug)]
-pub struct DigitsCnn {
+pub struct TanhDigitsCnn {
     conv: Conv2d,
     pool: AvgPool2d,
     fc: Linear,
 }
 
-impl DigitsCnn {
+impl TanhDigitsCnn {
     /// burn's default initialisation, drawn from `seed` ([`xai_core::init::seeded`]).
     pub fn new(device: &Device, seed: u64) -> Result<Self> {
         let fresh = Self {
@@ -318,12 +318,12 @@ pub fn digits_mlp(opts: &InfluenceBenchOptions) -> Result<Value> {
     )
 }
 
-/// The CNN benchmark: the MLP protocol on [`DigitsCnn`], whose conv layer K-FAC and EK-FAC
+/// The CNN benchmark: the MLP protocol on [`TanhDigitsCnn`], whose conv layer K-FAC and EK-FAC
 /// factor from its unfolded patches.
 pub fn digits_cnn(opts: &InfluenceBenchOptions) -> Result<Value> {
-    let model = DigitsCnn::new(&Device::flex(), opts.seed)?;
+    let model = TanhDigitsCnn::new(&Device::flex(), opts.seed)?;
     let (objective, test_all) =
-        digits_objective(&model, |m: &DigitsCnn, x| m.forward(x), Precision::F64)?;
+        digits_objective(&model, |m: &TanhDigitsCnn, x| m.forward(x), Precision::F64)?;
     network_bench(
         "digits-cnn",
         "CNN conv3x3(1→8, pad 1)-tanh-avgpool2-dense(128→10), L2 λ=1e-3 on weights, \

@@ -1,7 +1,7 @@
 //! `xai sanity bench`: Adebayo et al.'s sanity checks, and the faithfulness, complexity,
 //! robustness and disagreement metrics, on a CNN trained on the bundled digits.
 //!
-//! 1. Train [`DigitsCnn`] (conv 1→16, conv 16→32, max-pool, fc 512→64, fc 64→10) with Adam on
+//! 1. Train [`ReluDigitsCnn`] (conv 1→16, conv 16→32, max-pool, fc 512→64, fc 64→10) with Adam on
 //!    the first 1,000 digits.
 //! 2. Explain `explained` test digits (their true class) with the gradient, integrated gradients
 //!    (zero baseline, 32 Gauss–Legendre points) and guided backprop.
@@ -55,7 +55,7 @@ const SIDE: usize = 8;
 /// conv(1→16, 3×3) → ReLU → conv(16→32, 3×3) → ReLU → max-pool 2 → fc(512→64) → ReLU →
 /// fc(64→10).
 #[derive(Module, Debug)]
-pub struct DigitsCnn {
+pub struct ReluDigitsCnn {
     conv1: Conv2d,
     conv2: Conv2d,
     pool: MaxPool2d,
@@ -64,11 +64,12 @@ pub struct DigitsCnn {
     act: Relu,
 }
 
-impl DigitsCnn {
-    /// A fresh network (burn's default initialisers, seeded through `Device::seed`).
-    pub fn new(device: &Device) -> Self {
+impl ReluDigitsCnn {
+    /// A fresh network: burn's default initialisers, drawn from `seed`
+    /// ([`xai_core::init::seeded`]).
+    pub fn new(device: &Device, seed: u64) -> Result<Self> {
         let pad = PaddingConfig2d::Explicit(1, 1, 1, 1);
-        DigitsCnn {
+        let fresh = ReluDigitsCnn {
             conv1: Conv2dConfig::new([1, 16], [3, 3])
                 .with_padding(pad.clone())
                 .init(device),
@@ -79,7 +80,8 @@ impl DigitsCnn {
             fc1: LinearConfig::new(32 * 4 * 4, 64).init(device),
             fc2: LinearConfig::new(64, 10).init(device),
             act: Relu::new(),
-        }
+        };
+        xai_core::init::seeded(fresh, seed)
     }
 
     /// Logits `[N, 10]` of images `[N, 1, 8, 8]`.
@@ -130,7 +132,7 @@ fn images(d: &Digits, idx: &[usize], device: &Device) -> Tensor<4> {
 }
 
 /// Train a fresh network on `labels` (one per training digit) with Adam; the model on flex.
-pub fn train(d: &Digits, labels: &[usize], epochs: usize, seed: u64) -> Result<DigitsCnn> {
+pub fn train(d: &Digits, labels: &[usize], epochs: usize, seed: u64) -> Result<ReluDigitsCnn> {
     if labels.len() != d.len() {
         return Err(XaiError::shape(
             "labels",
@@ -139,7 +141,7 @@ pub fn train(d: &Digits, labels: &[usize], epochs: usize, seed: u64) -> Result<D
         ));
     }
     let device = Device::flex().autodiff();
-    let mut model = xai_core::init::seeded(DigitsCnn::new(&device), seed)?;
+    let mut model = ReluDigitsCnn::new(&device, seed)?;
     let mut optim = AdamConfig::new().init();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..d.len()).collect();
@@ -161,7 +163,7 @@ pub fn train(d: &Digits, labels: &[usize], epochs: usize, seed: u64) -> Result<D
 }
 
 /// Accuracy of `model` on `d` against `labels`.
-pub fn accuracy(model: &DigitsCnn, d: &Digits, labels: &[usize]) -> Result<f64> {
+pub fn accuracy(model: &ReluDigitsCnn, d: &Digits, labels: &[usize]) -> Result<f64> {
     let idx: Vec<usize> = (0..d.len()).collect();
     let logits = model.forward(images(d, &idx, &Device::flex()));
     let pred = tensor_to_vec_f64(logits.argmax(1).float().reshape([d.len()]))?;
@@ -173,13 +175,13 @@ pub fn accuracy(model: &DigitsCnn, d: &Digits, labels: &[usize]) -> Result<f64> 
         / d.len().max(1) as f64)
 }
 
-fn forward_fn(m: &DigitsCnn, x: Tensor<4>) -> Tensor<2> {
+fn forward_fn(m: &ReluDigitsCnn, x: Tensor<4>) -> Tensor<2> {
     m.forward(x)
 }
 
 /// The maps of every method under test, `n × 64` each.
 fn explain_all(
-    model: &DigitsCnn,
+    model: &ReluDigitsCnn,
     x: &Tensor<4>,
     classes: &[usize],
 ) -> Result<Vec<(String, Vec<f64>)>> {

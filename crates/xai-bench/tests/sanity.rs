@@ -5,7 +5,7 @@
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
-use xai_bench::sanity::{self as sanity_bench, DigitsCnn, SanityBenchOptions};
+use xai_bench::sanity::{self as sanity_bench, ReluDigitsCnn, SanityBenchOptions};
 use xai_core::Target;
 use xai_core::agnostic::{
     FnModel, KernelShap, LimeTabular, References, Rows, RunOptions, TabularStats, kernel_shap,
@@ -51,7 +51,7 @@ fn cascading_randomisation_reproduces_adebayo_and_deletion_ranks_random_below_ig
 #[test]
 fn randomisation_leaves_the_model_alone_and_names_its_layers() {
     let device = Device::flex();
-    let model = xai_core::init::seeded(DigitsCnn::new(&device), 3).unwrap();
+    let model = ReluDigitsCnn::new(&device, 3).unwrap();
     assert_eq!(parameter_layers(&model), ["conv1", "conv2", "fc1", "fc2"]);
     struct Flat(Vec<f32>);
     impl ModuleVisitor for Flat {
@@ -65,7 +65,7 @@ fn randomisation_leaves_the_model_alone_and_names_its_layers() {
             );
         }
     }
-    let values = |m: &DigitsCnn| {
+    let values = |m: &ReluDigitsCnn| {
         let mut f = Flat(Vec::new());
         m.visit(&mut f);
         f.0
@@ -196,7 +196,7 @@ fn dombrowski_manipulation_moves_the_map_but_not_the_output() {
         )
     };
     let other = (1..test.len()).find(|&i| test.y[i] != test.y[0]).unwrap();
-    let ex = Explainable::new(model, |m: &DigitsCnn, x| m.forward(x), device.clone());
+    let ex = Explainable::new(model, |m: &ReluDigitsCnn, x| m.forward(x), device.clone());
     let target = xai_grad::methods::input_gradients(&ex, &pick(other), &[test.y[other]]).unwrap();
     let cfg = ManipulationConfig {
         steps: 500,

@@ -155,73 +155,70 @@ fn seeded_linear(i: usize, o: usize, seed: u64, dev: &Device) -> Linear {
     l
 }
 
-#[test]
-fn a_nonlinear_classifier_flips_on_every_device() {
-    for (name, dev) in common::devices() {
-        let mlp = Mlp {
-            a: seeded_linear(4, 16, 1, &dev),
-            relu: Relu::new(),
-            b: seeded_linear(16, 3, 2, &dev),
-        };
-        let ex = Explainable::new(
-            mlp,
-            |m: &Mlp, x| m.b.forward(m.relu.forward(m.a.forward(x))),
-            dev.clone(),
-        );
-        // Rows spread over the box, with the immutable feature 3 equal in all of them, so
-        // every other row's class is reachable (that row itself is a feasible point).
-        let v: Vec<f32> = (0..8)
-            .flat_map(|i| {
-                let t = i as f32 / 7.0 * 5.0 - 2.5;
-                [t, -0.7 * t + 0.3, (t * 1.3).sin() * 2.0, 0.5]
-            })
-            .collect();
-        let x = Tensor::<2>::from_data(TensorData::new(v, [8, 4]), &dev);
-        let logits = xai_core::tensor_to_vec_f64(ex.forward(&x).unwrap()).unwrap();
-        let pred: Vec<usize> = logits
-            .chunks(3)
-            .map(|row| (0..3).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap())
-            .collect();
-        let desired: Vec<usize> = (0..8)
-            .map(|r| {
-                *pred
-                    .iter()
-                    .find(|&&p| p != pred[r])
-                    .expect("two classes in the box")
-            })
-            .collect();
-        let cfg = WachterConfig {
-            distance: CfDistance::L2,
-            immutable: vec![3],
-            lower: Some(vec![-3.0; 4]),
-            upper: Some(vec![3.0; 4]),
-            ..WachterConfig::default()
-        };
-        let r = wachter(&ex, &x, &desired, &cfg).unwrap();
-        let x0 = xai_core::tensor_to_vec_f64(x.clone()).unwrap();
-        let d = xai_core::tensor_to_vec_f64(r.counterfactuals.clone()).unwrap();
-        for row in 0..8 {
-            if r.found[row] {
-                assert_eq!(r.classes[row], desired[row], "{name}");
-            }
-            assert_eq!(
-                d[row * 4 + 3],
-                x0[row * 4 + 3],
-                "{name}: immutable feature moved"
-            );
-            assert!(
-                d[row * 4..row * 4 + 4]
-                    .iter()
-                    .all(|v| (-3.0..=3.0).contains(v))
-            );
+xai_testkit::test_device!(fn a_nonlinear_classifier_flips_on_every_device(dev) {
+    let mlp = Mlp {
+        a: seeded_linear(4, 16, 1, &dev),
+        relu: Relu::new(),
+        b: seeded_linear(16, 3, 2, &dev),
+    };
+    let ex = Explainable::new(
+        mlp,
+        |m: &Mlp, x| m.b.forward(m.relu.forward(m.a.forward(x))),
+        dev.clone(),
+    );
+    // Rows spread over the box, with the immutable feature 3 equal in all of them, so
+    // every other row's class is reachable (that row itself is a feasible point).
+    let v: Vec<f32> = (0..8)
+        .flat_map(|i| {
+            let t = i as f32 / 7.0 * 5.0 - 2.5;
+            [t, -0.7 * t + 0.3, (t * 1.3).sin() * 2.0, 0.5]
+        })
+        .collect();
+    let x = Tensor::<2>::from_data(TensorData::new(v, [8, 4]), &dev);
+    let logits = xai_core::tensor_to_vec_f64(ex.forward(&x).unwrap()).unwrap();
+    let pred: Vec<usize> = logits
+        .chunks(3)
+        .map(|row| (0..3).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap())
+        .collect();
+    let desired: Vec<usize> = (0..8)
+        .map(|r| {
+            *pred
+                .iter()
+                .find(|&&p| p != pred[r])
+                .expect("two classes in the box")
+        })
+        .collect();
+    let cfg = WachterConfig {
+        distance: CfDistance::L2,
+        immutable: vec![3],
+        lower: Some(vec![-3.0; 4]),
+        upper: Some(vec![3.0; 4]),
+        ..WachterConfig::default()
+    };
+    let r = wachter(&ex, &x, &desired, &cfg).unwrap();
+    let x0 = xai_core::tensor_to_vec_f64(x.clone()).unwrap();
+    let d = xai_core::tensor_to_vec_f64(r.counterfactuals.clone()).unwrap();
+    for row in 0..8 {
+        if r.found[row] {
+            assert_eq!(r.classes[row], desired[row]);
         }
+        assert_eq!(
+            d[row * 4 + 3],
+            x0[row * 4 + 3],
+            "immutable feature moved"
+        );
         assert!(
-            r.found.iter().all(|&f| f),
-            "{name}: {:?} vs {desired:?}",
-            r.classes
+            d[row * 4..row * 4 + 4]
+                .iter()
+                .all(|v| (-3.0..=3.0).contains(v))
         );
     }
-}
+    assert!(
+        r.found.iter().all(|&f| f),
+        "{:?} vs {desired:?}",
+        r.classes
+    );
+});
 
 #[test]
 fn bad_settings_are_clear_errors() {

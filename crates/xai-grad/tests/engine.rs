@@ -32,36 +32,33 @@ fn check_jvp(g: &CapturedGraph, shape: &[usize], tol: f64) {
     assert!(e < tol, "jvp vs finite differences: relative error {e:.2e}");
 }
 
-#[test]
-fn replay_matches_the_model_on_every_architecture() {
-    on_each_device!(|name, dev| {
-        let m = Mlp::new(&dev);
-        let x = randn([3, 5], 101, &dev);
-        let g = CapturedGraph::capture(&m, x.clone(), |m, x| m.forward(x)).unwrap();
-        let ours = to_f64(
-            &g.eval(&[DynTensor::from_tensor(x.clone())], &dev, Precision::F32)
-                .unwrap()[0],
-        );
-        let theirs = xai_core::tensor_to_vec_f64(m.forward(x)).unwrap();
-        assert!(
-            max_abs_diff(&ours, &theirs) < 1e-5,
-            "{name}: mlp replay differs"
-        );
+xai_testkit::test_device!(fn replay_matches_the_model_on_every_architecture(dev) {
+    let m = Mlp::new(&dev);
+    let x = randn([3, 5], 101, &dev);
+    let g = CapturedGraph::capture(&m, x.clone(), |m, x| m.forward(x)).unwrap();
+    let ours = to_f64(
+        &g.eval(&[DynTensor::from_tensor(x.clone())], &dev, Precision::F32)
+            .unwrap()[0],
+    );
+    let theirs = xai_core::tensor_to_vec_f64(m.forward(x)).unwrap();
+    assert!(
+        max_abs_diff(&ours, &theirs) < 1e-5,
+        "mlp replay differs"
+    );
 
-        let c = Cnn::new(&dev);
-        let x = randn([2, 2, 8, 8], 102, &dev);
-        let g = CapturedGraph::capture(&c, x.clone(), |m, x| m.forward(x)).unwrap();
-        let ours = to_f64(
-            &g.eval(&[DynTensor::from_tensor(x.clone())], &dev, Precision::F32)
-                .unwrap()[0],
-        );
-        let theirs = xai_core::tensor_to_vec_f64(c.forward(x)).unwrap();
-        assert!(
-            max_abs_diff(&ours, &theirs) < 1e-4,
-            "{name}: cnn replay differs"
-        );
-    });
-}
+    let c = Cnn::new(&dev);
+    let x = randn([2, 2, 8, 8], 102, &dev);
+    let g = CapturedGraph::capture(&c, x.clone(), |m, x| m.forward(x)).unwrap();
+    let ours = to_f64(
+        &g.eval(&[DynTensor::from_tensor(x.clone())], &dev, Precision::F32)
+            .unwrap()[0],
+    );
+    let theirs = xai_core::tensor_to_vec_f64(c.forward(x)).unwrap();
+    assert!(
+        max_abs_diff(&ours, &theirs) < 1e-4,
+        "cnn replay differs"
+    );
+});
 
 #[test]
 fn jvp_matches_finite_differences_mlp_cnn_residual_attention() {
@@ -340,47 +337,44 @@ fn gauss_newton_equals_hessian_for_a_linear_model_and_is_symmetric() {
     );
 }
 
-#[test]
-fn taps_give_the_gradient_at_an_intermediate_node() {
-    on_each_device!(|name, dev| {
-        let m = Mlp::new(&dev);
-        let x = randn([3, 5], 116, &dev);
-        let g = CapturedGraph::capture(&m, x.clone(), |m, x| m.forward(x)).unwrap();
-        let names: Vec<String> = g.nodes().iter().map(|n| n.name.clone()).collect();
-        assert!(
-            names.iter().any(|n| n == "b.add"),
-            "{name}: node names {names:?}"
-        );
-        let ad = dev.clone().autodiff();
-        let tapped = g
-            .eval_tapped(
-                &[DynTensor::from_tensor(x.clone())],
-                &[g.module_output("b").unwrap().as_str()],
-                &ad,
-                Precision::F32,
-            )
-            .unwrap();
-        let out = tapped.outputs[0].clone().into_tensor::<2>().unwrap();
-        let grads = out.slice([0..3, 1..2]).sum().backward();
-        let ours = to_f64(&tapped.probes[0].grad(&grads).unwrap());
-        // Oracle: split the forward at the same point and use burn's own reverse mode.
-        let z = tapped.values[0]
-            .clone()
-            .into_tensor::<2>()
-            .unwrap()
-            .inner()
-            .to_device(&dev)
-            .detach();
-        let za = z.clone().autodiff().require_grad();
-        let y = m.c.forward(burn::tensor::activation::sigmoid(za.clone()));
-        let gz = za.grad(&y.slice([0..3, 1..2]).sum().backward()).unwrap();
-        let theirs = xai_core::tensor_to_vec_f64(gz).unwrap();
-        assert!(
-            max_abs_diff(&ours, &theirs) < 1e-5,
-            "{name}: tap gradient differs"
-        );
-    });
-}
+xai_testkit::test_device!(fn taps_give_the_gradient_at_an_intermediate_node(dev) {
+    let m = Mlp::new(&dev);
+    let x = randn([3, 5], 116, &dev);
+    let g = CapturedGraph::capture(&m, x.clone(), |m, x| m.forward(x)).unwrap();
+    let names: Vec<String> = g.nodes().iter().map(|n| n.name.clone()).collect();
+    assert!(
+        names.iter().any(|n| n == "b.add"),
+        "node names {names:?}"
+    );
+    let ad = dev.clone().autodiff();
+    let tapped = g
+        .eval_tapped(
+            &[DynTensor::from_tensor(x.clone())],
+            &[g.module_output("b").unwrap().as_str()],
+            &ad,
+            Precision::F32,
+        )
+        .unwrap();
+    let out = tapped.outputs[0].clone().into_tensor::<2>().unwrap();
+    let grads = out.slice([0..3, 1..2]).sum().backward();
+    let ours = to_f64(&tapped.probes[0].grad(&grads).unwrap());
+    // Oracle: split the forward at the same point and use burn's own reverse mode.
+    let z = tapped.values[0]
+        .clone()
+        .into_tensor::<2>()
+        .unwrap()
+        .inner()
+        .to_device(&dev)
+        .detach();
+    let za = z.clone().autodiff().require_grad();
+    let y = m.c.forward(burn::tensor::activation::sigmoid(za.clone()));
+    let gz = za.grad(&y.slice([0..3, 1..2]).sum().backward()).unwrap();
+    let theirs = xai_core::tensor_to_vec_f64(gz).unwrap();
+    assert!(
+        max_abs_diff(&ours, &theirs) < 1e-5,
+        "tap gradient differs"
+    );
+});
 
 #[test]
 fn unsupported_op_is_a_clear_error_naming_it() {

@@ -28,10 +28,7 @@ fn net() -> Explainable<2> {
     )
 }
 
-fn randn(shape: [usize; 2], seed: u64, dev: &Device) -> Tensor<2> {
-    let mut rng = rand::SeedableRng::seed_from_u64(seed);
-    xai_core::init::normal_tensor(&mut rng, shape, dev)
-}
+use xai_testkit::randn;
 
 fn v(t: Tensor<2>) -> Vec<f64> {
     xai_core::tensor_to_vec_f64(t).unwrap()

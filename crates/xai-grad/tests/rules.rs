@@ -59,31 +59,27 @@ fn check<const D: usize>(
     );
 }
 
-#[test]
-fn without_rules_the_reverse_pass_is_the_gradient() {
-    on_each_device!(|name, dev| {
-        let _ = name;
-        let m = Mlp::new(&dev);
-        let x = randn([3, 5], 125, &dev);
-        let g = CapturedGraph::capture(&m, x.clone(), |m, x| m.forward(x)).unwrap();
-        check(&g, x, |x| m.forward(x), 3, "mlp");
+xai_testkit::test_device!(fn without_rules_the_reverse_pass_is_the_gradient(dev) {
+    let m = Mlp::new(&dev);
+    let x = randn([3, 5], 125, &dev);
+    let g = CapturedGraph::capture(&m, x.clone(), |m, x| m.forward(x)).unwrap();
+    check(&g, x, |x| m.forward(x), 3, "mlp");
 
-        let c = Cnn::new(&dev);
-        let x = randn([2, 2, 8, 8], 126, &dev);
-        let g = CapturedGraph::capture(&c, x.clone(), |m, x| m.forward(x)).unwrap();
-        check(&g, x, |x| c.forward(x), 3, "cnn");
+    let c = Cnn::new(&dev);
+    let x = randn([2, 2, 8, 8], 126, &dev);
+    let g = CapturedGraph::capture(&c, x.clone(), |m, x| m.forward(x)).unwrap();
+    check(&g, x, |x| c.forward(x), 3, "cnn");
 
-        let r = Residual::new(&dev);
-        let x = randn([3, 4], 127, &dev);
-        let g = CapturedGraph::capture(&r, x.clone(), |m, x| m.forward(x)).unwrap();
-        check(&g, x, |x| r.forward(x), 2, "residual");
+    let r = Residual::new(&dev);
+    let x = randn([3, 4], 127, &dev);
+    let g = CapturedGraph::capture(&r, x.clone(), |m, x| m.forward(x)).unwrap();
+    check(&g, x, |x| r.forward(x), 2, "residual");
 
-        let a = Attention::new(&dev);
-        let x = randn([2, 3, 4], 128, &dev);
-        let g = CapturedGraph::capture(&a, x.clone(), |m, x| m.forward(x)).unwrap();
-        check(&g, x, |x| a.forward(x), 3, "attention");
-    });
-}
+    let a = Attention::new(&dev);
+    let x = randn([2, 3, 4], 128, &dev);
+    let g = CapturedGraph::capture(&a, x.clone(), |m, x| m.forward(x)).unwrap();
+    check(&g, x, |x| a.forward(x), 3, "attention");
+});
 
 #[test]
 fn units_follow_modules_and_classify_layers() {

@@ -250,7 +250,7 @@ fn bad_input_is_a_clear_error() {
 fn token_ig_agrees_across_devices() {
     let tokens = vec![4i64, 9, 2, 0, 11, 6, 6, 3];
     let mut results: Vec<(&str, Vec<f64>)> = Vec::new();
-    for (name, dev) in common::devices() {
+    for (name, dev) in xai_testkit::devices!() {
         let net = text_net(&dev, DType::F32);
         let ex = TokenExplainable::new(net, text_forward, dev.clone());
         let x = ids(tokens.clone(), [2, 4], &dev);

@@ -25,11 +25,11 @@ pub struct DemoCnn {
 }
 
 impl DemoCnn {
-    /// A freshly initialised network on `device` (burn's default initialisers, seeded by the
-    /// caller through `Device::seed`).
-    pub fn new(device: &Device) -> Self {
+    /// A freshly initialised network on `device`: burn's default initialisers, drawn from `seed`
+    /// ([`xai_core::init::seeded`]).
+    pub fn new(device: &Device, seed: u64) -> xai_core::Result<Self> {
         let pad = PaddingConfig2d::Explicit(1, 1, 1, 1);
-        DemoCnn {
+        let fresh = DemoCnn {
             conv1: Conv2dConfig::new([1, 8], [3, 3])
                 .with_padding(pad.clone())
                 .init(device),
@@ -39,7 +39,8 @@ impl DemoCnn {
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
             fc: LinearConfig::new(16 * (SIDE / 4) * (SIDE / 4), 2).init(device),
             act: Relu::new(),
-        }
+        };
+        xai_core::init::seeded(fresh, seed)
     }
 
     /// Logits `[N, 2]` of images `[N, 1, 16, 16]`.
@@ -98,7 +99,7 @@ pub fn train(
 ) -> xai_core::Result<(DemoCnn, TrainLog)> {
     let start = std::time::Instant::now();
     let device = Device::flex().autodiff();
-    let mut model = xai_core::init::seeded(DemoCnn::new(&device), seed)?;
+    let mut model = DemoCnn::new(&device, seed)?;
     let mut optim = AdamConfig::new().init();
     let (batch_size, lr) = (32usize, 3e-3);
     let mut rng = StdRng::seed_from_u64(seed);

@@ -1,0 +1,147 @@
+//! Small models that exercise the engine's op coverage, each initialised from a fixed seed.
+#![allow(missing_docs)]
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{
+    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d,
+    MaxPool2dConfig,
+};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig, Relu, Tanh,
+};
+use burn::tensor::{Device, Tensor};
+
+use crate::seeded;
+
+/// Dense 5 → 7 (tanh) → 6 (sigmoid) → 3; `relu` is there for tests that insert one.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub a: Linear,
+    pub b: Linear,
+    pub c: Linear,
+    pub act: Tanh,
+    pub relu: Relu,
+}
+impl Mlp {
+    /// burn's default initialisation, drawn from seed 0.
+    pub fn new(dev: &Device) -> Self {
+        seeded(Mlp {
+            a: LinearConfig::new(5, 7).init(dev),
+            b: LinearConfig::new(7, 6).init(dev),
+            c: LinearConfig::new(6, 3).init(dev),
+            act: Tanh::new(),
+            relu: Relu::new(),
+        })
+    }
+    /// Logits.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let h = self.act.forward(self.a.forward(x));
+        let h = burn::tensor::activation::sigmoid(self.b.forward(h));
+        self.c.forward(h)
+    }
+}
+
+/// Inputs `[N, 2, 6, 6]`: conv 3×3 (padding 1) → BatchNorm → ReLU → max-pool 2 → conv 3×3 →
+/// softplus → average pool (stride 1) → adaptive average pool 2×2 → dense 12 → 3.
+#[derive(Module, Debug)]
+pub struct Cnn {
+    pub c1: Conv2d,
+    pub bn: BatchNorm,
+    pub c2: Conv2d,
+    pub pool: MaxPool2d,
+    pub avg: AvgPool2d,
+    pub ada: AdaptiveAvgPool2d,
+    pub fc: Linear,
+    pub act: Relu,
+}
+impl Cnn {
+    /// burn's default initialisation, drawn from seed 0.
+    pub fn new(dev: &Device) -> Self {
+        seeded(Cnn {
+            c1: Conv2dConfig::new([2, 4], [3, 3])
+                .with_padding(burn::nn::PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(dev),
+            bn: BatchNormConfig::new(4).init(dev),
+            c2: Conv2dConfig::new([4, 3], [3, 3]).init(dev),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            avg: AvgPool2dConfig::new([2, 2]).with_strides([1, 1]).init(),
+            ada: AdaptiveAvgPool2dConfig::new([2, 2]).init(),
+            fc: LinearConfig::new(12, 3).init(dev),
+            act: Relu::new(),
+        })
+    }
+    /// Logits.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let h = self.act.forward(self.bn.forward(self.c1.forward(x)));
+        let h = self.pool.forward(h);
+        let h = burn::tensor::activation::softplus(self.c2.forward(h), 1.0);
+        let h = self.ada.forward(self.avg.forward(h));
+        self.fc.forward(h.flatten(1, 3))
+    }
+}
+
+/// Dense 4 → 6, a GELU residual branch 6 → 6 → 6 added back, dense 6 → 2.
+#[derive(Module, Debug)]
+pub struct Residual {
+    pub inp: Linear,
+    pub f1: Linear,
+    pub f2: Linear,
+    pub out: Linear,
+    pub act: Gelu,
+}
+impl Residual {
+    /// burn's default initialisation, drawn from seed 0.
+    pub fn new(dev: &Device) -> Self {
+        seeded(Residual {
+            inp: LinearConfig::new(4, 6).init(dev),
+            f1: LinearConfig::new(6, 6).init(dev),
+            f2: LinearConfig::new(6, 6).init(dev),
+            out: LinearConfig::new(6, 2).init(dev),
+            act: Gelu::new(),
+        })
+    }
+    /// Logits.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let h = self.inp.forward(x);
+        let r = self
+            .f2
+            .forward(self.act.forward(self.f1.forward(h.clone())));
+        self.out.forward(h + r)
+    }
+}
+
+/// Single-head self-attention block with LayerNorm, written by hand with burn ops.
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub q: Linear,
+    pub k: Linear,
+    pub v: Linear,
+    pub ln: LayerNorm,
+    pub head: Linear,
+}
+impl Attention {
+    /// burn's default initialisation, drawn from seed 0.
+    pub fn new(dev: &Device) -> Self {
+        seeded(Attention {
+            q: LinearConfig::new(4, 4).init(dev),
+            k: LinearConfig::new(4, 4).init(dev),
+            v: LinearConfig::new(4, 4).init(dev),
+            ln: LayerNormConfig::new(4).init(dev),
+            head: LinearConfig::new(4, 3).init(dev),
+        })
+    }
+    /// `x`: `[N, T, 4]` → `[N, 3]`.
+    /// Logits.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
+        let (q, k, v) = (
+            self.q.forward(x.clone()),
+            self.k.forward(x.clone()),
+            self.v.forward(x.clone()),
+        );
+        let scores = q.matmul(k.swap_dims(1, 2)).div_scalar(2.0);
+        let att = burn::tensor::activation::softmax(scores, 2);
+        let h = self.ln.forward(att.matmul(v) + x);
+        self.head.forward(h.mean_dim(1).squeeze_dim(1))
+    }
+}
