@@ -1,0 +1,17 @@
+//! # xai-glassbox
+//!
+//! Models whose decisions can be read off, and the most common tabular model of all, the
+//! boosted tree ensemble, explained exactly.
+//!
+//! * [`trees`]: XGBoost (JSON) and LightGBM (text) models loaded from the files those libraries
+//!   save, predicting raw margins identical to the library's own (missing values, default
+//!   directions and categorical splits included).
+//! * [`treeshap`]: exact TreeSHAP — path-dependent, interaction values, interventional against a
+//!   background set — batched over rows on all cores.
+#![warn(missing_docs)]
+// NaN-aware checks are written `!(x >= 0.0)` on purpose: a NaN must fail them.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+mod par;
+pub mod trees;
+pub mod treeshap;
