@@ -10,7 +10,7 @@ use std::time::Instant;
 use burn::tensor::{DType, Device, Tensor};
 use serde::Serialize;
 
-use xai::registry::{self, MethodConfig, Problem};
+use xai::registry::{self, MethodConfig, Model, ModelKind, Problem};
 use xai_core::agnostic::{References, TabularStats};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec};
 use xai_core::{Result, Target, XaiError};
@@ -73,7 +73,10 @@ pub fn bench_table(
     let conv = fx.last_conv_layer();
     let all: Vec<String> = registry::METHODS
         .iter()
-        .filter(|m| m.unavailable(&fx.input_shape, conv.as_deref()).is_none())
+        .filter(|m| {
+            m.unavailable(ModelKind::Burn, &fx.input_shape, conv.as_deref())
+                .is_none()
+        })
         .map(|m| m.name.to_string())
         .collect();
     let methods = if methods.iter().any(|m| m == "all") {
@@ -193,7 +196,7 @@ pub fn bench(
     let lime_stats = TabularStats::from_training(&training, f, &[])?;
     let black_box = ex.black_box(&[f], DType::F32)?;
     let problem = Problem {
-        explainable: &ex,
+        model: Model::Burn(&ex),
         black_box: &black_box,
         x: &x,
         rows: &rows,

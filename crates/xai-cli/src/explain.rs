@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model file (`input_shape` + `model` layers, the shared fixture format).
+    /// The model file: `input_shape` + `model` layers (the shared fixture format), an XGBoost
+    /// JSON model (`save_model("m.json")`) or a LightGBM text model (`save_model("m.txt")`).
     #[arg(long)]
     model: PathBuf,
     /// Weights saved with burn's `save_file` (burnpack, e.g. from `xai fixture export`);
@@ -17,9 +18,14 @@ pub struct Args {
     /// `predicted`, one class for all inputs, or one per input (`0,2,1`).
     #[arg(long, default_value = "predicted")]
     targets: String,
-    /// Comma-separated methods (default: all of them).
+    /// Comma-separated methods (default: every method that applies to the model, but LIME and
+    /// exact Shapley).
     #[arg(long)]
     methods: Option<String>,
+    /// Background rows (CSV or NPY) for the perturbation methods and interventional TreeSHAP
+    /// (default: an all-zero reference per input).
+    #[arg(long)]
+    background: Option<PathBuf>,
     /// Output folder.
     #[arg(long, default_value = "xai-explain")]
     out: PathBuf,
@@ -47,10 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     };
     let methods = match args.methods {
         Some(m) => m.split(',').map(|s| s.trim().to_string()).collect(),
-        None => xai::explain::default_methods()
-            .iter()
-            .map(|m| m.to_string())
-            .collect(),
+        None => Vec::new(),
     };
     let options = xai::explain::ExplainOptions {
         model: args.model,
@@ -58,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         inputs: args.inputs,
         targets,
         methods,
+        background: args.background,
         out: args.out.clone(),
         device: args.device,
         seed: args.seed,

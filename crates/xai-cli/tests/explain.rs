@@ -28,6 +28,7 @@ fn options(
     out: PathBuf,
 ) -> ExplainOptions {
     ExplainOptions {
+        background: None,
         model,
         weights: None,
         inputs,
@@ -518,4 +519,166 @@ fn csv_delimiters_headers_and_typos() {
         .to_string();
     assert!(e.contains("line 2") && e.contains("2 values"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Rows of the glass-box fixture data as CSV (an empty field where `missing` says).
+fn tabular_csv(key: &str, n: usize, path: &std::path::Path, missing: Option<(usize, usize)>) {
+    let data: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("glassbox/tabular_data.json")).unwrap(),
+    )
+    .unwrap();
+    let mut text = String::from("age,income,debt,late,years,cards,owner,noise\n");
+    for (r, row) in data[key].as_array().unwrap().iter().take(n).enumerate() {
+        let cells: Vec<String> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(c, v)| {
+                if missing == Some((r, c)) {
+                    String::new()
+                } else {
+                    format!("{}", v.as_f64().unwrap())
+                }
+            })
+            .collect();
+        text.push_str(&cells.join(","));
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn tree_ensembles_are_explained_with_tree_shap_from_the_command_line() {
+    let dir = scratch("trees");
+    let (inputs, background) = (dir.join("x.csv"), dir.join("bg.csv"));
+    tabular_csv("X_test", 40, &inputs, None);
+    tabular_csv("X_train", 100, &background, None);
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("glassbox/tree_shap.json")).unwrap())
+            .unwrap();
+    for (model, key) in [("xgb_model.json", "xgb"), ("lgbm_model.txt", "lgbm")] {
+        let out = dir.join(format!("report-{key}"));
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
+            .args(["explain", "--model"])
+            .arg(fixture(&format!("glassbox/{model}")))
+            .arg("--inputs")
+            .arg(&inputs)
+            .arg("--background")
+            .arg(&background)
+            .args([
+                "--methods",
+                "tree_shap,tree_shap_interventional,kernel_shap",
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
+                .unwrap();
+        assert!(out.join("index.html").exists());
+        for (method, fx_key) in [
+            ("tree_shap", "path_dependent"),
+            ("tree_shap_interventional", "interventional"),
+        ] {
+            let r = report["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["method"] == method)
+                .unwrap();
+            let ours: Vec<f64> = r["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+                .collect();
+            let want: Vec<f64> = reference[key][fx_key]["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+                .collect();
+            let err = ours
+                .iter()
+                .zip(&want)
+                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(err < 1e-5, "{key} {method}: {err:.2e}");
+            let deltas = r["completeness_delta"].as_array().unwrap();
+            assert!(deltas.iter().all(|d| d.as_f64().unwrap().abs() < 1e-9));
+        }
+    }
+    // A missing value (empty CSV field) is routed by the trees, not refused.
+    let holes = dir.join("holes.csv");
+    tabular_csv("X_test", 3, &holes, Some((1, 2)));
+    let r = run(&ExplainOptions {
+        background: None,
+        ..options(
+            fixture("glassbox/xgb_model.json"),
+            vec![holes],
+            None,
+            &[],
+            dir.join("report-holes"),
+        )
+    })
+    .unwrap();
+    assert!(r.inputs[1][2].is_nan());
+    // The defaults on a tree ensemble are the methods that apply to it; gradient methods asked
+    // for by name are skipped with the reason.
+    let names: Vec<&str> = r.results.iter().map(|e| e.method.as_str()).collect();
+    assert!(
+        names.contains(&"tree_shap") && !names.contains(&"saliency"),
+        "{names:?}"
+    );
+    let r = run(&options(
+        fixture("glassbox/lgbm_model.txt"),
+        vec![inputs.clone()],
+        None,
+        &["saliency", "tree_shap"],
+        dir.join("report-skip"),
+    ))
+    .unwrap();
+    assert_eq!(r.skipped.len(), 1);
+    assert!(r.skipped[0].reason.contains("piecewise constant"));
+    // TreeSHAP on a burn model is skipped the same way.
+    let r = run(&options(
+        fixture("tabular_mlp.json"),
+        vec![],
+        None,
+        &["tree_shap", "saliency"],
+        dir.join("report-mlp"),
+    ))
+    .unwrap();
+    assert_eq!(r.skipped[0].method, "tree_shap");
+    // A row of the wrong width, and an infinite value, are one-line errors.
+    let wide = dir.join("wide.csv");
+    std::fs::write(&wide, "1,2,3\n").unwrap();
+    let e = run(&options(
+        fixture("glassbox/xgb_model.json"),
+        vec![wide],
+        None,
+        &[],
+        dir.join("report-wide"),
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("the model takes 8"), "{e}");
+    let inf = dir.join("inf.csv");
+    std::fs::write(&inf, "1,2,3,4,5,6,7,inf\n").unwrap();
+    assert!(
+        run(&options(
+            fixture("glassbox/xgb_model.json"),
+            vec![inf],
+            None,
+            &[],
+            dir.join("report-inf"),
+        ))
+        .is_err()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -19,19 +19,23 @@ use image::{Rgb, RgbImage};
 use serde::Serialize;
 
 use crate::demo::report::esc;
-use crate::registry::{self, MethodConfig, Problem};
+use crate::registry::{self, MethodConfig, MethodInfo, Model, ModelKind, Problem};
 use xai_core::agnostic::{self as ag, References};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec, tensor_from_f64};
 use xai_core::{Result, Target, XaiError};
+use xai_glassbox::trees::TreeEnsemble;
 use xai_grad::methods::Explainable;
 
-/// Methods `xai explain` runs when none are named: every registered method but LIME (its
-/// tabular sampling suits few features) and exact Shapley (2^F coalitions: at most 20
-/// features); name them to run them.
-pub fn default_methods() -> Vec<&'static str> {
-    crate::registry::names()
-        .into_iter()
-        .filter(|m| !matches!(*m, "lime" | "shapley_exact"))
+/// Methods `xai explain` runs on a model of `kind` when none are named: every registered
+/// method that applies to it but LIME (its tabular sampling suits few features) and exact
+/// Shapley (2^F coalitions: at most 20 features); name them to run them.
+pub fn default_methods(kind: ModelKind) -> Vec<&'static str> {
+    registry::METHODS
+        .iter()
+        .filter(|m| !matches!(m.name, "lime" | "shapley_exact"))
+        .filter(|m| m.needs.tree_ensemble == (kind == ModelKind::Trees))
+        .filter(|m| kind == ModelKind::Burn || !m.needs.gradients)
+        .map(|m| m.name)
         .collect()
 }
 
@@ -47,8 +51,11 @@ pub struct ExplainOptions {
     pub inputs: Vec<PathBuf>,
     /// Target classes, or `None` for the predicted class.
     pub targets: Option<Vec<usize>>,
-    /// Methods to run.
+    /// Methods to run; empty: [`default_methods`] for the model's kind.
     pub methods: Vec<String>,
+    /// Background rows (CSV or NPY) for the perturbation methods and interventional TreeSHAP;
+    /// `None`: an all-zero reference per input.
+    pub background: Option<PathBuf>,
     /// Output folder.
     pub out: PathBuf,
     /// Device name.
@@ -107,8 +114,9 @@ fn parse_err(path: &Path, message: impl Into<String>) -> XaiError {
 
 /// Rows of a CSV file read with the `csv` crate: the delimiter is the one of `,`, `;` and tab
 /// that the first row uses most; quoted numbers are numbers; `#` lines are comments; a first row
-/// in which no field is a number is a header. Any other field that is not a number is an error
-/// naming its line and column (a typo in the first row is not taken for a header).
+/// in which no field is a number is a header; an empty field (or `NaN`) is a missing value, NaN
+/// (tree ensembles route it; other models refuse it). Any other field that is not a number is an
+/// error naming its line and column (a typo in the first row is not taken for a header).
 pub fn read_csv(path: &Path, features: usize) -> Result<Vec<f64>> {
     let text = std::fs::read_to_string(path).map_err(XaiError::io(path))?;
     let first = text
@@ -135,8 +143,16 @@ pub fn read_csv(path: &Path, features: usize) -> Result<Vec<f64>> {
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let cells: Vec<std::result::Result<f64, _>> =
-            record.iter().map(|c| c.parse::<f64>()).collect();
+        let cells: Vec<std::result::Result<f64, _>> = record
+            .iter()
+            .map(|c| {
+                if c.is_empty() {
+                    Ok(f64::NAN)
+                } else {
+                    c.parse::<f64>()
+                }
+            })
+            .collect();
         if rows == 0 && out.is_empty() && cells.iter().all(|c| c.is_err()) {
             continue; // a header
         }
@@ -299,18 +315,7 @@ fn load_inputs(options: &ExplainOptions, fx: &Fixture, features: usize) -> Resul
             .unwrap_or("")
             .to_ascii_lowercase();
         match ext.as_str() {
-            "csv" => all.extend(read_csv(p, features)?),
-            "npy" => {
-                let (shape, v) = read_npy(p)?;
-                if shape.iter().skip(1).product::<usize>() != features {
-                    return Err(XaiError::shape(
-                        format!("{}", p.display()),
-                        format!("[N, {:?}]", fx.input_shape),
-                        &shape,
-                    ));
-                }
-                all.extend(v);
-            }
+            "csv" | "npy" => all.extend(read_rows(p, features)?),
             "png" => all.extend(read_png(p, &fx.input_shape)?),
             other => {
                 return Err(parse_err(
@@ -321,18 +326,89 @@ fn load_inputs(options: &ExplainOptions, fx: &Fixture, features: usize) -> Resul
         }
     }
     if all.iter().any(|v| !v.is_finite()) {
-        return Err(XaiError::NonFinite("inputs".into()));
+        return Err(XaiError::NonFinite(
+            "inputs: a missing or infinite value (only tree ensembles take missing values)".into(),
+        ));
     }
     Ok(all)
 }
 
-/// Run `xai explain`.
-pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
-    let methods = options
+/// The requested methods, or the defaults for `kind`.
+fn methods_for(options: &ExplainOptions, kind: ModelKind) -> Result<Vec<&'static MethodInfo>> {
+    if options.methods.is_empty() {
+        return default_methods(kind)
+            .into_iter()
+            .map(registry::lookup)
+            .collect();
+    }
+    options
         .methods
         .iter()
         .map(|m| registry::lookup(m))
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// Whether `path` holds a tree ensemble (XGBoost JSON or LightGBM text) rather than a model in
+/// the fixture format.
+fn is_tree_model(path: &Path) -> Result<bool> {
+    let mut head = [0u8; 4096];
+    let n = std::io::Read::read(
+        &mut std::fs::File::open(path).map_err(XaiError::io(path))?,
+        &mut head,
+    )
+    .map_err(XaiError::io(path))?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    let start = text.trim_start();
+    Ok(start.starts_with("tree\n")
+        || start.starts_with("tree\r\n")
+        || (start.starts_with('{') && start[1..].trim_start().starts_with("\"learner\"")))
+}
+
+/// Background rows for `features`-wide inputs, from a CSV or NPY file.
+fn load_background(path: &Path, features: usize) -> Result<References> {
+    let rows = read_rows(path, features)?;
+    if rows.is_empty() {
+        return Err(parse_err(path, "holds no background rows"));
+    }
+    Ok(References::Background {
+        m: rows.len() / features,
+        rows,
+    })
+}
+
+/// Rows of `features` values from a CSV or NPY file.
+fn read_rows(path: &Path, features: usize) -> Result<Vec<f64>> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" => read_csv(path, features),
+        "npy" => {
+            let (shape, v) = read_npy(path)?;
+            if shape.iter().skip(1).product::<usize>() != features {
+                return Err(XaiError::shape(
+                    format!("{}", path.display()),
+                    format!("[N, {features}]"),
+                    &shape,
+                ));
+            }
+            Ok(v)
+        }
+        other => Err(parse_err(
+            path,
+            format!("unknown row format `.{other}` (csv or npy)"),
+        )),
+    }
+}
+
+/// Run `xai explain`.
+pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
+    if is_tree_model(&options.model)? {
+        return run_trees(options);
+    }
+    let methods = methods_for(options, ModelKind::Burn)?;
     let fx = Fixture::load(&options.model)?;
     // An unusable --out fails before any computation; the report appears whole at the end.
     let staging = crate::output::Staging::begin(&options.out)?;
@@ -398,9 +474,12 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     let zeros = Tensor::<2>::zeros([n, f], (&device, dt));
     let conv = fx.last_conv_layer();
     let black_box = ex.black_box(&[f], dt)?;
-    let references = References::PerInput(vec![0.0; n * f]);
+    let references = match &options.background {
+        Some(b) => load_background(b, f)?,
+        None => References::PerInput(vec![0.0; n * f]),
+    };
     let problem = Problem {
-        explainable: &ex,
+        model: Model::Burn(&ex),
         black_box: &black_box,
         x: &x,
         rows: &host,
@@ -412,10 +491,128 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
         conv_layer: conv.clone(),
     };
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (results, skipped) =
+        run_methods(&methods, &problem, ModelKind::Burn, options.seed, progress)?;
+    let report = ExplainReport {
+        options: options.clone(),
+        input_shape: fx.input_shape.clone(),
+        inputs: host.chunks(f).map(|c| c.to_vec()).collect(),
+        outputs: outputs.chunks(k).map(|c| c.to_vec()).collect(),
+        targets,
+        results,
+        skipped,
+    };
+    write(&report, staging.path())?;
+    staging.finish()?;
+    Ok(report)
+}
+
+/// `xai explain` on a tree ensemble: rows from CSV or NPY (NaN or an empty CSV field marks a
+/// missing value), TreeSHAP and the perturbation methods through the registry.
+fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
+    let methods = methods_for(options, ModelKind::Trees)?;
+    let trees = TreeEnsemble::load(&options.model)?;
+    let staging = crate::output::Staging::begin(&options.out)?;
+    if options.weights.is_some() {
+        return Err(parse_err(
+            &options.model,
+            "is a tree ensemble: it carries its own weights (drop --weights)",
+        ));
+    }
+    if options.inputs.is_empty() {
+        return Err(XaiError::Config(
+            "a tree ensemble needs --inputs (rows in CSV or NPY)".into(),
+        ));
+    }
+    let f = trees.features();
+    let mut host = Vec::new();
+    for p in &options.inputs {
+        host.extend(read_rows(p, f)?);
+    }
+    if host.iter().any(|v| v.is_infinite()) {
+        return Err(XaiError::NonFinite(
+            "inputs: an infinite value (NaN marks a missing value)".into(),
+        ));
+    }
+    let n = host.len() / f;
+    if n == 0 {
+        return Err(XaiError::EmptyBatch("no input rows".into()));
+    }
+    let margins = trees.margins(&host)?;
+    let k = trees.outputs();
+    let targets: Vec<usize> = match &options.targets {
+        Some(t) if t.len() == 1 => vec![t[0]; n],
+        Some(t) if t.len() == n => t.clone(),
+        Some(t) => {
+            return Err(XaiError::shape(
+                "--targets",
+                format!("1 or {n} classes"),
+                &[t.len()],
+            ));
+        }
+        // one output (binary log-odds, regression): output 0; multiclass: the largest margin
+        None => margins.chunks(k).map(ag::argmax).collect(),
+    };
+    if let Some(&bad) = targets.iter().find(|&&t| t >= k) {
+        return Err(XaiError::TargetOutOfRange {
+            index: bad,
+            classes: k,
+        });
+    }
+    let references = match &options.background {
+        Some(b) => load_background(b, f)?,
+        None => References::PerInput(vec![0.0; n * f]),
+    };
+    // The gradient methods never run here; the tensors only complete the problem.
+    let device = burn::tensor::Device::flex();
+    let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, DType::F64);
+    let zeros = Tensor::<2>::zeros([n, f], (&device, DType::F64));
+    let target = Target::Classes(targets.clone());
+    let input_shape = [f];
+    let problem = Problem::<2> {
+        model: Model::Trees(&trees),
+        black_box: &trees,
+        x: &x,
+        rows: &host,
+        baseline: &zeros,
+        references: &references,
+        lime_stats: None,
+        target: &target,
+        input_shape: &input_shape,
+        conv_layer: None,
+    };
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (results, skipped) =
+        run_methods(&methods, &problem, ModelKind::Trees, options.seed, progress)?;
+    let report = ExplainReport {
+        options: options.clone(),
+        input_shape: input_shape.to_vec(),
+        inputs: host.chunks(f).map(|c| c.to_vec()).collect(),
+        outputs: margins.chunks(k).map(|c| c.to_vec()).collect(),
+        targets,
+        results,
+        skipped,
+    };
+    write(&report, staging.path())?;
+    staging.finish()?;
+    Ok(report)
+}
+
+/// Run every method on `problem`, skipping (with the reason) those that cannot run on it; an
+/// error when none could.
+fn run_methods<const D: usize>(
+    methods: &[&'static MethodInfo],
+    problem: &Problem<'_, D>,
+    kind: ModelKind,
+    seed: u64,
+    progress: bool,
+) -> Result<(Vec<ExplainResult>, Vec<Skipped>)> {
+    let f: usize = problem.input_shape.iter().product();
+    let conv = problem.conv_layer.clone();
     let mut results = Vec::new();
     let mut skipped = Vec::new();
     for m in methods {
-        if let Some(why) = m.unavailable(&fx.input_shape, conv.as_deref()) {
+        if let Some(why) = m.unavailable(kind, problem.input_shape, conv.as_deref()) {
             eprintln!("xai explain: {} skipped: {why}", m.name);
             skipped.push(Skipped {
                 method: m.name.to_string(),
@@ -423,11 +620,10 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
             });
             continue;
         }
-        let mut config =
-            MethodConfig::for_problem(m, options.seed, &problem)?.with_progress(progress);
+        let mut config = MethodConfig::for_problem(m, seed, problem)?.with_progress(progress);
         // Perturbation methods on images move patches of pixels (at most 8 × 8 of them), not
         // single pixels: thousands of pixels would take thousands of coalitions or forwards.
-        if let &[c, h, w] = fx.input_shape.as_slice() {
+        if let &[c, h, w] = problem.input_shape {
             let patches = || ag::FeatureGroups::image_patches([c, h, w], h.max(w).div_ceil(8));
             match &mut config {
                 MethodConfig::KernelShap(k) if k.groups.is_none() => k.groups = Some(patches()?),
@@ -437,7 +633,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
                 _ => {}
             }
         }
-        let e = registry::run(&config, &problem)?;
+        let e = registry::run(&config, problem)?;
         results.push(ExplainResult {
             method: e.method.to_string(),
             settings: e.settings,
@@ -455,18 +651,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
             what.join("; ")
         )));
     }
-    let report = ExplainReport {
-        options: options.clone(),
-        input_shape: fx.input_shape.clone(),
-        inputs: host.chunks(f).map(|c| c.to_vec()).collect(),
-        outputs: outputs.chunks(k).map(|c| c.to_vec()).collect(),
-        targets,
-        results,
-        skipped,
-    };
-    write(&report, staging.path())?;
-    staging.finish()?;
-    Ok(report)
+    Ok((results, skipped))
 }
 
 /// Heat map of one image's attribution (summed over channels) over its grey/colour picture.

@@ -15,7 +15,7 @@ use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature};
 use xai_grad::methods::lrp::{Composite, LrpRule};
 use xai_grad::{CapturedGraph, Precision};
 
-use crate::registry::{self, MethodConfig, Problem};
+use crate::registry::{self, MethodConfig, Model, Problem};
 use xai_core::agnostic::{self as ag, References, RunOptions};
 use xai_core::fixture::Expected;
 
@@ -152,7 +152,7 @@ pub fn check_fixture(
                 _ => &references,
             };
             let problem = Problem {
-                explainable: &ex,
+                model: Model::Burn(&ex),
                 black_box: &black_box,
                 x: &x,
                 rows: &rows,

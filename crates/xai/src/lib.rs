@@ -12,6 +12,7 @@ pub mod output;
 pub mod registry;
 
 pub use xai_core as core;
+pub use xai_glassbox as glassbox;
 pub use xai_grad as grad;
 pub use xai_influence as influence;
 pub use xai_proto as proto;

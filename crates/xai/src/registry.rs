@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use xai_core::agnostic::{self as ag, BlackBox, References, Rows};
 use xai_core::{Result, Target, XaiError};
+use xai_glassbox::trees::TreeEnsemble;
+use xai_glassbox::treeshap::{self as tree_shap, tree_shap, tree_shap_interventional};
 use xai_grad::methods::deeplift::deeplift;
 use xai_grad::methods::grad_cam::{CamMode, grad_cam};
 use xai_grad::methods::guided_backprop::{deconvolution, guided_backprop};
@@ -40,6 +42,8 @@ pub struct Needs {
     pub seeded: bool,
     /// The most input features (or feature groups) it can take, if bounded.
     pub max_features: Option<usize>,
+    /// A tree ensemble (its structure, not only its predictions).
+    pub tree_ensemble: bool,
 }
 
 /// One registered method.
@@ -65,6 +69,7 @@ const GRAD: Needs = Needs {
     conv_layer: false,
     seeded: false,
     max_features: None,
+    tree_ensemble: false,
 };
 
 /// What a perturbation method needs: forward passes and references.
@@ -74,6 +79,17 @@ const AGNOSTIC: Needs = Needs {
     conv_layer: false,
     seeded: false,
     max_features: None,
+    tree_ensemble: false,
+};
+
+/// What TreeSHAP needs: the trees.
+const TREES: Needs = Needs {
+    gradients: false,
+    baseline: false,
+    conv_layer: false,
+    seeded: false,
+    max_features: None,
+    tree_ensemble: true,
 };
 
 /// Every method, in the order reports list them.
@@ -222,12 +238,40 @@ pub const METHODS: &[MethodInfo] = &[
             ..AGNOSTIC
         },
     },
+    MethodInfo {
+        name: "tree_shap",
+        aliases: &["treeshap"],
+        summary: "exact path-dependent TreeSHAP of a tree ensemble, in its margin (Lundberg et al., 2020)",
+        default_config: |_| MethodConfig::TreeShap,
+        needs: TREES,
+    },
+    MethodInfo {
+        name: "tree_shap_interventional",
+        aliases: &["interventional_tree_shap"],
+        summary: "exact interventional TreeSHAP against the references (Lundberg et al., 2020)",
+        default_config: |_| MethodConfig::TreeShapInterventional,
+        needs: Needs {
+            baseline: true,
+            ..TREES
+        },
+    },
 ];
 
 impl MethodInfo {
     /// Why the method cannot run on a model with per-sample inputs of `input_shape` whose last
     /// conv layer is `conv_layer`; `None` when it can.
-    pub fn unavailable(&self, input_shape: &[usize], conv_layer: Option<&str>) -> Option<String> {
+    pub fn unavailable(
+        &self,
+        kind: ModelKind,
+        input_shape: &[usize],
+        conv_layer: Option<&str>,
+    ) -> Option<String> {
+        if self.needs.gradients && kind == ModelKind::Trees {
+            return Some("it needs gradients, and a tree ensemble is piecewise constant".into());
+        }
+        if self.needs.tree_ensemble && kind != ModelKind::Trees {
+            return Some("it needs a tree ensemble (an XGBoost or LightGBM model)".into());
+        }
         if self.needs.conv_layer && (conv_layer.is_none() || input_shape.len() != 3) {
             return Some("it needs image inputs [C, H, W] and a conv layer".into());
         }
@@ -294,6 +338,10 @@ pub enum MethodConfig {
     KernelShap(ag::KernelShap),
     /// LIME on tabular rows.
     Lime(ag::LimeTabular),
+    /// Path-dependent TreeSHAP.
+    TreeShap,
+    /// Interventional TreeSHAP against the problem's references.
+    TreeShapInterventional,
 }
 
 impl MethodConfig {
@@ -314,6 +362,8 @@ impl MethodConfig {
             MethodConfig::Occlusion(_) => "occlusion",
             MethodConfig::KernelShap(_) => "kernel_shap",
             MethodConfig::Lime(_) => "lime",
+            MethodConfig::TreeShap => "tree_shap",
+            MethodConfig::TreeShapInterventional => "tree_shap_interventional",
         }
     }
 
@@ -373,8 +423,8 @@ impl MethodConfig {
 /// [`BlackBox`] on flattened rows (model-agnostic methods), the inputs in both forms, and the
 /// references.
 pub struct Problem<'a, const D: usize> {
-    /// The model for gradient and rule methods.
-    pub explainable: &'a Explainable<D>,
+    /// The model, for the methods that read more than its predictions.
+    pub model: Model<'a, D>,
     /// The same model on flattened rows.
     pub black_box: &'a (dyn BlackBox + Sync),
     /// Inputs `[N, …input_shape]`.
@@ -395,6 +445,52 @@ pub struct Problem<'a, const D: usize> {
     pub conv_layer: Option<String>,
 }
 
+/// The model behind a [`Problem`].
+#[derive(Clone, Copy)]
+pub enum Model<'a, const D: usize> {
+    /// A burn model through its captured graph: gradient, rule and perturbation methods.
+    Burn(&'a Explainable<D>),
+    /// A tree ensemble: TreeSHAP and the perturbation methods.
+    Trees(&'a TreeEnsemble),
+}
+
+/// Which kind of model a [`Model`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ModelKind {
+    /// A burn model.
+    Burn,
+    /// A tree ensemble.
+    Trees,
+}
+
+impl<'a, const D: usize> Model<'a, D> {
+    /// Its kind.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Model::Burn(_) => ModelKind::Burn,
+            Model::Trees(_) => ModelKind::Trees,
+        }
+    }
+
+    fn explainable(&self, method: &str) -> Result<&'a Explainable<D>> {
+        match self {
+            Model::Burn(ex) => Ok(ex),
+            Model::Trees(_) => Err(XaiError::Config(format!(
+                "{method} needs gradients, and a tree ensemble has none"
+            ))),
+        }
+    }
+
+    fn trees(&self, method: &str) -> Result<&'a TreeEnsemble> {
+        match self {
+            Model::Trees(t) => Ok(t),
+            Model::Burn(_) => Err(XaiError::Config(format!(
+                "{method} needs a tree ensemble (an XGBoost or LightGBM model)"
+            ))),
+        }
+    }
+}
+
 /// One method's result on every input.
 #[derive(Clone, Debug, Serialize)]
 pub struct Explanation {
@@ -411,27 +507,30 @@ pub struct Explanation {
 /// Run `config` on `problem`.
 pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> Result<Explanation> {
     let p = problem;
-    let ex = p.explainable;
+    let name = config.name();
+    let ex = || p.model.explainable(name);
     let features: usize = p.input_shape.iter().product();
     let host = |t: Tensor<D>| xai_core::tensor_to_vec_f64(t);
     // explicit classes need no forward pass; predicted ones take one
-    let classes = || ex.classes(p.x, p.target);
+    let classes = || ex()?.classes(p.x, p.target);
     let settings = serde_json::to_value(config).unwrap_or_default();
     let mut delta = None;
     let values = match config {
-        MethodConfig::Saliency => host(input_gradients(ex, p.x, &classes()?)?)?,
-        MethodConfig::InputXGradient => host(input_gradients(ex, p.x, &classes()?)? * p.x.clone())?,
+        MethodConfig::Saliency => host(input_gradients(ex()?, p.x, &classes()?)?)?,
+        MethodConfig::InputXGradient => {
+            host(input_gradients(ex()?, p.x, &classes()?)? * p.x.clone())?
+        }
         MethodConfig::IntegratedGradients(cfg) => {
-            let r = integrated_gradients(ex, p.x, p.baseline, p.target, cfg)?;
+            let r = integrated_gradients(ex()?, p.x, p.baseline, p.target, cfg)?;
             delta = Some(r.delta);
             host(r.attributions)?
         }
-        MethodConfig::Smoothgrad(cfg) => host(smoothgrad(ex, p.x, p.target, cfg)?)?,
-        MethodConfig::GuidedBackprop => host(guided_backprop(ex, p.x, p.target)?)?,
-        MethodConfig::Deconvolution => host(deconvolution(ex, p.x, p.target)?)?,
-        MethodConfig::Lrp(composite) => host(lrp(ex, p.x, p.target, composite)?)?,
+        MethodConfig::Smoothgrad(cfg) => host(smoothgrad(ex()?, p.x, p.target, cfg)?)?,
+        MethodConfig::GuidedBackprop => host(guided_backprop(ex()?, p.x, p.target)?)?,
+        MethodConfig::Deconvolution => host(deconvolution(ex()?, p.x, p.target)?)?,
+        MethodConfig::Lrp(composite) => host(lrp(ex()?, p.x, p.target, composite)?)?,
         MethodConfig::Deeplift => {
-            let (a, d) = deeplift(ex, p.x, p.baseline, p.target)?;
+            let (a, d) = deeplift(ex()?, p.x, p.baseline, p.target)?;
             delta = Some(d);
             host(a)?
         }
@@ -444,7 +543,8 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
                     )));
                 }
             };
-            let cam = grad_cam(ex, p.x, p.target, layer, CamMode::GradCam)?.upsample_bilinear(h, w);
+            let cam =
+                grad_cam(ex()?, p.x, p.target, layer, CamMode::GradCam)?.upsample_bilinear(h, w);
             // one map per image, repeated over the channels to the input's layout
             cam.values
                 .chunks(h * w)
@@ -476,6 +576,55 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
             );
             r.attribution.values
         }
+        MethodConfig::TreeShap => {
+            let trees = p.model.trees(name)?;
+            let r = tree_shap(trees, p.rows)?;
+            let classes = tree_targets(trees, &r, p.target)?;
+            delta = Some(tree_delta(trees, &r, &classes, p.rows)?);
+            tree_rows(&r, &classes)
+        }
+        MethodConfig::TreeShapInterventional => {
+            let trees = p.model.trees(name)?;
+            let (r, deltas) = match p.references {
+                References::Background { rows, .. } => {
+                    let r = tree_shap_interventional(trees, p.rows, rows)?;
+                    (r, None)
+                }
+                // one reference per input: each input against its own
+                References::PerInput(refs) => {
+                    let mut values = Vec::with_capacity(p.rows.len() * trees.outputs());
+                    let mut deltas = Vec::new();
+                    for (x, r) in p.rows.chunks(features).zip(refs.chunks(features)) {
+                        let one = tree_shap_interventional(trees, x, r)?;
+                        values.extend(one.values);
+                        deltas.push(one.expected_value);
+                    }
+                    let n = p.rows.len() / features.max(1);
+                    let r = tree_shap::ShapValues {
+                        values,
+                        expected_value: vec![f64::NAN; trees.outputs()],
+                        rows: n,
+                        outputs: trees.outputs(),
+                        features,
+                    };
+                    (r, Some(deltas))
+                }
+            };
+            let classes = tree_targets(trees, &r, p.target)?;
+            let margins = trees.margins(p.rows)?;
+            let k = trees.outputs();
+            delta = Some(
+                classes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c)| {
+                        let e = deltas.as_ref().map_or(r.expected_value[c], |d| d[i][c]);
+                        r.row(i, c).iter().sum::<f64>() - (margins[i * k + c] - e)
+                    })
+                    .collect(),
+            );
+            tree_rows(&r, &classes)
+        }
         MethodConfig::Lime(cfg) => {
             let rows = Rows::new(p.rows, features)?;
             let own;
@@ -499,6 +648,68 @@ pub fn run<const D: usize>(config: &MethodConfig, problem: &Problem<'_, D>) -> R
     })
 }
 
+/// The output each row explains: explicit classes, or the largest margin.
+fn tree_targets(
+    trees: &TreeEnsemble,
+    r: &tree_shap::ShapValues,
+    target: &Target,
+) -> Result<Vec<usize>> {
+    let k = trees.outputs();
+    let classes = match target {
+        Target::Classes(c) if c.len() == r.rows => c.clone(),
+        Target::Class(c) => vec![*c; r.rows],
+        Target::Predicted => {
+            // For one output (binary log-odds, regression) there is only output 0.
+            if k == 1 {
+                vec![0; r.rows]
+            } else {
+                return Err(XaiError::Config(
+                    "tree methods need explicit classes for multiclass models (resolve the \
+                     predicted class first)"
+                        .into(),
+                ));
+            }
+        }
+        other => {
+            return Err(XaiError::Config(format!(
+                "tree methods explain one output per row, not {other:?}"
+            )));
+        }
+    };
+    if let Some(&bad) = classes.iter().find(|&&c| c >= k) {
+        return Err(XaiError::TargetOutOfRange {
+            index: bad,
+            classes: k,
+        });
+    }
+    Ok(classes)
+}
+
+/// Each row's values for its explained output, `N · F`.
+fn tree_rows(r: &tree_shap::ShapValues, classes: &[usize]) -> Vec<f64> {
+    classes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &c)| r.row(i, c).to_vec())
+        .collect()
+}
+
+/// Local accuracy: `Σ φ − (f(x) − E[f])` per row.
+fn tree_delta(
+    trees: &TreeEnsemble,
+    r: &tree_shap::ShapValues,
+    classes: &[usize],
+    rows: &[f64],
+) -> Result<Vec<f64>> {
+    let margins = trees.margins(rows)?;
+    let k = trees.outputs();
+    Ok(classes
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| r.row(i, c).iter().sum::<f64>() - (margins[i * k + c] - r.expected_value[c]))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,18 +721,25 @@ mod tests {
             lookup("shapley_exact").unwrap(),
             lookup("ig").unwrap(),
         );
-        assert!(cam.unavailable(&[6], None).unwrap().contains("conv layer"));
-        assert!(cam.unavailable(&[1, 8, 8], None).is_some());
-        assert_eq!(cam.unavailable(&[1, 8, 8], Some("layers.0")), None);
+        assert!(
+            cam.unavailable(ModelKind::Burn, &[6], None)
+                .unwrap()
+                .contains("conv layer")
+        );
+        assert!(cam.unavailable(ModelKind::Burn, &[1, 8, 8], None).is_some());
+        assert_eq!(
+            cam.unavailable(ModelKind::Burn, &[1, 8, 8], Some("layers.0")),
+            None
+        );
         let max = ag::shapley::MAX_EXACT_GROUPS;
-        assert_eq!(exact.unavailable(&[max], None), None);
+        assert_eq!(exact.unavailable(ModelKind::Burn, &[max], None), None);
         assert!(
             exact
-                .unavailable(&[max + 1], None)
+                .unavailable(ModelKind::Burn, &[max + 1], None)
                 .unwrap()
                 .contains(&max.to_string())
         );
-        assert_eq!(ig.unavailable(&[1, 28, 28], None), None);
+        assert_eq!(ig.unavailable(ModelKind::Burn, &[1, 28, 28], None), None);
     }
 
     #[test]

@@ -480,3 +480,26 @@ impl TreeEnsemble {
         e
     }
 }
+
+/// A tree ensemble as a black box on rows: the model-agnostic methods (KernelSHAP, LIME,
+/// ablation, exact Shapley) see its margins.
+impl xai_core::agnostic::BlackBox for TreeEnsemble {
+    fn features(&self) -> usize {
+        self.features
+    }
+
+    fn predict(&self, rows: &[f64], n: usize) -> Result<Vec<f64>> {
+        if rows.len() != n * self.features {
+            return Err(XaiError::shape(
+                "tree-ensemble rows",
+                format!("{n} rows of {} features", self.features),
+                &[rows.len()],
+            ));
+        }
+        self.margins(rows)
+    }
+
+    fn bytes_per_row(&self) -> usize {
+        (self.features + self.outputs()) * 8
+    }
+}

@@ -27,7 +27,7 @@ use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature};
 use xai_grad::methods::lrp::Composite;
 use xai_grad::methods::noise_tunnel::NoiseConfig;
 
-use crate::registry::{self, MethodConfig, Problem};
+use crate::registry::{self, MethodConfig, Model, Problem};
 
 use data::{SIDE, in_mark};
 use model::DemoCnn;
@@ -493,7 +493,7 @@ fn explain(
         ..RunOptions::default()
     };
     let problem = Problem {
-        explainable: &ex,
+        model: Model::Burn(&ex),
         black_box: &black_box,
         x: &x,
         rows: &host,
