@@ -123,6 +123,7 @@ impl Node {
     }
 
     /// The child `x` (the value of this node's feature) goes to.
+    #[inline]
     pub fn next(&self, x: f64) -> usize {
         let left = match &self.rule {
             None => return usize::MAX,

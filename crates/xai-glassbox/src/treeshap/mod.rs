@@ -27,7 +27,7 @@
 mod interventional;
 mod path_dependent;
 
-use path_dependent::Condition;
+use path_dependent::{Condition, Scratch};
 use xai_core::{Result, XaiError};
 
 use crate::trees::TreeEnsemble;
@@ -73,14 +73,21 @@ fn check_rows(model: &TreeEnsemble, rows: &[f64], what: &str) -> Result<usize> {
     Ok(rows.len() / f)
 }
 
+fn max_depth(model: &TreeEnsemble) -> usize {
+    model.trees().iter().map(|t| t.depth()).max().unwrap_or(0)
+}
+
 /// Path-dependent TreeSHAP of `rows` (`[n, features]`).
 pub fn tree_shap(model: &TreeEnsemble, rows: &[f64]) -> Result<ShapValues> {
     let n = check_rows(model, rows, "TreeSHAP rows")?;
     let (f, k) = (model.features(), model.outputs());
+    let depth = max_depth(model);
     let mut values = vec![0.0; n * k * f];
     crate::par::rows(rows, f, &mut values, k * f, |x, phi| {
+        let mut scratch = Scratch::for_depth(depth);
         for (tree, &o) in model.trees().iter().zip(model.output_of()) {
-            path_dependent::add_tree(tree, x, Condition::None, &mut phi[o * f..(o + 1) * f]);
+            let phi = &mut phi[o * f..(o + 1) * f];
+            path_dependent::add_tree(tree, x, Condition::None, phi, &mut scratch);
         }
     });
     Ok(ShapValues {
@@ -102,18 +109,21 @@ pub fn tree_shap_interactions(model: &TreeEnsemble, rows: &[f64]) -> Result<Vec<
         .iter()
         .map(path_dependent::split_features)
         .collect();
+    let depth = max_depth(model);
     let mut out = vec![0.0; n * k * f * f];
     crate::par::rows(rows, f, &mut out, k * f * f, |x, inter| {
+        let mut scratch = Scratch::for_depth(depth);
         let mut phi = vec![0.0; k * f];
         let (mut on, mut off) = (vec![0.0; f], vec![0.0; f]);
         for ((tree, &o), features) in model.trees().iter().zip(model.output_of()).zip(&used) {
-            path_dependent::add_tree(tree, x, Condition::None, &mut phi[o * f..(o + 1) * f]);
+            let s = &mut scratch;
+            path_dependent::add_tree(tree, x, Condition::None, &mut phi[o * f..(o + 1) * f], s);
             let m = &mut inter[o * f * f..(o + 1) * f * f];
             for &i in features {
                 on.fill(0.0);
                 off.fill(0.0);
-                path_dependent::add_tree(tree, x, Condition::Present(i), &mut on);
-                path_dependent::add_tree(tree, x, Condition::Absent(i), &mut off);
+                path_dependent::add_tree(tree, x, Condition::Present(i), &mut on, s);
+                path_dependent::add_tree(tree, x, Condition::Absent(i), &mut off, s);
                 for j in (0..f).filter(|&j| j != i) {
                     m[i * f + j] += (on[j] - off[j]) / 2.0;
                 }
@@ -145,8 +155,7 @@ pub fn tree_shap_interventional(
         ));
     }
     let (f, k) = (model.features(), model.outputs());
-    let depth = model.trees().iter().map(|t| t.depth()).max().unwrap_or(0);
-    let w = interventional::weights(depth + 1);
+    let w = interventional::weights(max_depth(model) + 1);
     let mut values = vec![0.0; n * k * f];
     crate::par::rows(rows, f, &mut values, k * f, |x, phi| {
         for r in background.chunks(f) {

@@ -67,18 +67,22 @@ fn unwind(path: &mut [Elem], depth: usize, index: usize) {
 }
 
 /// The total weight the path would have with element `index` unwound (without unwinding).
+///
+/// The hot loop of TreeSHAP (once per path element at every leaf). The divisions are by
+/// factors that do not depend on the running value, so they are taken off its dependency chain.
 fn unwound_sum(path: &[Elem], depth: usize, index: usize) -> f64 {
     let Elem { zero, one, .. } = path[index];
     let d1 = (depth + 1) as f64;
     let mut next = path[depth].weight;
     let mut total = 0.0;
     for i in (0..depth).rev() {
+        let shrink = (depth - i) as f64 / d1;
         if one != 0.0 {
-            let w = next * d1 / ((i + 1) as f64 * one);
+            let w = next * (d1 / ((i + 1) as f64 * one));
             total += w;
-            next = path[i].weight - w * zero * (depth - i) as f64 / d1;
+            next = path[i].weight - w * (zero * shrink);
         } else if zero != 0.0 {
-            total += path[i].weight / zero * d1 / (depth - i) as f64;
+            total += path[i].weight / (zero * shrink);
         }
     }
     total
@@ -101,12 +105,24 @@ impl Condition {
     }
 }
 
+/// The path storage of one walk, reused across trees and rows (every element is written before
+/// it is read, so it needs no clearing).
+pub(crate) struct Scratch(Vec<Elem>);
+
+impl Scratch {
+    /// Storage for trees up to `depth` deep: one segment per level of the recursion.
+    pub(crate) fn for_depth(depth: usize) -> Scratch {
+        let d = depth + 2;
+        Scratch(vec![Elem::default(); (d + 1) * (d + 2) / 2 + d])
+    }
+}
+
 struct Walk<'a> {
     nodes: &'a [Node],
     x: &'a [f64],
     phi: &'a mut [f64],
     condition: Condition,
-    path: Vec<Elem>,
+    path: &'a mut [Elem],
 }
 
 impl Walk<'_> {
@@ -125,8 +141,10 @@ impl Walk<'_> {
             return;
         }
         let off = parent_off + depth + 1;
-        self.path
-            .copy_within(parent_off..parent_off + depth + 1, off);
+        // a short copy: an element loop beats a memmove call here
+        for i in 0..=depth {
+            self.path[off + i] = self.path[parent_off + i];
+        }
         let conditioned = self.condition.feature().map(|f| f as isize);
         if conditioned != Some(parent_feature) {
             extend(&mut self.path[off..], depth, zero, one, parent_feature);
@@ -203,15 +221,21 @@ impl Walk<'_> {
 }
 
 /// Add tree `tree`'s path-dependent SHAP values for row `x` (under `condition`) to `phi`
-/// (one entry per feature).
-pub(crate) fn add_tree(tree: &Tree, x: &[f64], condition: Condition, phi: &mut [f64]) {
-    let d = tree.depth() + 2;
+/// (one entry per feature). `scratch` must be [`Scratch::for_depth`] of at least the tree's
+/// depth.
+pub(crate) fn add_tree(
+    tree: &Tree,
+    x: &[f64],
+    condition: Condition,
+    phi: &mut [f64],
+    scratch: &mut Scratch,
+) {
     let mut walk = Walk {
         nodes: tree.nodes(),
         x,
         phi,
         condition,
-        path: vec![Elem::default(); (d + 1) * (d + 2) / 2 + d],
+        path: &mut scratch.0,
     };
     walk.recurse(0, 0, 0, 1.0, 1.0, -1, 1.0);
 }
