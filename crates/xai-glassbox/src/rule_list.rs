@@ -25,7 +25,8 @@
 //! ```
 //! use xai_glassbox::rule_list::{fit_rule_list, RuleListConfig};
 //! // y = x0 AND NOT x1 on all four points, twice over.
-//! let x = vec![vec![false, false], vec![false, true], vec![true, false], vec![true, true]].repeat(2);
+//! let four = [[false, false], [false, true], [true, false], [true, true]];
+//! let x: Vec<Vec<bool>> = four.iter().chain(&four).map(|r| r.to_vec()).collect();
 //! let y: Vec<bool> = x.iter().map(|r| r[0] && !r[1]).collect();
 //! let names = vec!["a".to_string(), "b".to_string()];
 //! let list = fit_rule_list(&x, &y, &names, &RuleListConfig { c: 0.01, ..Default::default() }).unwrap();
@@ -315,7 +316,7 @@ pub fn fit_rule_list(
     let all = p.captured(&[]);
     let free_all: Bits = all.iter().map(|w| !w).collect();
     let mask_tail = |b: &mut Bits| {
-        if p.n % 64 != 0 {
+        if !p.n.is_multiple_of(64) {
             let last = p.words - 1;
             b[last] &= (1u64 << (p.n % 64)) - 1;
         }
