@@ -9,11 +9,13 @@
 //! * [`treeshap`]: exact TreeSHAP — path-dependent, interaction values, interventional against a
 //!   background set — batched over rows on all cores.
 //! * [`rule_list`]: certifiably optimal rule lists by CORELS's branch and bound.
+//! * [`risk_score`]: integer-point risk scores (RiskSLIM's problem), exact by branch and bound.
 #![warn(missing_docs)]
 // NaN-aware checks are written `!(x >= 0.0)` on purpose: a NaN must fail them.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 mod par;
+pub mod risk_score;
 pub mod rule_list;
 pub mod trees;
 pub mod treeshap;

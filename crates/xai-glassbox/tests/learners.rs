@@ -175,3 +175,118 @@ fn bad_rule_list_input_is_an_error() {
     };
     assert!(fit_rule_list(&[vec![true]], &[true], &names, &bad).is_err());
 }
+
+#[test]
+fn risk_score_is_the_exact_optimum() {
+    use xai_glassbox::risk_score::{RiskScoreConfig, fit_risk_score};
+    let data = json("tabular_data.json");
+    let fx = json("scoring_system.json");
+    let all: Vec<String> = data["binary_feature_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    let names: Vec<String> = fx["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    let cols: Vec<usize> = names
+        .iter()
+        .map(|n| all.iter().position(|a| a == n).unwrap())
+        .collect();
+    let x: Vec<Vec<bool>> = binary(&data, "B_train")
+        .iter()
+        .map(|r| cols.iter().map(|&c| r[c]).collect())
+        .collect();
+    let y = labels(&data, "y_train");
+    let range = |k: &str| {
+        let r = fx[k].as_array().unwrap();
+        (r[0].as_i64().unwrap() as i32, r[1].as_i64().unwrap() as i32)
+    };
+    let cfg = RiskScoreConfig {
+        c0: fx["C0"].as_f64().unwrap(),
+        points: range("points_range"),
+        intercept: range("intercept_range"),
+        ..RiskScoreConfig::default()
+    };
+    let s = fit_risk_score(&x, &y, &names, &cfg).unwrap();
+    eprintln!(
+        "{s}\nobjective {} certified {} nodes {}",
+        s.objective, s.certified, s.nodes
+    );
+    assert!(s.certified);
+    let want = fx["objective"].as_f64().unwrap();
+    assert!(
+        (s.objective - want).abs() < 1e-9,
+        "{} vs {want}",
+        s.objective
+    );
+    let points: Vec<i32> = fx["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap() as i32)
+        .collect();
+    assert_eq!(s.points, points);
+    assert_eq!(s.intercept, fx["intercept"].as_i64().unwrap() as i32);
+}
+
+#[test]
+fn risk_scores_equal_enumeration_on_small_problems() {
+    use xai_glassbox::risk_score::{RiskScoreConfig, fit_risk_score};
+    for seed in 0..5 {
+        let mut rng = StdRng::seed_from_u64(10 + seed);
+        let x: Vec<Vec<bool>> = (0..60)
+            .map(|_| (0..3).map(|_| rng.random::<bool>()).collect())
+            .collect();
+        let y: Vec<bool> = x
+            .iter()
+            .map(|r| {
+                rng.random::<f64>() < if r[0] { 0.8 } else { 0.3 } - if r[2] { 0.2 } else { 0.0 }
+            })
+            .collect();
+        let cfg = RiskScoreConfig {
+            c0: 0.005,
+            points: (-2, 2),
+            intercept: (-3, 3),
+            ..RiskScoreConfig::default()
+        };
+        let names: Vec<String> = (0..3).map(|i| format!("z{i}")).collect();
+        let s = fit_risk_score(&x, &y, &names, &cfg).unwrap();
+        let mut best = f64::INFINITY;
+        for a in -2..=2 {
+            for b in -2..=2 {
+                for c in -2..=2 {
+                    for b0 in -3..=3 {
+                        let loss: f64 = x
+                            .iter()
+                            .zip(&y)
+                            .map(|(r, &l)| {
+                                let t =
+                                    (b0 + [a, b, c]
+                                        .iter()
+                                        .zip(r)
+                                        .filter(|&(_, &z)| z)
+                                        .map(|(p, _)| p)
+                                        .sum::<i32>()) as f64;
+                                let m = if l { -t } else { t };
+                                (m.exp()).ln_1p()
+                            })
+                            .sum::<f64>()
+                            / x.len() as f64;
+                        let nz = [a, b, c].iter().filter(|&&p| p != 0).count() as f64;
+                        best = best.min(loss + 0.005 * nz);
+                    }
+                }
+            }
+        }
+        assert!(
+            (s.objective - best).abs() < 1e-12,
+            "seed {seed}: {} vs {best}",
+            s.objective
+        );
+    }
+}
