@@ -9,6 +9,7 @@ mod conformance;
 mod demo;
 mod explain;
 mod fixture;
+mod glassbox;
 mod influence;
 mod methods;
 mod proto;
@@ -40,8 +41,8 @@ enum Command {
         #[command(subcommand)]
         action: fixture::Action,
     },
-    /// Explain a user's model: a JSON model in the fixture format and inputs from CSV, NPY or
-    /// PNG; writes OUT/index.html and OUT/results.json.
+    /// Explain a user's model (the fixture JSON format, or an XGBoost / LightGBM model) on
+    /// inputs from CSV, NPY or PNG; writes OUT/index.html and OUT/results.json.
     Explain(explain::Args),
     /// List the attribution methods: canonical name, accepted aliases, requirements.
     Methods(methods::Args),
@@ -66,6 +67,11 @@ enum Command {
     },
     /// Throughput of one attribution method on a fixture's model and inputs.
     Bench(bench::Args),
+    /// Glass-box models learned from a labelled CSV file: rule lists and risk scores.
+    Glassbox {
+        #[command(subcommand)]
+        action: glassbox::Action,
+    },
 }
 
 /// A `--device` value this build can run (clap reports any other as a usage error, exit 2).
@@ -100,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Sanity { action } => sanity::run(action),
         Command::Proto { action } => proto::run(action),
         Command::Bench(args) => bench::run(args),
+        Command::Glassbox { action } => glassbox::run(action),
     }
 }
 

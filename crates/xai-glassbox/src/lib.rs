@@ -10,6 +10,7 @@
 //!   background set — batched over rows on all cores.
 //! * [`rule_list`]: certifiably optimal rule lists by CORELS's branch and bound.
 //! * [`risk_score`]: integer-point risk scores (RiskSLIM's problem), exact by branch and bound.
+//! * [`table`]: labelled CSV data for the learners.
 #![warn(missing_docs)]
 // NaN-aware checks are written `!(x >= 0.0)` on purpose: a NaN must fail them.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
@@ -17,5 +18,6 @@
 mod par;
 pub mod risk_score;
 pub mod rule_list;
+pub mod table;
 pub mod trees;
 pub mod treeshap;

@@ -1,0 +1,118 @@
+//! `xai glassbox …`: models a person can read, learned from a labelled CSV file (header row,
+//! 0/1 features, a 0/1 label column).
+
+use std::path::PathBuf;
+
+use xai::glassbox::risk_score::{RiskScoreConfig, fit_risk_score};
+use xai::glassbox::rule_list::{RuleListConfig, fit_rule_list};
+use xai::glassbox::table::Table;
+
+#[derive(clap::Subcommand)]
+pub enum Action {
+    /// A certifiably optimal rule list (CORELS's objective: error + c · rules).
+    RuleList {
+        /// Training data: CSV with a header, binary features and a 0/1 label column.
+        #[arg(long)]
+        data: PathBuf,
+        /// The label column.
+        #[arg(long)]
+        label: String,
+        /// Penalty per rule.
+        #[arg(long, default_value_t = 0.01)]
+        c: f64,
+        /// Features per antecedent (1 or 2).
+        #[arg(long, default_value_t = 2)]
+        max_card: usize,
+        /// Prefixes to evaluate before stopping uncertified.
+        #[arg(long, default_value_t = 5_000_000)]
+        max_nodes: usize,
+    },
+    /// An integer-point risk score (RiskSLIM's objective: logistic loss + C0 · nonzero points),
+    /// exact by branch and bound.
+    RiskScore {
+        /// Training data: CSV with a header, binary features and a 0/1 label column.
+        #[arg(long)]
+        data: PathBuf,
+        /// The label column.
+        #[arg(long)]
+        label: String,
+        /// Penalty per nonzero point.
+        #[arg(long, default_value_t = 0.01)]
+        c0: f64,
+        /// Largest absolute points per feature.
+        #[arg(long, default_value_t = 5)]
+        max_points: i32,
+        /// Largest absolute intercept.
+        #[arg(long, default_value_t = 10)]
+        max_intercept: i32,
+    },
+}
+
+pub fn run(action: Action) -> anyhow::Result<bool> {
+    match action {
+        Action::RuleList {
+            data,
+            label,
+            c,
+            max_card,
+            max_nodes,
+        } => {
+            let t = Table::load(&data, &label)?;
+            let cfg = RuleListConfig {
+                c,
+                max_card,
+                max_nodes,
+                ..RuleListConfig::default()
+            };
+            let list = fit_rule_list(&t.binary()?, &t.labels, &t.names, &cfg)?;
+            println!("{list}");
+            println!(
+                "objective {:.6} = training error {:.6} + {c} × {} rules; {}",
+                list.objective,
+                list.train_error,
+                list.rules.len(),
+                if list.certified {
+                    "certified optimal".to_string()
+                } else {
+                    format!(
+                        "not certified after {} prefixes (optimum ≥ {:.6})",
+                        list.nodes, list.lower_bound
+                    )
+                }
+            );
+        }
+        Action::RiskScore {
+            data,
+            label,
+            c0,
+            max_points,
+            max_intercept,
+        } => {
+            let t = Table::load(&data, &label)?;
+            if max_points < 0 || max_intercept < 0 {
+                anyhow::bail!("--max-points and --max-intercept must be ≥ 0");
+            }
+            let cfg = RiskScoreConfig {
+                c0,
+                points: (-max_points, max_points),
+                intercept: (-max_intercept, max_intercept),
+                ..RiskScoreConfig::default()
+            };
+            let s = fit_risk_score(&t.binary()?, &t.labels, &t.names, &cfg)?;
+            println!("{s}");
+            println!(
+                "objective {:.6} = logistic loss {:.6} + {c0} × {} nonzero points (intercept {}); {}",
+                s.objective,
+                s.loss,
+                s.points.iter().filter(|&&p| p != 0).count(),
+                s.intercept,
+                if s.certified {
+                    "certified optimal"
+                } else {
+                    "node budget reached: not certified"
+                }
+            );
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,135 @@
+//! `xai glassbox`: rule lists and risk scores learned from a labelled CSV, printed for a person;
+//! bad data is one line and exit 2.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixture(name: &str) -> serde_json::Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets/fixtures/glassbox")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// The fixture's binarised training rows as CSV, restricted to `columns` (all when empty).
+fn csv(path: &std::path::Path, columns: &[&str]) {
+    let data = fixture("tabular_data.json");
+    let names: Vec<&str> = data["binary_feature_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    let keep: Vec<usize> = (0..names.len())
+        .filter(|&i| columns.is_empty() || columns.contains(&names[i]))
+        .collect();
+    let mut text = keep.iter().map(|&i| names[i]).collect::<Vec<_>>().join(",") + ",default\n";
+    for (row, y) in data["B_train"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(data["y_train"].as_array().unwrap())
+    {
+        let r = row.as_array().unwrap();
+        let cells: Vec<String> = keep.iter().map(|&i| format!("{}", r[i])).collect();
+        text += &format!("{},{}\n", cells.join(","), y.as_f64().unwrap() as u8);
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn xai(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_xai"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn rule_lists_and_risk_scores_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("xai-glassbox-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scores = dir.join("scores.csv");
+    let spec = fixture("scoring_system.json");
+    let cols: Vec<&str> = spec["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    csv(&scores, &cols);
+    let out = xai(&[
+        "glassbox",
+        "risk-score",
+        "--data",
+        scores.to_str().unwrap(),
+        "--label",
+        "default",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("debt_ratio>0.6     +2 points"), "{text}");
+    assert!(text.contains("certified optimal"), "{text}");
+    assert!(text.contains("objective 0.589422"), "{text}");
+
+    let all = dir.join("all.csv");
+    csv(&all, &[]);
+    let out = xai(&[
+        "glassbox",
+        "rule-list",
+        "--data",
+        all.to_str().unwrap(),
+        "--label",
+        "default",
+        "--c",
+        "0.005",
+        "--max-nodes",
+        "300000",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("if ["), "{text}");
+    let objective: f64 = text
+        .split("objective ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let corels = fixture("rule_list.json")["objective"].as_f64().unwrap();
+    assert!(objective <= corels + 1e-6, "{objective} > {corels}");
+
+    // A non-binary column, a missing label column, a missing file: one line, exit 2.
+    let raw = dir.join("raw.csv");
+    std::fs::write(&raw, "age,default\n31.5,1\n40,0\n").unwrap();
+    for (args, needle) in [
+        (
+            vec!["--data", raw.to_str().unwrap(), "--label", "default"],
+            "not binary",
+        ),
+        (
+            vec!["--data", raw.to_str().unwrap(), "--label", "y"],
+            "no label column",
+        ),
+        (
+            vec!["--data", "/nonexistent.csv", "--label", "y"],
+            "nonexistent",
+        ),
+    ] {
+        let mut a = vec!["glassbox", "risk-score"];
+        a.extend(args);
+        let out = xai(&a);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
