@@ -10,11 +10,14 @@
 //!   background set — batched over rows on all cores.
 //! * [`rule_list`]: certifiably optimal rule lists by CORELS's branch and bound.
 //! * [`risk_score`]: integer-point risk scores (RiskSLIM's problem), exact by branch and bound.
+//! * [`gam`]: generalised additive models learned as Explainable Boosting Machines (cyclic
+//!   boosting of shape functions, bagging, FAST pairwise interactions).
 //! * [`table`]: labelled CSV data for the learners.
 #![warn(missing_docs)]
 // NaN-aware checks are written `!(x >= 0.0)` on purpose: a NaN must fail them.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod gam;
 mod par;
 pub mod risk_score;
 pub mod rule_list;

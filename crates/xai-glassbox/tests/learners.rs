@@ -290,3 +290,105 @@ fn risk_scores_equal_enumeration_on_small_problems() {
         );
     }
 }
+
+fn rows(data: &Value, key: &str) -> Vec<Vec<f64>> {
+    data[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// Area under the ROC curve by the rank-sum (ties count half).
+fn auc(scores: &[f64], y: &[bool]) -> f64 {
+    let (mut num, mut pairs) = (0.0, 0.0);
+    for (s, &a) in scores.iter().zip(y) {
+        for (t, &b) in scores.iter().zip(y) {
+            if a && !b {
+                pairs += 1.0;
+                num += if s > t {
+                    1.0
+                } else if s == t {
+                    0.5
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+    num / pairs
+}
+
+#[test]
+fn gam_matches_ebm_accuracy_and_explains_itself_exactly() {
+    use xai_glassbox::gam::{GamConfig, fit_gam};
+    let data = json("tabular_data.json");
+    let names: Vec<String> = data["feature_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    let (x, y) = (rows(&data, "X_train"), labels(&data, "y_train"));
+    let (xt, yt) = (rows(&data, "X_test"), labels(&data, "y_test"));
+    let gam = fit_gam(&x, &y, &names, &GamConfig::default()).unwrap();
+    let test_auc = auc(&xt.iter().map(|r| gam.logit(r)).collect::<Vec<_>>(), &yt);
+    let yardstick = json("gam.json");
+    let ebm = yardstick["test_auc"].as_f64().unwrap();
+    let xgb = yardstick["xgb_test_auc"].as_f64().unwrap();
+    let mut imp = gam.importances();
+    imp.sort_by(|a, b| b.1.total_cmp(&a.1));
+    eprintln!("test AUC {test_auc:.4} (EBM {ebm:.4}, XGBoost {xgb:.4}); terms {imp:?}");
+    assert!(test_auc >= ebm - 0.02, "{test_auc} vs EBM {ebm}");
+    // The explanation is the model: contributions sum to the log-odds.
+    for r in &xt[..20] {
+        let sum: f64 = gam.contributions(r).iter().sum();
+        assert!((gam.intercept + sum - gam.logit(r)).abs() < 1e-12);
+    }
+    // Every term is centred on the training rows.
+    for t in &gam.terms {
+        let mean = x.iter().map(|r| t.score(r)).sum::<f64>() / x.len() as f64;
+        assert!(mean.abs() < 1e-9);
+    }
+}
+
+#[test]
+fn gam_recovers_known_shape_functions() {
+    use xai_glassbox::gam::{GamConfig, fit_gam};
+    // logit = 2·[x0 > 0] + 1.5·x1 + 0·x2 (noise), x0, x1, x2 uniform on [-1, 1].
+    let mut rng = StdRng::seed_from_u64(5);
+    let x: Vec<Vec<f64>> = (0..3000)
+        .map(|_| (0..3).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect();
+    let truth = |r: &[f64]| 2.0 * f64::from(u8::from(r[0] > 0.0)) + 1.5 * r[1] - 1.0;
+    let y: Vec<bool> = x
+        .iter()
+        .map(|r| rng.random::<f64>() < 1.0 / (1.0 + (-truth(r)).exp()))
+        .collect();
+    let names: Vec<String> = ["step", "linear", "noise"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let cfg = GamConfig {
+        interactions: 0,
+        ..GamConfig::default()
+    };
+    let gam = fit_gam(&x, &y, &names, &cfg).unwrap();
+    let imp = gam.importances();
+    assert!(imp[2].1 < 0.25 * imp[0].1.min(imp[1].1), "{imp:?}");
+    // The step: the shape function jumps by about 2 at 0.
+    let f0 = |v: f64| gam.terms[0].score(&[v, 0.0, 0.0]);
+    let jump = f0(0.5) - f0(-0.5);
+    assert!((jump - 2.0).abs() < 0.5, "step {jump}");
+    // The line: increasing with slope about 1.5.
+    let f1 = |v: f64| gam.terms[1].score(&[0.0, v, 0.0]);
+    let slope = (f1(0.75) - f1(-0.75)) / 1.5;
+    assert!((slope - 1.5).abs() < 0.5, "slope {slope}");
+}
