@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use xai::glassbox::gam::{GamConfig, fit_gam};
 use xai::glassbox::risk_score::{RiskScoreConfig, fit_risk_score};
 use xai::glassbox::rule_list::{RuleListConfig, fit_rule_list};
 use xai::glassbox::table::Table;
@@ -45,6 +46,28 @@ pub enum Action {
         /// Largest absolute intercept.
         #[arg(long, default_value_t = 10)]
         max_intercept: i32,
+    },
+    /// A generalised additive model learned as an Explainable Boosting Machine: prints the
+    /// terms by importance and writes OUT/gam.json and one SVG shape plot per term.
+    Gam {
+        /// Training data: CSV with a header, numeric features and a 0/1 label column.
+        #[arg(long)]
+        data: PathBuf,
+        /// The label column.
+        #[arg(long)]
+        label: String,
+        /// Pairwise interaction terms chosen by FAST.
+        #[arg(long, default_value_t = 10)]
+        interactions: usize,
+        /// Bagged models.
+        #[arg(long, default_value_t = 8)]
+        bags: usize,
+        /// Seed of the bags' splits.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long, default_value = "xai-gam")]
+        out: PathBuf,
     },
 }
 
@@ -112,6 +135,57 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
                     "node budget reached: not certified"
                 }
             );
+        }
+        Action::Gam {
+            data,
+            label,
+            interactions,
+            bags,
+            seed,
+            out,
+        } => {
+            let t = Table::load(&data, &label)?;
+            let staging = xai::output::Staging::begin(&out)?;
+            let cfg = GamConfig {
+                interactions,
+                bags,
+                seed,
+                ..GamConfig::default()
+            };
+            let gam = fit_gam(&t.rows, &t.labels, &t.names, &cfg)?;
+            let mut order: Vec<usize> = (0..gam.terms.len()).collect();
+            order.sort_by(|&a, &b| gam.terms[b].importance.total_cmp(&gam.terms[a].importance));
+            let names = gam.term_names();
+            println!("intercept {:+.4} (log-odds)", gam.intercept);
+            println!("term importance (mean |contribution to the log-odds|):");
+            let mut files = Vec::new();
+            for &k in &order {
+                println!("  {:<40} {:.4}", names[k], gam.terms[k].importance);
+                let file: String = names[k]
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                let file = format!("shape_{k:02}_{file}.svg");
+                let path = staging.path().join(&file);
+                std::fs::write(&path, gam.shape_svg(k, &t.rows)?)
+                    .map_err(xai::core::XaiError::io(&path))?;
+                files.push(file);
+            }
+            let json = serde_json::json!({
+                "intercept": gam.intercept,
+                "terms": gam.terms.iter().zip(&names).zip(&files).map(|((term, name), file)| serde_json::json!({
+                    "name": name, "features": term.features, "importance": term.importance,
+                    "bin_edges": term.bins.iter().map(|b| b.edges.clone()).collect::<Vec<_>>(),
+                    "scores": term.scores, "plot": file,
+                })).collect::<Vec<_>>(),
+                "settings": {"interactions": interactions, "bags": bags, "seed": seed,
+                             "learning_rate": cfg.learning_rate, "max_bins": cfg.max_bins},
+            });
+            let path = staging.path().join("gam.json");
+            std::fs::write(&path, serde_json::to_string_pretty(&json)?)
+                .map_err(xai::core::XaiError::io(&path))?;
+            staging.finish()?;
+            eprintln!("model and shape plots: {}", out.display());
         }
     }
     Ok(true)

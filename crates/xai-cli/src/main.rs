@@ -67,7 +67,7 @@ enum Command {
     },
     /// Throughput of one attribution method on a fixture's model and inputs.
     Bench(bench::Args),
-    /// Glass-box models learned from a labelled CSV file: rule lists and risk scores.
+    /// Glass-box models learned from a labelled CSV file: rule lists, risk scores, GAMs.
     Glassbox {
         #[command(subcommand)]
         action: glassbox::Action,

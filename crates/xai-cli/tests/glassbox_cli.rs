@@ -106,6 +106,62 @@ fn rule_lists_and_risk_scores_from_the_command_line() {
     let corels = fixture("rule_list.json")["objective"].as_f64().unwrap();
     assert!(objective <= corels + 1e-6, "{objective} > {corels}");
 
+    // A GAM on the raw features: importances printed, model and plots written.
+    let data = fixture("tabular_data.json");
+    let names: Vec<&str> = data["feature_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    let mut text = names.join(",") + ",default\n";
+    for (row, y) in data["X_train"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(data["y_train"].as_array().unwrap())
+    {
+        let cells: Vec<String> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap().to_string())
+            .collect();
+        text += &format!("{},{}\n", cells.join(","), y.as_f64().unwrap() as u8);
+    }
+    let raw_train = dir.join("train.csv");
+    std::fs::write(&raw_train, text).unwrap();
+    let gam_out = dir.join("gam");
+    let out = xai(&[
+        "glassbox",
+        "gam",
+        "--data",
+        raw_train.to_str().unwrap(),
+        "--label",
+        "default",
+        "--interactions",
+        "2",
+        "--bags",
+        "2",
+        "--out",
+        gam_out.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("debt_ratio"), "{text}");
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(gam_out.join("gam.json")).unwrap()).unwrap();
+    let terms = model["terms"].as_array().unwrap();
+    assert_eq!(terms.len(), names.len() + 2);
+    for t in terms {
+        let svg = std::fs::read_to_string(gam_out.join(t["plot"].as_str().unwrap())).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>"));
+    }
+
     // A non-binary column, a missing label column, a missing file: one line, exit 2.
     let raw = dir.join("raw.csv");
     std::fs::write(&raw, "age,default\n31.5,1\n40,0\n").unwrap();

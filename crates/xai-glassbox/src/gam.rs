@@ -200,6 +200,123 @@ impl Gam {
     }
 }
 
+impl Gam {
+    /// An SVG plot of term `t`: a main effect as a step function of its feature (log-odds
+    /// contribution against the value, one step per bin), a pair as a heat map over the two
+    /// features' bins (red raises the log-odds, blue lowers it).
+    pub fn shape_svg(&self, t: usize, x: &[Vec<f64>]) -> Result<String> {
+        use plotters::prelude::*;
+        let term = self
+            .terms
+            .get(t)
+            .ok_or_else(|| XaiError::Config(format!("term {t} of {}", self.terms.len())))?;
+        let title = self.term_names()[t].clone();
+        let err = |e: &dyn std::fmt::Display| XaiError::Config(format!("plotting {title}: {e}"));
+        // Plot range of a feature: its training values, else its bin edges.
+        let range = |f: usize, bins: &Bins| {
+            let (lo, hi) = x
+                .iter()
+                .map(|r| r[f])
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(v), b.max(v))
+                });
+            let (lo, hi) = if lo.is_finite() {
+                (lo, hi)
+            } else {
+                (
+                    bins.edges.first().copied().unwrap_or(0.0) - 1.0,
+                    bins.edges.last().copied().unwrap_or(0.0) + 1.0,
+                )
+            };
+            if hi > lo {
+                (lo, hi)
+            } else {
+                (lo - 0.5, hi + 0.5)
+            }
+        };
+        // Bin b spans [bounds[b], bounds[b + 1]].
+        let bounds = |bins: &Bins, (lo, hi): (f64, f64)| {
+            let mut v = vec![lo];
+            v.extend(bins.edges.iter().map(|&e| e.clamp(lo, hi)));
+            v.push(hi);
+            v
+        };
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (560, 360)).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| err(&e))?;
+            match *term.features.as_slice() {
+                [f] => {
+                    let r = range(f, &term.bins[0]);
+                    let b = bounds(&term.bins[0], r);
+                    let (smin, smax) = term
+                        .scores
+                        .iter()
+                        .fold((0.0f64, 0.0f64), |(a, c), &s| (a.min(s), c.max(s)));
+                    let pad = ((smax - smin) * 0.1).max(1e-3);
+                    let mut chart = ChartBuilder::on(&root)
+                        .caption(&title, ("sans-serif", 18))
+                        .margin(12)
+                        .x_label_area_size(35)
+                        .y_label_area_size(55)
+                        .build_cartesian_2d(r.0..r.1, (smin - pad)..(smax + pad))
+                        .map_err(|e| err(&e))?;
+                    chart
+                        .configure_mesh()
+                        .x_desc(self.names[f].as_str())
+                        .y_desc("contribution to the log-odds")
+                        .draw()
+                        .map_err(|e| err(&e))?;
+                    let steps = term
+                        .scores
+                        .iter()
+                        .enumerate()
+                        .flat_map(|(k, &s)| [(b[k], s), (b[k + 1], s)]);
+                    chart
+                        .draw_series(LineSeries::new(
+                            steps,
+                            RGBColor(60, 110, 200).stroke_width(2),
+                        ))
+                        .map_err(|e| err(&e))?;
+                }
+                [fa, fb] => {
+                    let (ra, rb) = (range(fa, &term.bins[0]), range(fb, &term.bins[1]));
+                    let (ba, bb) = (bounds(&term.bins[0], ra), bounds(&term.bins[1], rb));
+                    let scale = term.scores.iter().fold(1e-12f64, |m, s| m.max(s.abs()));
+                    let mut chart = ChartBuilder::on(&root)
+                        .caption(&title, ("sans-serif", 18))
+                        .margin(12)
+                        .x_label_area_size(35)
+                        .y_label_area_size(55)
+                        .build_cartesian_2d(ra.0..ra.1, rb.0..rb.1)
+                        .map_err(|e| err(&e))?;
+                    chart
+                        .configure_mesh()
+                        .x_desc(self.names[fa].as_str())
+                        .y_desc(self.names[fb].as_str())
+                        .draw()
+                        .map_err(|e| err(&e))?;
+                    let nb = term.bins[1].len();
+                    let cells = term.scores.iter().enumerate().map(|(k, &s)| {
+                        let (i, j) = (k / nb, k % nb);
+                        let a = (s.abs() / scale).min(1.0);
+                        let c = if s >= 0.0 {
+                            RGBColor(220, 50, 40)
+                        } else {
+                            RGBColor(60, 110, 200)
+                        };
+                        Rectangle::new([(ba[i], bb[j]), (ba[i + 1], bb[j + 1])], c.mix(a).filled())
+                    });
+                    chart.draw_series(cells).map_err(|e| err(&e))?;
+                }
+                _ => return Err(err(&"a term has one or two features")),
+            }
+            root.present().map_err(|e| err(&e))?;
+        }
+        Ok(svg)
+    }
+}
+
 /// The per-row state of one boosting run.
 struct Boost<'a> {
     /// Bin index of each row per term.
