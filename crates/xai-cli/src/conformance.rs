@@ -33,6 +33,48 @@ const EMBEDDED: &[(&str, &str)] = embedded!(
     "logreg_influence.json",
 );
 
+/// The glass-box fixture folder, embedded too.
+const GLASSBOX: &[(&str, &str)] = embedded!(
+    "glassbox/tabular_data.json",
+    "glassbox/tree_shap.json",
+    "glassbox/xgb_model.json",
+    "glassbox/lgbm_model.txt",
+    "glassbox/rule_list.json",
+    "glassbox/scoring_system.json",
+    "glassbox/gam.json",
+);
+
+/// Check the glass-box references (from `dir/glassbox`, or embedded) and print their lines.
+fn glassbox(dir: Option<&std::path::Path>) -> anyhow::Result<Option<Counts>> {
+    let read = |name: &str| -> xai_core::Result<String> {
+        match dir {
+            Some(d) => {
+                let p = d.join("glassbox").join(name);
+                std::fs::read_to_string(&p).map_err(xai_core::XaiError::io(&p))
+            }
+            None => GLASSBOX
+                .iter()
+                .find(|(n, _)| n.strip_prefix("glassbox/") == Some(name))
+                .map(|(_, t)| t.to_string())
+                .ok_or_else(|| xai_core::XaiError::Config(format!("{name} is not embedded"))),
+        }
+    };
+    if dir.is_some_and(|d| !d.join("glassbox").join("tree_shap.json").exists()) {
+        return Ok(None);
+    }
+    let lines = xai::glassbox_check::check_glassbox(&read)?;
+    let mut c = Counts::default();
+    for l in &lines {
+        println!("{l}");
+        match l.status {
+            xai::fixture_check::Status::Pass => c.passed += 1,
+            xai::fixture_check::Status::Fail => c.failed += 1,
+            xai::fixture_check::Status::Unsupported => c.unsupported += 1,
+        }
+    }
+    Ok(Some(c))
+}
+
 pub fn run(args: Args) -> anyhow::Result<bool> {
     let mut set: Vec<(String, Fixture)> = Vec::new();
     match &args.fixtures {
@@ -61,7 +103,24 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         total.failed += c.failed;
         total.unsupported += c.unsupported;
     }
-    println!("== total over {} fixtures on {}", set.len(), args.device);
+    let mut fixtures = set.len();
+    println!(
+        "== glassbox{}",
+        if args.fixtures.is_some() {
+            "/"
+        } else {
+            "/ (embedded)"
+        }
+    );
+    if let Some(c) = glassbox(args.fixtures.as_deref())? {
+        total.passed += c.passed;
+        total.failed += c.failed;
+        total.unsupported += c.unsupported;
+        fixtures += 1;
+    } else {
+        println!("(no glassbox/tree_shap.json in the folder)");
+    }
+    println!("== total over {fixtures} fixture sets on {}", args.device);
     println!(
         "{} passed, {} failed, {} unsupported",
         total.passed, total.failed, total.unsupported

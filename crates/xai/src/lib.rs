@@ -8,6 +8,7 @@
 pub mod demo;
 pub mod explain;
 pub mod fixture_check;
+pub mod glassbox_check;
 pub mod output;
 pub mod registry;
 

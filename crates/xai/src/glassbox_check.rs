@@ -1,0 +1,229 @@
+//! The glass-box reference fixtures (`glassbox/` of the shared fixture set) checked the way
+//! `xai fixture check` checks the others: one [`CheckLine`] per reference value set.
+//!
+//! * `xgb` / `lgbm` `margin`, `path_dependent`, `interactions`, `interventional`: the loaders
+//!   and TreeSHAP against shap, within the fixtures' bound `1e-3 · max |expected| + 1e-5`;
+//! * `rule_list/objective`: our rule list's objective must be at most the reference's (CORELS's
+//!   best in its budget) — the error column is how far above it we are (0 when at or below);
+//! * `scoring_system/objective`: the exact optimum, to the bound;
+//! * `gam/test_auc` is a yardstick (EBM's test AUC), reported as an information line: our GAM's
+//!   AUC must be within 0.02 below it to PASS.
+//!
+//! Files are read through a closure so the same check runs on a folder or on embedded copies.
+
+use serde_json::Value;
+use xai_core::{Result, XaiError};
+use xai_glassbox::gam::{GamConfig, fit_gam};
+use xai_glassbox::risk_score::{RiskScoreConfig, fit_risk_score};
+use xai_glassbox::rule_list::{RuleListConfig, fit_rule_list};
+use xai_glassbox::trees::TreeEnsemble;
+use xai_glassbox::treeshap::{tree_shap, tree_shap_interactions, tree_shap_interventional};
+
+use crate::fixture_check::{CheckLine, Status, compare};
+
+fn flat(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(a) => a.iter().flat_map(flat).collect(),
+        Value::Number(n) => vec![n.as_f64().unwrap_or(f64::NAN)],
+        _ => vec![f64::NAN],
+    }
+}
+
+fn rows(data: &Value, key: &str, n: usize) -> Result<Vec<f64>> {
+    let a = data[key]
+        .as_array()
+        .ok_or_else(|| XaiError::Config(format!("tabular_data.json: no `{key}`")))?;
+    Ok(a.iter().take(n).flat_map(flat).collect())
+}
+
+fn matrix<T>(data: &Value, key: &str, f: impl Fn(f64) -> T) -> Result<Vec<Vec<T>>> {
+    data[key]
+        .as_array()
+        .ok_or_else(|| XaiError::Config(format!("tabular_data.json: no `{key}`")))?
+        .iter()
+        .map(|r| Ok(flat(r).into_iter().map(&f).collect()))
+        .collect()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A line for "ours must be at most `reference`".
+fn at_most(key: &str, ours: f64, reference: f64) -> CheckLine {
+    let excess = (ours - reference).max(0.0);
+    CheckLine {
+        key: key.into(),
+        status: if excess <= 1e-12 {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        max_abs_err: excess,
+        bound: 0.0,
+    }
+}
+
+/// Rank-sum AUC.
+fn auc(scores: &[f64], y: &[bool]) -> f64 {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // average ranks over ties
+    let mut ranks = vec![0.0; scores.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        for k in i..=j {
+            ranks[idx[k]] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    let pos = y.iter().filter(|&&v| v).count() as f64;
+    let neg = y.len() as f64 - pos;
+    let rank_sum: f64 = ranks
+        .iter()
+        .zip(y)
+        .filter(|(_, v)| **v)
+        .map(|(r, _)| r)
+        .sum();
+    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+/// Check every glass-box reference; `read(name)` returns a file of the `glassbox/` folder.
+pub fn check_glassbox(read: &dyn Fn(&str) -> Result<String>) -> Result<Vec<CheckLine>> {
+    let json = |name: &str| -> Result<Value> {
+        serde_json::from_str(&read(name)?).map_err(|e| XaiError::Parse {
+            file: format!("glassbox/{name}"),
+            message: e.to_string(),
+        })
+    };
+    let data = json("tabular_data.json")?;
+    let shap = json("tree_shap.json")?;
+    let mut lines = Vec::new();
+    for (key, file) in [("xgb", "xgb_model.json"), ("lgbm", "lgbm_model.txt")] {
+        let text = read(file)?;
+        let model = if key == "xgb" {
+            TreeEnsemble::from_xgboost_json(&text)?
+        } else {
+            TreeEnsemble::from_lightgbm_text(&text)?
+        };
+        let fx = &shap[key];
+        let x = rows(&data, "X_test", flat(&fx["margin"]).len())?;
+        lines.push(compare(
+            &format!("{key}/margin"),
+            &model.margins(&x)?,
+            &flat(&fx["margin"]),
+        ));
+        let pd = tree_shap(&model, &x)?;
+        lines.push(compare(
+            &format!("{key}/path_dependent"),
+            &pd.values,
+            &flat(&fx["path_dependent"]["values"]),
+        ));
+        let n_inter = fx["interactions"]["values"].as_array().map_or(0, Vec::len);
+        let inter = tree_shap_interactions(&model, &rows(&data, "X_test", n_inter)?)?;
+        lines.push(compare(
+            &format!("{key}/interactions"),
+            &inter,
+            &flat(&fx["interactions"]["values"]),
+        ));
+        let bg = rows(&data, "X_train", 100)?;
+        let iv = tree_shap_interventional(&model, &x, &bg)?;
+        lines.push(compare(
+            &format!("{key}/interventional"),
+            &iv.values,
+            &flat(&fx["interventional"]["values"]),
+        ));
+    }
+
+    let names = strings(&data["binary_feature_names"]);
+    let b_train = matrix(&data, "B_train", |v| v > 0.5)?;
+    let y_train: Vec<bool> = flat(&data["y_train"]).iter().map(|&v| v > 0.5).collect();
+    let rl = json("rule_list.json")?;
+    let cfg = RuleListConfig {
+        c: rl["c"].as_f64().unwrap_or(0.01),
+        max_card: rl["max_card"].as_u64().unwrap_or(2) as usize,
+        max_nodes: 1_000_000,
+        ..RuleListConfig::default()
+    };
+    let list = fit_rule_list(&b_train, &y_train, &names, &cfg)?;
+    lines.push(at_most(
+        "rule_list/objective",
+        list.objective,
+        rl["objective"].as_f64().unwrap_or(f64::NAN),
+    ));
+
+    let ss = json("scoring_system.json")?;
+    let cols: Vec<usize> = strings(&ss["features"])
+        .iter()
+        .map(|f| {
+            names.iter().position(|n| n == f).ok_or_else(|| {
+                XaiError::Config(format!("scoring_system.json: unknown feature `{f}`"))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let z: Vec<Vec<bool>> = b_train
+        .iter()
+        .map(|r| cols.iter().map(|&c| r[c]).collect())
+        .collect();
+    let range = |k: &str| {
+        let r = flat(&ss[k]);
+        (
+            r.first().copied().unwrap_or(-5.0) as i32,
+            r.get(1).copied().unwrap_or(5.0) as i32,
+        )
+    };
+    let score = fit_risk_score(
+        &z,
+        &y_train,
+        &strings(&ss["features"]),
+        &RiskScoreConfig {
+            c0: ss["C0"].as_f64().unwrap_or(0.01),
+            points: range("points_range"),
+            intercept: range("intercept_range"),
+            ..RiskScoreConfig::default()
+        },
+    )?;
+    lines.push(compare(
+        "scoring_system/objective",
+        &[score.objective],
+        &[ss["objective"].as_f64().unwrap_or(f64::NAN)],
+    ));
+
+    let gam_ref = json("gam.json")?;
+    let x_train = matrix(&data, "X_train", |v| v)?;
+    let x_test = matrix(&data, "X_test", |v| v)?;
+    let y_test: Vec<bool> = flat(&data["y_test"]).iter().map(|&v| v > 0.5).collect();
+    let gam = fit_gam(
+        &x_train,
+        &y_train,
+        &strings(&data["feature_names"]),
+        &GamConfig::default(),
+    )?;
+    let ours = auc(
+        &x_test.iter().map(|r| gam.logit(r)).collect::<Vec<_>>(),
+        &y_test,
+    );
+    let ebm = gam_ref["test_auc"].as_f64().unwrap_or(f64::NAN);
+    let shortfall = (ebm - ours).max(0.0);
+    lines.push(CheckLine {
+        key: format!("gam/test_auc (ours {ours:.4}, EBM {ebm:.4})"),
+        status: if shortfall <= 0.02 {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        max_abs_err: shortfall,
+        bound: 0.02,
+    });
+    Ok(lines)
+}
