@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
+use xai::glassbox::cart::{Cart, CartConfig};
 use xai::glassbox::gam::{GamConfig, fit_gam};
 use xai::glassbox::risk_score::{RiskScoreConfig, fit_risk_score};
 use xai::glassbox::rule_list::{RuleListConfig, fit_rule_list};
+use xai::glassbox::sparse_linear::{SparseLinearConfig, fit_sparse_logistic};
 use xai::glassbox::table::Table;
 
 #[derive(clap::Subcommand)]
@@ -46,6 +48,38 @@ pub enum Action {
         /// Largest absolute intercept.
         #[arg(long, default_value_t = 10)]
         max_intercept: i32,
+    },
+    /// A CART decision tree (Gini) with depth and leaf limits and cost-complexity pruning,
+    /// printed as nested rules.
+    Tree {
+        /// Training data: CSV with a header, numeric features and a 0/1 label column.
+        #[arg(long)]
+        data: PathBuf,
+        /// The label column.
+        #[arg(long)]
+        label: String,
+        /// Deepest split level (default: unlimited).
+        #[arg(long)]
+        max_depth: Option<usize>,
+        /// Fewest training rows in a leaf.
+        #[arg(long, default_value_t = 1)]
+        min_leaf: usize,
+        /// Cost-complexity pruning strength (scikit-learn's `ccp_alpha`).
+        #[arg(long, default_value_t = 0.0)]
+        ccp_alpha: f64,
+    },
+    /// An L1-regularised logistic regression: the few features with nonzero coefficients, in
+    /// log-odds per unit.
+    Linear {
+        /// Training data: CSV with a header, numeric features and a 0/1 label column.
+        #[arg(long)]
+        data: PathBuf,
+        /// The label column.
+        #[arg(long)]
+        label: String,
+        /// L1 penalty on the mean logistic loss.
+        #[arg(long, default_value_t = 0.01)]
+        lambda: f64,
     },
     /// A generalised additive model learned as an Explainable Boosting Machine: prints the
     /// terms by importance and writes OUT/gam.json and one SVG shape plot per term.
@@ -134,6 +168,53 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
                 } else {
                     "node budget reached: not certified"
                 }
+            );
+        }
+        Action::Tree {
+            data,
+            label,
+            max_depth,
+            min_leaf,
+            ccp_alpha,
+        } => {
+            let t = Table::load(&data, &label)?;
+            let y: Vec<usize> = t.labels.iter().map(|&l| usize::from(l)).collect();
+            let cfg = CartConfig {
+                max_depth: max_depth.unwrap_or(usize::MAX),
+                min_leaf,
+                ccp_alpha,
+            };
+            let tree = Cart::fit(&t.rows, &y, &t.names, &cfg)?;
+            print!("{tree}");
+            let right = t
+                .rows
+                .iter()
+                .zip(&y)
+                .filter(|(r, c)| tree.predict(r) == **c)
+                .count();
+            println!(
+                "{} leaves, depth {}, training accuracy {:.4}",
+                tree.leaves(),
+                tree.depth(),
+                right as f64 / y.len() as f64
+            );
+        }
+        Action::Linear {
+            data,
+            label,
+            lambda,
+        } => {
+            let t = Table::load(&data, &label)?;
+            let cfg = SparseLinearConfig {
+                lambda,
+                ..SparseLinearConfig::default()
+            };
+            let m = fit_sparse_logistic(&t.rows, &t.labels, &t.names, &cfg)?;
+            println!("{m}");
+            println!(
+                "objective {:.6} (mean logistic loss + {lambda} × ‖w‖₁){}",
+                m.objective,
+                if m.converged { "" } else { "; not converged" }
             );
         }
         Action::Gam {

@@ -67,7 +67,8 @@ enum Command {
     },
     /// Throughput of one attribution method on a fixture's model and inputs.
     Bench(bench::Args),
-    /// Glass-box models learned from a labelled CSV file: rule lists, risk scores, GAMs.
+    /// Glass-box models learned from a labelled CSV file: rule lists, risk scores, GAMs,
+    /// decision trees, sparse linear models.
     Glassbox {
         #[command(subcommand)]
         action: glassbox::Action,

@@ -162,6 +162,50 @@ fn rule_lists_and_risk_scores_from_the_command_line() {
         assert!(svg.starts_with("<svg") && svg.contains("</svg>"));
     }
 
+    // A pruned tree and a sparse linear model on the same raw features.
+    let out = xai(&[
+        "glassbox",
+        "tree",
+        "--data",
+        raw_train.to_str().unwrap(),
+        "--label",
+        "default",
+        "--max-depth",
+        "4",
+        "--min-leaf",
+        "5",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("if ") && text.contains("15 leaves, depth 4"),
+        "{text}"
+    );
+    let out = xai(&[
+        "glassbox",
+        "linear",
+        "--data",
+        raw_train.to_str().unwrap(),
+        "--label",
+        "default",
+        "--lambda",
+        "0.01",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("log-odds = ") && text.contains("× debt_ratio"),
+        "{text}"
+    );
+
     // A non-binary column, a missing label column, a missing file: one line, exit 2.
     let raw = dir.join("raw.csv");
     std::fs::write(&raw, "age,default\n31.5,1\n40,0\n").unwrap();

@@ -12,15 +12,19 @@
 //! * [`risk_score`]: integer-point risk scores (RiskSLIM's problem), exact by branch and bound.
 //! * [`gam`]: generalised additive models learned as Explainable Boosting Machines (cyclic
 //!   boosting of shape functions, bagging, FAST pairwise interactions).
+//! * [`cart`]: CART decision trees with depth / leaf limits and cost-complexity pruning.
+//! * [`sparse_linear`]: L1-regularised logistic regression by coordinate descent.
 //! * [`table`]: labelled CSV data for the learners.
 #![warn(missing_docs)]
 // NaN-aware checks are written `!(x >= 0.0)` on purpose: a NaN must fail them.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod cart;
 pub mod gam;
 mod par;
 pub mod risk_score;
 pub mod rule_list;
+pub mod sparse_linear;
 pub mod table;
 pub mod trees;
 pub mod treeshap;

@@ -392,3 +392,193 @@ fn gam_recovers_known_shape_functions() {
     let slope = (f1(0.75) - f1(-0.75)) / 1.5;
     assert!((slope - 1.5).abs() < 0.5, "slope {slope}");
 }
+
+/// Weighted Gini impurity of the children of splitting `rows` on `(j, t)`.
+fn split_impurity(x: &[Vec<f64>], y: &[usize], rows: &[usize], j: usize, t: f64) -> f64 {
+    let gini = |r: &[&usize]| {
+        let n = r.len() as f64;
+        let ones = r.iter().filter(|&&&i| y[i] == 1).count() as f64;
+        if n == 0.0 {
+            0.0
+        } else {
+            1.0 - (ones / n).powi(2) - (1.0 - ones / n).powi(2)
+        }
+    };
+    let (l, r): (Vec<&usize>, Vec<&usize>) = rows.iter().partition(|&&i| x[i][j] <= t);
+    let n = rows.len() as f64;
+    (l.len() as f64 * gini(&l) + r.len() as f64 * gini(&r)) / n
+}
+
+#[test]
+fn cart_grows_and_prunes_the_trees_scikit_learn_grows() {
+    use xai_glassbox::cart::{Cart, CartConfig};
+    let data = json("tabular_data.json");
+    let names: Vec<String> = data["feature_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    let x = rows(&data, "X_train");
+    let y: Vec<usize> = labels(&data, "y_train")
+        .iter()
+        .map(|&l| usize::from(l))
+        .collect();
+    let xt = rows(&data, "X_test");
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cart_reference.json");
+    let reference: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    for (k, case) in reference["cases"].as_array().unwrap().iter().enumerate() {
+        let cfg = CartConfig {
+            max_depth: case["max_depth"]
+                .as_u64()
+                .map_or(usize::MAX, |d| d as usize),
+            min_leaf: case["min_leaf"].as_u64().unwrap() as usize,
+            ccp_alpha: case["ccp_alpha"].as_f64().unwrap(),
+        };
+        let what = format!("{cfg:?}");
+        let tree = Cart::fit(&x, &y, &names, &cfg).unwrap();
+        let predict: Vec<u64> = xt.iter().map(|r| tree.predict(r) as u64).collect();
+        let want: Vec<u64> = case["predict"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let agree =
+            predict.iter().zip(&want).filter(|(a, b)| a == b).count() as f64 / want.len() as f64;
+        // Every split of the unpruned tree is a best split (brute force over all thresholds).
+        let grown = Cart::fit(
+            &x,
+            &y,
+            &names,
+            &CartConfig {
+                ccp_alpha: 0.0,
+                ..cfg.clone()
+            },
+        )
+        .unwrap();
+        let mut stack = vec![(0usize, (0..x.len()).collect::<Vec<usize>>())];
+        while let Some((t, here)) = stack.pop() {
+            let Some((j, th, l, r)) = grown.nodes[t].split else {
+                continue;
+            };
+            let ours = split_impurity(&x, &y, &here, j, th);
+            for f in 0..names.len() {
+                let mut v: Vec<f64> = here.iter().map(|&i| x[i][f]).collect();
+                v.sort_by(f64::total_cmp);
+                v.dedup();
+                for w in v.windows(2) {
+                    let t2 = (w[0] + w[1]) / 2.0;
+                    let left = here.iter().filter(|&&i| x[i][f] <= t2).count();
+                    if left < cfg.min_leaf || here.len() - left < cfg.min_leaf {
+                        continue;
+                    }
+                    assert!(
+                        ours <= split_impurity(&x, &y, &here, f, t2) + 1e-12,
+                        "{what}: node {t}"
+                    );
+                }
+            }
+            let (a, b): (Vec<usize>, Vec<usize>) = here.iter().partition(|&&i| x[i][j] <= th);
+            stack.push((l, a));
+            stack.push((r, b));
+        }
+        if k == 0 {
+            // Shallow enough that no two splits tie: the very same tree and pruning path.
+            assert_eq!(
+                tree.leaves() as u64,
+                case["leaves"].as_u64().unwrap(),
+                "{what}"
+            );
+            assert_eq!(
+                tree.depth() as u64,
+                case["depth"].as_u64().unwrap(),
+                "{what}"
+            );
+            assert_eq!(predict, want, "{what}");
+            let proba: Vec<f64> = xt.iter().map(|r| tree.predict_proba(r)[1]).collect();
+            let want: Vec<f64> = case["proba"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert!(xai_testkit::max_abs_diff(&proba, &want) < 1e-12, "{what}");
+            let all = Cart::fit(
+                &x,
+                &y,
+                &names,
+                &CartConfig {
+                    ccp_alpha: f64::INFINITY,
+                    ..cfg.clone()
+                },
+            )
+            .unwrap();
+            let path: Vec<f64> = case["ccp_alphas"].as_array().unwrap()[1..]
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert_eq!(all.leaves(), 1);
+            assert!(
+                xai_testkit::max_abs_diff(&all.pruning_path, &path) < 1e-12,
+                "{what}"
+            );
+        } else {
+            // Deeper nodes hold ties between equally good splits, which scikit-learn breaks by
+            // its random feature order: the trees agree up to those (a fully grown tree, whose
+            // leaves hold single rows, only in size).
+            let fully_grown = cfg.ccp_alpha == 0.0 && cfg.max_depth == usize::MAX;
+            assert!(fully_grown || agree >= 0.97, "{what}: {agree}");
+            let leaves = case["leaves"].as_u64().unwrap() as f64;
+            assert!(
+                (tree.leaves() as f64 - leaves).abs() <= 0.05 * leaves + 1.0,
+                "{what}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sparse_logistic_satisfies_the_optimality_conditions() {
+    use xai_glassbox::sparse_linear::{SparseLinearConfig, fit_sparse_logistic};
+    let data = json("tabular_data.json");
+    let names: Vec<String> = data["feature_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    let (x, y) = (rows(&data, "X_train"), labels(&data, "y_train"));
+    let n = x.len() as f64;
+    let mut nonzero = Vec::new();
+    for lambda in [0.05, 0.01, 0.002] {
+        let cfg = SparseLinearConfig {
+            lambda,
+            ..SparseLinearConfig::default()
+        };
+        let m = fit_sparse_logistic(&x, &y, &names, &cfg).unwrap();
+        assert!(m.converged, "λ = {lambda}");
+        // KKT: ∇_b = 0; ∇_j + λ·sign(w_j) = 0 where w_j ≠ 0; |∇_j| ≤ λ where w_j = 0.
+        let resid: Vec<f64> = x
+            .iter()
+            .zip(&y)
+            .map(|(r, &l)| 1.0 / (1.0 + (-m.logit(r)).exp()) - f64::from(u8::from(l)))
+            .collect();
+        assert!((resid.iter().sum::<f64>() / n).abs() < 1e-8);
+        for j in 0..names.len() {
+            let g: f64 = resid.iter().zip(&x).map(|(e, r)| e * r[j]).sum::<f64>() / n;
+            if m.coef[j] != 0.0 {
+                assert!(
+                    (g + lambda * m.coef[j].signum()).abs() < 1e-6,
+                    "λ {lambda} {j}: {g}"
+                );
+            } else {
+                assert!(g.abs() <= lambda + 1e-9, "λ {lambda} {j}: {g}");
+            }
+        }
+        nonzero.push(m.coef.iter().filter(|&&w| w != 0.0).count());
+    }
+    // A larger penalty keeps fewer features, and the largest keeps some but not all.
+    assert!(nonzero.windows(2).all(|w| w[0] <= w[1]), "{nonzero:?}");
+    assert!(nonzero[0] > 0 && nonzero[0] < names.len(), "{nonzero:?}");
+}
