@@ -62,7 +62,7 @@ fn glassbox(dir: Option<&std::path::Path>) -> anyhow::Result<Option<Counts>> {
     if dir.is_some_and(|d| !d.join("glassbox").join("tree_shap.json").exists()) {
         return Ok(None);
     }
-    let lines = xai::glassbox_check::check_glassbox(&read)?;
+    let lines = xai::glassbox_check::check_glassbox(&read, &xai::glassbox_check::Part::ALL)?;
     let mut c = Counts::default();
     for l in &lines {
         println!("{l}");

@@ -9,7 +9,8 @@ use xai_core::fixture::Fixture;
 pub enum Action {
     /// Run every supported method of FILE and compare with its expected values.
     Check {
-        /// A fixture JSON file.
+        /// A fixture JSON file, or a glass-box reference (`tree_shap.json`, `rule_list.json`,
+        /// `scoring_system.json`, `gam.json`) with its models and data beside it.
         file: PathBuf,
         /// Device: flex, or wgpu / wgpu-cpu / cuda when this build has that feature.
         #[arg(long, default_value = "flex", value_parser = crate::device_name)]
@@ -35,7 +36,14 @@ pub enum Action {
 pub fn run(action: Action) -> anyhow::Result<bool> {
     match action {
         Action::Check { file, device, json } => {
-            let counts = check(&Fixture::load(&file)?, &device, json)?;
+            let part = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(xai::glassbox_check::Part::for_file);
+            let counts = match part {
+                Some(part) => check_glassbox(&file, part, json)?,
+                None => check(&Fixture::load(&file)?, &device, json)?,
+            };
             if counts.passed + counts.failed == 0 {
                 anyhow::bail!(
                     "nothing was checked: {} holds no reference value this build can compute",
@@ -68,10 +76,29 @@ pub struct Counts {
     pub unsupported: usize,
 }
 
-/// Check one fixture on `device` and print its lines (or one JSON object).
-pub fn check(fx: &Fixture, device: &str, json: bool) -> anyhow::Result<Counts> {
-    let dev = xai_core::parse_device(device)?;
-    let lines = fixture_check::check_fixture(fx, &dev, fixture_check::precision_for(device))?;
+/// Check one glass-box reference file (its models and data are read from the same folder) and
+/// print its lines (or one JSON object).
+fn check_glassbox(
+    file: &std::path::Path,
+    part: xai::glassbox_check::Part,
+    json: bool,
+) -> anyhow::Result<Counts> {
+    let dir = file.parent().unwrap_or(std::path::Path::new("."));
+    let read = |name: &str| -> xai_core::Result<String> {
+        let p = dir.join(name);
+        std::fs::read_to_string(&p).map_err(xai_core::XaiError::io(&p))
+    };
+    let lines = xai::glassbox_check::check_glassbox(&read, &[part])?;
+    report(&file.display().to_string(), "cpu", &lines, json)
+}
+
+/// Print check lines (or one JSON object) and count them.
+fn report(
+    name: &str,
+    device: &str,
+    lines: &[fixture_check::CheckLine],
+    json: bool,
+) -> anyhow::Result<Counts> {
     let count = |s: Status| lines.iter().filter(|l| l.status == s).count();
     let c = Counts {
         passed: count(Status::Pass),
@@ -81,11 +108,11 @@ pub fn check(fx: &Fixture, device: &str, json: bool) -> anyhow::Result<Counts> {
     if json {
         println!(
             "{}",
-            serde_json::json!({"fixture": fx.name, "device": device, "lines": lines,
+            serde_json::json!({"fixture": name, "device": device, "lines": lines,
                 "passed": c.passed, "failed": c.failed, "unsupported": c.unsupported})
         );
     } else {
-        for l in &lines {
+        for l in lines {
             println!("{l}");
         }
         println!(
@@ -94,4 +121,11 @@ pub fn check(fx: &Fixture, device: &str, json: bool) -> anyhow::Result<Counts> {
         );
     }
     Ok(c)
+}
+
+/// Check one fixture on `device` and print its lines (or one JSON object).
+pub fn check(fx: &Fixture, device: &str, json: bool) -> anyhow::Result<Counts> {
+    let dev = xai_core::parse_device(device)?;
+    let lines = fixture_check::check_fixture(fx, &dev, fixture_check::precision_for(device))?;
+    report(&fx.name, device, &lines, json)
 }

@@ -12,6 +12,17 @@ use xai::glassbox::table::Table;
 
 #[derive(clap::Subcommand)]
 pub enum Action {
+    /// Fit every learner on DATA/tabular_data.json (the shared glass-box layout) and print
+    /// train / test accuracy and AUC, model size and seconds per learner, and the objectives
+    /// of the references found beside it.
+    Bench {
+        /// Folder with tabular_data.json (and rule_list.json, scoring_system.json, gam.json).
+        #[arg(long)]
+        data: PathBuf,
+        /// One JSON object on one line instead of a pretty one.
+        #[arg(long)]
+        json: bool,
+    },
     /// A certifiably optimal rule list (CORELS's objective: error + c · rules).
     RuleList {
         /// Training data: CSV with a header, binary features and a 0/1 label column.
@@ -107,6 +118,14 @@ pub enum Action {
 
 pub fn run(action: Action) -> anyhow::Result<bool> {
     match action {
+        Action::Bench { data, json } => {
+            let v = xai_bench::glassbox::run(&data)?;
+            if json {
+                println!("{v}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            }
+        }
         Action::RuleList {
             data,
             label,

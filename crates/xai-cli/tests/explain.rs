@@ -583,6 +583,20 @@ fn tree_ensembles_are_explained_with_tree_shap_from_the_command_line() {
             serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
                 .unwrap();
         assert!(out.join("index.html").exists());
+        // SHAP-style plots of the rows: summary, dependence, waterfall, force; the features are
+        // named from the CSV header (the XGBoost model has no names).
+        let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+        assert!(html.contains("debt = "), "no CSV names in the report");
+        for svg in [
+            "tree_shap_summary.svg",
+            "tree_shap_dependence.svg",
+            "tree_shap_waterfall_0.svg",
+            "tree_shap_force_0.svg",
+        ] {
+            assert!(html.contains(svg), "{svg} not in the report");
+            let text = std::fs::read_to_string(out.join("img").join(svg)).unwrap();
+            assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+        }
         for (method, fx_key) in [
             ("tree_shap", "path_dependent"),
             ("tree_shap_interventional", "interventional"),

@@ -206,6 +206,36 @@ fn rule_lists_and_risk_scores_from_the_command_line() {
         "{text}"
     );
 
+    // Every learner on the fixture folder, with the reference objectives.
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/fixtures/glassbox");
+    let out = xai(&[
+        "glassbox",
+        "bench",
+        "--data",
+        folder.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let num = |k: &str| v[k].as_f64().unwrap();
+    assert!(num("rule_list_objective") <= num("rule_list_reference_objective") + 1e-12);
+    assert!((num("scoring_objective") - num("scoring_reference_objective")).abs() < 1e-9);
+    assert!(num("gam_test_auc") >= num("gam_reference_test_auc") - 0.01);
+    assert_eq!(v["learners"].as_array().unwrap().len(), 5);
+    // The references one file at a time, as `fixture check` does.
+    let out = xai(&[
+        "fixture",
+        "check",
+        folder.join("tree_shap.json").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("8 passed, 0 failed"), "{text}");
+
     // A non-binary column, a missing label column, a missing file: one line, exit 2.
     let raw = dir.join("raw.csv");
     std::fs::write(&raw, "age,default\n31.5,1\n40,0\n").unwrap();

@@ -1,10 +1,11 @@
 //! Throughput of exact TreeSHAP on a saved model, for `scripts/tree_shap_bench.py` (which times
 //! shap's TreeExplainer and the library's own `pred_contribs` on the same model and rows).
 //!
-//! `cargo run -p xai-glassbox --example tree_shap_speed -- MODEL DATA.json`
-//! prints one JSON line: rows per second for path-dependent TreeSHAP (all `X_test` rows),
-//! interaction values (the first 50) and interventional TreeSHAP (all rows against the first
-//! 100 `X_train` rows), each repeated for at least a second.
+//! `cargo run -p xai-glassbox --example tree_shap_speed -- MODEL DATA.json [ROWS] [INTER_ROWS]`
+//! prints one JSON line: rows per second for path-dependent TreeSHAP and interventional
+//! TreeSHAP (against the first 100 `X_train` rows) on `X_train` then `X_test` rows repeated up
+//! to ROWS (default 10,000), and interaction values on the first INTER_ROWS of them (default
+//! 200), each repeated for at least a second.
 
 use std::time::Instant;
 
@@ -39,19 +40,23 @@ fn rate(n: usize, mut f: impl FnMut()) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let (model, data) = match args.as_slice() {
-        [_, m, d] => (m, d),
-        _ => return Err("usage: tree_shap_speed MODEL DATA.json".into()),
+    let (model, data, n, n_inter) = match args.as_slice() {
+        [_, m, d] => (m, d, 10_000, 200),
+        [_, m, d, r] => (m, d, r.parse()?, 200),
+        [_, m, d, r, i] => (m, d, r.parse()?, i.parse()?),
+        _ => return Err("usage: tree_shap_speed MODEL DATA.json [ROWS] [INTER_ROWS]".into()),
     };
     let model = TreeEnsemble::load(std::path::Path::new(model))?;
     let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data)?)?;
-    let x = rows(&data, "X_test", usize::MAX);
-    let n = x.len() / model.features();
-    let x50 = rows(&data, "X_test", 50);
+    let f = model.features();
+    let mut pool = rows(&data, "X_train", usize::MAX);
+    pool.extend(rows(&data, "X_test", usize::MAX));
+    let x: Vec<f64> = pool.iter().copied().cycle().take(n * f).collect();
+    let x_inter = &x[..n_inter.min(n) * f];
     let bg = rows(&data, "X_train", 100);
     let path_dependent = rate(n, || drop(tree_shap(&model, &x).expect("tree_shap")));
-    let interactions = rate(50, || {
-        drop(tree_shap_interactions(&model, &x50).expect("interactions"))
+    let interactions = rate(n_inter.min(n), || {
+        drop(tree_shap_interactions(&model, x_inter).expect("interactions"))
     });
     let interventional = rate(n, || {
         drop(tree_shap_interventional(&model, &x, &bg).expect("interventional"))

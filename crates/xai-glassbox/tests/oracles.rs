@@ -292,3 +292,41 @@ fn malformed_models_are_errors() {
         assert!(xgb.is_err() && lgb.is_err(), "{text:?} was accepted");
     }
 }
+
+#[test]
+fn unknown_objectives_and_versions_are_refused_with_the_reason() {
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/fixtures/glassbox");
+    let xgb = std::fs::read_to_string(dir.join("xgb_model.json")).unwrap();
+    let lgb = std::fs::read_to_string(dir.join("lgbm_model.txt")).unwrap();
+    let cases = [
+        (
+            TreeEnsemble::from_xgboost_json(&xgb.replace("binary:logistic", "rank:pairwise")),
+            "objective `rank:pairwise`",
+        ),
+        (
+            TreeEnsemble::from_xgboost_json(
+                &xgb.replace("\"version\":[3,2,0]", "\"version\":[0,90,0]"),
+            ),
+            "version",
+        ),
+        (
+            TreeEnsemble::from_lightgbm_text(
+                &lgb.replace("objective=binary sigmoid:1", "objective=lambdarank"),
+            ),
+            "objective `lambdarank`",
+        ),
+        (
+            TreeEnsemble::from_lightgbm_text(&lgb.replace("version=v4", "version=v1")),
+            "v1",
+        ),
+    ];
+    for (r, needle) in cases {
+        let e = r.expect_err(needle).to_string();
+        assert!(e.contains(needle), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+    // The unmodified files load.
+    assert!(TreeEnsemble::from_xgboost_json(&xgb).is_ok());
+    assert!(TreeEnsemble::from_lightgbm_text(&lgb).is_ok());
+}

@@ -19,6 +19,7 @@ use image::{Rgb, RgbImage};
 use serde::Serialize;
 
 use crate::demo::report::esc;
+use crate::plots;
 use crate::registry::{self, MethodConfig, MethodInfo, Model, ModelKind, Problem};
 use xai_core::agnostic::{self as ag, References};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec, tensor_from_f64};
@@ -84,6 +85,8 @@ pub struct ExplainReport {
     pub options: ExplainOptions,
     /// Per-sample input shape.
     pub input_shape: Vec<usize>,
+    /// Feature names of tabular inputs (from the model when it has them, else `x0`, `x1`, …).
+    pub feature_names: Vec<String>,
     /// Inputs, flattened.
     pub inputs: Vec<Vec<f64>>,
     /// The model's outputs per input.
@@ -364,6 +367,30 @@ fn is_tree_model(path: &Path) -> Result<bool> {
         || (start.starts_with('{') && start[1..].trim_start().starts_with("\"learner\"")))
 }
 
+/// The header of a CSV file of `features` columns, if its first row is one (no field a number).
+fn csv_header(path: &Path, features: usize) -> Option<Vec<String>> {
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    let delimiter = [',', ';', '\t']
+        .into_iter()
+        .max_by_key(|&d| first.matches(d).count())?;
+    let cells: Vec<String> = first
+        .split(delimiter)
+        .map(|c| c.trim().trim_matches('"').to_string())
+        .collect();
+    let header = cells.len() == features && cells.iter().all(|c| c.parse::<f64>().is_err());
+    header.then_some(cells)
+}
+
 /// Background rows for `features`-wide inputs, from a CSV or NPY file.
 fn load_background(path: &Path, features: usize) -> Result<References> {
     let rows = read_rows(path, features)?;
@@ -496,6 +523,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     let report = ExplainReport {
         options: options.clone(),
         input_shape: fx.input_shape.clone(),
+        feature_names: (0..f).map(|j| format!("x{j}")).collect(),
         inputs: host.chunks(f).map(|c| c.to_vec()).collect(),
         outputs: outputs.chunks(k).map(|c| c.to_vec()).collect(),
         targets,
@@ -540,6 +568,16 @@ fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
     }
     let margins = trees.margins(&host)?;
     let k = trees.outputs();
+    // The model's own feature names, else the inputs' CSV header, else f0, f1, … (XGBoost's and
+    // LightGBM's placeholders, `f{j}` and `Column_{j}`, are not names)
+    let default_names = (0..f).all(|j| {
+        let n = &trees.feature_names()[j];
+        *n == format!("f{j}") || *n == format!("Column_{j}")
+    });
+    let feature_names = match options.inputs.first().and_then(|p| csv_header(p, f)) {
+        Some(header) if default_names => header,
+        _ => trees.feature_names().to_vec(),
+    };
     let targets: Vec<usize> = match &options.targets {
         Some(t) if t.len() == 1 => vec![t[0]; n],
         Some(t) if t.len() == n => t.clone(),
@@ -587,6 +625,7 @@ fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
     let report = ExplainReport {
         options: options.clone(),
         input_shape: input_shape.to_vec(),
+        feature_names,
         inputs: host.chunks(f).map(|c| c.to_vec()).collect(),
         outputs: margins.chunks(k).map(|c| c.to_vec()).collect(),
         targets,
@@ -652,6 +691,64 @@ fn run_methods<const D: usize>(
         )));
     }
     Ok((results, skipped))
+}
+
+/// Inputs that get their own waterfall and force plots.
+const PLOTTED_INPUTS: usize = 10;
+
+/// The plots of tabular attributions: per method a beeswarm summary and the dependence plot of
+/// its most important feature; per input (the first [`PLOTTED_INPUTS`]) a waterfall of each
+/// method and a force plot of the first. Writes the SVGs to `img_dir` and their section into `h`.
+fn plot_rows(report: &ExplainReport, img_dir: &Path, h: &mut String) -> Result<()> {
+    let names = &report.feature_names;
+    let save = |name: String, svg: String| -> Result<()> {
+        let p = img_dir.join(name);
+        std::fs::write(&p, svg).map_err(XaiError::io(&p))
+    };
+    h.push_str("<h2>Summary</h2>\n");
+    for r in &report.results {
+        let m = &r.method;
+        save(
+            format!("{m}_summary.svg"),
+            plots::summary_svg(&r.values, &report.inputs, names, 20)?,
+        )?;
+        let _ = write!(
+            h,
+            "<h3>{}</h3><img class=\"plot\" src=\"img/{}_summary.svg\" alt=\"{} summary\">",
+            esc(m),
+            esc(m),
+            esc(m)
+        );
+        if let Some(j) = plots::top_feature(&r.values) {
+            save(
+                format!("{m}_dependence.svg"),
+                plots::dependence_svg(&r.values, &report.inputs, &names[j], j)?,
+            )?;
+            let _ = writeln!(
+                h,
+                "<img class=\"plot\" src=\"img/{}_dependence.svg\" alt=\"{} dependence on {}\">",
+                esc(m),
+                esc(m),
+                esc(&names[j])
+            );
+        }
+        for (i, values) in r.values.iter().enumerate().take(PLOTTED_INPUTS) {
+            let output = report.outputs[i][report.targets[i]];
+            let base = output - values.iter().sum::<f64>();
+            let input = &report.inputs[i];
+            save(
+                format!("{m}_waterfall_{i}.svg"),
+                plots::waterfall_svg(base, values, input, names, 10)?,
+            )?;
+            if std::ptr::eq(r, &report.results[0]) {
+                save(
+                    format!("{m}_force_{i}.svg"),
+                    plots::force_svg(base, values, names)?,
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Heat map of one image's attribution (summed over channels) over its grey/colour picture.
@@ -781,7 +878,7 @@ fn write(report: &ExplainReport, out: &Path) -> Result<()> {
     std::fs::write(&json_path, json).map_err(XaiError::io(&json_path))?;
     let image = report.input_shape.len() == 3 && matches!(report.input_shape[0], 1 | 3);
     let mut h = String::from(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>xai explain</title><style>body{font-family:system-ui,sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}table{border-collapse:collapse;margin:1em 0}img{image-rendering:pixelated;width:128px}</style></head><body>\n",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>xai explain</title><style>body{font-family:system-ui,sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}table{border-collapse:collapse;margin:1em 0}img{image-rendering:pixelated;width:128px}img.plot{image-rendering:auto;width:auto;max-width:100%;display:block;margin:.5em 0}</style></head><body>\n",
     );
     let _ = writeln!(
         h,
@@ -797,6 +894,9 @@ fn write(report: &ExplainReport, out: &Path) -> Result<()> {
             esc(&s.method),
             esc(&s.reason)
         );
+    }
+    if !image {
+        plot_rows(report, &img_dir, &mut h)?;
     }
     for (i, input) in report.inputs.iter().enumerate() {
         let _ = writeln!(
@@ -821,9 +921,27 @@ fn write(report: &ExplainReport, out: &Path) -> Result<()> {
             }
             h.push_str("</tr></table>\n");
         } else {
+            if i < PLOTTED_INPUTS {
+                // the first method's force plot, then every method's waterfall
+                let plots = report
+                    .results
+                    .iter()
+                    .take(1)
+                    .map(|r| (r, "force"))
+                    .chain(report.results.iter().map(|r| (r, "waterfall")));
+                for (r, file) in plots {
+                    let _ = write!(
+                        h,
+                        "<p>{} ({file})</p><img class=\"plot\" src=\"img/{}_{file}_{i}.svg\" alt=\"{file} plot of {} on input {i}\">",
+                        esc(&r.method),
+                        esc(&r.method),
+                        esc(&r.method)
+                    );
+                }
+            }
             h.push_str("<table><tr><th>method</th>");
             for (j, v) in input.iter().enumerate() {
-                let _ = write!(h, "<th>x{j} = {v:.3}</th>");
+                let _ = write!(h, "<th>{} = {v:.3}</th>", esc(&report.feature_names[j]));
             }
             h.push_str("</tr>\n");
             for r in &report.results {

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod fixture_check;
 pub mod glassbox_check;
 pub mod output;
+pub mod plots;
 pub mod registry;
 
 pub use xai_core as core;

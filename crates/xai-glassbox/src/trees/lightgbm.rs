@@ -201,12 +201,42 @@ pub(crate) fn parse(text: &str) -> Parsed<TreeEnsemble> {
             .parse()
             .map_err(|_| format!("`{k}` is not a count"))
     };
+    match header.get("version").map(|v| v.trim()) {
+        Some("v2" | "v3" | "v4") => {}
+        other => {
+            return Err(format!(
+                "LightGBM model format {}: v2 to v4 are supported",
+                other.unwrap_or("without a version line")
+            ));
+        }
+    }
     let per_iteration = number("num_tree_per_iteration")?.max(1);
     let features = number("max_feature_idx")? + 1;
-    let objective = match header.get("objective").map(|o| o.split_whitespace().next()) {
-        Some(Some("binary" | "cross_entropy" | "xentropy")) => Objective::Binary,
-        Some(Some("multiclass" | "multiclassova" | "softmax" | "ova")) => Objective::Multiclass,
-        _ => Objective::Regression,
+    let objective = match header
+        .get("objective")
+        .and_then(|o| o.split_whitespace().next())
+    {
+        Some("binary" | "cross_entropy" | "xentropy") => Objective::Binary,
+        Some("multiclass" | "multiclassova" | "softmax" | "ova") => Objective::Multiclass,
+        Some(
+            "regression"
+            | "regression_l1"
+            | "huber"
+            | "fair"
+            | "poisson"
+            | "quantile"
+            | "mape"
+            | "gamma"
+            | "tweedie"
+            | "cross_entropy_lambda",
+        ) => Objective::Regression,
+        Some(other) => {
+            return Err(format!(
+                "objective `{other}`: supported are binary, multiclass(ova) and the regression \
+                 objectives (ranking models are not)"
+            ));
+        }
+        None => return Err("missing `objective` in the header".into()),
     };
     // Random-forest mode averages the trees of each output instead of summing them.
     let scale = if flags.contains(&"average_output") {

@@ -83,8 +83,12 @@ fn i64s(tree: &Value, key: &str, t: usize) -> Parsed<Vec<i64>> {
         .collect()
 }
 
-/// The objective's class and the link that maps `base_score` to a margin.
-fn objective(name: &str) -> (Objective, fn(f64) -> f64) {
+/// Maps a `base_score` (in the objective's prediction space) to a margin.
+type Link = fn(f64) -> f64;
+
+/// The objective's class and the link that maps `base_score` to a margin; `None` for an
+/// objective whose margin this crate does not know how to read (ranking, quantiles, …).
+fn objective(name: &str) -> Option<(Objective, Link)> {
     fn logit(p: f64) -> f64 {
         (p / (1.0 - p)).ln()
     }
@@ -98,13 +102,18 @@ fn objective(name: &str) -> (Objective, fn(f64) -> f64) {
             } else {
                 logit
             };
-            (Objective::Binary, link)
+            Some((Objective::Binary, link))
         }
-        "multi:softprob" | "multi:softmax" => (Objective::Multiclass, identity),
+        "multi:softprob" | "multi:softmax" => Some((Objective::Multiclass, identity)),
         "count:poisson" | "reg:gamma" | "reg:tweedie" | "survival:cox" | "survival:aft" => {
-            (Objective::Regression, f64::ln)
+            Some((Objective::Regression, f64::ln))
         }
-        _ => (Objective::Regression, identity),
+        "reg:squarederror"
+        | "reg:squaredlogerror"
+        | "reg:pseudohubererror"
+        | "reg:absoluteerror"
+        | "reg:linear" => Some((Objective::Regression, identity)),
+        _ => None,
     }
 }
 
@@ -202,6 +211,14 @@ fn tree(v: &Value, t: usize, scale: f64) -> Parsed<Tree> {
 /// Parse the JSON text of an XGBoost model.
 pub(crate) fn parse(text: &str) -> Parsed<TreeEnsemble> {
     let root: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    // The JSON layout read here is XGBoost 1.0's and later's.
+    let version = numbers(get(&root, &["version"])?, "version")?;
+    if version.first().is_none_or(|&major| major < 1.0) {
+        return Err(format!(
+            "XGBoost model format version {version:?}: versions 1.0 and later are supported \
+             (load it in a current XGBoost and save it again)"
+        ));
+    }
     let learner = get(&root, &["learner"])?;
     let param = get(learner, &["learner_model_param"])?;
     let features = count(get(param, &["num_feature"])?, "num_feature")?;
@@ -214,7 +231,13 @@ pub(crate) fn parse(text: &str) -> Parsed<TreeEnsemble> {
     let name = get(learner, &["objective", "name"])?
         .as_str()
         .ok_or("`learner.objective.name` is not a string")?;
-    let (objective, link) = objective(name);
+    let (objective, link) = objective(name).ok_or_else(|| {
+        format!(
+            "objective `{name}`: supported are binary:logistic/logitraw/hinge, reg:logistic, \
+             multi:softprob/softmax, reg:squarederror (and the other reg: losses), \
+             count:poisson, reg:gamma, reg:tweedie, survival:cox/aft"
+        )
+    })?;
     let base = numbers(get(param, &["base_score"])?, "base_score")?;
     let base_margin: Vec<f64> = match base.len() {
         1 => vec![link(base[0]); outputs],
