@@ -1,4 +1,4 @@
-//! Throughput of exact TreeSHAP on a saved model, for `scripts/tree_shap_bench.py` (which times
+//! Throughput of exact TreeSHAP on a saved model, for `benches/peers/tree_shap.py` (which times
 //! shap's TreeExplainer and the library's own `pred_contribs` on the same model and rows).
 //!
 //! `cargo run -p xai-glassbox --example tree_shap_speed -- MODEL DATA.json [ROWS] [INTER_ROWS]`
