@@ -40,6 +40,9 @@ pub enum Action {
         /// Prefixes to evaluate before stopping uncertified.
         #[arg(long, default_value_t = 5_000_000)]
         max_nodes: usize,
+        /// Also write OUT/index.html (the rule list as a table) and OUT/model.json.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// An integer-point risk score (RiskSLIM's objective: logistic loss + C0 · nonzero points),
     /// exact by branch and bound.
@@ -59,6 +62,9 @@ pub enum Action {
         /// Largest absolute intercept.
         #[arg(long, default_value_t = 10)]
         max_intercept: i32,
+        /// Also write OUT/index.html (scoring sheet and risk table) and OUT/model.json.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// A CART decision tree (Gini) with depth and leaf limits and cost-complexity pruning,
     /// printed as nested rules.
@@ -132,16 +138,38 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
             c,
             max_card,
             max_nodes,
+            out,
         } => {
             let t = Table::load(&data, &label)?;
+            let staging = out
+                .as_deref()
+                .map(xai::output::Staging::begin)
+                .transpose()?;
             let cfg = RuleListConfig {
                 c,
                 max_card,
                 max_nodes,
                 ..RuleListConfig::default()
             };
-            let list = fit_rule_list(&t.binary()?, &t.labels, &t.names, &cfg)?;
+            let x = t.binary()?;
+            let list = fit_rule_list(&x, &t.labels, &t.names, &cfg)?;
             println!("{list}");
+            if let Some(staging) = staging {
+                let model = serde_json::json!({
+                    "rules": list.rules.iter().map(|(a, p)| serde_json::json!({
+                        "if": a.terms.iter().map(|&(f, v)| serde_json::json!({"feature": t.names[f], "is": v})).collect::<Vec<_>>(),
+                        "predict": p,
+                    })).collect::<Vec<_>>(),
+                    "default": list.default, "objective": list.objective, "c": c,
+                    "train_error": list.train_error, "certified": list.certified,
+                    "lower_bound": list.lower_bound, "prefixes": list.nodes,
+                });
+                write_report(
+                    staging,
+                    &xai::glassbox_report::rule_list_html(&list, &x, &t.labels),
+                    &model,
+                )?;
+            }
             println!(
                 "objective {:.6} = training error {:.6} + {c} × {} rules; {}",
                 list.objective,
@@ -163,8 +191,13 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
             c0,
             max_points,
             max_intercept,
+            out,
         } => {
             let t = Table::load(&data, &label)?;
+            let staging = out
+                .as_deref()
+                .map(xai::output::Staging::begin)
+                .transpose()?;
             if max_points < 0 || max_intercept < 0 {
                 anyhow::bail!("--max-points and --max-intercept must be ≥ 0");
             }
@@ -176,6 +209,15 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
             };
             let s = fit_risk_score(&t.binary()?, &t.labels, &t.names, &cfg)?;
             println!("{s}");
+            if let Some(staging) = staging {
+                let model = serde_json::json!({
+                    "points": t.names.iter().zip(&s.points).map(|(n, p)| serde_json::json!({"feature": n, "points": p})).collect::<Vec<_>>(),
+                    "intercept": s.intercept, "objective": s.objective, "loss": s.loss, "c0": c0,
+                    "certified": s.certified,
+                    "risk_by_score": s.table().iter().map(|(t, r)| serde_json::json!({"score": t, "risk": r})).collect::<Vec<_>>(),
+                });
+                write_report(staging, &xai::glassbox_report::risk_score_html(&s), &model)?;
+            }
             println!(
                 "objective {:.6} = logistic loss {:.6} + {c0} × {} nonzero points (intercept {}); {}",
                 s.objective,
@@ -281,6 +323,9 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
                 "settings": {"interactions": interactions, "bags": bags, "seed": seed,
                              "learning_rate": cfg.learning_rate, "max_bins": cfg.max_bins},
             });
+            let page = staging.path().join("index.html");
+            std::fs::write(&page, xai::glassbox_report::gam_html(&gam, &files))
+                .map_err(xai::core::XaiError::io(&page))?;
             let path = staging.path().join("gam.json");
             std::fs::write(&path, serde_json::to_string_pretty(&json)?)
                 .map_err(xai::core::XaiError::io(&path))?;
@@ -289,4 +334,19 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// Write `index.html` and `model.json` into a staged report folder and put it in place.
+fn write_report(
+    staging: xai::output::Staging,
+    html: &str,
+    model: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let page = staging.path().join("index.html");
+    std::fs::write(&page, html).map_err(xai::core::XaiError::io(&page))?;
+    let path = staging.path().join("model.json");
+    std::fs::write(&path, serde_json::to_string_pretty(model)?)
+        .map_err(xai::core::XaiError::io(&path))?;
+    staging.finish()?;
+    Ok(())
 }

@@ -57,6 +57,7 @@ fn rule_lists_and_risk_scores_from_the_command_line() {
         .map(|v| v.as_str().unwrap())
         .collect();
     csv(&scores, &cols);
+    let sheet = dir.join("sheet");
     let out = xai(&[
         "glassbox",
         "risk-score",
@@ -64,6 +65,8 @@ fn rule_lists_and_risk_scores_from_the_command_line() {
         scores.to_str().unwrap(),
         "--label",
         "default",
+        "--out",
+        sheet.to_str().unwrap(),
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -74,8 +77,17 @@ fn rule_lists_and_risk_scores_from_the_command_line() {
     assert!(text.contains("debt_ratio>0.6     +2 points"), "{text}");
     assert!(text.contains("certified optimal"), "{text}");
     assert!(text.contains("objective 0.589422"), "{text}");
+    let html = std::fs::read_to_string(sheet.join("index.html")).unwrap();
+    assert!(
+        html.contains("Scoring sheet") && html.contains("debt_ratio&gt;0.6"),
+        "{html}"
+    );
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sheet.join("model.json")).unwrap()).unwrap();
+    assert_eq!(model["intercept"], -1);
 
     let all = dir.join("all.csv");
+    let rules = dir.join("rules");
     csv(&all, &[]);
     let out = xai(&[
         "glassbox",
@@ -88,6 +100,8 @@ fn rule_lists_and_risk_scores_from_the_command_line() {
         "0.005",
         "--max-nodes",
         "300000",
+        "--out",
+        rules.to_str().unwrap(),
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -105,6 +119,11 @@ fn rule_lists_and_risk_scores_from_the_command_line() {
         .unwrap();
     let corels = fixture("rule_list.json")["objective"].as_f64().unwrap();
     assert!(objective <= corels + 1e-6, "{objective} > {corels}");
+    let html = std::fs::read_to_string(dir.join("rules").join("index.html")).unwrap();
+    assert!(
+        html.contains("<td>else</td>") && html.contains("captures"),
+        "{html}"
+    );
 
     // A GAM on the raw features: importances printed, model and plots written.
     let data = fixture("tabular_data.json");
@@ -157,6 +176,11 @@ fn rule_lists_and_risk_scores_from_the_command_line() {
         serde_json::from_str(&std::fs::read_to_string(gam_out.join("gam.json")).unwrap()).unwrap();
     let terms = model["terms"].as_array().unwrap();
     assert_eq!(terms.len(), names.len() + 2);
+    assert!(
+        std::fs::read_to_string(gam_out.join("index.html"))
+            .unwrap()
+            .contains("shape of")
+    );
     for t in terms {
         let svg = std::fs::read_to_string(gam_out.join(t["plot"].as_str().unwrap())).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("</svg>"));

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod explain;
 pub mod fixture_check;
 pub mod glassbox_check;
+pub mod glassbox_report;
 pub mod output;
 pub mod plots;
 pub mod registry;
