@@ -111,6 +111,20 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     }
 }
 
+/// clap's usage error in one line: its first line, with the items it lists below a trailing
+/// colon (the missing arguments) joined onto it; the usage and help hints are dropped.
+fn usage_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("error: bad arguments").to_string();
+    if !first.ends_with(':') {
+        return first;
+    }
+    let items: Vec<&str> = lines
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .collect();
+    format!("{first} {}", items.join(", "))
+}
+
 /// Where the last panic happened, kept by the panic hook for the one-line report in `main`.
 static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
@@ -120,8 +134,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            let text = e.to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            eprintln!("{}", usage_line(&e.to_string()));
             return ExitCode::from(2);
         }
     };
