@@ -628,6 +628,23 @@ fn tree_ensembles_are_explained_with_tree_shap_from_the_command_line() {
             assert!(deltas.iter().all(|d| d.as_f64().unwrap().abs() < 1e-9));
         }
     }
+    // A large batch: the first 100 inputs on the report's page, the rest on linked pages.
+    let many = dir.join("many.csv");
+    tabular_csv("X_train", 250, &many, None);
+    let r = run(&options(
+        fixture("glassbox/lgbm_model.txt"),
+        vec![many],
+        None,
+        &["tree_shap"],
+        dir.join("report-many"),
+    ))
+    .unwrap();
+    assert_eq!(r.inputs.len(), 250);
+    let index = std::fs::read_to_string(dir.join("report-many/index.html")).unwrap();
+    assert!(index.contains("rows/inputs_100.html") && !index.contains("input 100:"));
+    let page = std::fs::read_to_string(dir.join("report-many/rows/inputs_100.html")).unwrap();
+    assert!(page.contains("input 100:") && page.contains("input 249:"));
+
     // A missing value (empty CSV field) is routed by the trees, not refused.
     let holes = dir.join("holes.csv");
     tabular_csv("X_test", 3, &holes, Some((1, 2)));
