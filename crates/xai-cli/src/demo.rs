@@ -7,6 +7,9 @@ pub struct Args {
     /// Output folder.
     #[arg(long, default_value = "xai-report")]
     out: PathBuf,
+    /// Replace --out even when it holds files xai did not write.
+    #[arg(long)]
+    force: bool,
     /// Seed of data, training and every stochastic method.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -36,6 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     }
     let options = xai::demo::DemoOptions {
         out: args.out.clone(),
+        force: args.force,
         seed: args.seed,
         epochs: args.epochs,
         device: args.device,

@@ -29,6 +29,9 @@ pub struct Args {
     /// Output folder.
     #[arg(long, default_value = "xai-explain")]
     out: PathBuf,
+    /// Replace --out even when it holds files xai did not write.
+    #[arg(long)]
+    force: bool,
     /// Device: flex, or wgpu / wgpu-cpu / cuda when this build has that feature.
     #[arg(long, default_value = "flex", value_parser = crate::device_name)]
     device: String,
@@ -63,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         methods,
         background: args.background,
         out: args.out.clone(),
+        force: args.force,
         device: args.device,
         seed: args.seed,
     };

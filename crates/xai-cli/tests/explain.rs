@@ -29,6 +29,7 @@ fn options(
 ) -> ExplainOptions {
     ExplainOptions {
         background: None,
+        force: false,
         model,
         weights: None,
         inputs,

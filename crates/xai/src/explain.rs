@@ -59,6 +59,8 @@ pub struct ExplainOptions {
     pub background: Option<PathBuf>,
     /// Output folder.
     pub out: PathBuf,
+    /// Replace `out` even when it holds files xai did not write.
+    pub force: bool,
     /// Device name.
     pub device: String,
     /// Seed of the stochastic methods.
@@ -438,7 +440,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     let methods = methods_for(options, ModelKind::Burn)?;
     let fx = Fixture::load(&options.model)?;
     // An unusable --out fails before any computation; the report appears whole at the end.
-    let staging = crate::output::Staging::begin(&options.out)?;
+    let staging = crate::output::Staging::open_for(&options.out, options.force)?;
     if fx.architecture_only() && options.weights.is_none() {
         return Err(parse_err(
             &options.model,
@@ -540,7 +542,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
 fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
     let methods = methods_for(options, ModelKind::Trees)?;
     let trees = TreeEnsemble::load(&options.model)?;
-    let staging = crate::output::Staging::begin(&options.out)?;
+    let staging = crate::output::Staging::open_for(&options.out, options.force)?;
     if options.weights.is_some() {
         return Err(parse_err(
             &options.model,

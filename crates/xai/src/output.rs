@@ -25,6 +25,21 @@ pub struct Staging {
 impl Staging {
     /// Check that `out` may be (re)placed and create the staging folder beside it.
     pub fn begin(out: &Path) -> Result<Staging> {
+        Staging::open(out, false)
+    }
+
+    /// [`begin`](Self::begin), but a folder holding files xai did not write is replaced too
+    /// (the user asked for it with `--force`); it is still never replaced by a failed run.
+    pub fn replacing(out: &Path) -> Result<Staging> {
+        Staging::open(out, true)
+    }
+
+    /// [`replacing`](Self::replacing) when `force`, else [`begin`](Self::begin).
+    pub fn open_for(out: &Path, force: bool) -> Result<Staging> {
+        Staging::open(out, force)
+    }
+
+    fn open(out: &Path, force: bool) -> Result<Staging> {
         let name = out
             .file_name()
             .and_then(|n| n.to_str())
@@ -46,9 +61,10 @@ impl Staging {
                 .map_err(|e| io(out, e))?
                 .next()
                 .is_none();
-            if !empty && !out.join(MARKER).is_file() {
+            if !empty && !out.join(MARKER).is_file() && !force {
                 return Err(XaiError::Config(format!(
-                    "--out {} holds files not written by xai; choose another folder or empty it",
+                    "--out {} holds files not written by xai; choose another folder, empty it, \
+                     or pass --force to replace it",
                     out.display()
                 )));
             }
@@ -156,7 +172,15 @@ mod tests {
         std::fs::create_dir_all(&theirs).unwrap();
         std::fs::write(theirs.join("notes.txt"), "mine").unwrap();
         let e = Staging::begin(&theirs).unwrap_err().to_string();
-        assert!(e.contains("not written by xai"), "{e}");
+        assert!(
+            e.contains("not written by xai") && e.contains("--force"),
+            "{e}"
+        );
+        // …unless the user forces it: then the finished report replaces it whole.
+        let s = Staging::replacing(&theirs).unwrap();
+        std::fs::write(s.path().join("report.txt"), "r").unwrap();
+        s.finish().unwrap();
+        assert!(theirs.join("report.txt").is_file() && !theirs.join("notes.txt").exists());
         std::fs::write(root.join("file"), "x").unwrap();
         assert!(Staging::begin(&root.join("file")).is_err());
         assert!(Staging::begin(Path::new("..")).is_err());

@@ -37,6 +37,8 @@ use model::DemoCnn;
 pub struct DemoOptions {
     /// Output folder.
     pub out: PathBuf,
+    /// Replace `out` even when it holds files xai did not write.
+    pub force: bool,
     /// Seed of data, initialisation, shuffling and every stochastic method.
     pub seed: u64,
     /// Training epochs.
@@ -53,6 +55,7 @@ impl Default for DemoOptions {
     fn default() -> Self {
         DemoOptions {
             out: PathBuf::from("xai-report"),
+            force: false,
             seed: 42,
             epochs: 8,
             train_images: 1200,
@@ -238,7 +241,7 @@ fn patches() -> Result<FeatureGroups> {
 /// [`crate::output`]).
 pub fn run(options: &DemoOptions) -> Result<DemoResults> {
     // Refuse an unusable --out before training, not after.
-    let staging = crate::output::Staging::begin(&options.out)?;
+    let staging = crate::output::Staging::open_for(&options.out, options.force)?;
     let data = data::generate(options.seed, options.train_images, 200);
     eprintln!(
         "xai demo: {} training images (watermark on 90% of class 1), training a CNN on flex…",
