@@ -4,6 +4,7 @@
 //! once per input shape (inference mode: BatchNorm uses its running statistics, dropout is off)
 //! and replayed on the chosen device. The model itself is never modified.
 
+pub mod attacks;
 pub mod attention_rollout;
 pub mod counterfactual;
 pub mod deeplift;
