@@ -20,6 +20,7 @@ pub mod sampling_shapley;
 pub mod segmentation;
 pub mod shapley;
 pub mod surrogate;
+pub mod trust_score;
 
 use std::sync::Arc;
 
