@@ -16,11 +16,17 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     for m in methods {
         let mut needs = vec![if m.needs.gradients {
             "gradients".to_string()
+        } else if m.needs.tree_ensemble {
+            "a tree ensemble".to_string()
         } else {
             "forward passes".to_string()
         }];
         for (needed, what) in [
-            (m.needs.baseline, "baseline"),
+            (m.needs.baseline && !m.needs.tree_ensemble, "baseline"),
+            (
+                m.needs.baseline && m.needs.tree_ensemble,
+                "background or references",
+            ),
             (m.needs.conv_layer, "conv layer"),
             (m.needs.seeded, "seed"),
         ] {
