@@ -338,6 +338,31 @@ fn load_inputs(options: &ExplainOptions, fx: &Fixture, features: usize) -> Resul
     Ok(all)
 }
 
+/// The explained output of each of `n` inputs: one class for all, one per input, or (`None`)
+/// each input's largest output; every class checked against the `outputs.len() / n` outputs.
+fn resolve_targets(requested: Option<&[usize]>, outputs: &[f64], n: usize) -> Result<Vec<usize>> {
+    let k = outputs.len() / n.max(1);
+    let targets: Vec<usize> = match requested {
+        Some(t) if t.len() == 1 => vec![t[0]; n],
+        Some(t) if t.len() == n => t.to_vec(),
+        Some(t) => {
+            return Err(XaiError::shape(
+                "--targets",
+                format!("1 or {n} classes"),
+                &[t.len()],
+            ));
+        }
+        None => outputs.chunks(k.max(1)).map(ag::argmax).collect(),
+    };
+    if let Some(&bad) = targets.iter().find(|&&t| t >= k) {
+        return Err(XaiError::TargetOutOfRange {
+            index: bad,
+            classes: k,
+        });
+    }
+    Ok(targets)
+}
+
 /// The requested methods, or the defaults for `kind`.
 fn methods_for(options: &ExplainOptions, kind: ModelKind) -> Result<Vec<&'static MethodInfo>> {
     if options.methods.is_empty() {
@@ -470,24 +495,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, dt);
     let outputs = xai_core::tensor_to_vec_f64(model.forward(x.clone()))?;
     let k = outputs.len() / n;
-    let targets: Vec<usize> = match &options.targets {
-        Some(t) if t.len() == 1 => vec![t[0]; n],
-        Some(t) if t.len() == n => t.clone(),
-        Some(t) => {
-            return Err(XaiError::shape(
-                "--targets",
-                format!("1 or {n} classes"),
-                &[t.len()],
-            ));
-        }
-        None => outputs.chunks(k).map(ag::argmax).collect(),
-    };
-    if let Some(&bad) = targets.iter().find(|&&t| t >= k) {
-        return Err(XaiError::TargetOutOfRange {
-            index: bad,
-            classes: k,
-        });
-    }
+    let targets = resolve_targets(options.targets.as_deref(), &outputs, n)?;
     let target = Target::Classes(targets.clone());
     let precision = if dt == DType::F64 {
         xai_grad::Precision::F64
@@ -580,25 +588,8 @@ fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
         Some(header) if default_names => header,
         _ => trees.feature_names().to_vec(),
     };
-    let targets: Vec<usize> = match &options.targets {
-        Some(t) if t.len() == 1 => vec![t[0]; n],
-        Some(t) if t.len() == n => t.clone(),
-        Some(t) => {
-            return Err(XaiError::shape(
-                "--targets",
-                format!("1 or {n} classes"),
-                &[t.len()],
-            ));
-        }
-        // one output (binary log-odds, regression): output 0; multiclass: the largest margin
-        None => margins.chunks(k).map(ag::argmax).collect(),
-    };
-    if let Some(&bad) = targets.iter().find(|&&t| t >= k) {
-        return Err(XaiError::TargetOutOfRange {
-            index: bad,
-            classes: k,
-        });
-    }
+    // one output (binary log-odds, regression): output 0; multiclass: the largest margin
+    let targets = resolve_targets(options.targets.as_deref(), &margins, n)?;
     let references = match &options.background {
         Some(b) => load_background(b, f)?,
         None => References::PerInput(vec![0.0; n * f]),
