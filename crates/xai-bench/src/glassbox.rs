@@ -13,6 +13,7 @@ use xai_glassbox::cart::{Cart, CartConfig};
 use xai_glassbox::gam::{GamConfig, fit_gam};
 use xai_glassbox::risk_score::{RiskScoreConfig, fit_risk_score};
 use xai_glassbox::rule_list::{RuleListConfig, fit_rule_list};
+use xai_glassbox::score::auc;
 use xai_glassbox::sparse_linear::{SparseLinearConfig, fit_sparse_logistic};
 
 fn read(dir: &Path, name: &str) -> Result<Option<Value>> {
@@ -64,33 +65,6 @@ fn strings(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Rank-sum AUC (ties count half).
-pub fn auc(scores: &[f64], y: &[bool]) -> f64 {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let mut ranks = vec![0.0; scores.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
-        for &k in &idx[i..=j] {
-            ranks[k] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
-    let pos = y.iter().filter(|&&v| v).count() as f64;
-    let neg = y.len() as f64 - pos;
-    let sum: f64 = ranks
-        .iter()
-        .zip(y)
-        .filter(|(_, v)| **v)
-        .map(|(r, _)| r)
-        .sum();
-    (sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
 }
 
 fn accuracy(scores: &[f64], y: &[bool], threshold: f64) -> f64 {

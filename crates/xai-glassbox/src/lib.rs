@@ -14,6 +14,7 @@
 //!   boosting of shape functions, bagging, FAST pairwise interactions).
 //! * [`cart`]: CART decision trees with depth / leaf limits and cost-complexity pruning.
 //! * [`sparse_linear`]: L1-regularised logistic regression by coordinate descent.
+//! * [`score`]: the AUC the learners are compared by.
 //! * [`table`]: labelled CSV data for the learners.
 #![warn(missing_docs)]
 // NaN-aware checks are written `!(x >= 0.0)` on purpose: a NaN must fail them.
@@ -24,6 +25,7 @@ pub mod gam;
 mod par;
 pub mod risk_score;
 pub mod rule_list;
+pub mod score;
 pub mod sparse_linear;
 pub mod table;
 pub mod trees;

@@ -17,6 +17,7 @@ use xai_core::{Result, XaiError};
 use xai_glassbox::gam::{GamConfig, fit_gam};
 use xai_glassbox::risk_score::{RiskScoreConfig, fit_risk_score};
 use xai_glassbox::rule_list::{RuleListConfig, fit_rule_list};
+use xai_glassbox::score::auc;
 use xai_glassbox::trees::TreeEnsemble;
 use xai_glassbox::treeshap::{tree_shap, tree_shap_interactions, tree_shap_interventional};
 
@@ -69,34 +70,6 @@ fn at_most(key: &str, ours: f64, reference: f64) -> CheckLine {
         max_abs_err: excess,
         bound: 0.0,
     }
-}
-
-/// Rank-sum AUC.
-fn auc(scores: &[f64], y: &[bool]) -> f64 {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    // average ranks over ties
-    let mut ranks = vec![0.0; scores.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
-        for k in i..=j {
-            ranks[idx[k]] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
-    let pos = y.iter().filter(|&&v| v).count() as f64;
-    let neg = y.len() as f64 - pos;
-    let rank_sum: f64 = ranks
-        .iter()
-        .zip(y)
-        .filter(|(_, v)| **v)
-        .map(|(r, _)| r)
-        .sum();
-    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
 }
 
 /// One glass-box reference file and what it checks.
