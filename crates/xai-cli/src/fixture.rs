@@ -42,6 +42,7 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
                 .and_then(xai::glassbox_check::Part::for_file);
             let counts = match part {
                 Some(part) => check_glassbox(&file, part, json)?,
+                None if is_onnx_fixture(&file) => check_onnx(&file, &device, json)?,
                 None => check(&Fixture::load(&file)?, &device, json)?,
             };
             if counts.passed + counts.failed == 0 {
@@ -121,6 +122,24 @@ fn report(
         );
     }
     Ok(c)
+}
+
+/// Whether FILE is an ONNX fixture (it names an `.onnx` model beside it); unreadable files are
+/// left to the layer-list loader, which reports them.
+fn is_onnx_fixture(file: &std::path::Path) -> bool {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| xai::onnx::fixture::is_onnx_fixture(&v))
+}
+
+/// Check one ONNX fixture on `device` and print its lines (or one JSON object).
+pub fn check_onnx(file: &std::path::Path, device: &str, json: bool) -> anyhow::Result<Counts> {
+    let fx = xai::onnx::fixture::OnnxFixture::load(file)?;
+    let dev = xai_core::parse_device(device)?;
+    let lines =
+        xai::onnx_check::check_onnx_fixture(&fx, &dev, fixture_check::precision_for(device))?;
+    report(&fx.name, device, &lines, json)
 }
 
 /// Check one fixture on `device` and print its lines (or one JSON object).

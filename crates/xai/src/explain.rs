@@ -5,6 +5,8 @@
 //! layers. Inputs come from a CSV file (one flattened input per line), PNG images (one per file,
 //! matching `input_shape` `[C, H, W]` with C = 1 or 3, scaled to [0, 1]), an NPY array
 //! (`<f4`/`<f8`, C order, `[N, ...input_shape]`), or the model file's own `inputs`.
+//! An `.onnx` file with one float input (an image or a feature vector) runs through
+//! `xai_onnx::OnnxModel` with the same methods and report; Grad-CAM taps its last convolution.
 //! A model built in Rust uses the library directly instead (see the README).
 //!
 //! Every selected method runs on the whole batch; the report is `results.json` (every value with
@@ -26,6 +28,7 @@ use xai_core::fixture::{Fixture, FixtureModel, LayerSpec, tensor_from_f64};
 use xai_core::{Result, Target, XaiError};
 use xai_glassbox::trees::TreeEnsemble;
 use xai_grad::methods::Explainable;
+use xai_onnx::OnnxModel;
 
 /// Methods `xai explain` runs on a model of `kind` when none are named: every registered
 /// method that applies to it but LIME (its tabular sampling suits few features) and exact
@@ -303,14 +306,19 @@ pub fn read_png(path: &Path, shape: &[usize]) -> Result<Vec<f64>> {
     }
 }
 
-fn load_inputs(options: &ExplainOptions, fx: &Fixture, features: usize) -> Result<Vec<f64>> {
+fn load_inputs(
+    options: &ExplainOptions,
+    own: Option<&[f64]>,
+    input_shape: &[usize],
+    features: usize,
+) -> Result<Vec<f64>> {
     if options.inputs.is_empty() {
-        if fx.inputs.is_empty() {
-            return Err(XaiError::Config(
+        return match own {
+            Some(rows) if !rows.is_empty() => Ok(rows.to_vec()),
+            _ => Err(XaiError::Config(
                 "no --inputs given and the model file has no `inputs`".into(),
-            ));
-        }
-        return Ok(fx.inputs.data.clone());
+            )),
+        };
     }
     let mut all = Vec::new();
     for p in &options.inputs {
@@ -321,7 +329,7 @@ fn load_inputs(options: &ExplainOptions, fx: &Fixture, features: usize) -> Resul
             .to_ascii_lowercase();
         match ext.as_str() {
             "csv" | "npy" => all.extend(read_rows(p, features)?),
-            "png" => all.extend(read_png(p, &fx.input_shape)?),
+            "png" => all.extend(read_png(p, input_shape)?),
             other => {
                 return Err(parse_err(
                     p,
@@ -462,6 +470,9 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     if is_tree_model(&options.model)? {
         return run_trees(options);
     }
+    if is_onnx_model(&options.model) {
+        return run_onnx(options);
+    }
     let methods = methods_for(options, ModelKind::Burn)?;
     let fx = Fixture::load(&options.model)?;
     // An unusable --out fails before any computation; the report appears whole at the end.
@@ -490,7 +501,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     }
     model.validate()?;
     let f = fx.features();
-    let host = load_inputs(options, &fx, f)?;
+    let host = load_inputs(options, Some(&fx.inputs.data), &fx.input_shape, f)?;
     let n = host.len() / f;
     let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, dt);
     let outputs = xai_core::tensor_to_vec_f64(model.forward(x.clone()))?;
@@ -533,6 +544,108 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     let report = ExplainReport {
         options: options.clone(),
         input_shape: fx.input_shape.clone(),
+        feature_names: (0..f).map(|j| format!("x{j}")).collect(),
+        inputs: host.chunks(f).map(|c| c.to_vec()).collect(),
+        outputs: outputs.chunks(k).map(|c| c.to_vec()).collect(),
+        targets,
+        results,
+        skipped,
+    };
+    write(&report, staging.path())?;
+    staging.finish()?;
+    Ok(report)
+}
+
+/// Whether `path` names an ONNX model (by its extension: ONNX files are protobuf, with no
+/// magic number to sniff).
+fn is_onnx_model(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
+/// The module path of the last convolution of an imported graph (its weight's initializer name
+/// without the last segment), where Grad-CAM taps.
+fn last_onnx_conv(model: &OnnxModel) -> Option<String> {
+    model
+        .conv_weights()
+        .last()
+        .and_then(|w| w.rsplit_once('.').map(|(m, _)| m.to_string()))
+}
+
+/// `xai explain` on an ONNX model with one float input (an image or feature vector): the same
+/// methods and report as a fixture-format model.
+fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
+    let methods = methods_for(options, ModelKind::Burn)?;
+    let device = xai_core::parse_device(&options.device)?;
+    let dt = if options.device == "flex" {
+        DType::F64
+    } else {
+        DType::F32
+    };
+    let model = OnnxModel::load(&options.model, &device, dt)?;
+    let staging = crate::output::Staging::open_for(&options.out, options.force)?;
+    if options.weights.is_some() {
+        return Err(parse_err(
+            &options.model,
+            "is an ONNX model: it carries its own weights (drop --weights)",
+        ));
+    }
+    let spec = model.float_input()?.clone();
+    let input_shape = spec.concrete_shape()?;
+    let f: usize = input_shape.iter().product();
+    if options.inputs.is_empty() {
+        return Err(XaiError::Config(format!(
+            "an ONNX model needs --inputs for `{}` (CSV, NPY or PNG)",
+            spec.name
+        )));
+    }
+    let host = load_inputs(options, None, &input_shape, f)?;
+    let n = host.len() / f;
+    if n == 0 {
+        return Err(XaiError::EmptyBatch("no inputs".into()));
+    }
+    let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, dt);
+    let outputs = xai_core::tensor_to_vec_f64(model.try_forward_flat(x.clone())?)?;
+    let k = outputs.len() / n;
+    let targets = resolve_targets(options.targets.as_deref(), &outputs, n)?;
+    let target = Target::Classes(targets.clone());
+    let precision = if dt == DType::F64 {
+        xai_grad::Precision::F64
+    } else {
+        xai_grad::Precision::F32
+    };
+    let conv = last_onnx_conv(&model);
+    let ex = Explainable::new(
+        model,
+        |m: &OnnxModel, x: Tensor<2>| m.forward_flat(x),
+        device.clone(),
+    )
+    .with_precision(precision);
+    let zeros = Tensor::<2>::zeros([n, f], (&device, dt));
+    let black_box = ex.black_box(&[f], dt)?;
+    let references = match &options.background {
+        Some(b) => load_background(b, f)?,
+        None => References::PerInput(vec![0.0; n * f]),
+    };
+    let problem = Problem {
+        model: Model::Burn(&ex),
+        black_box: &black_box,
+        x: &x,
+        rows: &host,
+        baseline: &zeros,
+        references: &references,
+        lime_stats: None,
+        target: &target,
+        input_shape: &input_shape,
+        conv_layer: conv,
+    };
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (results, skipped) =
+        run_methods(&methods, &problem, ModelKind::Burn, options.seed, progress)?;
+    let report = ExplainReport {
+        options: options.clone(),
+        input_shape: input_shape.clone(),
         feature_names: (0..f).map(|j| format!("x{j}")).collect(),
         inputs: host.chunks(f).map(|c| c.to_vec()).collect(),
         outputs: outputs.chunks(k).map(|c| c.to_vec()).collect(),

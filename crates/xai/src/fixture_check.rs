@@ -95,7 +95,7 @@ pub fn precision_for(device_name: &str) -> Precision {
     }
 }
 
-fn dtype(p: Precision) -> DType {
+pub(crate) fn dtype(p: Precision) -> DType {
     match p {
         Precision::F64 => DType::F64,
         Precision::F32 => DType::F32,
@@ -119,13 +119,29 @@ pub fn check_fixture(
         let ours = tensor_to_vec_f64(model.forward(fx.inputs_flat(device, dt)))?;
         lines.push(compare("logits", &ours, &logits.data));
     }
-    let targets = fx.targets.clone().map(Target::Classes);
     let ex = Explainable::new(
         model.clone(),
         |m: &FixtureModel, x: Tensor<2>| m.forward(x),
         device.clone(),
     )
     .with_precision(precision);
+    lines.extend(check_expected(fx, &ex, device, precision)?);
+    if let Some(so) = &fx.second_order {
+        lines.extend(second_order(&model, fx, so, device, precision)?);
+    }
+    Ok(lines)
+}
+
+/// Run every key of `fx.expected` on `ex` (a model over flat `[N, features]` inputs) and compare.
+pub(crate) fn check_expected(
+    fx: &Fixture,
+    ex: &Explainable<2>,
+    device: &Device,
+    precision: Precision,
+) -> Result<Vec<CheckLine>> {
+    let dt = dtype(precision);
+    let mut lines = Vec::new();
+    let targets = fx.targets.clone().map(Target::Classes);
     let x = fx.inputs_flat(device, dt);
     let f = fx.features();
     let black_box = ex.black_box(&[f], dt)?;
@@ -152,7 +168,7 @@ pub fn check_fixture(
                 _ => &references,
             };
             let problem = Problem {
-                model: Model::Burn(&ex),
+                model: Model::Burn(ex),
                 black_box: &black_box,
                 x: &x,
                 rows: &rows,
@@ -165,15 +181,12 @@ pub fn check_fixture(
             };
             Some(registry::run(&config, &problem)?.values)
         } else {
-            layer_map(key, exp, fx, &ex, &x, t)?
+            layer_map(key, exp, fx, ex, &x, t)?
         };
         lines.push(match ours {
             Some(v) => compare(key, &v, &exp.values.data),
             None => unsupported(key, exp),
         });
-    }
-    if let Some(so) = &fx.second_order {
-        lines.extend(second_order(&model, fx, so, device, precision)?);
     }
     Ok(lines)
 }
@@ -277,7 +290,7 @@ fn image_shape(fx: &Fixture) -> Result<[usize; 3]> {
     }
 }
 
-fn unsupported(key: &str, exp: &xai_core::fixture::Expected) -> CheckLine {
+pub(crate) fn unsupported(key: &str, exp: &xai_core::fixture::Expected) -> CheckLine {
     CheckLine {
         key: key.to_string(),
         status: Status::Unsupported,
@@ -344,7 +357,13 @@ fn second_order(
             fx.inputs_flat(device, dt).narrow(0, 0, 1).repeat_dim(0, f),
             |m, x| m.forward(x),
         )?;
-        let ours = input_hessian(&logit_graph, fx, targets[0], device, precision)?;
+        let ours = input_hessian(
+            &logit_graph,
+            fx.inputs_flat(device, dt),
+            targets[0],
+            device,
+            precision,
+        )?;
         lines.push(compare(
             "second_order/input_hessian_of_first_target_logit",
             &ours,
@@ -354,19 +373,18 @@ fn second_order(
     Ok(lines)
 }
 
-/// Full input Hessian of logit `class` at the first input: one batched pass with the identity as
-/// the batch of directions.
-fn input_hessian(
+/// Full input Hessian of logit `class` at the first row of `x` (`[1.., F]`): one batched pass with
+/// the identity as the batch of directions.
+pub(crate) fn input_hessian(
     g: &CapturedGraph,
-    fx: &Fixture,
+    x: Tensor<2>,
     class: usize,
     device: &Device,
     precision: Precision,
 ) -> Result<Vec<f64>> {
-    let dt = dtype(precision);
-    let f = fx.features();
-    let x0 = fx.inputs_flat(device, dt).narrow(0, 0, 1).repeat_dim(0, f);
-    let eye: Tensor<2> = Tensor::<2>::eye(f, device).cast(dt);
+    let f = x.dims()[1];
+    let x0 = x.narrow(0, 0, 1).repeat_dim(0, f);
+    let eye: Tensor<2> = Tensor::<2>::eye(f, device).cast(x0.dtype());
     let h = g.hvp_input(
         &DynTensor::from_tensor(x0),
         &DynTensor::from_tensor(eye),

@@ -193,9 +193,10 @@ impl<const D: usize> TokenExplainable<D> {
 /// Token scores and the per-dimension values they sum.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TokenAttribution {
-    /// One score per token, `[N, T]` row-major (the ids' shape).
+    /// One score per token, `[N, T]` row-major.
     pub per_token: Vec<f64>,
-    /// The ids' shape.
+    /// `[N, T]`: the attributed layer's shape without its embedding dimension (the ids' shape,
+    /// unless several integer inputs are packed into one id tensor).
     pub tokens_shape: Vec<usize>,
     /// Before summing over the embedding dimension, `[N, T, E]` row-major.
     pub per_dimension: Vec<f64>,
@@ -252,12 +253,17 @@ fn per_token(values: &[f64], tokens: usize) -> Vec<f64> {
     values.chunks(per.max(1)).map(|c| c.iter().sum()).collect()
 }
 
-fn check_layer(tokens_shape: &[usize], layer_shape: &[usize], node: &str) -> Result<()> {
-    if layer_shape.len() <= tokens_shape.len() || layer_shape[..tokens_shape.len()] != *tokens_shape
-    {
+fn check_layer(ids_shape: &[usize], layer_shape: &[usize], node: &str) -> Result<()> {
+    // One vector per token: `[N, T, E]` for ids `[N, T]`, or for several integer inputs packed
+    // as `[N, K, T]` (an imported model's ids and attention mask): batch and sequence agree.
+    let ok = layer_shape.len() >= 3
+        && layer_shape.len() <= ids_shape.len() + 1
+        && layer_shape[0] == ids_shape[0]
+        && layer_shape[layer_shape.len() - 2] == ids_shape[ids_shape.len() - 1];
+    if !ok {
         return Err(XaiError::shape(
             format!("layer `{node}` (one vector per token)"),
-            format!("{tokens_shape:?} + [E]"),
+            format!("{ids_shape:?} + [E]"),
             layer_shape,
         ));
     }
@@ -319,14 +325,14 @@ pub fn token_integrated_gradients<const D: usize>(
 }
 
 fn finish<const D: usize>(
-    ids: &Tensor<D, Int>,
+    _ids: &Tensor<D, Int>,
     per_dimension: Vec<f64>,
     layer_shape: Vec<usize>,
     node: String,
     classes: Vec<usize>,
     delta: Option<Vec<f64>>,
 ) -> Result<TokenAttribution> {
-    let tokens_shape = ids.dims().to_vec();
+    let tokens_shape = layer_shape[..layer_shape.len() - 1].to_vec();
     let tokens: usize = tokens_shape.iter().product();
     Ok(TokenAttribution {
         per_token: per_token(&per_dimension, tokens),
