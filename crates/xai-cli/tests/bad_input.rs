@@ -33,6 +33,18 @@ fn scratch() -> PathBuf {
     put("bad.npy", b"\x93NUMPY\x01\x00garbage");
     put("bad.png", b"\x89PNG\r\n\x1a\nnot really");
     put("notes.txt", b"hello");
+    put("garbage.onnx", b"\x08\x07not a protobuf at all\xff");
+    let mlp = std::fs::read(assets("onnx/onnx_mlp.onnx")).unwrap();
+    put("truncated.onnx", &mlp[..mlp.len() / 3]);
+    // An NPY of 2 rows of 3 float32 values (the ONNX MLP takes 10).
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    let pad = 64 - (10 + header.len() + 1) % 64;
+    let header = format!("{header}{}\n", " ".repeat(pad));
+    npy.extend((header.len() as u16).to_le_bytes());
+    npy.extend(header.as_bytes());
+    npy.extend(std::iter::repeat_n(0u8, 2 * 3 * 4));
+    put("narrow.npy", &npy);
     put("labels.csv", b"a,b,default\n1,0,1\n0,1,2\n");
     let constant = String::from("a,b,default\n") + &"1,0,1\n".repeat(12);
     put("constant.csv", constant.as_bytes());
@@ -51,6 +63,10 @@ fn malformed_input_is_one_line_and_exit_2_everywhere() {
     let out = |name: &str| d.join("out").join(name).display().to_string();
     let mlp = assets("tabular_mlp.json");
     let xgb = assets("glassbox/xgb_model.json");
+    let onnx_unsupported = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../xai-onnx/tests/data/unsupported.onnx")
+        .display()
+        .to_string();
     let cases: Vec<(Vec<String>, &str)> = vec![
         // usage errors
         (vec!["no-such-command".into()], "unrecognized"),
@@ -76,6 +92,77 @@ fn malformed_input_is_one_line_and_exit_2_everywhere() {
                 "-3".into(),
             ],
             "-3",
+        ),
+        // explain: ONNX models
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                p("garbage.onnx"),
+                "--inputs".into(),
+                p("narrow.npy"),
+                "--out".into(),
+                out("onnx1"),
+            ],
+            "garbage.onnx",
+        ),
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                p("truncated.onnx"),
+                "--inputs".into(),
+                p("narrow.npy"),
+                "--out".into(),
+                out("onnx2"),
+            ],
+            "truncated.onnx",
+        ),
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                onnx_unsupported.clone(),
+                "--inputs".into(),
+                p("narrow.npy"),
+                "--out".into(),
+                out("onnx3"),
+            ],
+            "NonMaxSuppression (node nms_1), TopK (node topk_1)",
+        ),
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                assets("onnx/onnx_mlp.onnx"),
+                "--inputs".into(),
+                p("narrow.npy"),
+                "--out".into(),
+                out("onnx4"),
+            ],
+            "expected [N, 10]",
+        ),
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                assets("onnx/onnx_text.onnx"),
+                "--inputs".into(),
+                p("narrow.npy"),
+                "--out".into(),
+                out("onnx5"),
+            ],
+            "input_ids, attention_mask",
+        ),
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                assets("onnx/onnx_mlp.onnx"),
+                "--out".into(),
+                out("onnx6"),
+            ],
+            "needs --inputs for `features`",
         ),
         // explain: the model file
         (

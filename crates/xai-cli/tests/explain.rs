@@ -115,6 +115,51 @@ fn csv_and_npy_inputs_reproduce_the_fixture_saliency() {
 }
 
 #[test]
+fn onnx_model_reproduces_the_captum_references_and_writes_the_full_report() {
+    let fx = xai::onnx::fixture::OnnxFixture::load(fixture("onnx/onnx_resnet.json")).unwrap();
+    let input = &fx.inputs[0];
+    let dir = scratch("onnx");
+    std::fs::write(
+        dir.join("x.npy"),
+        npy_f64(&input.values.shape, &input.values.data),
+    )
+    .unwrap();
+    // Every default method runs on the imported CNN (Grad-CAM at its last convolution).
+    let r = run(&options(
+        fixture("onnx/onnx_resnet.onnx"),
+        vec![dir.join("x.npy")],
+        Some(fx.targets.clone()),
+        &[],
+        dir.join("out"),
+    ))
+    .unwrap();
+    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+    assert_eq!(r.input_shape, [3, 16, 16]);
+    let methods: Vec<&str> = r.results.iter().map(|m| m.method.as_str()).collect();
+    for m in [
+        "saliency",
+        "integrated_gradients",
+        "lrp",
+        "deeplift",
+        "grad_cam",
+        "kernel_shap",
+    ] {
+        assert!(methods.contains(&m), "{m} missing from {methods:?}");
+    }
+    let saliency = &r.results[methods.iter().position(|m| *m == "saliency").unwrap()];
+    let got: Vec<f64> = saliency.values.iter().flatten().copied().collect();
+    let want = &fx.expected["saliency"].values.data;
+    let err = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 1e-9, "saliency differs from Captum by {err}");
+    assert!(dir.join("out/index.html").is_file() && dir.join("out/results.json").is_file());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn png_inputs_and_image_reports() {
     let fx = xai_core::fixture::Fixture::load(fixture("image_cnn.json")).unwrap();
     let dir = scratch("png");

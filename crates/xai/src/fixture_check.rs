@@ -95,7 +95,8 @@ pub fn precision_for(device_name: &str) -> Precision {
     }
 }
 
-pub(crate) fn dtype(p: Precision) -> DType {
+/// The burn dtype a check in precision `p` runs in.
+pub fn dtype(p: Precision) -> DType {
     match p {
         Precision::F64 => DType::F64,
         Precision::F32 => DType::F32,

@@ -23,14 +23,30 @@ use xai_onnx::fixture::OnnxFixture;
 
 use crate::fixture_check::{CheckLine, check_expected, compare, dtype, input_hessian, unsupported};
 
-/// Check every reference of an ONNX fixture on `device`.
+/// Check every reference of an ONNX fixture on `device` (its model read from `fx.onnx`).
 pub fn check_onnx_fixture(
     fx: &OnnxFixture,
     device: &Device,
     precision: Precision,
 ) -> Result<Vec<CheckLine>> {
+    let model = OnnxModel::load(&fx.onnx, device, dtype(precision))?;
+    check_onnx_model(fx, model, device, precision)
+}
+
+/// Check every reference of an ONNX fixture on `model` (loaded in `precision`'s dtype).
+pub fn check_onnx_model(
+    fx: &OnnxFixture,
+    model: OnnxModel,
+    device: &Device,
+    precision: Precision,
+) -> Result<Vec<CheckLine>> {
     let dt = dtype(precision);
-    let model = OnnxModel::load(&fx.onnx, device, dt)?;
+    if model.dtype() != dt {
+        return Err(XaiError::Config(format!(
+            "the model was loaded in {:?}; this check runs in {dt:?}",
+            model.dtype()
+        )));
+    }
     if model.inputs().len() != fx.inputs.len() {
         return Err(XaiError::Config(format!(
             "{}: the fixture gives {} inputs, the model takes {}",
