@@ -285,12 +285,10 @@ impl Ctx<'_> {
             }
             N::HardSigmoid(n) => {
                 let (a, b) = (n.config.alpha, n.config.beta);
-                self.unary(node, |x| {
-                    B::hard_sigmoid(x, Scalar::from(a), Scalar::from(b))
-                })?
+                self.unary(node, |x| hard_sigmoid(x, a, b))?
             }
             N::HardSwish(_) => self.unary(node, |x| {
-                let h = B::hard_sigmoid(x.clone(), Scalar::from(1.0 / 6.0), Scalar::from(0.5));
+                let h = hard_sigmoid(x.clone(), 1.0 / 6.0, 0.5);
                 B::float_mul(x, h)
             })?,
             N::Softplus(_) => self.unary(node, |x| {
@@ -515,6 +513,33 @@ impl Ctx<'_> {
                 let (a, b) = (self.float(node, a)?, self.float(node, b)?);
                 let r = shape_of(&a).len().max(shape_of(&b).len());
                 Value::F(B::float_matmul(lift_float(a, r), lift_float(b, r)))
+            }
+            N::Gemm(n) => {
+                // Y = α·op(A)·op(B) + β·C, op a transpose when the flag is set (Gemm that
+                // onnx-ir does not fuse into `Linear`: α or β not 1, transA, or no transB).
+                let c = &n.config;
+                let a = self.input(node, 0)?;
+                let mut a = self.float(node, a)?;
+                let b = self.input(node, 1)?;
+                let mut b = self.float(node, b)?;
+                if c.trans_a != 0 {
+                    a = B::float_swap_dims(a, 0, 1);
+                }
+                if c.trans_b != 0 {
+                    b = B::float_swap_dims(b, 0, 1);
+                }
+                let mut y = B::float_matmul(a, b);
+                if c.alpha != 1.0 {
+                    y = B::float_mul_scalar(y, Scalar::from(c.alpha as f64));
+                }
+                if let Some(bias) = self.opt_input(node, 2)? {
+                    let mut bias = self.float(node, bias)?;
+                    if c.beta != 1.0 {
+                        bias = B::float_mul_scalar(bias, Scalar::from(c.beta as f64));
+                    }
+                    y = B::float_add(y, lift_float(bias, 2));
+                }
+                Value::F(y)
             }
             N::Linear(n) => {
                 let x = self.input(node, 0)?;
@@ -917,6 +942,16 @@ fn elu(x: DispatchTensor, alpha: f64, scale: f64) -> DispatchTensor {
         Scalar::from(0.0),
     );
     B::float_mul_scalar(B::float_add(pos, neg), Scalar::from(scale))
+}
+
+/// clamp(α x + β, 0, 1), from ops the engine differentiates (burn's fused `hard_sigmoid` is not
+/// one of them).
+fn hard_sigmoid(x: DispatchTensor, alpha: f64, beta: f64) -> DispatchTensor {
+    let y = B::float_add_scalar(
+        B::float_mul_scalar(x, Scalar::from(alpha)),
+        Scalar::from(beta),
+    );
+    B::float_clamp(y, Scalar::from(0.0), Scalar::from(1.0))
 }
 
 fn gelu_tanh(x: DispatchTensor) -> DispatchTensor {

@@ -209,6 +209,7 @@ fn unsupported_reason(node: &Node) -> Option<String> {
         | Node::Where(_)
         | Node::MatMul(_)
         | Node::Linear(_)
+        | Node::Gemm(_)
         | Node::BatchNormalization(_)
         | Node::GlobalAveragePool(_)
         | Node::Dropout(_)
