@@ -28,6 +28,7 @@
 mod eval;
 pub mod fixture;
 mod graph;
+pub mod pytorch;
 mod weights;
 
 pub use graph::{InputSpec, OnnxModel, SUPPORTED_OPS};

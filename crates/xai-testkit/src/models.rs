@@ -145,3 +145,60 @@ impl Attention {
         self.head.forward(h.mean_dim(1).squeeze_dim(1))
     }
 }
+
+/// The residual CNN of the `onnx_resnet` fixture written in burn, field names as in its PyTorch
+/// `state_dict` (`c1`…`c4`, `b1`…`b3`, `fc`): `a = relu(b1(c1 x))`,
+/// `r = relu(a + b3(c3(relu(b2(c2 a)))))`, 2×2 max-pool, `relu(c4)` (stride 2), the spatial mean,
+/// `fc`. Input `[N, 3, 16, 16]`, 5 logits. Weights come from the fixture's `.safetensors`.
+#[derive(Module, Debug)]
+pub struct FixtureResnet {
+    pub c1: Conv2d,
+    pub b1: BatchNorm,
+    pub c2: Conv2d,
+    pub b2: BatchNorm,
+    pub c3: Conv2d,
+    pub b3: BatchNorm,
+    pub c4: Conv2d,
+    pub fc: Linear,
+    pub pool: MaxPool2d,
+    pub gap: AdaptiveAvgPool2d,
+}
+impl FixtureResnet {
+    /// The architecture with burn's default initialisation (replace the weights before use).
+    pub fn new(dev: &Device) -> Self {
+        let conv = |i, o, stride| {
+            Conv2dConfig::new([i, o], [3, 3])
+                .with_stride([stride, stride])
+                .with_padding(burn::nn::PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(dev)
+        };
+        seeded(FixtureResnet {
+            c1: conv(3, 8, 1),
+            b1: BatchNormConfig::new(8).init(dev),
+            c2: conv(8, 8, 1),
+            b2: BatchNormConfig::new(8).init(dev),
+            c3: conv(8, 8, 1),
+            b3: BatchNormConfig::new(8).init(dev),
+            c4: conv(8, 12, 2),
+            fc: LinearConfig::new(12, 5).init(dev),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            gap: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+        })
+    }
+    /// Logits of flat inputs `[N, 3·16·16]`.
+    pub fn forward_flat(&self, x: Tensor<2>) -> Tensor<2> {
+        let n = x.dims()[0];
+        self.forward(x.reshape([n, 3, 16, 16]))
+    }
+    /// Logits.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let relu = burn::tensor::activation::relu;
+        let a = relu(self.b1.forward(self.c1.forward(x)));
+        let h = relu(self.b2.forward(self.c2.forward(a.clone())));
+        let r = relu(a + self.b3.forward(self.c3.forward(h)));
+        let p = self.pool.forward(r);
+        let c = relu(self.c4.forward(p));
+        let n = c.dims()[0];
+        self.fc.forward(self.gap.forward(c).reshape([n, 12]))
+    }
+}
