@@ -270,7 +270,26 @@ struct FileFacts {
     initializers: Vec<(String, Vec<usize>, Vec<u8>)>,
 }
 
-fn file_facts(bytes: &[u8]) -> Option<FileFacts> {
+/// The bytes of an initializer kept in an external-data file beside the model (`None` when the
+/// file or range is missing: onnx-ir then reports it while loading).
+fn external_bytes(t: &onnx_ir::TensorProto, dir: &Path) -> Option<Vec<u8>> {
+    let get = |k: &str| {
+        t.external_data
+            .iter()
+            .find(|e| e.key == k)
+            .map(|e| e.value.clone())
+    };
+    let data = std::fs::read(dir.join(get("location")?)).ok()?;
+    let offset: usize = get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = match get("length").and_then(|v| v.parse().ok()) {
+        Some(l) => l,
+        None => data.len().checked_sub(offset)?,
+    };
+    data.get(offset..offset.checked_add(length)?)
+        .map(<[u8]>::to_vec)
+}
+
+fn file_facts(bytes: &[u8], dir: Option<&Path>) -> Option<FileFacts> {
     use onnx_ir::Message;
     let model = onnx_ir::ModelProto::parse_from_bytes(bytes).ok()?;
     let graph = model.graph.as_ref()?;
@@ -298,6 +317,8 @@ fn file_facts(bytes: &[u8]) -> Option<FileFacts> {
             let shape = t.dims.iter().map(|&d| d.max(0) as usize).collect();
             let bytes = if !t.raw_data.is_empty() {
                 t.raw_data.to_vec()
+            } else if !t.external_data.is_empty() {
+                dir.and_then(|d| external_bytes(t, d)).unwrap_or_default()
             } else if !t.float_data.is_empty() {
                 t.float_data.iter().flat_map(|v| v.to_le_bytes()).collect()
             } else {
@@ -321,7 +342,7 @@ impl OnnxModel {
             return Err(XaiError::Config(format!("{shown}: no such file")));
         }
         let bytes = std::fs::read(path).map_err(XaiError::io(path))?;
-        let facts = file_facts(&bytes);
+        let facts = file_facts(&bytes, path.parent());
         if let Some(f) = &facts
             && !f.unsupported.is_empty()
         {
@@ -342,7 +363,7 @@ impl OnnxModel {
 
     /// Parse and check an ONNX model held in memory.
     pub fn from_bytes(bytes: &[u8], device: &Device, dtype: DType) -> Result<Self> {
-        let facts = file_facts(bytes);
+        let facts = file_facts(bytes, None);
         if let Some(f) = &facts
             && !f.unsupported.is_empty()
         {

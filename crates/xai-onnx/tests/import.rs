@@ -137,6 +137,18 @@ fn corrupt_truncated_and_missing_files_are_refused_in_one_line() {
         assert_eq!(e.lines().count(), 1, "{name}: {e}");
         assert!(e.contains(name), "{name}: {e}");
     }
+    // A torch.export model whose weights live in `model.onnx.data`, copied without that file.
+    let exported = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../xai/tests/data/onnx_seed7/onnx_mlp.onnx");
+    std::fs::copy(&exported, dir.join("lonely.onnx")).unwrap();
+    let e = OnnxModel::load(dir.join("lonely.onnx"), &Device::flex(), DType::F32)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("external data") && e.contains("lonely.onnx"),
+        "{e}"
+    );
     let e = OnnxModel::load(dir.join("absent.onnx"), &Device::flex(), DType::F32)
         .unwrap_err()
         .to_string();

@@ -1,6 +1,9 @@
 //! The ONNX fixtures (PyTorch exports, Captum references in f64): every key the import supports
 //! must PASS on flex (f64) and, with the `wgpu` feature, the MLP on wgpu-cpu (f32). `attnlrp`
-//! needs the transformer rule set and is the one key allowed to stay UNSUPPORTED.
+//! needs the transformer rule set and is the one key allowed to stay UNSUPPORTED. The same
+//! architectures exported at other seeds, by torch.export (weights in external-data files) and by
+//! the TorchScript exporter (dynamic-shape subgraphs: Shape → Gather → Concat → Reshape), written
+//! by `scripts/onnx_reference.py`, pass too.
 
 use std::path::PathBuf;
 
@@ -15,8 +18,13 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn check(name: &str, device_name: &str) -> Vec<String> {
+    check_file(&fixture(name), device_name)
+}
+
+fn check_file(path: &std::path::Path, device_name: &str) -> Vec<String> {
+    let name = path.display().to_string();
     let dev = xai_core::parse_device(device_name).unwrap();
-    let fx = OnnxFixture::load(fixture(name)).unwrap();
+    let fx = OnnxFixture::load(path).unwrap();
     let lines = check_onnx_fixture(&fx, &dev, precision_for(device_name)).unwrap();
     let mut passed = Vec::new();
     for l in &lines {
@@ -59,6 +67,21 @@ fn onnx_text_passes_at_the_token_embedding() {
         "layer_integrated_gradients/gausslegendre",
     ] {
         assert!(keys.iter().any(|p| p == k), "{k} not checked: {keys:?}");
+    }
+}
+
+#[test]
+fn other_seeds_and_exporters_pass_every_key() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for dir in ["onnx_seed7", "onnx_torchscript_seed11"] {
+        for (file, keys) in [
+            ("onnx_mlp.json", 6),
+            ("onnx_resnet.json", 5),
+            ("onnx_text.json", 3),
+        ] {
+            let passed = check_file(&data.join(dir).join(file), "flex");
+            assert_eq!(passed.len(), keys, "{dir}/{file}: {passed:?}");
+        }
     }
 }
 
