@@ -15,6 +15,11 @@ pub struct Args {
     /// Input files: one CSV or NPY, or PNG images (default: the model file's `inputs`).
     #[arg(long, num_args = 1..)]
     inputs: Vec<PathBuf>,
+    /// An input of an ONNX model by its graph name, `NAME=FILE` (NPY or CSV, one row per
+    /// example), repeated for each input: `--input input_ids=ids.npy --input
+    /// attention_mask=mask.npy`.
+    #[arg(long = "input", value_name = "NAME=FILE", value_parser = named_input)]
+    named_inputs: Vec<(String, PathBuf)>,
     /// `predicted`, one class for all inputs, or one per input (`0,2,1`).
     #[arg(long, default_value = "predicted")]
     targets: String,
@@ -40,6 +45,16 @@ pub struct Args {
     seed: u64,
 }
 
+/// `NAME=FILE` → (NAME, FILE).
+fn named_input(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(file)))
+        }
+        _ => Err(format!("`{s}` is not NAME=FILE")),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<bool> {
     let targets = if args.targets == "predicted" {
         None
@@ -62,6 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         model: args.model,
         weights: args.weights,
         inputs: args.inputs,
+        named_inputs: args.named_inputs,
         targets,
         methods,
         background: args.background,

@@ -164,6 +164,56 @@ fn malformed_input_is_one_line_and_exit_2_everywhere() {
             ],
             "needs --inputs for `features`",
         ),
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                assets("onnx/onnx_text.onnx"),
+                "--input".into(),
+                "input_ids".into(),
+                "--out".into(),
+                out("onnx7"),
+            ],
+            "is not NAME=FILE",
+        ),
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                assets("onnx/onnx_text.onnx"),
+                "--input".into(),
+                format!("input_ids={}", p("narrow.npy")),
+                "--out".into(),
+                out("onnx8"),
+            ],
+            "missing --input attention_mask=FILE",
+        ),
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                assets("onnx/onnx_text.onnx"),
+                "--input".into(),
+                format!("input_ids={}", p("narrow.npy")),
+                "--input".into(),
+                format!("attention_mask={}", p("narrow.npy")),
+                "--out".into(),
+                out("onnx9"),
+            ],
+            "expected [N, 12]",
+        ),
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                assets("onnx/onnx_mlp.onnx"),
+                "--input".into(),
+                format!("features={}", p("narrow.npy")),
+                "--out".into(),
+                out("onnx10"),
+            ],
+            "give a float input with --inputs",
+        ),
         // explain: the model file
         (
             vec![

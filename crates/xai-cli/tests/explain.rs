@@ -33,6 +33,7 @@ fn options(
         model,
         weights: None,
         inputs,
+        named_inputs: Vec::new(),
         targets,
         methods: methods.iter().map(|m| m.to_string()).collect(),
         out,
@@ -156,6 +157,82 @@ fn onnx_model_reproduces_the_captum_references_and_writes_the_full_report() {
         .fold(0.0, f64::max);
     assert!(err < 1e-9, "saliency differs from Captum by {err}");
     assert!(dir.join("out/index.html").is_file() && dir.join("out/results.json").is_file());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// An NPY of little-endian int64 values.
+fn npy_i64(shape: &[usize], values: &[f64]) -> Vec<u8> {
+    let mut b = npy_f64(shape, &[]);
+    let at = b.windows(4).position(|w| w == b"<f8'").unwrap();
+    b[at..at + 3].copy_from_slice(b"<i8");
+    for v in values {
+        b.extend((*v as i64).to_le_bytes());
+    }
+    b
+}
+
+#[test]
+fn onnx_text_model_takes_named_inputs_and_reports_per_token() {
+    let fx = xai::onnx::fixture::OnnxFixture::load(fixture("onnx/onnx_text.json")).unwrap();
+    let dir = scratch("onnx-text");
+    let mut named = Vec::new();
+    for input in &fx.inputs {
+        let p = dir.join(format!("{}.npy", input.name));
+        std::fs::write(&p, npy_i64(&input.values.shape, &input.values.data)).unwrap();
+        named.push((input.name.clone(), p));
+    }
+    let mut opts = options(
+        fixture("onnx/onnx_text.onnx"),
+        Vec::new(),
+        Some(fx.targets.clone()),
+        &[],
+        dir.join("out"),
+    );
+    opts.named_inputs = named.clone();
+    let r = run(&opts).unwrap();
+    assert_eq!(r.token_input.as_deref(), Some("input_ids"));
+    let names: Vec<&str> = r.results.iter().map(|m| m.method.as_str()).collect();
+    assert_eq!(
+        names,
+        ["embedding_gradient_x_input", "layer_integrated_gradients"]
+    );
+    // Gradient × embedding equals Captum's on the same inputs.
+    let got: Vec<f64> = r.results[0].values.iter().flatten().copied().collect();
+    let want = &fx.expected["embedding_gradient_x_input"].values.data;
+    let err = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 1e-9, "differs from Captum by {err}");
+    // Layer IG is complete: per input, the tokens sum to f(ids) − f(padding ids).
+    let delta = r.results[1].completeness_delta.as_ref().unwrap();
+    assert!(delta.iter().all(|d| d.abs() < 1e-3), "{delta:?}");
+    let index = std::fs::read_to_string(dir.join("out/index.html")).unwrap();
+    assert!(index.contains("layer_integrated_gradients"));
+
+    // Bad input: an input missing, a name the model lacks, an id outside the vocabulary.
+    let mut missing = opts.clone();
+    missing.named_inputs.truncate(1);
+    missing.out = dir.join("out-missing");
+    let e = run(&missing).unwrap_err().to_string();
+    assert!(e.contains("missing --input attention_mask=FILE"), "{e}");
+    let mut unknown = opts.clone();
+    unknown
+        .named_inputs
+        .push(("token_type_ids".into(), named[0].1.clone()));
+    unknown.out = dir.join("out-unknown");
+    let e = run(&unknown).unwrap_err().to_string();
+    assert!(e.contains("no input `token_type_ids`"), "{e}");
+    let mut ids = fx.inputs[0].values.data.clone();
+    ids[3] = 4000.0;
+    let bad = dir.join("bad_ids.npy");
+    std::fs::write(&bad, npy_i64(&fx.inputs[0].values.shape, &ids)).unwrap();
+    let mut oov = opts.clone();
+    oov.named_inputs[0].1 = bad;
+    oov.out = dir.join("out-oov");
+    let e = run(&oov).unwrap_err().to_string();
+    assert!(e.contains("outside the vocabulary"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

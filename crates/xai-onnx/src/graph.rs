@@ -561,6 +561,23 @@ impl OnnxModel {
             .collect()
     }
 
+    /// The integer input that indexes an embedding table (a `Gather` on an initializer), with
+    /// the table's number of rows (the vocabulary size), if the model has one.
+    pub fn token_input(&self) -> Option<(usize, usize)> {
+        self.program.nodes.iter().find_map(|n| {
+            let Node::Gather(g) = n else { return None };
+            let (table, ids) = (g.inputs.first()?, g.inputs.get(1)?);
+            let &p = self.program.param_of.get(&value_key(table))?;
+            let input = self
+                .program
+                .inputs
+                .iter()
+                .position(|i| i.name == ids.name)?;
+            let rows = self.weights.params[p].value();
+            Some((input, crate::eval::shape_of(&rows)[0]))
+        })
+    }
+
     /// The weight initializers of the convolutions, in execution order (`c3.weight`): their
     /// module path (`c3`) names the layer for Grad-CAM and the layer methods.
     pub fn conv_weights(&self) -> Vec<String> {

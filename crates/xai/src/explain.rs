@@ -7,6 +7,8 @@
 //! (`<f4`/`<f8`, C order, `[N, ...input_shape]`), or the model file's own `inputs`.
 //! An `.onnx` file with one float input (an image or a feature vector) runs through
 //! `xai_onnx::OnnxModel` with the same methods and report; Grad-CAM taps its last convolution.
+//! An `.onnx` file whose inputs are all integers (token ids, attention mask) takes each input by
+//! name (`--input input_ids=ids.npy`) and is attributed per token at its embedding lookup.
 //! A model built in Rust uses the library directly instead (see the README).
 //!
 //! Every selected method runs on the whole batch; the report is `results.json` (every value with
@@ -53,6 +55,8 @@ pub struct ExplainOptions {
     pub weights: Option<PathBuf>,
     /// Input files (CSV, NPY or PNGs); empty: the model file's `inputs`.
     pub inputs: Vec<PathBuf>,
+    /// Inputs by graph input name (`input_ids` → ids.npy), for ONNX models with several inputs.
+    pub named_inputs: Vec<(String, PathBuf)>,
     /// Target classes, or `None` for the predicted class.
     pub targets: Option<Vec<usize>>,
     /// Methods to run; empty: [`default_methods`] for the model's kind.
@@ -102,6 +106,8 @@ pub struct ExplainReport {
     pub results: Vec<ExplainResult>,
     /// The requested methods that could not run on this model, with the reason.
     pub skipped: Vec<Skipped>,
+    /// For a token model, the input whose ids `inputs` holds (values are then per token).
+    pub token_input: Option<String>,
 }
 
 /// A requested method that does not apply to the model.
@@ -195,7 +201,7 @@ pub fn read_csv(path: &Path, features: usize) -> Result<Vec<f64>> {
     Ok(out)
 }
 
-/// An NPY array of little-endian f32 or f64 in C order; returns (shape, values).
+/// An NPY array of little-endian f32, f64, i32, i64 or u8 in C order; returns (shape, values).
 ///
 /// Hand-written: the format is a 10-byte preamble and a Python-dict header; a crate for it would
 /// bring ndarray along.
@@ -224,14 +230,18 @@ pub fn read_npy(path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
             "Fortran-ordered arrays are not supported; save with C order",
         ));
     }
-    let width = if header.contains("'<f8'") {
-        8
-    } else if header.contains("'<f4'") {
-        4
-    } else {
+    // Floats, or integers (token ids, masks; exact in f64 below 2^53).
+    let kinds: [(&str, usize); 5] = [
+        ("'<f8'", 8),
+        ("'<f4'", 4),
+        ("'<i8'", 8),
+        ("'<i4'", 4),
+        ("'|u1'", 1),
+    ];
+    let Some(&(descr, width)) = kinds.iter().find(|(d, _)| header.contains(d)) else {
         return Err(parse_err(
             path,
-            "dtype must be little-endian float32 or float64",
+            "dtype must be little-endian float32/float64 or int32/int64 (or uint8)",
         ));
     };
     let shape_text = header
@@ -259,12 +269,12 @@ pub fn read_npy(path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
     }
     let values = data
         .chunks(width)
-        .map(|c| {
-            if width == 8 {
-                f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))
-            } else {
-                f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
-            }
+        .map(|c| match descr {
+            "'<f8'" => f64::from_le_bytes(c.try_into().unwrap_or([0; 8])),
+            "'<f4'" => f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4]))),
+            "'<i8'" => i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f64,
+            "'<i4'" => f64::from(i32::from_le_bytes(c.try_into().unwrap_or([0; 4]))),
+            _ => f64::from(c[0]),
         })
         .collect();
     Ok((shape, values))
@@ -550,6 +560,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
         targets,
         results,
         skipped,
+        token_input: None,
     };
     write(&report, staging.path())?;
     staging.finish()?;
@@ -589,6 +600,19 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
         return Err(parse_err(
             &options.model,
             "is an ONNX model: it carries its own weights (drop --weights)",
+        ));
+    }
+    if model.inputs().iter().all(|i| !i.is_float()) {
+        let report = run_onnx_tokens(options, model, &device, dt)?;
+        write(&report, staging.path())?;
+        staging.finish()?;
+        return Ok(report);
+    }
+    if !options.named_inputs.is_empty() {
+        return Err(XaiError::Config(
+            "--input NAME=FILE is for models whose inputs are all integers (token ids, masks); \
+             give a float input with --inputs"
+                .into(),
         ));
     }
     let spec = model.float_input()?.clone();
@@ -652,10 +676,197 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
         targets,
         results,
         skipped,
+        token_input: None,
     };
     write(&report, staging.path())?;
     staging.finish()?;
     Ok(report)
+}
+
+/// Methods of token models: attributions at the token-embedding lookup, one value per token.
+const TOKEN_METHODS: [&str; 2] = ["embedding_gradient_x_input", "layer_integrated_gradients"];
+
+/// `xai explain` on an ONNX model whose inputs are all integers (token ids, attention mask):
+/// every input given by name, attributions at the embedding of the token input (the baseline
+/// replaces every id by 0, the padding id, and keeps the other inputs).
+fn run_onnx_tokens(
+    options: &ExplainOptions,
+    model: OnnxModel,
+    device: &burn::tensor::Device,
+    dt: DType,
+) -> Result<ExplainReport> {
+    use burn::tensor::{Int, TensorData};
+    use xai_grad::methods::integrated_gradients::IgConfig;
+    use xai_grad::methods::text::{
+        TokenExplainable, token_gradient_x_embedding, token_integrated_gradients,
+    };
+    let specs = model.inputs().to_vec();
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let Some((token, vocab)) = model.token_input() else {
+        return Err(parse_err(
+            &options.model,
+            "has integer inputs but no embedding lookup on an initializer to attribute at",
+        ));
+    };
+    if !options.inputs.is_empty() && specs.len() > 1 {
+        return Err(XaiError::Config(format!(
+            "the model has {} inputs ({}): give each with --input NAME=FILE",
+            specs.len(),
+            names.join(", ")
+        )));
+    }
+    for (name, _) in &options.named_inputs {
+        if !names.contains(&name.as_str()) {
+            return Err(XaiError::Config(format!(
+                "the model has no input `{name}` (inputs: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    // Every input named before any file is read.
+    let mut files = Vec::new();
+    for spec in &specs {
+        files.push(
+            match options
+                .named_inputs
+                .iter()
+                .find(|(name, _)| *name == spec.name)
+            {
+                Some((_, f)) => f.clone(),
+                None if specs.len() == 1 && options.inputs.len() == 1 => options.inputs[0].clone(),
+                None => {
+                    return Err(XaiError::Config(format!(
+                        "missing --input {}=FILE (the model's inputs: {})",
+                        spec.name,
+                        names.join(", ")
+                    )));
+                }
+            },
+        );
+    }
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    let mut n = None;
+    let mut t = 0;
+    for (k, (spec, file)) in specs.iter().zip(files).enumerate() {
+        let shape = spec.concrete_shape()?;
+        t = shape.iter().product();
+        let values = read_rows(&file, t)?;
+        if let Some(bad) = values.iter().find(|v| v.fract() != 0.0 || **v < 0.0) {
+            return Err(parse_err(
+                &file,
+                format!("holds {bad}; `{}` takes non-negative integers", spec.name),
+            ));
+        }
+        if k == token
+            && let Some(id) = values.iter().find(|v| **v as usize >= vocab)
+        {
+            return Err(parse_err(
+                &file,
+                format!("token id {id} is outside the vocabulary (0..{vocab})"),
+            ));
+        }
+        let count = values.len() / t.max(1);
+        if n.is_some_and(|n| n != count) {
+            return Err(parse_err(
+                &file,
+                format!("{count} rows, but the other inputs have {}", n.unwrap_or(0)),
+            ));
+        }
+        n = Some(count);
+        rows.push(values);
+    }
+    let n = n.unwrap_or(0);
+    if n == 0 {
+        return Err(XaiError::EmptyBatch("no input rows".into()));
+    }
+    let k = specs.len();
+    let pack = |ids: &[f64]| -> Tensor<3, Int> {
+        let mut v = vec![0i64; n * k * t];
+        for (j, input) in rows.iter().enumerate() {
+            let src = if j == token { ids } else { input.as_slice() };
+            for r in 0..n {
+                for c in 0..t {
+                    v[(r * k + j) * t + c] = src[r * t + c] as i64;
+                }
+            }
+        }
+        Tensor::from_data(TensorData::new(v, [n, k, t]), device)
+    };
+    let ids = pack(&rows[token]);
+    let baseline = pack(&vec![0.0; n * t]);
+    let outputs = xai_core::tensor_to_vec_f64(model.try_forward_packed_ids(ids.clone())?)?;
+    let classes = outputs.len() / n;
+    let targets = resolve_targets(options.targets.as_deref(), &outputs, n)?;
+    let target = Target::Classes(targets.clone());
+    let precision = if dt == DType::F64 {
+        xai_grad::Precision::F64
+    } else {
+        xai_grad::Precision::F32
+    };
+    let ex = TokenExplainable::new(
+        model,
+        |m: &OnnxModel, ids: Tensor<3, Int>| m.forward_packed_ids(ids),
+        device.clone(),
+    )
+    .with_precision(precision);
+    let mut results = Vec::new();
+    let mut skipped = Vec::new();
+    let requested: Vec<String> = if options.methods.is_empty() {
+        TOKEN_METHODS.iter().map(|m| m.to_string()).collect()
+    } else {
+        options.methods.clone()
+    };
+    for m in &requested {
+        let name = match m.as_str() {
+            "embedding_gradient_x_input" | "input_x_gradient" => TOKEN_METHODS[0],
+            "layer_integrated_gradients" | "integrated_gradients" | "ig" => TOKEN_METHODS[1],
+            other => {
+                skipped.push(Skipped {
+                    method: other.to_string(),
+                    reason: "token models are attributed at the embedding lookup \
+                             (embedding_gradient_x_input, layer_integrated_gradients)"
+                        .into(),
+                });
+                continue;
+            }
+        };
+        let (r, settings) = if name == TOKEN_METHODS[0] {
+            (
+                token_gradient_x_embedding(&ex, &ids, &target)?,
+                serde_json::json!({}),
+            )
+        } else {
+            let config = IgConfig::default();
+            (
+                token_integrated_gradients(&ex, &ids, &baseline, &target, &config)?,
+                serde_json::json!({"n_steps": config.n_steps, "baseline": "token id 0 (padding), other inputs kept"}),
+            )
+        };
+        results.push(ExplainResult {
+            method: name.to_string(),
+            settings: serde_json::json!({"layer": r.node, "config": settings}),
+            values: r.per_token.chunks(t).map(|c| c.to_vec()).collect(),
+            completeness_delta: r.delta,
+        });
+    }
+    if results.is_empty() {
+        return Err(XaiError::Config(
+            "no method could run on this token model: use embedding_gradient_x_input or \
+             layer_integrated_gradients"
+                .into(),
+        ));
+    }
+    Ok(ExplainReport {
+        options: options.clone(),
+        input_shape: vec![t],
+        feature_names: (0..t).map(|j| format!("{j}")).collect(),
+        inputs: rows[token].chunks(t).map(|c| c.to_vec()).collect(),
+        outputs: outputs.chunks(classes).map(|c| c.to_vec()).collect(),
+        targets,
+        results,
+        skipped,
+        token_input: Some(specs[token].name.clone()),
+    })
 }
 
 /// `xai explain` on a tree ensemble: rows from CSV or NPY (NaN or an empty CSV field marks a
@@ -737,6 +948,7 @@ fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
         targets,
         results,
         skipped,
+        token_input: None,
     };
     write(&report, staging.path())?;
     staging.finish()?;
@@ -1008,7 +1220,7 @@ fn write(report: &ExplainReport, out: &Path) -> Result<()> {
             esc(&s.reason)
         );
     }
-    if !image {
+    if !image && report.token_input.is_none() {
         plot_rows(report, &img_dir, &mut h)?;
     }
     // Large batches: the first inputs here, the rest on linked pages, so no page grows with N.
@@ -1081,7 +1293,7 @@ fn input_section(
         }
         h.push_str("</tr></table>\n");
     } else {
-        if i < PLOTTED_INPUTS {
+        if i < PLOTTED_INPUTS && report.token_input.is_none() {
             // the first method's force plot, then every method's waterfall
             let plots = report
                 .results
@@ -1099,9 +1311,24 @@ fn input_section(
                 );
             }
         }
+        if let Some(name) = &report.token_input {
+            let _ = writeln!(
+                h,
+                "<p>One column per position: <em>position: id</em> of <code>{}</code>.</p>",
+                esc(name)
+            );
+        }
         h.push_str("<table><tr><th>method</th>");
         for (j, v) in input.iter().enumerate() {
-            let _ = write!(h, "<th>{} = {v:.3}</th>", esc(&report.feature_names[j]));
+            match &report.token_input {
+                // position and token id
+                Some(_) => {
+                    let _ = write!(h, "<th>{j}: {v}</th>");
+                }
+                None => {
+                    let _ = write!(h, "<th>{} = {v:.3}</th>", esc(&report.feature_names[j]));
+                }
+            }
         }
         h.push_str("</tr>\n");
         for r in &report.results {
