@@ -8,6 +8,7 @@ op_zoo.onnx / op_zoo.json: one graph through most supported operators, with conf
 fixtures do not reach (grouped, dilated and asymmetrically padded convolutions, BatchNorm,
 average pooling, Elu/Selu/HardSwish/Softplus/Clip, Where, Pow, ReduceMax, Concat, Transpose,
 Squeeze/Unsqueeze); the JSON holds random inputs and onnxruntime's outputs on them.
+op_zoo_shapes.onnx / .json: the same for Slice, Pad, Split, Tile, PRelu, ConstantOfShape, Range.
 
     python scripts/onnx_test_models.py crates/xai-onnx/tests/data
 """
@@ -134,8 +135,63 @@ def op_zoo(model_path: Path, json_path: Path, seed: int = 0) -> None:
     }))
 
 
+def op_zoo_shapes(model_path: Path, json_path: Path, seed: int = 1) -> None:
+    """Slice (steps, clamped ends), Pad, Split, Tile, PRelu, ConstantOfShape, Range."""
+    rng = np.random.default_rng(seed)
+    arr = numpy_helper.from_array
+    inits = [
+        arr(np.array([1, 0], dtype=np.int64), "starts"),
+        arr(np.array([4, 100], dtype=np.int64), "ends"),
+        arr(np.array([1, 2], dtype=np.int64), "axes"),
+        arr(np.array([1, 2], dtype=np.int64), "steps"),
+        arr(np.array([0, 1, 0, 0, 0, 1], dtype=np.int64), "pads"),
+        arr(np.array(0.5, dtype=np.float32), "pad_value"),
+        arr(np.array([1, 2], dtype=np.int64), "split"),
+        arr(np.array([1, 2, 1], dtype=np.int64), "repeats"),
+        arr((rng.standard_normal(3) * 0.5).astype(np.float32), "prelu.slope"),
+        arr(np.array([1], dtype=np.int64), "one_shape"),
+        arr(np.array(0.0, dtype=np.float32), "r_start"),
+        arr(np.array(2.0, dtype=np.float32), "r_limit"),
+        arr(np.array(0.5, dtype=np.float32), "r_delta"),
+        arr(np.array([0, -1], dtype=np.int64), "flat"),
+        arr((rng.standard_normal((12, 3)) * 0.5).astype(np.float32), "head.weight"),
+    ]
+    n = helper.make_node
+    nodes = [
+        n("Slice", ["x", "starts", "ends", "axes", "steps"], ["sl"], name="slice"),  # [N, 3, 3]
+        n("Split", ["sl", "split"], ["s1", "s2"], name="split", axis=1),  # [N,1,3], [N,2,3]
+        n("Tile", ["s1", "repeats"], ["tl"], name="tile"),  # [N, 2, 3]
+        n("PRelu", ["s2", "prelu.slope"], ["pr"], name="prelu"),
+        n("Add", ["tl", "pr"], ["sum"], name="add"),
+        # Pad last among the shape ops: onnx-ir 0.22 gives Pad's output the input's static shape.
+        n("Pad", ["sum", "pads", "pad_value"], ["pd"], name="pad", mode="constant"),  # [N, 3, 4]
+        n("ConstantOfShape", ["one_shape"], ["quarter"], name="cos",
+          value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.25])),
+        n("Range", ["r_start", "r_limit", "r_delta"], ["ramp"], name="range"),  # [0, .5, 1, 1.5]
+        n("Mul", ["pd", "ramp"], ["scaled"], name="scale"),
+        n("Add", ["scaled", "quarter"], ["shifted"], name="shift"),
+        n("Reshape", ["shifted", "flat"], ["flat_x"], name="reshape"),
+        n("MatMul", ["flat_x", "head.weight"], ["logits"], name="head"),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 6])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])
+    graph = helper.make_graph(nodes, "op_zoo_shapes", [x], [y], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, model_path)
+    inputs = rng.standard_normal((3, 4, 6)).astype(np.float32)
+    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    (logits,) = sess.run(None, {"x": inputs})
+    json_path.write_text(json.dumps({
+        "generator": f"scripts/onnx_test_models.py (onnx {onnx.__version__}, onnxruntime {ort.__version__}), seed {seed}",
+        "inputs": inputs.tolist(),
+        "logits": logits.tolist(),
+    }))
+
+
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "crates/xai-onnx/tests/data")
     out.mkdir(parents=True, exist_ok=True)
     unsupported(out / "unsupported.onnx")
     op_zoo(out / "op_zoo.onnx", out / "op_zoo.json")
+    op_zoo_shapes(out / "op_zoo_shapes.onnx", out / "op_zoo_shapes.json")

@@ -482,6 +482,213 @@ impl Ctx<'_> {
                 }
             }
             N::Gather(n) => self.gather(node, n.config.axis)?,
+            N::Slice(n) => {
+                use onnx_ir::node::slice::SliceInput;
+                let x = self.input(node, 0)?;
+                let shape = value_shape(&x);
+                let rank = shape.len();
+                let resolve = |cx: &Self, v: &SliceInput| -> Result<Vec<i64>> {
+                    match v {
+                        SliceInput::Static(v) => Ok(v.clone()),
+                        SliceInput::Runtime(r) => {
+                            let v = cx.input(node, r.input_index)?;
+                            cx.host_ints(node, v)
+                        }
+                    }
+                };
+                let starts = resolve(self, &n.config.starts)?;
+                let ends = resolve(self, &n.config.ends)?;
+                let axes = match &n.config.axes {
+                    Some(a) => resolve(self, a)?,
+                    None => (0..starts.len() as i64).collect(),
+                };
+                let steps = match &n.config.steps {
+                    Some(st) => resolve(self, st)?,
+                    None => vec![1; starts.len()],
+                };
+                let mut ranges = vec![(0usize, 0usize, 1usize); rank];
+                for (d, r) in ranges.iter_mut().enumerate() {
+                    *r = (0, shape[d], 1);
+                }
+                for (i, &a) in axes.iter().enumerate() {
+                    let d = axis(a, rank);
+                    let dim = shape[d] as i64;
+                    let step = steps.get(i).copied().unwrap_or(1);
+                    if step <= 0 {
+                        return Err(err(node, "only positive slice steps are supported"));
+                    }
+                    let clampi = |v: i64| (if v < 0 { v + dim } else { v }).clamp(0, dim) as usize;
+                    let (b, e) = (clampi(starts[i]), clampi(ends[i]));
+                    ranges[d] = (b, e.max(b), step as usize);
+                }
+                self.slice(node, x, &ranges)?
+            }
+            N::Split(n) => {
+                use onnx_ir::node::split::SplitSizesInput;
+                let x = self.input(node, 0)?;
+                let shape = value_shape(&x);
+                let d = n.config.axis.min(shape.len().saturating_sub(1));
+                let outputs = node.outputs().len().max(1);
+                let sizes: Vec<usize> = match (&n.config.split_sizes, n.config.split_size) {
+                    (Some(SplitSizesInput::Static(s)), _) => s.clone(),
+                    (Some(SplitSizesInput::Runtime(r)), _) => {
+                        let v = self.input(node, r.input_index)?;
+                        self.host_ints(node, v)?
+                            .iter()
+                            .map(|&v| v.max(0) as usize)
+                            .collect()
+                    }
+                    (None, Some(size)) => {
+                        let mut left = shape[d];
+                        let mut v = Vec::new();
+                        while left > 0 {
+                            v.push(size.min(left));
+                            left -= size.min(left);
+                        }
+                        v
+                    }
+                    (None, None) => {
+                        let k = n.config.num_outputs.unwrap_or(outputs).max(1);
+                        let size = shape[d].div_ceil(k);
+                        (0..k)
+                            .map(|i| size.min(shape[d].saturating_sub(i * size)))
+                            .collect()
+                    }
+                };
+                if sizes.iter().sum::<usize>() != shape[d] {
+                    return Err(err(
+                        node,
+                        format!("split sizes {sizes:?} do not cover {}", shape[d]),
+                    ));
+                }
+                let mut start = 0;
+                for (i, &len) in sizes.iter().enumerate() {
+                    let mut ranges: Vec<(usize, usize, usize)> =
+                        shape.iter().map(|&s| (0, s, 1)).collect();
+                    ranges[d] = (start, start + len, 1);
+                    start += len;
+                    let part = self.slice(node, x.clone(), &ranges)?;
+                    if let Some(o) = node.outputs().get(i) {
+                        self.env.insert(value_key(o), part);
+                    }
+                }
+                return Ok(());
+            }
+            N::Pad(n) => {
+                use onnx_ir::node::pad::{ConstantValueInput, PadInput, PadMode as OnnxPad};
+                let PadInput::Static(pads) = &n.config.pads else {
+                    return Err(err(node, "pads computed at run time are not supported"));
+                };
+                let ConstantValueInput::Static(value) = n.config.constant_value else {
+                    return Err(err(
+                        node,
+                        "a pad value computed at run time is not supported",
+                    ));
+                };
+                if n.config.mode != OnnxPad::Constant {
+                    return Err(err(node, "only constant padding is supported"));
+                }
+                let pads = pads.clone();
+                self.unary(node, move |x| {
+                    B::float_pad(x, &pads, burn::tensor::ops::PadMode::Constant(value))
+                })?
+            }
+            N::Tile(n) => {
+                use onnx_ir::node::tile::TileInput;
+                let repeats: Vec<usize> = match &n.config.repeats {
+                    TileInput::Static(r) => r.clone(),
+                    TileInput::Runtime(r) => {
+                        let v = self.input(node, r.input_index)?;
+                        self.host_ints(node, v)?
+                            .iter()
+                            .map(|&v| v.max(0) as usize)
+                            .collect()
+                    }
+                };
+                self.unary(node, move |mut x| {
+                    for (d, &r) in repeats.iter().enumerate() {
+                        if r != 1 {
+                            x = B::float_repeat_dim(x, d, r);
+                        }
+                    }
+                    x
+                })?
+            }
+            N::PRelu(_) => {
+                // max(0, x) − slope · max(0, −x), the slope broadcast from the trailing axes.
+                let x = self.input(node, 0)?;
+                let x = self.float(node, x)?;
+                let slope = self.input(node, 1)?;
+                let slope = self.float(node, slope)?;
+                let r = shape_of(&x).len();
+                let neg = B::relu(B::float_neg(x.clone()));
+                Value::F(B::float_sub(
+                    B::relu(x),
+                    B::float_mul(lift_float(slope, r), neg),
+                ))
+            }
+            N::ConstantOfShape(n) => {
+                use onnx_ir::node::constant_of_shape::ConstantOfShapeShape;
+                let shape: Vec<usize> = match &n.config.shape {
+                    ConstantOfShapeShape::Static(s) => {
+                        s.iter().map(|&d| d.max(0) as usize).collect()
+                    }
+                    ConstantOfShapeShape::Runtime(r) => {
+                        let v = self.input(node, r.input_index)?;
+                        self.host_ints(node, v)?
+                            .iter()
+                            .map(|&d| d.max(0) as usize)
+                            .collect()
+                    }
+                };
+                let (value, dtype) = match &n.config.value {
+                    Some(v) => (
+                        host_f64(node, v)?.first().copied().unwrap_or(0.0),
+                        v.dtype(),
+                    ),
+                    None => (0.0, DType::F32),
+                };
+                let count: usize = shape.iter().product();
+                Value::Host(TensorData::new(vec![value; count], shape).convert_dtype(dtype))
+            }
+            N::Range(n) => {
+                use onnx_ir::node::range::RangeInput;
+                let get = |cx: &Self, v: &RangeInput| -> Result<f64> {
+                    match v {
+                        RangeInput::Static(i) => Ok(*i as f64),
+                        RangeInput::StaticFloat(f) => Ok(*f),
+                        RangeInput::Runtime(r) => {
+                            let v = cx.input(node, r.input_index)?;
+                            match v {
+                                Value::Host(d) => {
+                                    Ok(host_f64(node, &d)?.first().copied().unwrap_or(0.0))
+                                }
+                                _ => Err(err(
+                                    node,
+                                    "range bounds computed from tensor values are not supported",
+                                )),
+                            }
+                        }
+                    }
+                };
+                let (start, limit, delta) = (
+                    get(self, &n.config.start)?,
+                    get(self, &n.config.limit)?,
+                    get(self, &n.config.delta)?,
+                );
+                if delta == 0.0 {
+                    return Err(err(node, "range step 0"));
+                }
+                let count = ((limit - start) / delta).ceil().max(0.0) as usize;
+                let values: Vec<f64> = (0..count).map(|i| start + i as f64 * delta).collect();
+                let integral = matches!(n.config.start, RangeInput::Static(_));
+                let data = TensorData::new(values, [count]);
+                Value::Host(if integral {
+                    data.convert_dtype(DType::I64)
+                } else {
+                    data
+                })
+            }
             N::Where(_) => {
                 let c = self.input(node, 0)?;
                 let x = self.input(node, 1)?;
@@ -713,6 +920,25 @@ impl Ctx<'_> {
                 "a shape or axis argument computed from tensor values is not supported",
             )),
         }
+    }
+
+    /// `x[b0..e0:s0, b1..e1:s1, …]`, on the host for shape arithmetic.
+    fn slice(&self, node: &Node, x: Value, ranges: &[(usize, usize, usize)]) -> Result<Value> {
+        let slices: Vec<burn::tensor::Slice> = ranges
+            .iter()
+            .map(|&(b, e, s)| burn::tensor::Slice::new(b as isize, Some(e as isize), s as isize))
+            .collect();
+        Ok(match x {
+            Value::Host(d) if d.shape().len() == 1 => {
+                let v = host_f64(node, &d)?;
+                let (b, e, s) = ranges[0];
+                let part: Vec<f64> = (b..e).step_by(s).map(|i| v[i]).collect();
+                let len = part.len();
+                Value::Host(TensorData::new(part, [len]).convert_dtype(d.dtype()))
+            }
+            Value::I(t) => Value::I(B::int_slice(t, &slices)),
+            v => Value::F(B::float_slice(self.float(node, v)?, &slices)),
+        })
     }
 
     fn reshape(&self, node: &Node, x: Value, shape: &[usize]) -> Result<Value> {

@@ -25,6 +25,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Clip",
     "Concat",
     "Constant",
+    "ConstantOfShape",
     "Conv",
     "Div",
     "Dropout",
@@ -48,7 +49,10 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "MaxPool",
     "Mul",
     "Neg",
+    "Pad",
     "Pow",
+    "PRelu",
+    "Range",
     "Reciprocal",
     "ReduceMax",
     "ReduceMean",
@@ -58,12 +62,15 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Selu",
     "Shape",
     "Sigmoid",
+    "Slice",
     "Softmax",
     "Softplus",
+    "Split",
     "Sqrt",
     "Squeeze",
     "Sub",
     "Tanh",
+    "Tile",
     "Transpose",
     "Unsqueeze",
     "Where",
@@ -210,6 +217,12 @@ fn unsupported_reason(node: &Node) -> Option<String> {
         | Node::MatMul(_)
         | Node::Linear(_)
         | Node::Gemm(_)
+        | Node::Slice(_)
+        | Node::Split(_)
+        | Node::Tile(_)
+        | Node::PRelu(_)
+        | Node::ConstantOfShape(_)
+        | Node::Range(_)
         | Node::BatchNormalization(_)
         | Node::GlobalAveragePool(_)
         | Node::Dropout(_)
@@ -218,6 +231,18 @@ fn unsupported_reason(node: &Node) -> Option<String> {
         | Node::ReduceMean(_)
         | Node::ReduceSum(_)
         | Node::ReduceMax(_) => None,
+        Node::Pad(n) => {
+            use onnx_ir::node::pad::{ConstantValueInput, PadInput, PadMode};
+            if n.config.mode != PadMode::Constant {
+                Some("reflect and edge padding".into())
+            } else if !matches!(n.config.pads, PadInput::Static(_))
+                || !matches!(n.config.constant_value, ConstantValueInput::Static(_))
+            {
+                Some("pads computed at run time".into())
+            } else {
+                None
+            }
+        }
         Node::LayerNormalization(n) => {
             let rank = n.inputs[0].ty.rank() as i64;
             let axis = n.config.axis;
