@@ -9,6 +9,7 @@ fixtures do not reach (grouped, dilated and asymmetrically padded convolutions, 
 average pooling, Elu/Selu/HardSwish/Softplus/Clip, Where, Pow, ReduceMax, Concat, Transpose,
 Squeeze/Unsqueeze); the JSON holds random inputs and onnxruntime's outputs on them.
 op_zoo_shapes.onnx / .json: the same for Slice, Pad, Split, Tile, PRelu, ConstantOfShape, Range.
+op_zoo_upsampling.onnx / .json: ConvTranspose and Resize (nearest, bilinear).
 
     python scripts/onnx_test_models.py crates/xai-onnx/tests/data
 """
@@ -189,9 +190,65 @@ def op_zoo_shapes(model_path: Path, json_path: Path, seed: int = 1) -> None:
     }))
 
 
+def op_zoo_upsampling(model_path: Path, json_path: Path, seed: int = 2) -> None:
+    """ConvTranspose (stride 2, padding, output padding) and Resize as PyTorch exports
+    `nn.Upsample`: nearest (asymmetric, floor) and bilinear (half-pixel and align-corners)."""
+    rng = np.random.default_rng(seed)
+    arr = numpy_helper.from_array
+    inits = [
+        arr((rng.standard_normal((3, 4, 3, 3)) * 0.4).astype(np.float32), "up.weight"),
+        arr((rng.standard_normal(4) * 0.1).astype(np.float32), "up.bias"),
+        arr(np.array([1, 1, 2, 2], dtype=np.float32), "scale2"),
+        arr(np.array([1, 1, 0.5, 0.5], dtype=np.float32), "half"),
+        arr(np.array([0, 6], dtype=np.int64), "flat"),
+        arr((rng.standard_normal((6, 3)) * 0.5).astype(np.float32), "head.weight"),
+    ]
+    n = helper.make_node
+    nodes = [
+        # [N, 3, 5, 5] -> [N, 4, 10, 10]
+        n("ConvTranspose", ["x", "up.weight", "up.bias"], ["ct"], name="up", strides=[2, 2],
+          pads=[1, 1, 1, 1], output_padding=[1, 1]),
+        n("Tanh", ["ct"], ["t"], name="tanh"),
+        n("Resize", ["t", "", "scale2"], ["near"], name="nearest", mode="nearest",
+          coordinate_transformation_mode="asymmetric", nearest_mode="floor"),  # 20 × 20
+        n("Resize", ["near", "", "half"], ["lin"], name="bilinear", mode="linear",
+          coordinate_transformation_mode="half_pixel"),  # 10 × 10
+        n("Resize", ["lin", "", "half"], ["lin2"], name="bilinear_corners", mode="linear",
+          coordinate_transformation_mode="align_corners"),  # 5 × 5
+        n("ReduceMean", ["lin2", "axes23"], ["m"], name="mean", keepdims=0),  # [N, 4]
+        n("ReduceMax", ["lin2", "axes23"], ["mx"], name="max", keepdims=0),  # [N, 4]
+        n("Concat", ["m", "mx"], ["feat8"], name="cat", axis=1),  # [N, 8]
+        n("Slice", ["feat8", "s0", "s6", "ax1"], ["feat"], name="keep6"),  # [N, 6]
+        n("MatMul", ["feat", "head.weight"], ["logits"], name="head"),
+    ]
+    inits += [
+        arr(np.array([2, 3], dtype=np.int64), "axes23"),
+        arr(np.array([0], dtype=np.int64), "s0"),
+        arr(np.array([6], dtype=np.int64), "s6"),
+        arr(np.array([1], dtype=np.int64), "ax1"),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 5, 5])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])
+    used = {i for node in nodes for i in node.input}
+    inits = [t for t in inits if t.name in used]
+    graph = helper.make_graph(nodes, "op_zoo_upsampling", [x], [y], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, model_path)
+    inputs = rng.standard_normal((3, 3, 5, 5)).astype(np.float32)
+    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    (logits,) = sess.run(None, {"x": inputs})
+    json_path.write_text(json.dumps({
+        "generator": f"scripts/onnx_test_models.py (onnx {onnx.__version__}, onnxruntime {ort.__version__}), seed {seed}",
+        "inputs": inputs.tolist(),
+        "logits": logits.tolist(),
+    }))
+
+
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "crates/xai-onnx/tests/data")
     out.mkdir(parents=True, exist_ok=True)
     unsupported(out / "unsupported.onnx")
     op_zoo(out / "op_zoo.onnx", out / "op_zoo.json")
     op_zoo_shapes(out / "op_zoo_shapes.onnx", out / "op_zoo_shapes.json")
+    op_zoo_upsampling(out / "op_zoo_upsampling.onnx", out / "op_zoo_upsampling.json")

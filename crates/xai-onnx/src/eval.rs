@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 
 use burn::backend::ops::{
-    ActivationOps, BoolTensorOps, ConvOptions, FloatTensorOps, IntTensorOps, ModuleOps,
+    ActivationOps, BoolTensorOps, ConvOptions, ConvTransposeOptions, FloatTensorOps, IntTensorOps,
+    ModuleOps,
 };
 use burn::backend::{Dispatch, DispatchDevice, DispatchTensor, Scalar, TensorMetadata};
 use burn::module::Module;
@@ -796,6 +797,67 @@ impl Ctx<'_> {
                 let opts = ConvOptions::new(c.stride, pad, c.dilation, c.groups);
                 Value::F(B::conv2d(x, w, b, opts))
             }
+            N::ConvTranspose2d(n) => {
+                let x = self.input(node, 0)?;
+                let x = self.float(node, x)?;
+                let w = self.input(node, 1)?;
+                let w = self.float(node, w)?;
+                let b = self
+                    .opt_input(node, 2)?
+                    .map(|b| self.float(node, b))
+                    .transpose()?;
+                let c = &n.config;
+                let opts = ConvTransposeOptions::new(
+                    c.stride,
+                    c.padding,
+                    c.padding_out,
+                    c.dilation,
+                    c.groups,
+                );
+                Value::F(B::conv_transpose2d(x, w, b, opts))
+            }
+            N::Resize(n) => {
+                let options = resize_mode(&n.config).map_err(|why| err(node, why))?;
+                let x = self.input(node, 0)?;
+                let x = self.float(node, x)?;
+                let s = shape_of(&x);
+                if s.len() != 4 {
+                    return Err(err(node, "only 2-D resizing of [N, C, H, W] is supported"));
+                }
+                use onnx_ir::node::resize::{ResizeScales, ResizeSizes};
+                let size: [usize; 2] = match (&n.config.sizes, &n.config.scales) {
+                    (Some(ResizeSizes::Static(v)), _) if v.len() >= 2 => {
+                        [v[v.len() - 2], v[v.len() - 1]]
+                    }
+                    (Some(ResizeSizes::Runtime(r)), _) => {
+                        let v = self.input(node, r.input_index)?;
+                        let v = self.host_ints(node, v)?;
+                        if v.len() < 2 {
+                            return Err(err(node, "sizes need the height and the width"));
+                        }
+                        [v[v.len() - 2] as usize, v[v.len() - 1] as usize]
+                    }
+                    (_, Some(scales)) => {
+                        let f = match scales {
+                            ResizeScales::Static(f) => f.iter().map(|&v| v as f64).collect(),
+                            ResizeScales::Runtime(r) => match self.input(node, r.input_index)? {
+                                Value::Host(d) => host_f64(node, &d)?,
+                                _ => return Err(err(node, "scales computed from tensor values")),
+                            },
+                        };
+                        if f.len() < 2 {
+                            return Err(err(node, "scales need the height and the width"));
+                        }
+                        let k = f.len();
+                        [
+                            (s[2] as f64 * f[k - 2]).floor() as usize,
+                            (s[3] as f64 * f[k - 1]).floor() as usize,
+                        ]
+                    }
+                    _ => return Err(err(node, "neither sizes nor scales given")),
+                };
+                Value::F(B::interpolate(x, size, options))
+            }
             N::Conv1d(n) => {
                 let x = self.input(node, 0)?;
                 let x = self.float(node, x)?;
@@ -1155,6 +1217,37 @@ impl Bin {
             Bin::Div => B::float_mul_scalar(B::float_recip(b), Scalar::from(s)),
         }
     }
+}
+
+/// burn's interpolation matching an ONNX Resize configuration (what PyTorch exports for
+/// `nn.Upsample` / `F.interpolate`), or why there is none.
+pub(crate) fn resize_mode(
+    c: &onnx_ir::node::resize::ResizeConfig,
+) -> std::result::Result<burn::backend::ops::InterpolateOptions, String> {
+    use burn::backend::ops::{InterpolateMode, InterpolateOptions};
+    use onnx_ir::node::resize::{CoordinateTransformMode as T, NearestMode, ResizeMode};
+    let (mode, align_corners) = match (&c.mode, &c.coordinate_transformation_mode) {
+        // PyTorch's `nearest`: source index floor(dst · in / out).
+        (ResizeMode::Nearest, T::Asymmetric) if c.nearest_mode == NearestMode::Floor => {
+            (InterpolateMode::Nearest, false)
+        }
+        (ResizeMode::Linear, T::HalfPixel | T::PytorchHalfPixel) => {
+            (InterpolateMode::Bilinear, false)
+        }
+        (ResizeMode::Linear, T::AlignCorners) => (InterpolateMode::Bilinear, true),
+        (mode, coords) => {
+            return Err(format!(
+                "Resize {mode:?} with {coords:?} coordinates (nearest/asymmetric/floor and \
+                 linear with half_pixel or align_corners are)"
+            ));
+        }
+    };
+    if c.antialias != 0 {
+        return Err("antialiased Resize".into());
+    }
+    let mut o = InterpolateOptions::new(mode);
+    o.align_corners = align_corners;
+    Ok(o)
 }
 
 fn elu(x: DispatchTensor, alpha: f64, scale: f64) -> DispatchTensor {

@@ -27,6 +27,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Constant",
     "ConstantOfShape",
     "Conv",
+    "ConvTranspose",
     "Div",
     "Dropout",
     "Elu",
@@ -59,6 +60,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "ReduceSum",
     "Relu",
     "Reshape",
+    "Resize",
     "Selu",
     "Shape",
     "Sigmoid",
@@ -168,6 +170,7 @@ fn onnx_name(t: &NodeType) -> String {
     match s.as_str() {
         "Conv1d" | "Conv2d" | "Conv3d" => "Conv".into(),
         "Linear" => "Gemm".into(),
+        "ConvTranspose1d" | "ConvTranspose2d" | "ConvTranspose3d" => "ConvTranspose".into(),
         "MaxPool1d" | "MaxPool2d" | "MaxPool3d" => "MaxPool".into(),
         "AveragePool1d" | "AveragePool2d" | "AveragePool3d" => "AveragePool".into(),
         _ => s,
@@ -231,6 +234,12 @@ fn unsupported_reason(node: &Node) -> Option<String> {
         | Node::ReduceMean(_)
         | Node::ReduceSum(_)
         | Node::ReduceMax(_) => None,
+        Node::ConvTranspose2d(n) => match (&n.config.auto_pad, n.config.output_shape) {
+            (AutoPad::NotSet | AutoPad::Valid, None) => None,
+            (_, Some(_)) => Some("an explicit output_shape (export with pads)".into()),
+            _ => Some("auto_pad SAME (export with explicit pads)".into()),
+        },
+        Node::Resize(n) => crate::eval::resize_mode(&n.config).err(),
         Node::Pad(n) => {
             use onnx_ir::node::pad::{ConstantValueInput, PadInput, PadMode};
             if n.config.mode != PadMode::Constant {

@@ -1,7 +1,8 @@
 //! One graph through most supported operators, in configurations the fixtures do not reach
 //! (grouped, dilated, asymmetrically padded convolutions, BatchNorm, pooling, Elu/Selu/HardSwish/
 //! Softplus/Clip, Where, Pow, ReduceMax, Concat, Transpose, Squeeze/Unsqueeze; and a second
-//! through Slice, Pad, Split, Tile, PRelu, ConstantOfShape, Range; see
+//! through Slice, Pad, Split, Tile, PRelu, ConstantOfShape, Range; a third through ConvTranspose
+//! and Resize (nearest, bilinear half-pixel and align-corners); see
 //! `scripts/onnx_test_models.py`): the forward equals onnxruntime's, and the gradient the engine
 //! computes through the captured graph equals central finite differences of the forward in f64.
 
@@ -11,7 +12,7 @@ use xai_grad::Precision;
 use xai_grad::methods::{Explainable, input_gradients};
 use xai_onnx::OnnxModel;
 
-const ZOOS: [&str; 2] = ["op_zoo", "op_zoo_shapes"];
+const ZOOS: [&str; 3] = ["op_zoo", "op_zoo_shapes", "op_zoo_upsampling"];
 
 fn load(name: &str) -> (OnnxModel, NdArray, NdArray) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");

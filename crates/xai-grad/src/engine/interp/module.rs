@@ -1,6 +1,9 @@
-//! Layer ops (linear, convolution, normalisation, embedding, pooling), with tangent rules.
+//! Layer ops (linear, convolution and its transpose, normalisation, embedding, pooling), with
+//! tangent rules.
 
-use burn::backend::ops::{ConvOptions, FloatTensorOps, IntTensorOps, ModuleOps};
+use burn::backend::ops::{
+    ConvOptions, ConvTransposeOptions, FloatTensorOps, IntTensorOps, ModuleOps,
+};
 use burn_ir::{ModuleOperationIr, OperationIr, TensorIr};
 
 use super::*;
@@ -187,6 +190,18 @@ impl Interp<'_> {
                 (r.output, r.indices)
             }),
             // Every interpolation mode (nearest, bilinear, bicubic) is linear in its input.
+            M::ConvTranspose2d(d) => {
+                let opts: ConvTransposeOptions<2> = d.options.clone().into();
+                self.affine(&d.x, &d.weight, d.bias.as_ref(), &d.out, |x, w, b| {
+                    B::conv_transpose2d(x, w, b, opts.clone())
+                })
+            }
+            M::ConvTranspose1d(d) => {
+                let opts: ConvTransposeOptions<1> = d.options.clone().into();
+                self.affine(&d.x, &d.weight, d.bias.as_ref(), &d.out, |x, w, b| {
+                    B::conv_transpose1d(x, w, b, opts.clone())
+                })
+            }
             M::Interpolate(d) => {
                 let opts: burn::backend::ops::InterpolateOptions = d.options.clone().into();
                 self.linear_map(&d.x, &d.out, |x| {
