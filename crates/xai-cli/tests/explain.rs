@@ -194,8 +194,22 @@ fn onnx_text_model_takes_named_inputs_and_reports_per_token() {
     let names: Vec<&str> = r.results.iter().map(|m| m.method.as_str()).collect();
     assert_eq!(
         names,
-        ["embedding_gradient_x_input", "layer_integrated_gradients"]
+        [
+            "embedding_gradient_x_input",
+            "layer_integrated_gradients",
+            "attnlrp",
+            "cp_lrp"
+        ]
     );
+    // AttnLRP equals lxt's on the same inputs.
+    let got: Vec<f64> = r.results[2].values.iter().flatten().copied().collect();
+    let want = &fx.expected["attnlrp"].values.data;
+    let err = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 1e-9, "AttnLRP differs from lxt by {err}");
     // Gradient × embedding equals Captum's on the same inputs.
     let got: Vec<f64> = r.results[0].values.iter().flatten().copied().collect();
     let want = &fx.expected["embedding_gradient_x_input"].values.data;

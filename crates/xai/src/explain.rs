@@ -684,7 +684,12 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
 }
 
 /// Methods of token models: attributions at the token-embedding lookup, one value per token.
-const TOKEN_METHODS: [&str; 2] = ["embedding_gradient_x_input", "layer_integrated_gradients"];
+const TOKEN_METHODS: [&str; 4] = [
+    "embedding_gradient_x_input",
+    "layer_integrated_gradients",
+    "attnlrp",
+    "cp_lrp",
+];
 
 /// `xai explain` on an ONNX model whose inputs are all integers (token ids, attention mask):
 /// every input given by name, attributions at the embedding of the token input (the baseline
@@ -696,6 +701,7 @@ fn run_onnx_tokens(
     dt: DType,
 ) -> Result<ExplainReport> {
     use burn::tensor::{Int, TensorData};
+    use xai_grad::methods::attnlrp::{TransformerRules, token_attnlrp};
     use xai_grad::methods::integrated_gradients::IgConfig;
     use xai_grad::methods::text::{
         TokenExplainable, token_gradient_x_embedding, token_integrated_gradients,
@@ -820,11 +826,14 @@ fn run_onnx_tokens(
         let name = match m.as_str() {
             "embedding_gradient_x_input" | "input_x_gradient" => TOKEN_METHODS[0],
             "layer_integrated_gradients" | "integrated_gradients" | "ig" => TOKEN_METHODS[1],
+            "attnlrp" | "lrp" => TOKEN_METHODS[2],
+            "cp_lrp" => TOKEN_METHODS[3],
             other => {
                 skipped.push(Skipped {
                     method: other.to_string(),
                     reason: "token models are attributed at the embedding lookup \
-                             (embedding_gradient_x_input, layer_integrated_gradients)"
+                             (embedding_gradient_x_input, layer_integrated_gradients, attnlrp, \
+                             cp_lrp)"
                         .into(),
                 });
                 continue;
@@ -834,6 +843,16 @@ fn run_onnx_tokens(
             (
                 token_gradient_x_embedding(&ex, &ids, &target)?,
                 serde_json::json!({}),
+            )
+        } else if name == TOKEN_METHODS[2] || name == TOKEN_METHODS[3] {
+            let rules = if name == TOKEN_METHODS[2] {
+                TransformerRules::AttnLrp
+            } else {
+                TransformerRules::CpLrp
+            };
+            (
+                token_attnlrp(&ex, &ids, &target, rules)?,
+                serde_json::json!({"form": "gradient × input with the transformer rules"}),
             )
         } else {
             let config = IgConfig::default();
@@ -851,8 +870,8 @@ fn run_onnx_tokens(
     }
     if results.is_empty() {
         return Err(XaiError::Config(
-            "no method could run on this token model: use embedding_gradient_x_input or \
-             layer_integrated_gradients"
+            "no method could run on this token model: use embedding_gradient_x_input, \
+             layer_integrated_gradients, attnlrp or cp_lrp"
                 .into(),
         ));
     }

@@ -6,7 +6,7 @@
 //! the target logit). A model whose inputs are all integers (token ids, attention mask) is
 //! checked at the token-embedding lookup: `embedding_gradient_x_input` and
 //! `layer_integrated_gradients/<quadrature>` (baseline: the fixture's `baseline_ids`, the mask
-//! kept). `attnlrp` is reported UNSUPPORTED until the rule set exists.
+//! kept) and `attnlrp` (the AttnLRP rule set of `xai_grad::methods::attnlrp`).
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -14,6 +14,7 @@ use xai_core::fixture::{Fixture, NdArray, tensor_from_f64};
 use xai_core::{Result, Target, XaiError, tensor_to_vec_f64};
 use xai_grad::Precision;
 use xai_grad::methods::Explainable;
+use xai_grad::methods::attnlrp::{TransformerRules, token_attnlrp};
 use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature};
 use xai_grad::methods::text::{
     TokenExplainable, token_gradient_x_embedding, token_integrated_gradients,
@@ -162,6 +163,8 @@ fn check_tokens(
     for (key, exp) in &fx.expected {
         let ours = if key == "embedding_gradient_x_input" {
             Some(token_gradient_x_embedding(&ex, &ids, &target)?.per_token)
+        } else if key == "attnlrp" {
+            Some(token_attnlrp(&ex, &ids, &target, TransformerRules::AttnLrp)?.per_token)
         } else if let Some(q) = key.strip_prefix("layer_integrated_gradients/") {
             let n_steps = exp
                 .settings

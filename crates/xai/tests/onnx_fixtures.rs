@@ -1,6 +1,6 @@
 //! The ONNX fixtures (PyTorch exports, Captum references in f64): every key the import supports
-//! must PASS on flex (f64) and, with the `wgpu` feature, the MLP on wgpu-cpu (f32). `attnlrp`
-//! needs the transformer rule set and is the one key allowed to stay UNSUPPORTED. The same
+//! must PASS on flex (f64) and, with the `wgpu` feature, the MLP on wgpu-cpu (f32), `attnlrp`
+//! (the `lxt` 2.1 rules) included. The same
 //! architectures exported at other seeds, by torch.export (weights in external-data files) and by
 //! the TorchScript exporter (dynamic-shape subgraphs: Shape → Gather → Concat → Reshape), written
 //! by `scripts/onnx_reference.py`, pass too.
@@ -28,9 +28,6 @@ fn check_file(path: &std::path::Path, device_name: &str) -> Vec<String> {
     let lines = check_onnx_fixture(&fx, &dev, precision_for(device_name)).unwrap();
     let mut passed = Vec::new();
     for l in &lines {
-        if l.key == "attnlrp" {
-            continue;
-        }
         assert_eq!(l.status, Status::Pass, "{device_name} {name}: {l}");
         passed.push(l.key.clone());
     }
@@ -65,6 +62,7 @@ fn onnx_text_passes_at_the_token_embedding() {
         "logits",
         "embedding_gradient_x_input",
         "layer_integrated_gradients/gausslegendre",
+        "attnlrp",
     ] {
         assert!(keys.iter().any(|p| p == k), "{k} not checked: {keys:?}");
     }

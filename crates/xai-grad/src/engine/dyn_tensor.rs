@@ -180,6 +180,15 @@ impl DynTensor {
     pub fn sign(&self) -> DynTensor {
         Self::lift(Dispatch::float_sign(self.0.clone()))
     }
+    /// `√self`.
+    pub fn sqrt(&self) -> DynTensor {
+        Self::lift(Dispatch::float_sqrt(self.0.clone()))
+    }
+    /// The mean over the last axis, kept as an axis of size 1 (broadcasts back).
+    pub fn mean_last(&self) -> DynTensor {
+        let last = self.rank().saturating_sub(1);
+        Self::lift(Dispatch::float_mean_dim(self.0.clone(), last))
+    }
     /// `self²`.
     pub fn square(&self) -> DynTensor {
         self.mul(self)

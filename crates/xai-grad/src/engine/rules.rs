@@ -196,6 +196,17 @@ impl<'a> UnitCtx<'a> {
             .ok_or_else(|| XaiError::Capture(format!("unit `{}` has no output", self.unit.name)))
     }
 
+    /// The ε of the unit's layer normalisation, if its first node is one.
+    pub fn layer_norm_epsilon(&self) -> Option<f64> {
+        let node = self.g.nodes.get(*self.unit.nodes.first()?)?;
+        match &node.op {
+            OperationIr::Module(ModuleOperationIr::LayerNorm(d)) => {
+                Some(super::interp::scalar_f64(&d.epsilon))
+            }
+            _ => None,
+        }
+    }
+
     /// The parameters the unit reads, in graph order.
     pub fn params(&self) -> Result<Vec<UnitParam>> {
         self.unit
@@ -227,7 +238,10 @@ impl<'a> UnitCtx<'a> {
                 .inputs
                 .iter()
                 .map(|x| {
-                    Dispatch::float_set_require_grad(Dispatch::float_detach(x.0.clone()), true)
+                    // Values computed from integer inputs (an attention mask cast to floats)
+                    // were recorded off the autodiff device: lift every leaf onto it.
+                    let x = x.detach().on_device(self.device);
+                    Dispatch::float_set_require_grad(x.0, true)
                 })
                 .collect();
             let y = self.eval_unit(&xs, b.params.as_deref())?;
@@ -342,6 +356,24 @@ impl<'a> UnitCtx<'a> {
 }
 
 impl CapturedGraph {
+    /// Tensors computed from `sources` (the sources included), not counting what flows through
+    /// the nodes `cut` selects.
+    pub(crate) fn descendants(
+        &self,
+        sources: &[TensorId],
+        cut: impl Fn(&super::graph::Node) -> bool,
+    ) -> HashSet<TensorId> {
+        let mut dd: HashSet<TensorId> = sources.iter().copied().collect();
+        for n in &self.nodes {
+            if !cut(n) && n.op.inputs().any(|t| dd.contains(&t.id)) {
+                for o in n.op.outputs() {
+                    dd.insert(o.id);
+                }
+            }
+        }
+        dd
+    }
+
     /// Float tensors that depend on a graph input.
     pub(crate) fn data_dependent(&self) -> HashSet<TensorId> {
         let mut dd: HashSet<TensorId> = self.inputs.iter().map(|t| t.id).collect();
@@ -483,6 +515,63 @@ impl CapturedGraph {
         device: &Device,
         precision: Precision,
     ) -> Result<Vec<DynTensor>> {
+        let (cot, ad) =
+            self.reverse_with_rules(inputs, reference, grad_output, rules, device, precision)?;
+        Ok(self
+            .inputs
+            .iter()
+            .zip(inputs)
+            .map(|(ir, x)| match cot.get(&ir.id) {
+                Some(g) => DynTensor(g.clone()),
+                None => x.on_device(&ad).zeros_like(),
+            })
+            .map(|g| g.on_device(&device.clone().inner()))
+            .collect())
+    }
+
+    /// The reverse pass with rules, read at the outputs of the named nodes instead of the graph
+    /// inputs (zeros where no cotangent arrives): attributions at an intermediate layer, such as
+    /// a token-embedding lookup whose integer input carries no gradient.
+    pub fn backward_with_rules_at(
+        &self,
+        inputs: &[DynTensor],
+        grad_output: &DynTensor,
+        rules: &dyn RuleSet,
+        device: &Device,
+        precision: Precision,
+        nodes: &[&str],
+    ) -> Result<Vec<DynTensor>> {
+        let outs = nodes
+            .iter()
+            .map(|n| self.node_index(n).and_then(|i| self.nodes[i].output()))
+            .collect::<Result<Vec<_>>>()?;
+        let (cot, ad) =
+            self.reverse_with_rules(inputs, None, grad_output, rules, device, precision)?;
+        let dtype = precision.dtype();
+        Ok(outs
+            .iter()
+            .map(|o| match cot.get(&o.id) {
+                Some(g) => DynTensor(g.clone()),
+                None => DynTensor(Dispatch::float_zeros(
+                    o.shape.clone(),
+                    ad.as_dispatch(),
+                    dtype,
+                )),
+            })
+            .map(|g| g.on_device(&device.clone().inner()))
+            .collect())
+    }
+
+    /// Every cotangent the reverse pass computes, by tensor, and the autodiff device it ran on.
+    fn reverse_with_rules(
+        &self,
+        inputs: &[DynTensor],
+        reference: Option<&[DynTensor]>,
+        grad_output: &DynTensor,
+        rules: &dyn RuleSet,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<(HashMap<TensorId, T>, Device)> {
         let out_ir = self
             .outputs
             .first()
@@ -588,16 +677,7 @@ impl CapturedGraph {
                 cot.insert(t.id, acc);
             }
         }
-        Ok(self
-            .inputs
-            .iter()
-            .zip(inputs)
-            .map(|(ir, x)| match cot.get(&ir.id) {
-                Some(g) => DynTensor(g.clone()),
-                None => x.on_device(&ad).zeros_like(),
-            })
-            .map(|g| g.on_device(&device.clone().inner()))
-            .collect())
+        Ok((cot, ad))
     }
 }
 
@@ -615,7 +695,7 @@ fn multi_output_vjp(
     let xs: Vec<T> = ctx
         .inputs()?
         .into_iter()
-        .map(|x| Dispatch::float_set_require_grad(Dispatch::float_detach(x.0), true))
+        .map(|x| Dispatch::float_set_require_grad(x.detach().on_device(ctx.device).0, true))
         .collect();
     let mut it = Interp::new(ctx.g, ctx.device, ctx.precision.dtype());
     for id in &unit.constants {

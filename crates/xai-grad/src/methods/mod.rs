@@ -6,6 +6,7 @@
 
 pub mod attacks;
 pub mod attention_rollout;
+pub mod attnlrp;
 pub mod counterfactual;
 pub mod deeplift;
 pub mod grad_cam;

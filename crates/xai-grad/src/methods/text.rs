@@ -149,7 +149,7 @@ impl<const D: usize> TokenExplainable<D> {
     }
 
     /// Values at `node` `[N, ...]` and the outputs, on the plain device.
-    fn node_value(
+    pub(crate) fn node_value(
         &self,
         ids: &Tensor<D, Int>,
         node: &str,
@@ -236,7 +236,7 @@ fn validate_ids<const D: usize>(ids: &Tensor<D, Int>) -> Result<()> {
     Ok(())
 }
 
-fn classes_for<const D: usize>(
+pub(crate) fn classes_for<const D: usize>(
     ex: &TokenExplainable<D>,
     ids: &Tensor<D, Int>,
     target: &Target,
@@ -253,7 +253,7 @@ fn per_token(values: &[f64], tokens: usize) -> Vec<f64> {
     values.chunks(per.max(1)).map(|c| c.iter().sum()).collect()
 }
 
-fn check_layer(ids_shape: &[usize], layer_shape: &[usize], node: &str) -> Result<()> {
+pub(crate) fn check_layer(ids_shape: &[usize], layer_shape: &[usize], node: &str) -> Result<()> {
     // One vector per token: `[N, T, E]` for ids `[N, T]`, or for several integer inputs packed
     // as `[N, K, T]` (an imported model's ids and attention mask): batch and sequence agree.
     let ok = layer_shape.len() >= 3
@@ -324,7 +324,7 @@ pub fn token_integrated_gradients<const D: usize>(
     finish(ids, values, layer_shape, node, classes, Some(delta))
 }
 
-fn finish<const D: usize>(
+pub(crate) fn finish<const D: usize>(
     _ids: &Tensor<D, Int>,
     per_dimension: Vec<f64>,
     layer_shape: Vec<usize>,
