@@ -38,8 +38,9 @@
 //! let x = Tensor::<2>::ones([1, 4], &dev);
 //! let r = attnlrp(&ex, &x, &Target::Class(0), TransformerRules::AttnLrp).unwrap();
 //! // A bias-free linear map: the relevances sum to the logit.
-//! let logit = ex.forward(&x).unwrap().narrow(1, 0, 1).sum().into_scalar().to_f64();
-//! assert!((r.sum().into_scalar().to_f64() - logit).abs() < 1e-5);
+//! let logit = xai_core::tensor_to_vec_f64(ex.forward(&x).unwrap()).unwrap()[0];
+//! let total: f64 = xai_core::tensor_to_vec_f64(r).unwrap().iter().sum();
+//! assert!((total - logit).abs() < 1e-5);
 //! ```
 
 use std::collections::HashSet;
