@@ -244,6 +244,18 @@ fn bad_input_is_a_clear_error() {
         .at_layer("tail.head");
     assert!(token_gradient_x_embedding(&pooled, &x, &Target::Predicted).is_err());
     assert!(token_gradient_x_embedding(&ex, &x, &Target::Class(9)).is_err());
+    // Ids outside the vocabulary are refused before the lookup, for every method.
+    let oov = ids(vec![1, 2, VOCAB as i64, 4], [1, 4], &dev);
+    let e = token_gradient_x_embedding(&ex, &oov, &Target::Predicted)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("outside the vocabulary"), "{e}");
+    let negative = ids(vec![1, -1, 3, 4], [1, 4], &dev);
+    let base = ids(vec![0; 4], [1, 4], &dev);
+    let e = token_integrated_gradients(&ex, &negative, &base, &Target::Predicted, &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("outside the vocabulary"), "{e}");
 }
 
 #[test]

@@ -138,6 +138,7 @@ impl<const D: usize> TokenExplainable<D> {
     /// The model's outputs `[N, C]` (a replay of the captured graph).
     pub fn forward(&self, ids: &Tensor<D, Int>) -> Result<Tensor<2>> {
         validate_ids(ids)?;
+        self.check_vocabulary(ids)?;
         let g = self.graph(ids)?;
         g.eval(
             &[self.input(ids, &self.device)],
@@ -149,6 +150,34 @@ impl<const D: usize> TokenExplainable<D> {
     }
 
     /// Values at `node` `[N, ...]` and the outputs, on the plain device.
+    /// Ids outside the embedding's vocabulary are refused (burn would panic inside the lookup).
+    /// Several integer inputs packed into one tensor (`[N, K, T]`) are checked by whoever packs
+    /// them, who knows which of them are token ids.
+    fn check_vocabulary(&self, ids: &Tensor<D, Int>) -> Result<()> {
+        if D != 2 {
+            return Ok(());
+        }
+        let g = self.graph(ids)?;
+        let vocab = g.nodes().iter().find_map(|n| match &n.op {
+            burn_ir::OperationIr::Module(burn_ir::ModuleOperationIr::Embedding(e)) => {
+                e.weights.shape.first().copied()
+            }
+            _ => None,
+        });
+        let Some(vocab) = vocab else { return Ok(()) };
+        let values = ids
+            .to_data()
+            .convert::<i64>()
+            .to_vec::<i64>()
+            .map_err(|e| XaiError::Config(format!("token ids: {e:?}")))?;
+        match values.iter().find(|&&t| t < 0 || t as usize >= vocab) {
+            Some(bad) => Err(XaiError::Config(format!(
+                "token id {bad} is outside the vocabulary (0..{vocab})"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn node_value(
         &self,
         ids: &Tensor<D, Int>,
@@ -300,6 +329,7 @@ pub fn token_integrated_gradients<const D: usize>(
             &baseline.dims(),
         ));
     }
+    ex.check_vocabulary(baseline)?;
     let classes = classes_for(ex, ids, target)?;
     let node = ex.attribution_node(ids)?;
     let (e, layer_shape, out_x) = ex.node_value(ids, &node)?;
