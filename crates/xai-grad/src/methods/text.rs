@@ -168,7 +168,7 @@ impl<const D: usize> TokenExplainable<D> {
         let values = ids
             .to_data()
             .convert::<i64>()
-            .to_vec::<i64>()
+            .try_to_vec::<i64>()
             .map_err(|e| XaiError::Config(format!("token ids: {e:?}")))?;
         match values.iter().find(|&&t| t < 0 || t as usize >= vocab) {
             Some(bad) => Err(XaiError::Config(format!(
