@@ -138,3 +138,90 @@ fn attnlrp_and_cp_lrp_equal_their_autodiff_oracles() {
     .unwrap();
     assert!(xai_testkit::max_abs_diff(&a, &c) > 1e-6);
 }
+
+/// burn's `TransformerEncoder` (pre-norm, one layer, two heads) with a mean-pooled head.
+#[derive(Module, Debug)]
+struct Encoder {
+    enc: burn::nn::transformer::TransformerEncoder,
+    head: Linear,
+}
+
+const D: usize = 8;
+const HEADS: usize = 2;
+
+fn encoder(dev: &Device) -> Encoder {
+    let enc = burn::nn::transformer::TransformerEncoderConfig::new(D, 2 * D, HEADS, 1)
+        .with_norm_first(true)
+        .with_dropout(0.0)
+        .init(dev);
+    let head = LinearConfig::new(D, 3).init(dev);
+    xai_core::init::seeded(Encoder { enc, head }, 9).unwrap()
+}
+
+fn encoder_forward(m: &Encoder, x: Tensor<3>) -> Tensor<2> {
+    let y = m
+        .enc
+        .forward(burn::nn::transformer::TransformerEncoderInput::new(x));
+    m.head.forward(y.mean_dim(1).squeeze_dim(1))
+}
+
+/// The same layer written with tensor operations on the module's weights: attention by hand,
+/// normalisation through burn's `layer_norm` op.
+fn by_hand(m: &Encoder, x: Tensor<3>) -> Tensor<2> {
+    use burn::tensor::module::layer_norm;
+    let l = &m.enc.layers[0];
+    let [n, t, _] = x.dims();
+    let dk = D / HEADS;
+    let lin = |x: Tensor<3>, w: &Linear| {
+        let b = w.bias.as_ref().unwrap().val().unsqueeze::<3>();
+        x.matmul(w.weight.val().unsqueeze::<3>()) + b
+    };
+    let heads = |z: Tensor<3>| z.reshape([n, t, HEADS, dk]).swap_dims(1, 2);
+    let norm = |x: Tensor<3>, ln: &burn::nn::LayerNorm| {
+        layer_norm(x, ln.gamma.val(), ln.beta.as_ref().map(|b| b.val()), 1e-5)
+    };
+    let h = norm(x.clone(), &l.norm_2);
+    let (q, k, v) = (
+        heads(lin(h.clone(), &l.mha.query)),
+        heads(lin(h.clone(), &l.mha.key)),
+        heads(lin(h, &l.mha.value)),
+    );
+    let a = softmax(q.matmul(k.transpose()).div_scalar((dk as f64).sqrt()), 3);
+    let ctx = a.matmul(v).swap_dims(1, 2).reshape([n, t, D]);
+    let x = x + lin(ctx, &l.mha.output);
+    let f = lin(
+        gelu(lin(norm(x.clone(), &l.norm_1), &l.pwff.linear_inner)),
+        &l.pwff.linear_outer,
+    );
+    let y = x + f;
+    m.head.forward(y.mean_dim(1).squeeze_dim(1))
+}
+
+#[test]
+fn rules_follow_op_classes_not_modules() {
+    // AttnLRP on burn's TransformerEncoder equals AttnLRP on the same weights written by hand.
+    let dev = Device::flex();
+    let model = encoder(&dev);
+    let x = xai_testkit::randn([2, 5, D], 21, &dev).cast(burn::tensor::DType::F32);
+    let a = Explainable::new(model.clone(), encoder_forward, dev.clone());
+    let b = Explainable::new(model, by_hand, dev.clone());
+    let ya = xai_core::tensor_to_vec_f64(a.forward(&x).unwrap()).unwrap();
+    let yb = xai_core::tensor_to_vec_f64(b.forward(&x).unwrap()).unwrap();
+    assert!(
+        xai_testkit::max_abs_diff(&ya, &yb) < 1e-5,
+        "the two forwards differ"
+    );
+    for rules in [TransformerRules::AttnLrp, TransformerRules::CpLrp] {
+        let ra = xai_core::tensor_to_vec_f64(attnlrp(&a, &x, &Target::Class(2), rules).unwrap())
+            .unwrap();
+        let rb = xai_core::tensor_to_vec_f64(attnlrp(&b, &x, &Target::Class(2), rules).unwrap())
+            .unwrap();
+        let scale = xai_testkit::max_abs(&ra);
+        assert!(scale > 1e-5, "{rules:?}: relevance should not vanish");
+        let err = xai_testkit::max_abs_diff(&ra, &rb);
+        assert!(
+            err <= 1e-4 * scale,
+            "{rules:?}: module vs hand-written differ by {err} (scale {scale})"
+        );
+    }
+}
