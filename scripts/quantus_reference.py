@@ -65,6 +65,30 @@ def reference():
     s = np.array(fx["expected"]["saliency"]["values"], dtype=np.float64)[:, 0]
     g = np.array(fx["expected"]["integrated_gradients/gausslegendre"]["values"], dtype=np.float64)[:, 0]
     out["ssim_saliency_vs_ig"] = [float(quantus.similarity_func.ssim(s[i], g[i])) for i in range(len(s))]
+    # Localisation against ground-truth masks: per input a rectangle of the 8x8 grid (the place
+    # evidence would sit), on the raw attributions (no abs, no normalisation).
+    masks = np.zeros((len(x), 1, 8, 8), dtype=bool)
+    for i in range(len(x)):
+        r, c = (i * 3) % 5, (i * 2 + 1) % 4
+        masks[i, 0, r:r + 3, c:c + 4] = True
+    loc = {"masks": masks.astype(int).tolist(), "settings": {"abs": False, "normalise": False, "top_k": 8}}
+    for name in ["saliency", "integrated_gradients/gausslegendre"]:
+        a = np.array(fx["expected"][name]["values"], dtype=np.float64)
+        kw = dict(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), s_batch=masks.copy(), device="cpu")
+        common = dict(abs=False, normalise=False, disable_warnings=True)
+        loc[name] = {
+            "pointing_game": list(map(float, quantus.PointingGame(**common)(**kw))),
+            "top_k_intersection": list(map(float, quantus.TopKIntersection(k=8, **common)(**kw))),
+            "top_k_concept_influence": list(map(float, quantus.TopKIntersection(k=8, concept_influence=True, **common)(**kw))),
+            "relevance_rank_accuracy": list(map(float, quantus.RelevanceRankAccuracy(**common)(**kw))),
+            "relevance_mass_accuracy": list(map(float, quantus.RelevanceMassAccuracy(**common)(**kw))),
+            "auc": list(map(float, quantus.AUC(**common)(**kw))),
+        }
+        # Attribution localisation on positive attributions (Quantus: abs=True by default).
+        pos = np.abs(a)
+        kw["a_batch"] = pos
+        loc[name]["attribution_localisation_abs"] = list(map(float, quantus.AttributionLocalisation(abs=True, normalise=False, disable_warnings=True)(**kw)))
+    out["localisation"] = loc
     out["pixel_flipping_settings"] = {"features_in_step": 4, "perturb_baseline": "black (Quantus: each input's minimum)", "order": "signed, descending", "normalise": False, "abs": False}
     path = os.path.join(ROOT, "assets/fixtures/quantus_metrics.json")
     json.dump(out, open(path, "w"), indent=1)

@@ -108,3 +108,94 @@ fn metrics_agree_with_quantus() {
     }
     assert_eq!(checked, 4 * n);
 }
+
+#[test]
+fn localisation_agrees_with_quantus() {
+    use xai_core::metrics::localisation::*;
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string(asset("quantus_metrics.json")).unwrap())
+            .unwrap();
+    let loc = &reference["localisation"];
+    let masks: Vec<bool> = xai_core::fixture::NdArray::from_json(&loc["masks"], "masks")
+        .unwrap()
+        .data
+        .iter()
+        .map(|&v| v != 0.0)
+        .collect();
+    let f = fx.features();
+    let close = |ours: &[f64], theirs: &Value, what: &str| {
+        let theirs = floats(theirs);
+        assert_eq!(ours.len(), theirs.len(), "{what}");
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert!(
+                (a - b).abs() < 1e-9,
+                "{what}: ours {ours:?}, Quantus {theirs:?}"
+            );
+        }
+    };
+    for name in ["saliency", "integrated_gradients/gausslegendre"] {
+        let a = &fx.expected[name].values.data;
+        let q = &loc[name];
+        close(
+            &pointing_game(a, &masks, f, false).unwrap(),
+            &q["pointing_game"],
+            "pointing game",
+        );
+        close(
+            &top_k_intersection(a, &masks, f, 8, false).unwrap(),
+            &q["top_k_intersection"],
+            "top-k",
+        );
+        close(
+            &top_k_intersection(a, &masks, f, 8, true).unwrap(),
+            &q["top_k_concept_influence"],
+            "top-k concept influence",
+        );
+        close(
+            &relevance_rank_accuracy(a, &masks, f).unwrap(),
+            &q["relevance_rank_accuracy"],
+            "rank accuracy",
+        );
+        close(
+            &relevance_mass_accuracy(a, &masks, f).unwrap(),
+            &q["relevance_mass_accuracy"],
+            "mass accuracy",
+        );
+        close(&localisation_auc(a, &masks, f).unwrap(), &q["auc"], "AUC");
+        let abs: Vec<f64> = a.iter().map(|v| v.abs()).collect();
+        close(
+            &attribution_localisation(&abs, &masks, f).unwrap(),
+            &q["attribution_localisation_abs"],
+            "attribution localisation",
+        );
+    }
+}
+
+#[test]
+fn localisation_closed_forms_and_bad_input() {
+    use xai_core::metrics::localisation::*;
+    // One row, 5 features, the mask on features 3 and 4.
+    let mask = [false, false, false, true, true];
+    let perfect = [0.0, 0.1, 0.2, 0.9, 0.8];
+    assert_eq!(pointing_game(&perfect, &mask, 5, false).unwrap(), [1.0]);
+    assert!((pointing_game(&perfect, &mask, 5, true).unwrap()[0] - 0.6).abs() < 1e-12);
+    assert_eq!(relevance_rank_accuracy(&perfect, &mask, 5).unwrap(), [1.0]);
+    assert_eq!(localisation_auc(&perfect, &mask, 5).unwrap(), [1.0]);
+    assert!((relevance_mass_accuracy(&perfect, &mask, 5).unwrap()[0] - 1.7 / 2.0).abs() < 1e-12);
+    let wrong = [0.9, 0.8, 0.7, 0.1, 0.0];
+    assert_eq!(pointing_game(&wrong, &mask, 5, false).unwrap(), [0.0]);
+    assert_eq!(localisation_auc(&wrong, &mask, 5).unwrap(), [0.0]);
+    assert_eq!(
+        top_k_intersection(&wrong, &mask, 5, 2, false).unwrap(),
+        [0.0]
+    );
+    // Undefined scores are errors, never NaN.
+    assert!(pointing_game(&perfect, &[false; 5], 5, false).is_err());
+    assert!(localisation_auc(&perfect, &[true; 5], 5).is_err());
+    assert!(relevance_mass_accuracy(&[0.0; 5], &mask, 5).is_err());
+    assert!(attribution_localisation(&[-1.0, 0.0, 0.0, 1.0, 0.0], &mask, 5).is_err());
+    assert!(top_k_intersection(&perfect, &mask, 5, 6, false).is_err());
+    assert!(pointing_game(&perfect, &mask[..4], 5, false).is_err());
+    assert!(pointing_game(&[f64::NAN; 5], &mask, 5, false).is_err());
+}

@@ -7,6 +7,8 @@
 //!   faithfulness correlation, infidelity, completeness error, ROAR through a retraining closure.
 //! - [`robustness`]: max- and average-sensitivity, the local Lipschitz estimate.
 //! - [`complexity`]: sparseness (Gini) and complexity (entropy).
+//! - [`localisation`]: against ground-truth masks — pointing game, attribution localisation,
+//!   top-k intersection, relevance rank and mass accuracy, AUC.
 //! - [`similarity`]: Pearson, Spearman, SSIM, HOG similarity of two maps.
 //! - [`disagreement`]: Krishna et al.'s agreement metrics and pairwise matrices over explainers.
 //! - [`randomization`]: the sanity checks of Adebayo et al. — cascading and independent model
@@ -21,12 +23,47 @@
 pub mod complexity;
 pub mod disagreement;
 pub mod faithfulness;
+pub mod localisation;
 pub mod randomization;
 pub mod robustness;
 pub mod scaffolding;
 pub mod similarity;
 
 use serde::{Deserialize, Serialize};
+
+/// The area under the ROC curve of `scores` for labels `y` (higher score = more likely
+/// positive), by ranks with ties counted one half (Mann–Whitney); NaN when `y` holds one class.
+///
+/// ```
+/// use xai_core::metrics::roc_auc;
+/// assert_eq!(roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]), 0.75);
+/// assert_eq!(roc_auc(&[0.5, 0.5], &[false, true]), 0.5);
+/// ```
+pub fn roc_auc(scores: &[f64], y: &[bool]) -> f64 {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let mut ranks = vec![0.0; scores.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        for &k in &idx[i..=j] {
+            ranks[k] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    let pos = y.iter().filter(|&&v| v).count() as f64;
+    let neg = y.len() as f64 - pos;
+    let sum: f64 = ranks
+        .iter()
+        .zip(y)
+        .filter(|(_, v)| **v)
+        .map(|(r, _)| r)
+        .sum();
+    (sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
 
 use crate::error::{Result, XaiError};
 
