@@ -199,3 +199,33 @@ fn localisation_closed_forms_and_bad_input() {
     assert!(pointing_game(&perfect, &mask[..4], 5, false).is_err());
     assert!(pointing_game(&[f64::NAN; 5], &mask, 5, false).is_err());
 }
+
+#[test]
+fn effective_complexity_agrees_with_quantus() {
+    use xai_core::metrics::complexity::effective_complexity;
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string(asset("quantus_metrics.json")).unwrap())
+            .unwrap();
+    let f = fx.features();
+    for name in ["saliency", "integrated_gradients/gausslegendre"] {
+        let a = &fx.expected[name].values.data;
+        for (eps, key) in [
+            (1e-5, "effective_complexity_eps1e-05"),
+            (0.1, "effective_complexity_eps0.1"),
+        ] {
+            let ours: Vec<f64> = a
+                .chunks(f)
+                .map(|row| effective_complexity(row, eps).unwrap() as f64)
+                .collect();
+            assert_eq!(
+                ours,
+                floats(&reference["metrics"][name][key]),
+                "{name} ε = {eps}"
+            );
+        }
+    }
+    assert_eq!(effective_complexity(&[0.0, 2.0, 1.0, 0.1], 0.1).unwrap(), 2);
+    assert!(effective_complexity(&[0.0; 4], 0.1).is_err());
+    assert!(effective_complexity(&[1.0; 4], 1.0).is_err());
+}

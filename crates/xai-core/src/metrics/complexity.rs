@@ -5,6 +5,9 @@
 //!   mass, `(F−1)/F` when one feature has all of it. Higher = sparser = easier to read.
 //! - **Complexity** (Bhatt et al., 2020): the entropy (nats) of the fractional contributions
 //!   `pᵢ = |φᵢ| / Σ|φ|`, `H = −Σ pᵢ ln pᵢ` (with `0 ln 0 = 0`), in `[0, ln F]`. Lower = simpler.
+//! - **Effective complexity** (Nguyen & Martínez, 2020): how many features carry more than a
+//!   fraction `ε` of the largest mass, `#{i : |φᵢ| / max|φ| > ε}` (Quantus's defaults: absolute
+//!   values, max-normalised, `ε = 10⁻⁵`). Lower = simpler.
 //!
 //! Both are invariant to scaling `φ`, so Quantus's default max-normalisation does not change
 //! them (Quantus adds `1e-7` to every `|φᵢ|` before the Gini index and `1e-12` inside the log; the
@@ -59,6 +62,18 @@ pub fn complexity(attribution: &[f64]) -> Result<f64> {
         .filter(|p| *p > 0.0)
         .map(|p| p * p.ln())
         .sum::<f64>())
+}
+
+/// The number of features whose `|φᵢ| / max|φ|` exceeds `eps` (see the module docs).
+pub fn effective_complexity(attribution: &[f64], eps: f64) -> Result<usize> {
+    if !(0.0..1.0).contains(&eps) {
+        return Err(XaiError::Config(format!(
+            "effective complexity needs 0 ≤ ε < 1, got {eps}"
+        )));
+    }
+    let (m, _) = masses(attribution)?;
+    let max = m.iter().copied().fold(0.0, f64::max);
+    Ok(m.iter().filter(|v| *v / max > eps).count())
 }
 
 /// [`sparseness`] and [`complexity`] of every row of `n × F` attributions.
