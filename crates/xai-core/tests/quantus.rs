@@ -229,3 +229,78 @@ fn effective_complexity_agrees_with_quantus() {
     assert!(effective_complexity(&[0.0; 4], 0.1).is_err());
     assert!(effective_complexity(&[1.0; 4], 1.0).is_err());
 }
+
+#[test]
+fn monotonicity_catches_what_quantus_misses() {
+    use xai_core::agnostic::FnModel;
+    use xai_core::metrics::faithfulness::{Order, monotonicity};
+    // A linear model f(x) = w·x, reference 0: restoring features in ascending order of their
+    // exact contributions w_i x_i is monotone iff no contribution is negative.
+    let w = [1.0, 2.0, -0.5, 3.0];
+    let model = FnModel::new(4, move |r: &[f64], n| {
+        (0..n)
+            .map(|i| r[4 * i..4 * i + 4].iter().zip(&w).map(|(x, w)| x * w).sum())
+            .collect()
+    });
+    let x = [1.0, 1.0, 0.0, 1.0, /* row 2 */ 1.0, 1.0, 1.0, 1.0];
+    let contributions: Vec<f64> = x.iter().zip(w.iter().cycle()).map(|(x, w)| x * w).collect();
+    let rows = Rows::new(&x, 4).unwrap();
+    let attr = Rows::new(&contributions, 4).unwrap();
+    let zeros = References::PerInput(vec![0.0; 8]);
+    let config = CurveConfig {
+        features_per_step: 1,
+        order: Order::Signed,
+        output: Output::Raw,
+        options: RunOptions {
+            progress: false,
+            ..RunOptions::default()
+        },
+    };
+    let verdict = monotonicity(&model, &rows, &attr, &zeros, &[0, 0], &config).unwrap();
+    assert_eq!(verdict, [true, false]);
+
+    // On the image CNN, Quantus 0.6 passes a random explanation (its curve never moves);
+    // restoring the input's own values shows the random ranking is not monotone.
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let dev = Device::flex();
+    let m = fx.model(&dev, DType::F64).unwrap();
+    let bb = BurnModel::new(
+        move |t| m.forward(t),
+        fx.features(),
+        dev.clone(),
+        DType::F64,
+    );
+    let f = fx.features();
+    let n = fx.inputs.data.len() / f;
+    let mut state = 7u64;
+    let random: Vec<f64> = (0..n * f)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        })
+        .collect();
+    let mins: Vec<f64> = fx
+        .inputs
+        .data
+        .chunks(f)
+        .flat_map(|r| {
+            let m = r.iter().copied().fold(f64::INFINITY, f64::min);
+            vec![m; f]
+        })
+        .collect();
+    let verdict = monotonicity(
+        &bb,
+        &Rows::new(&fx.inputs.data, f).unwrap(),
+        &Rows::new(&random, f).unwrap(),
+        &References::PerInput(mins),
+        fx.targets.as_ref().unwrap(),
+        &CurveConfig {
+            features_per_step: 4,
+            ..config
+        },
+    )
+    .unwrap();
+    assert!(verdict.iter().any(|v| !v), "{verdict:?}");
+}

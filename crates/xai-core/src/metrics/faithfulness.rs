@@ -7,6 +7,8 @@
 //!   output after each step; its area under the curve over the removed fraction `[0, 1]`
 //!   (trapezoid rule) summarises it: a faithful map has a **low deletion AUC** and a **high
 //!   insertion AUC**. Every step of every input is one row of one batched evaluation.
+//! - **Monotonicity** (Arya et al. 2019): restoring features from the least to the most
+//!   important never lowers the output (one verdict per input).
 //! - **Faithfulness correlation** (Bhatt et al. 2020): over `runs` random subsets `S` of fixed
 //!   size, the Pearson correlation between `Σ_{i∈S} φᵢ` and `f(x) − f(x with S replaced)`.
 //! - **Infidelity** (Yeh et al. 2019; Captum's `infidelity`):
@@ -279,6 +281,44 @@ pub fn insertion<M: BlackBox + ?Sized>(
         config,
         true,
     )
+}
+
+/// Monotonicity (Arya et al., 2019): starting from the reference, restore the features from
+/// the *least* to the most important (ranked by `config.order`) and check that the explained
+/// output never decreases; one verdict per input. The insertion curve behind it is
+/// [`insertion`] on the reversed ranking.
+///
+/// Quantus 0.6's `Monotonicity` writes the baseline value into an input already filled with
+/// it, so its curve is constant and every explanation — a random one too — passes; this one
+/// restores the input's own values (the test `monotonicity_catches_what_quantus_misses`
+/// shows the difference).
+pub fn monotonicity<M: BlackBox + ?Sized>(
+    model: &M,
+    inputs: &Rows,
+    attributions: &Rows,
+    references: &References,
+    classes: &[usize],
+    config: &CurveConfig,
+) -> Result<Vec<bool>> {
+    // Least important first = largest first of the negated ranking key.
+    let reversed: Vec<f64> = attributions
+        .data
+        .iter()
+        .map(|&a| match config.order {
+            Order::Signed => -a,
+            Order::Absolute => -a.abs(),
+        })
+        .collect();
+    let reversed = Rows::new(&reversed, attributions.f)?;
+    let signed = CurveConfig {
+        order: Order::Signed,
+        ..config.clone()
+    };
+    let c = insertion(model, inputs, &reversed, references, classes, &signed)?;
+    Ok(c.curves
+        .iter()
+        .map(|curve| curve.windows(2).all(|w| w[1] >= w[0]))
+        .collect())
 }
 
 /// Region perturbation: [`deletion`] (or insertion) of whole feature groups, ranked by the
