@@ -94,6 +94,14 @@ def reference():
         kw["a_batch"] = pos
         loc[name]["attribution_localisation_abs"] = list(map(float, quantus.AttributionLocalisation(abs=True, normalise=False, disable_warnings=True)(**kw)))
     out["localisation"] = loc
+    # Selectivity (Montavon et al.): delete 2x2 patches by decreasing attribution sum, logits.
+    sel = {"settings": {"patch_size": 2, "perturb_baseline": "black (each input's minimum)", "output": "logit"}}
+    for name in ["saliency", "integrated_gradients/gausslegendre"]:
+        a = np.array(fx["expected"][name]["values"], dtype=np.float64)
+        s_metric = quantus.Selectivity(patch_size=2, perturb_baseline="black", abs=False, normalise=False, disable_warnings=True)
+        curves = s_metric(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), device="cpu", softmax=False)
+        sel[name] = np.array(curves).tolist()
+    out["selectivity"] = sel
     out["pixel_flipping_settings"] = {"features_in_step": 4, "perturb_baseline": "black (Quantus: each input's minimum)", "order": "signed, descending", "normalise": False, "abs": False}
     path = os.path.join(ROOT, "assets/fixtures/quantus_metrics.json")
     json.dump(out, open(path, "w"), indent=1)

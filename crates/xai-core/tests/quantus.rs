@@ -304,3 +304,63 @@ fn monotonicity_catches_what_quantus_misses() {
     .unwrap();
     assert!(verdict.iter().any(|v| !v), "{verdict:?}");
 }
+
+#[test]
+fn selectivity_is_region_deletion_and_agrees_with_quantus() {
+    use xai_core::agnostic::FeatureGroups;
+    use xai_core::metrics::faithfulness::region_curves;
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string(asset("quantus_metrics.json")).unwrap())
+            .unwrap();
+    let device = Device::flex();
+    let model = fx.model(&device, DType::F64).unwrap();
+    let f = fx.features();
+    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let inputs = Rows::new(&fx.inputs.data, f).unwrap();
+    let n = inputs.n;
+    let refs = References::PerInput(
+        (0..n)
+            .flat_map(|i| {
+                let m = inputs.row(i).iter().copied().fold(f64::INFINITY, f64::min);
+                std::iter::repeat_n(m, f)
+            })
+            .collect(),
+    );
+    // Selectivity (Montavon et al. 2018): 2×2 patches deleted by decreasing attribution sum.
+    let patches = FeatureGroups::image_patches([1, 8, 8], 2).unwrap();
+    let cfg = CurveConfig {
+        features_per_step: 1,
+        options: RunOptions {
+            progress: false,
+            ..RunOptions::default()
+        },
+        ..CurveConfig::default()
+    };
+    for method in ["saliency", "integrated_gradients/gausslegendre"] {
+        let attr = Rows::new(&fx.expected[method].values.data, f).unwrap();
+        let ours = region_curves(
+            &bb,
+            &inputs,
+            &attr,
+            &refs,
+            fx.targets.as_ref().unwrap(),
+            &patches,
+            &cfg,
+            false,
+        )
+        .unwrap();
+        for i in 0..n {
+            let theirs = floats(&reference["selectivity"][method][i]);
+            assert_eq!(theirs.len() + 1, ours.curves[i].len(), "{method} {i}");
+            let scale = theirs.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (s, (t, o)) in theirs.iter().zip(&ours.curves[i][1..]).enumerate() {
+                assert!(
+                    (t - o).abs() <= 1e-5 * scale + 1e-6,
+                    "{method} input {i} step {}: quantus {t}, ours {o}",
+                    s + 1
+                );
+            }
+        }
+    }
+}

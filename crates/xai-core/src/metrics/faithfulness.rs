@@ -7,6 +7,8 @@
 //!   output after each step; its area under the curve over the removed fraction `[0, 1]`
 //!   (trapezoid rule) summarises it: a faithful map has a **low deletion AUC** and a **high
 //!   insertion AUC**. Every step of every input is one row of one batched evaluation.
+//!   Deletion of image patches ([`region_curves`] with `FeatureGroups::image_patches`) is
+//!   Montavon et al.'s *selectivity* (checked against Quantus's `Selectivity`).
 //! - **Monotonicity** (Arya et al. 2019): restoring features from the least to the most
 //!   important never lowers the output (one verdict per input).
 //! - **Faithfulness correlation** (Bhatt et al. 2020): over `runs` random subsets `S` of fixed
