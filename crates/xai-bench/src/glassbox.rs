@@ -15,6 +15,7 @@ use xai_glassbox::risk_score::{RiskScoreConfig, fit_risk_score};
 use xai_glassbox::rule_list::{RuleListConfig, fit_rule_list};
 use xai_glassbox::score::auc;
 use xai_glassbox::sparse_linear::{SparseLinearConfig, fit_sparse_logistic};
+use xai_glassbox::table::TabularSplit;
 
 fn read(dir: &Path, name: &str) -> Result<Option<Value>> {
     let p = dir.join(name);
@@ -28,33 +29,6 @@ fn read(dir: &Path, name: &str) -> Result<Option<Value>> {
             file: p.display().to_string(),
             message: e.to_string(),
         })
-}
-
-fn matrix(data: &Value, key: &str) -> Result<Vec<Vec<f64>>> {
-    data[key]
-        .as_array()
-        .ok_or_else(|| XaiError::Config(format!("tabular_data.json: no `{key}`")))?
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .ok_or_else(|| XaiError::Config(format!("tabular_data.json: `{key}` rows")))?
-                .iter()
-                .map(|v| {
-                    v.as_f64().ok_or_else(|| {
-                        XaiError::Config(format!("tabular_data.json: `{key}` values"))
-                    })
-                })
-                .collect()
-        })
-        .collect()
-}
-
-fn labels(data: &Value, key: &str) -> Result<Vec<bool>> {
-    Ok(matrix(&json!({ "y": [data[key].clone()] }), "y")?
-        .into_iter()
-        .flatten()
-        .map(|v| v > 0.5)
-        .collect())
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -99,21 +73,24 @@ fn line(
 
 /// Fit every learner on `dir/tabular_data.json` and report.
 pub fn run(dir: &Path) -> Result<Value> {
-    let data = read(dir, "tabular_data.json")?
-        .ok_or_else(|| XaiError::Config(format!("{} has no tabular_data.json", dir.display())))?;
-    let names = strings(&data["feature_names"]);
-    let bnames = strings(&data["binary_feature_names"]);
-    let (x, xt) = (matrix(&data, "X_train")?, matrix(&data, "X_test")?);
-    let (y, yt) = (labels(&data, "y_train")?, labels(&data, "y_test")?);
-    let as_bool = |m: Vec<Vec<f64>>| -> Vec<Vec<bool>> {
-        m.into_iter()
-            .map(|r| r.into_iter().map(|v| v > 0.5).collect())
-            .collect()
-    };
-    let (b, bt) = (
-        as_bool(matrix(&data, "B_train")?),
-        as_bool(matrix(&data, "B_test")?),
-    );
+    let path = dir.join("tabular_data.json");
+    if !path.is_file() {
+        return Err(XaiError::Config(format!(
+            "{} has no tabular_data.json",
+            dir.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&path).map_err(XaiError::io(&path))?;
+    let TabularSplit {
+        feature_names: names,
+        x_train: x,
+        y_train: y,
+        x_test: xt,
+        y_test: yt,
+        binary_feature_names: bnames,
+        b_train: b,
+        b_test: bt,
+    } = TabularSplit::parse(&text, &path.display().to_string())?;
     let mut learners = Vec::new();
     let mut summary = serde_json::Map::new();
 

@@ -1,5 +1,6 @@
 //! Tabular training data for the glass-box learners: a CSV file with a header row, one column
-//! of labels and feature columns, read with the `csv` crate.
+//! of labels and feature columns, read with the `csv` crate; and [`TabularSplit`], the shared
+//! train/test data set of the glass-box references (`tabular_data.json`).
 //!
 //! ```
 //! use xai_glassbox::table::Table;
@@ -130,5 +131,122 @@ impl Table {
             .iter()
             .map(|r| r.iter().map(|&v| v == 1.0).collect())
             .collect())
+    }
+}
+
+/// The shared glass-box data set (`tabular_data.json`): a train/test split of raw features (for
+/// trees, GAMs, linear models) and its binarised copy (for rule lists and scoring systems).
+/// A missing value may be written `null`; it reads as NaN (only trees route it).
+///
+/// ```
+/// use xai_glassbox::table::TabularSplit;
+/// let t = r#"{"feature_names": ["a"], "X_train": [[1.0], [null]], "y_train": [0, 1],
+///             "X_test": [[2.0]], "y_test": [1]}"#;
+/// let s = TabularSplit::parse(t, "t.json").unwrap();
+/// assert!(s.x_train[1][0].is_nan());
+/// assert_eq!(s.y_train, [false, true]);
+/// // A row without a value per feature name is refused.
+/// let short = r#"{"feature_names": ["a", "b"], "X_train": [[1.0]], "y_train": [0],
+///                 "X_test": [], "y_test": []}"#;
+/// assert!(TabularSplit::parse(short, "t.json").is_err());
+/// ```
+#[derive(Clone, Debug)]
+pub struct TabularSplit {
+    /// Names of the raw features.
+    pub feature_names: Vec<String>,
+    /// Raw training rows.
+    pub x_train: Vec<Vec<f64>>,
+    /// Training labels.
+    pub y_train: Vec<bool>,
+    /// Raw test rows.
+    pub x_test: Vec<Vec<f64>>,
+    /// Test labels.
+    pub y_test: Vec<bool>,
+    /// Names of the binary (threshold) features.
+    pub binary_feature_names: Vec<String>,
+    /// Binarised training rows.
+    pub b_train: Vec<Vec<bool>>,
+    /// Binarised test rows.
+    pub b_test: Vec<Vec<bool>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawSplit {
+    feature_names: Vec<String>,
+    #[serde(rename = "X_train")]
+    x_train: Vec<Vec<Option<f64>>>,
+    y_train: Vec<f64>,
+    #[serde(rename = "X_test")]
+    x_test: Vec<Vec<Option<f64>>>,
+    y_test: Vec<f64>,
+    #[serde(default)]
+    binary_feature_names: Vec<String>,
+    #[serde(rename = "B_train", default)]
+    b_train: Vec<Vec<f64>>,
+    #[serde(rename = "B_test", default)]
+    b_test: Vec<Vec<f64>>,
+}
+
+impl TabularSplit {
+    /// Parse the JSON text; `origin` names it in errors. Every row must have its split's width
+    /// and every split its labels.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let raw: RawSplit = serde_json::from_str(text).map_err(|e| XaiError::Parse {
+            file: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        let real = |m: Vec<Vec<Option<f64>>>| -> Vec<Vec<f64>> {
+            m.into_iter()
+                .map(|r| r.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+                .collect()
+        };
+        let bits = |m: Vec<Vec<f64>>| -> Vec<Vec<bool>> {
+            m.into_iter()
+                .map(|r| r.into_iter().map(|v| v > 0.5).collect())
+                .collect()
+        };
+        let labels = |v: Vec<f64>| -> Vec<bool> { v.into_iter().map(|v| v > 0.5).collect() };
+        let split = TabularSplit {
+            feature_names: raw.feature_names,
+            x_train: real(raw.x_train),
+            y_train: labels(raw.y_train),
+            x_test: real(raw.x_test),
+            y_test: labels(raw.y_test),
+            binary_feature_names: raw.binary_feature_names,
+            b_train: bits(raw.b_train),
+            b_test: bits(raw.b_test),
+        };
+        let bad = |what: &str| XaiError::Parse {
+            file: origin.to_string(),
+            message: what.to_string(),
+        };
+        let f = split.feature_names.len();
+        if split
+            .x_train
+            .iter()
+            .chain(&split.x_test)
+            .any(|r| r.len() != f)
+        {
+            return Err(bad(
+                "a row of X_train/X_test does not have one value per feature name",
+            ));
+        }
+        if split.x_train.len() != split.y_train.len() || split.x_test.len() != split.y_test.len() {
+            return Err(bad("X and y disagree on the number of rows"));
+        }
+        let fb = split.binary_feature_names.len();
+        if split
+            .b_train
+            .iter()
+            .chain(&split.b_test)
+            .any(|r| r.len() != fb)
+            || (!split.b_train.is_empty() && split.b_train.len() != split.y_train.len())
+            || (!split.b_test.is_empty() && split.b_test.len() != split.y_test.len())
+        {
+            return Err(bad(
+                "the binarised split does not match its names or labels",
+            ));
+        }
+        Ok(split)
     }
 }

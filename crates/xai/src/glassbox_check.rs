@@ -18,6 +18,7 @@ use xai_glassbox::gam::{GamConfig, fit_gam};
 use xai_glassbox::risk_score::{RiskScoreConfig, fit_risk_score};
 use xai_glassbox::rule_list::{RuleListConfig, fit_rule_list};
 use xai_glassbox::score::auc;
+use xai_glassbox::table::TabularSplit;
 use xai_glassbox::trees::TreeEnsemble;
 use xai_glassbox::treeshap::{tree_shap, tree_shap_interactions, tree_shap_interventional};
 
@@ -31,20 +32,15 @@ fn flat(v: &Value) -> Vec<f64> {
     }
 }
 
-fn rows(data: &Value, key: &str, n: usize) -> Result<Vec<f64>> {
-    let a = data[key]
-        .as_array()
-        .ok_or_else(|| XaiError::Config(format!("tabular_data.json: no `{key}`")))?;
-    Ok(a.iter().take(n).flat_map(flat).collect())
-}
-
-fn matrix<T>(data: &Value, key: &str, f: impl Fn(f64) -> T) -> Result<Vec<Vec<T>>> {
-    data[key]
-        .as_array()
-        .ok_or_else(|| XaiError::Config(format!("tabular_data.json: no `{key}`")))?
-        .iter()
-        .map(|r| Ok(flat(r).into_iter().map(&f).collect()))
-        .collect()
+/// The first `n` rows, flattened; an error when the split has fewer.
+fn first_rows(rows: &[Vec<f64>], n: usize) -> Result<Vec<f64>> {
+    if rows.len() < n {
+        return Err(XaiError::Config(format!(
+            "tabular_data.json: {n} rows needed, {} given",
+            rows.len()
+        )));
+    }
+    Ok(rows[..n].concat())
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -118,14 +114,14 @@ pub fn check_glassbox(
             message: e.to_string(),
         })
     };
-    let data = json("tabular_data.json")?;
+    let data = TabularSplit::parse(&read("tabular_data.json")?, "glassbox/tabular_data.json")?;
     let mut lines = Vec::new();
     if parts.contains(&Part::TreeShap) {
         lines.extend(check_tree_shap(read, &json("tree_shap.json")?, &data)?);
     }
-    let names = strings(&data["binary_feature_names"]);
-    let b_train = matrix(&data, "B_train", |v| v > 0.5)?;
-    let y_train: Vec<bool> = flat(&data["y_train"]).iter().map(|&v| v > 0.5).collect();
+    let names = data.binary_feature_names.clone();
+    let b_train = data.b_train.clone();
+    let y_train = data.y_train.clone();
     if parts.contains(&Part::RuleList) {
         let rl = json("rule_list.json")?;
         let cfg = RuleListConfig {
@@ -158,7 +154,7 @@ pub fn check_glassbox(
 fn check_tree_shap(
     read: &dyn Fn(&str) -> Result<String>,
     shap: &Value,
-    data: &Value,
+    data: &TabularSplit,
 ) -> Result<Vec<CheckLine>> {
     let mut lines = Vec::new();
     for (key, file) in [("xgb", "xgb_model.json"), ("lgbm", "lgbm_model.txt")] {
@@ -169,7 +165,7 @@ fn check_tree_shap(
             TreeEnsemble::from_lightgbm_text(&text)?
         };
         let fx = &shap[key];
-        let x = rows(data, "X_test", flat(&fx["margin"]).len())?;
+        let x = first_rows(&data.x_test, flat(&fx["margin"]).len())?;
         lines.push(compare(
             &format!("{key}/margin"),
             &model.margins(&x)?,
@@ -182,13 +178,13 @@ fn check_tree_shap(
             &flat(&fx["path_dependent"]["values"]),
         ));
         let n_inter = fx["interactions"]["values"].as_array().map_or(0, Vec::len);
-        let inter = tree_shap_interactions(&model, &rows(data, "X_test", n_inter)?)?;
+        let inter = tree_shap_interactions(&model, &first_rows(&data.x_test, n_inter)?)?;
         lines.push(compare(
             &format!("{key}/interactions"),
             &inter,
             &flat(&fx["interactions"]["values"]),
         ));
-        let bg = rows(data, "X_train", 100)?;
+        let bg = first_rows(&data.x_train, 100)?;
         let iv = tree_shap_interventional(&model, &x, &bg)?;
         lines.push(compare(
             &format!("{key}/interventional"),
@@ -243,19 +239,17 @@ fn check_scoring(
     ))
 }
 
-fn check_gam(gam_ref: &Value, data: &Value, y_train: &[bool]) -> Result<CheckLine> {
-    let x_train = matrix(data, "X_train", |v| v)?;
-    let x_test = matrix(data, "X_test", |v| v)?;
-    let y_test: Vec<bool> = flat(&data["y_test"]).iter().map(|&v| v > 0.5).collect();
+fn check_gam(gam_ref: &Value, data: &TabularSplit, y_train: &[bool]) -> Result<CheckLine> {
+    let (x_train, x_test, y_test) = (&data.x_train, &data.x_test, &data.y_test);
     let gam = fit_gam(
-        &x_train,
+        x_train,
         y_train,
-        &strings(&data["feature_names"]),
+        &data.feature_names,
         &GamConfig::default(),
     )?;
     let ours = auc(
         &x_test.iter().map(|r| gam.logit(r)).collect::<Vec<_>>(),
-        &y_test,
+        y_test,
     );
     let ebm = gam_ref["test_auc"].as_f64().unwrap_or(f64::NAN);
     let shortfall = (ebm - ours).max(0.0);
