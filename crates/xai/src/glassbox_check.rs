@@ -241,12 +241,7 @@ fn check_scoring(
 
 fn check_gam(gam_ref: &Value, data: &TabularSplit, y_train: &[bool]) -> Result<CheckLine> {
     let (x_train, x_test, y_test) = (&data.x_train, &data.x_test, &data.y_test);
-    let gam = fit_gam(
-        x_train,
-        y_train,
-        &data.feature_names,
-        &GamConfig::default(),
-    )?;
+    let gam = fit_gam(x_train, y_train, &data.feature_names, &GamConfig::default())?;
     let ours = auc(
         &x_test.iter().map(|r| gam.logit(r)).collect::<Vec<_>>(),
         y_test,
