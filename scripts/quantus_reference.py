@@ -61,6 +61,8 @@ def reference():
             entry["pixel_flipping_softmax" if softmax else "pixel_flipping_logit"] = np.array(curves).tolist()
         entry["sparseness"] = list(map(float, quantus.Sparseness(disable_warnings=True)(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), device="cpu")))
         entry["complexity"] = list(map(float, quantus.Complexity(disable_warnings=True)(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), device="cpu")))
+        ns = quantus.NonSensitivity(eps=1e-5, features_in_step=1, perturb_baseline="black", disable_warnings=True)
+        entry["non_sensitivity_logit"] = [float(ns(model=model, x_batch=x[i:i + 1].copy(), y_batch=y[i:i + 1], a_batch=a[i:i + 1].copy(), device="cpu", softmax=False)[0]) for i in range(len(x))]
         # One explanation per call: Quantus 0.6 max-normalises over the whole batch it is given,
         # so a row's count would depend on the rows beside it.
         for eps in [1e-5, 0.1]:

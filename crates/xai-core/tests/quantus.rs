@@ -364,3 +364,44 @@ fn selectivity_is_region_deletion_and_agrees_with_quantus() {
         }
     }
 }
+
+#[test]
+fn non_sensitivity_agrees_with_quantus() {
+    use xai_core::Target;
+    use xai_core::metrics::axiomatic::non_sensitivity;
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string(asset("quantus_metrics.json")).unwrap())
+            .unwrap();
+    let device = Device::flex();
+    let model = fx.model(&device, DType::F64).unwrap();
+    let f = fx.features();
+    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let inputs = Rows::new(&fx.inputs.data, f).unwrap();
+    let refs = References::PerInput(
+        (0..inputs.n)
+            .flat_map(|i| {
+                let m = inputs.row(i).iter().copied().fold(f64::INFINITY, f64::min);
+                std::iter::repeat_n(m, f)
+            })
+            .collect(),
+    );
+    let quiet = RunOptions {
+        progress: false,
+        ..RunOptions::default()
+    };
+    let target = Target::Classes(fx.targets.clone().unwrap());
+    for name in ["saliency", "integrated_gradients/gausslegendre"] {
+        let a = &fx.expected[name].values.data;
+        let ours: Vec<f64> = non_sensitivity(&bb, &inputs, a, &refs, &target, 1e-5, &quiet)
+            .unwrap()
+            .into_iter()
+            .map(|v| v as f64)
+            .collect();
+        assert_eq!(
+            ours,
+            floats(&reference["metrics"][name]["non_sensitivity_logit"]),
+            "{name}"
+        );
+    }
+}

@@ -6,6 +6,8 @@
 //! - [`faithfulness`]: deletion/insertion curves and AUC (pixel flipping, region perturbation),
 //!   faithfulness correlation, infidelity, completeness error, ROAR through a retraining closure.
 //! - [`robustness`]: max- and average-sensitivity, the local Lipschitz estimate.
+//! - [`axiomatic`]: non-sensitivity (features that move the output get attribution, and only
+//!   those).
 //! - [`complexity`]: sparseness (Gini) and complexity (entropy).
 //! - [`localisation`]: against ground-truth masks — pointing game, attribution localisation,
 //!   top-k intersection, relevance rank and mass accuracy, AUC.
@@ -20,6 +22,7 @@
 //! an undefined correlation (a constant vector) is 0, never NaN; bad shapes and settings are
 //! typed errors.
 
+pub mod axiomatic;
 pub mod complexity;
 pub mod disagreement;
 pub mod faithfulness;
