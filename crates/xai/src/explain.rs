@@ -500,11 +500,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
         ));
     }
     let device = xai_core::parse_device(&options.device)?;
-    let dt = if options.device == "flex" {
-        DType::F64
-    } else {
-        DType::F32
-    };
+    let dt = run_dtype(options);
     let mut model = fx.model(&device, dt)?;
     if let Some(w) = &options.weights {
         model = load_weights(model, w, &device, dt)?;
@@ -515,22 +511,81 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     let n = host.len() / f;
     let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, dt);
     let outputs = xai_core::tensor_to_vec_f64(model.forward(x.clone()))?;
-    let k = outputs.len() / n;
-    let targets = resolve_targets(options.targets.as_deref(), &outputs, n)?;
-    let target = Target::Classes(targets.clone());
-    let precision = if dt == DType::F64 {
+    let conv = fx.last_conv_layer();
+    let flat = FlatInputs {
+        host,
+        x,
+        outputs,
+        input_shape: fx.input_shape.clone(),
+    };
+    let report = explain_flat(
+        options,
+        &methods,
+        model,
+        |m: &FixtureModel, x: Tensor<2>| m.forward(x),
+        flat,
+        conv,
+        &device,
+    )?;
+    write(&report, staging.path())?;
+    staging.finish()?;
+    Ok(report)
+}
+
+/// A batch of flat `[N, F]` inputs, on the host and as a tensor, with the model's outputs.
+struct FlatInputs {
+    host: Vec<f64>,
+    x: Tensor<2>,
+    outputs: Vec<f64>,
+    input_shape: Vec<usize>,
+}
+
+/// The precision of the replays for the run's dtype.
+fn precision_of(dt: DType) -> xai_grad::Precision {
+    if dt == DType::F64 {
         xai_grad::Precision::F64
     } else {
         xai_grad::Precision::F32
-    };
-    let ex = Explainable::new(
-        model.clone(),
-        |m: &FixtureModel, x: Tensor<2>| m.forward(x),
-        device.clone(),
-    )
-    .with_precision(precision);
-    let zeros = Tensor::<2>::zeros([n, f], (&device, dt));
-    let conv = fx.last_conv_layer();
+    }
+}
+
+/// The dtype of a run: f64 on flex (reference precision), f32 on the accelerators.
+fn run_dtype(options: &ExplainOptions) -> DType {
+    if options.device == "flex" {
+        DType::F64
+    } else {
+        DType::F32
+    }
+}
+
+/// Every selected method on a burn model over flat inputs (a fixture-format model or an ONNX
+/// import), gathered into the report.
+fn explain_flat<M>(
+    options: &ExplainOptions,
+    methods: &[&'static MethodInfo],
+    model: M,
+    forward: fn(&M, Tensor<2>) -> Tensor<2>,
+    inputs: FlatInputs,
+    conv: Option<String>,
+    device: &burn::tensor::Device,
+) -> Result<ExplainReport>
+where
+    M: burn::module::Module + Clone + Send + Sync + 'static,
+{
+    let FlatInputs {
+        host,
+        x,
+        outputs,
+        input_shape,
+    } = inputs;
+    let f: usize = input_shape.iter().product();
+    let n = host.len() / f;
+    let dt = x.dtype();
+    let k = outputs.len() / n;
+    let targets = resolve_targets(options.targets.as_deref(), &outputs, n)?;
+    let target = Target::Classes(targets.clone());
+    let ex = Explainable::new(model, forward, device.clone()).with_precision(precision_of(dt));
+    let zeros = Tensor::<2>::zeros([n, f], (device, dt));
     let black_box = ex.black_box(&[f], dt)?;
     let references = match &options.background {
         Some(b) => load_background(b, f)?,
@@ -545,15 +600,15 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
         references: &references,
         lime_stats: None,
         target: &target,
-        input_shape: &fx.input_shape,
-        conv_layer: conv.clone(),
+        input_shape: &input_shape,
+        conv_layer: conv,
     };
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (results, skipped) =
-        run_methods(&methods, &problem, ModelKind::Burn, options.seed, progress)?;
-    let report = ExplainReport {
+        run_methods(methods, &problem, ModelKind::Burn, options.seed, progress)?;
+    Ok(ExplainReport {
         options: options.clone(),
-        input_shape: fx.input_shape.clone(),
+        input_shape: input_shape.clone(),
         feature_names: (0..f).map(|j| format!("x{j}")).collect(),
         inputs: host.chunks(f).map(|c| c.to_vec()).collect(),
         outputs: outputs.chunks(k).map(|c| c.to_vec()).collect(),
@@ -561,10 +616,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
         results,
         skipped,
         token_input: None,
-    };
-    write(&report, staging.path())?;
-    staging.finish()?;
-    Ok(report)
+    })
 }
 
 /// Whether `path` names an ONNX model (by its extension: ONNX files are protobuf, with no
@@ -589,11 +641,7 @@ fn last_onnx_conv(model: &OnnxModel) -> Option<String> {
 fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
     let methods = methods_for(options, ModelKind::Burn)?;
     let device = xai_core::parse_device(&options.device)?;
-    let dt = if options.device == "flex" {
-        DType::F64
-    } else {
-        DType::F32
-    };
+    let dt = run_dtype(options);
     let model = OnnxModel::load(&options.model, &device, dt)?;
     let staging = crate::output::Staging::open_for(&options.out, options.force)?;
     if options.weights.is_some() {
@@ -631,53 +679,22 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
     }
     let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, dt);
     let outputs = xai_core::tensor_to_vec_f64(model.try_forward_flat(x.clone())?)?;
-    let k = outputs.len() / n;
-    let targets = resolve_targets(options.targets.as_deref(), &outputs, n)?;
-    let target = Target::Classes(targets.clone());
-    let precision = if dt == DType::F64 {
-        xai_grad::Precision::F64
-    } else {
-        xai_grad::Precision::F32
-    };
     let conv = last_onnx_conv(&model);
-    let ex = Explainable::new(
+    let flat = FlatInputs {
+        host,
+        x,
+        outputs,
+        input_shape,
+    };
+    let report = explain_flat(
+        options,
+        &methods,
         model,
         |m: &OnnxModel, x: Tensor<2>| m.forward_flat(x),
-        device.clone(),
-    )
-    .with_precision(precision);
-    let zeros = Tensor::<2>::zeros([n, f], (&device, dt));
-    let black_box = ex.black_box(&[f], dt)?;
-    let references = match &options.background {
-        Some(b) => load_background(b, f)?,
-        None => References::PerInput(vec![0.0; n * f]),
-    };
-    let problem = Problem {
-        model: Model::Burn(&ex),
-        black_box: &black_box,
-        x: &x,
-        rows: &host,
-        baseline: &zeros,
-        references: &references,
-        lime_stats: None,
-        target: &target,
-        input_shape: &input_shape,
-        conv_layer: conv,
-    };
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (results, skipped) =
-        run_methods(&methods, &problem, ModelKind::Burn, options.seed, progress)?;
-    let report = ExplainReport {
-        options: options.clone(),
-        input_shape: input_shape.clone(),
-        feature_names: (0..f).map(|j| format!("x{j}")).collect(),
-        inputs: host.chunks(f).map(|c| c.to_vec()).collect(),
-        outputs: outputs.chunks(k).map(|c| c.to_vec()).collect(),
-        targets,
-        results,
-        skipped,
-        token_input: None,
-    };
+        flat,
+        conv,
+        &device,
+    )?;
     write(&report, staging.path())?;
     staging.finish()?;
     Ok(report)
@@ -804,11 +821,7 @@ fn run_onnx_tokens(
     let classes = outputs.len() / n;
     let targets = resolve_targets(options.targets.as_deref(), &outputs, n)?;
     let target = Target::Classes(targets.clone());
-    let precision = if dt == DType::F64 {
-        xai_grad::Precision::F64
-    } else {
-        xai_grad::Precision::F32
-    };
+    let precision = precision_of(dt);
     let ex = TokenExplainable::new(
         model,
         |m: &OnnxModel, ids: Tensor<3, Int>| m.forward_packed_ids(ids),
