@@ -183,6 +183,19 @@ impl Ctx<'_> {
         self.get(node, arg)
     }
 
+    /// Input `i` as a float tensor.
+    fn float_in(&self, node: &Node, i: usize) -> Result<DispatchTensor> {
+        let v = self.input(node, i)?;
+        self.float(node, v)
+    }
+
+    /// Optional input `i` as a float tensor (a layer's bias).
+    fn opt_float_in(&self, node: &Node, i: usize) -> Result<Option<DispatchTensor>> {
+        self.opt_input(node, i)?
+            .map(|v| self.float(node, v))
+            .transpose()
+    }
+
     fn opt_input(&self, node: &Node, i: usize) -> Result<Option<Value>> {
         match node.inputs().get(i) {
             Some(a) if !a.is_optional() && (a.is_static() || !a.name.is_empty()) => {
@@ -309,8 +322,7 @@ impl Ctx<'_> {
             N::Clip(n) => {
                 let lo = clip_bound(&n.config.min);
                 let hi = clip_bound(&n.config.max);
-                let x = self.input(node, 0)?;
-                let x = self.float(node, x)?;
+                let x = self.float_in(node, 0)?;
                 Value::F(match (lo, hi) {
                     (Some(lo), Some(hi)) => B::float_clamp(x, Scalar::from(lo), Scalar::from(hi)),
                     (Some(lo), None) => B::float_clamp_min(x, Scalar::from(lo)),
@@ -617,10 +629,8 @@ impl Ctx<'_> {
             }
             N::PRelu(_) => {
                 // max(0, x) − slope · max(0, −x), the slope broadcast from the trailing axes.
-                let x = self.input(node, 0)?;
-                let x = self.float(node, x)?;
-                let slope = self.input(node, 1)?;
-                let slope = self.float(node, slope)?;
+                let x = self.float_in(node, 0)?;
+                let slope = self.float_in(node, 1)?;
                 let r = shape_of(&x).len();
                 let neg = B::relu(B::float_neg(x.clone()));
                 Value::F(B::float_sub(
@@ -750,8 +760,7 @@ impl Ctx<'_> {
                 Value::F(y)
             }
             N::Linear(n) => {
-                let x = self.input(node, 0)?;
-                let x = self.float(node, x)?;
+                let x = self.float_in(node, 0)?;
                 let w_arg = &node.inputs()[1];
                 let w = self.input(node, 1)?;
                 let mut w = self.float(node, w)?;
@@ -764,21 +773,14 @@ impl Ctx<'_> {
                 if n.config.transpose_weight && !stored_transposed {
                     w = B::float_swap_dims(w, 0, 1);
                 }
-                let b = self
-                    .opt_input(node, 2)?
-                    .map(|b| self.float(node, b))
-                    .transpose()?;
+                let b = self.opt_float_in(node, 2)?;
                 Value::F(B::linear(x, w, b))
             }
             N::Conv2d(n) => {
                 let x = self.input(node, 0)?;
                 let mut x = self.float(node, x)?;
-                let w = self.input(node, 1)?;
-                let w = self.float(node, w)?;
-                let b = self
-                    .opt_input(node, 2)?
-                    .map(|b| self.float(node, b))
-                    .transpose()?;
+                let w = self.float_in(node, 1)?;
+                let b = self.opt_float_in(node, 2)?;
                 let c = &n.config;
                 let (t, l, bo, r) = match c.padding {
                     PaddingConfig2d::Valid => (0, 0, 0, 0),
@@ -798,14 +800,9 @@ impl Ctx<'_> {
                 Value::F(B::conv2d(x, w, b, opts))
             }
             N::ConvTranspose2d(n) => {
-                let x = self.input(node, 0)?;
-                let x = self.float(node, x)?;
-                let w = self.input(node, 1)?;
-                let w = self.float(node, w)?;
-                let b = self
-                    .opt_input(node, 2)?
-                    .map(|b| self.float(node, b))
-                    .transpose()?;
+                let x = self.float_in(node, 0)?;
+                let w = self.float_in(node, 1)?;
+                let b = self.opt_float_in(node, 2)?;
                 let c = &n.config;
                 let opts = ConvTransposeOptions::new(
                     c.stride,
@@ -818,8 +815,7 @@ impl Ctx<'_> {
             }
             N::Resize(n) => {
                 let options = resize_mode(&n.config).map_err(|why| err(node, why))?;
-                let x = self.input(node, 0)?;
-                let x = self.float(node, x)?;
+                let x = self.float_in(node, 0)?;
                 let s = shape_of(&x);
                 if s.len() != 4 {
                     return Err(err(node, "only 2-D resizing of [N, C, H, W] is supported"));
@@ -859,14 +855,9 @@ impl Ctx<'_> {
                 Value::F(B::interpolate(x, size, options))
             }
             N::Conv1d(n) => {
-                let x = self.input(node, 0)?;
-                let x = self.float(node, x)?;
-                let w = self.input(node, 1)?;
-                let w = self.float(node, w)?;
-                let b = self
-                    .opt_input(node, 2)?
-                    .map(|b| self.float(node, b))
-                    .transpose()?;
+                let x = self.float_in(node, 0)?;
+                let w = self.float_in(node, 1)?;
+                let b = self.opt_float_in(node, 2)?;
                 let c = &n.config;
                 let pad = match c.padding {
                     PaddingConfig1d::Valid => 0,
@@ -900,8 +891,7 @@ impl Ctx<'_> {
                 })?
             }
             N::GlobalAveragePool(_) => {
-                let x = self.input(node, 0)?;
-                let x = self.float(node, x)?;
+                let x = self.float_in(node, 0)?;
                 let s = shape_of(&x);
                 Value::F(match s.len() {
                     4 => B::adaptive_avg_pool2d(x, [1, 1]),
@@ -935,14 +925,9 @@ impl Ctx<'_> {
                 Value::F(B::batch_norm(x, flat(g), flat(b), flat(m), flat(v), eps))
             }
             N::LayerNormalization(n) => {
-                let x = self.input(node, 0)?;
-                let x = self.float(node, x)?;
-                let g = self.input(node, 1)?;
-                let g = self.float(node, g)?;
-                let b = self
-                    .opt_input(node, 2)?
-                    .map(|b| self.float(node, b))
-                    .transpose()?;
+                let x = self.float_in(node, 0)?;
+                let g = self.float_in(node, 1)?;
+                let b = self.opt_float_in(node, 2)?;
                 Value::F(B::layer_norm(x, g, b, n.config.epsilon))
             }
             N::ReduceMean(n) => {
@@ -1070,8 +1055,7 @@ impl Ctx<'_> {
     }
 
     fn reduce(&self, node: &Node, axes: &ReduceAxes, keep: bool, kind: Reduce) -> Result<Value> {
-        let x = self.input(node, 0)?;
-        let x = self.float(node, x)?;
+        let x = self.float_in(node, 0)?;
         let s = shape_of(&x);
         let axes: Vec<usize> = match axes {
             // ONNX's empty axis list reduces every dimension.
