@@ -25,6 +25,23 @@ fn asset(name: &str) -> String {
     )
 }
 
+fn quantus_reference() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(asset("quantus_metrics.json")).unwrap()).unwrap()
+}
+
+/// Quantus's "black" baseline: each input's own minimum (helpers/utils.py
+/// `get_baseline_dict`), not zero.
+fn black(inputs: &Rows) -> References {
+    References::PerInput(
+        (0..inputs.n)
+            .flat_map(|i| {
+                let m = inputs.row(i).iter().copied().fold(f64::INFINITY, f64::min);
+                std::iter::repeat_n(m, inputs.f)
+            })
+            .collect(),
+    )
+}
+
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
         .expect("array")
@@ -36,9 +53,7 @@ fn floats(v: &Value) -> Vec<f64> {
 #[test]
 fn metrics_agree_with_quantus() {
     let fx = Fixture::load(asset("image_cnn.json")).unwrap();
-    let reference: Value =
-        serde_json::from_str(&std::fs::read_to_string(asset("quantus_metrics.json")).unwrap())
-            .unwrap();
+    let reference = quantus_reference();
     let device = Device::flex();
     let model = fx.model(&device, DType::F64).unwrap();
     let f = fx.features();
@@ -46,16 +61,7 @@ fn metrics_agree_with_quantus() {
     let inputs = Rows::new(&fx.inputs.data, f).unwrap();
     let n = inputs.n;
     let classes = fx.targets.clone().unwrap();
-    // Quantus's "black" baseline is each input's own minimum (helpers/utils.py
-    // `get_baseline_dict`), not zero.
-    let refs = References::PerInput(
-        (0..n)
-            .flat_map(|i| {
-                let m = inputs.row(i).iter().copied().fold(f64::INFINITY, f64::min);
-                std::iter::repeat_n(m, f)
-            })
-            .collect(),
-    );
+    let refs = black(&inputs);
     let mut checked = 0;
     for method in ["saliency", "integrated_gradients/gausslegendre"] {
         let a = &fx.expected[method].values.data;
@@ -113,9 +119,7 @@ fn metrics_agree_with_quantus() {
 fn localisation_agrees_with_quantus() {
     use xai_core::metrics::localisation::*;
     let fx = Fixture::load(asset("image_cnn.json")).unwrap();
-    let reference: Value =
-        serde_json::from_str(&std::fs::read_to_string(asset("quantus_metrics.json")).unwrap())
-            .unwrap();
+    let reference = quantus_reference();
     let loc = &reference["localisation"];
     let masks: Vec<bool> = xai_core::fixture::NdArray::from_json(&loc["masks"], "masks")
         .unwrap()
@@ -204,9 +208,7 @@ fn localisation_closed_forms_and_bad_input() {
 fn effective_complexity_agrees_with_quantus() {
     use xai_core::metrics::complexity::effective_complexity;
     let fx = Fixture::load(asset("image_cnn.json")).unwrap();
-    let reference: Value =
-        serde_json::from_str(&std::fs::read_to_string(asset("quantus_metrics.json")).unwrap())
-            .unwrap();
+    let reference = quantus_reference();
     let f = fx.features();
     for name in ["saliency", "integrated_gradients/gausslegendre"] {
         let a = &fx.expected[name].values.data;
@@ -281,20 +283,12 @@ fn monotonicity_catches_what_quantus_misses() {
             (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
         })
         .collect();
-    let mins: Vec<f64> = fx
-        .inputs
-        .data
-        .chunks(f)
-        .flat_map(|r| {
-            let m = r.iter().copied().fold(f64::INFINITY, f64::min);
-            vec![m; f]
-        })
-        .collect();
+    let inputs = Rows::new(&fx.inputs.data, f).unwrap();
     let verdict = monotonicity(
         &bb,
-        &Rows::new(&fx.inputs.data, f).unwrap(),
+        &inputs,
         &Rows::new(&random, f).unwrap(),
-        &References::PerInput(mins),
+        &black(&inputs),
         fx.targets.as_ref().unwrap(),
         &CurveConfig {
             features_per_step: 4,
@@ -310,23 +304,14 @@ fn selectivity_is_region_deletion_and_agrees_with_quantus() {
     use xai_core::agnostic::FeatureGroups;
     use xai_core::metrics::faithfulness::region_curves;
     let fx = Fixture::load(asset("image_cnn.json")).unwrap();
-    let reference: Value =
-        serde_json::from_str(&std::fs::read_to_string(asset("quantus_metrics.json")).unwrap())
-            .unwrap();
+    let reference = quantus_reference();
     let device = Device::flex();
     let model = fx.model(&device, DType::F64).unwrap();
     let f = fx.features();
     let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
     let inputs = Rows::new(&fx.inputs.data, f).unwrap();
     let n = inputs.n;
-    let refs = References::PerInput(
-        (0..n)
-            .flat_map(|i| {
-                let m = inputs.row(i).iter().copied().fold(f64::INFINITY, f64::min);
-                std::iter::repeat_n(m, f)
-            })
-            .collect(),
-    );
+    let refs = black(&inputs);
     // Selectivity (Montavon et al. 2018): 2×2 patches deleted by decreasing attribution sum.
     let patches = FeatureGroups::image_patches([1, 8, 8], 2).unwrap();
     let cfg = CurveConfig {
@@ -370,22 +355,13 @@ fn non_sensitivity_agrees_with_quantus() {
     use xai_core::Target;
     use xai_core::metrics::axiomatic::non_sensitivity;
     let fx = Fixture::load(asset("image_cnn.json")).unwrap();
-    let reference: Value =
-        serde_json::from_str(&std::fs::read_to_string(asset("quantus_metrics.json")).unwrap())
-            .unwrap();
+    let reference = quantus_reference();
     let device = Device::flex();
     let model = fx.model(&device, DType::F64).unwrap();
     let f = fx.features();
     let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
     let inputs = Rows::new(&fx.inputs.data, f).unwrap();
-    let refs = References::PerInput(
-        (0..inputs.n)
-            .flat_map(|i| {
-                let m = inputs.row(i).iter().copied().fold(f64::INFINITY, f64::min);
-                std::iter::repeat_n(m, f)
-            })
-            .collect(),
-    );
+    let refs = black(&inputs);
     let quiet = RunOptions {
         progress: false,
         ..RunOptions::default()

@@ -65,6 +65,17 @@ fn inside(m: &[bool], i: usize) -> Result<usize> {
     }
 }
 
+/// The attribution inside the mask and in total.
+fn mass(a: &[f64], m: &[bool]) -> (f64, f64) {
+    let within = a.iter().zip(m).filter(|(_, b)| **b).map(|(v, _)| v).sum();
+    (within, a.iter().sum())
+}
+
+/// How many of the `k` largest attributions fall inside the mask.
+fn top_hits(a: &[f64], m: &[bool], k: usize) -> usize {
+    ranked(a).iter().take(k).filter(|&&j| m[j]).count()
+}
+
 /// Feature indices by decreasing attribution (ties by index).
 fn ranked(a: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..a.len()).collect();
@@ -102,8 +113,7 @@ pub fn attribution_localisation(
     rows(attributions, masks, features)?
         .map(|(i, a, m)| {
             inside(m, i)?;
-            let within: f64 = a.iter().zip(m).filter(|(_, b)| **b).map(|(v, _)| v).sum();
-            let total: f64 = a.iter().sum();
+            let (within, total) = mass(a, m);
             let r = within / (total + 1e-9);
             if r > 1.0 {
                 return Err(XaiError::Config(format!(
@@ -133,8 +143,7 @@ pub fn top_k_intersection(
     rows(attributions, masks, features)?
         .map(|(i, a, m)| {
             let size = inside(m, i)?;
-            let hits = ranked(a).iter().take(k).filter(|&&j| m[j]).count();
-            let t = hits as f64 / k as f64;
+            let t = top_hits(a, m, k) as f64 / k as f64;
             Ok(if concept_influence {
                 t * features as f64 / size as f64
             } else {
@@ -153,8 +162,7 @@ pub fn relevance_rank_accuracy(
     rows(attributions, masks, features)?
         .map(|(i, a, m)| {
             let size = inside(m, i)?;
-            let hits = ranked(a).iter().take(size).filter(|&&j| m[j]).count();
-            Ok(hits as f64 / size as f64)
+            Ok(top_hits(a, m, size) as f64 / size as f64)
         })
         .collect()
 }
@@ -168,8 +176,7 @@ pub fn relevance_mass_accuracy(
     rows(attributions, masks, features)?
         .map(|(i, a, m)| {
             inside(m, i)?;
-            let within: f64 = a.iter().zip(m).filter(|(_, b)| **b).map(|(v, _)| v).sum();
-            let total: f64 = a.iter().sum();
+            let (within, total) = mass(a, m);
             if total == 0.0 {
                 return Err(XaiError::Config(format!(
                     "row {i}: the attributions sum to 0, the mass ratio is undefined"
