@@ -720,6 +720,28 @@ impl OnnxModel {
     }
 }
 
+/// Several integer inputs (each `[N, T]` row-major, in graph order) packed as the `[N, K, T]`
+/// id tensor [`OnnxModel::try_forward_packed_ids`] takes.
+pub fn pack_ids(inputs: &[&[f64]], n: usize, t: usize, device: &Device) -> Result<Tensor<3, Int>> {
+    let k = inputs.len();
+    if let Some(bad) = inputs.iter().find(|v| v.len() != n * t) {
+        return Err(XaiError::shape(
+            "packed integer input",
+            format!("[{n}, {t}]"),
+            &[bad.len()],
+        ));
+    }
+    let mut v = vec![0i64; n * k * t];
+    for (j, src) in inputs.iter().enumerate() {
+        for r in 0..n {
+            for c in 0..t {
+                v[(r * k + j) * t + c] = src[r * t + c] as i64;
+            }
+        }
+    }
+    Ok(Tensor::from_data(TensorData::new(v, [n, k, t]), device))
+}
+
 /// The first output, flattened after the batch dimension.
 fn first_as_matrix(out: Vec<Value>) -> Result<Tensor<2>> {
     let Some(Value::F(y)) = out.into_iter().next() else {

@@ -31,5 +31,5 @@ mod graph;
 pub mod pytorch;
 mod weights;
 
-pub use graph::{InputSpec, OnnxModel, SUPPORTED_OPS};
+pub use graph::{InputSpec, OnnxModel, SUPPORTED_OPS, pack_ids};
 pub use weights::Weights;

@@ -717,7 +717,7 @@ fn run_onnx_tokens(
     device: &burn::tensor::Device,
     dt: DType,
 ) -> Result<ExplainReport> {
-    use burn::tensor::{Int, TensorData};
+    use burn::tensor::Int;
     use xai_grad::methods::attnlrp::{TransformerRules, token_attnlrp};
     use xai_grad::methods::integrated_gradients::IgConfig;
     use xai_grad::methods::text::{
@@ -802,21 +802,12 @@ fn run_onnx_tokens(
     if n == 0 {
         return Err(XaiError::EmptyBatch("no input rows".into()));
     }
-    let k = specs.len();
-    let pack = |ids: &[f64]| -> Tensor<3, Int> {
-        let mut v = vec![0i64; n * k * t];
-        for (j, input) in rows.iter().enumerate() {
-            let src = if j == token { ids } else { input.as_slice() };
-            for r in 0..n {
-                for c in 0..t {
-                    v[(r * k + j) * t + c] = src[r * t + c] as i64;
-                }
-            }
-        }
-        Tensor::from_data(TensorData::new(v, [n, k, t]), device)
-    };
-    let ids = pack(&rows[token]);
-    let baseline = pack(&vec![0.0; n * t]);
+    let mut slices: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+    let ids = xai_onnx::pack_ids(&slices, n, t, device)?;
+    // The baseline: every token id replaced by the padding id 0, the other inputs kept.
+    let padding = vec![0.0; n * t];
+    slices[token] = &padding;
+    let baseline = xai_onnx::pack_ids(&slices, n, t, device)?;
     let outputs = xai_core::tensor_to_vec_f64(model.try_forward_packed_ids(ids.clone())?)?;
     let classes = outputs.len() / n;
     let targets = resolve_targets(options.targets.as_deref(), &outputs, n)?;

@@ -8,7 +8,7 @@
 //! `layer_integrated_gradients/<quadrature>` (baseline: the fixture's `baseline_ids`, the mask
 //! kept) and `attnlrp` (the AttnLRP rule set of `xai_grad::methods::attnlrp`).
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 
 use xai_core::fixture::{Fixture, NdArray, tensor_from_f64};
 use xai_core::{Result, Target, XaiError, tensor_to_vec_f64};
@@ -19,8 +19,8 @@ use xai_grad::methods::integrated_gradients::{IgConfig, Quadrature};
 use xai_grad::methods::text::{
     TokenExplainable, token_gradient_x_embedding, token_integrated_gradients,
 };
-use xai_onnx::OnnxModel;
 use xai_onnx::fixture::OnnxFixture;
+use xai_onnx::{OnnxModel, pack_ids};
 
 use crate::fixture_check::{CheckLine, check_expected, compare, dtype, input_hessian, unsupported};
 
@@ -131,23 +131,20 @@ fn check_tokens(
             fx.name
         )));
     }
-    let pack = |first: Option<&[f64]>| -> Tensor<3, Int> {
-        let k = fx.inputs.len();
-        let mut v = vec![0i64; n * k * t];
-        for (j, input) in fx.inputs.iter().enumerate() {
-            let src = match (j, first) {
-                (0, Some(ids)) => ids,
-                _ => input.values.data.as_slice(),
-            };
-            for r in 0..n {
-                for c in 0..t {
-                    v[(r * k + j) * t + c] = src[r * t + c] as i64;
-                }
-            }
-        }
-        Tensor::from_data(TensorData::new(v, [n, k, t]), device)
+    let (token, _) = model.token_input().ok_or_else(|| {
+        XaiError::Config(format!(
+            "{}: integer inputs but no embedding lookup to attribute at",
+            fx.name
+        ))
+    })?;
+    let values: Vec<&[f64]> = fx.inputs.iter().map(|i| i.values.data.as_slice()).collect();
+    // `ids` with the token input replaced.
+    let pack = |tokens: &[f64]| -> Result<Tensor<3, Int>> {
+        let mut v = values.clone();
+        v[token] = tokens;
+        pack_ids(&v, n, t, device)
     };
-    let ids = pack(None);
+    let ids = pack_ids(&values, n, t, device)?;
     let mut lines = Vec::new();
     if let Some(logits) = &fx.logits {
         let ours = tensor_to_vec_f64(model.try_forward_packed_ids(ids.clone())?)?;
@@ -177,7 +174,7 @@ fn check_tokens(
                 .map(|b| NdArray::from_json(b, &format!("{key}.baseline_ids")))
                 .transpose()?;
             let base_ids = match &base {
-                Some(b) if b.data.len() == n * t => pack(Some(&b.data)),
+                Some(b) if b.data.len() == n * t => pack(&b.data)?,
                 Some(b) => {
                     return Err(XaiError::shape(
                         format!("{key}.baseline_ids"),
@@ -185,7 +182,7 @@ fn check_tokens(
                         &b.shape,
                     ));
                 }
-                None => pack(Some(&vec![0.0; n * t])),
+                None => pack(&vec![0.0; n * t])?,
             };
             let config = IgConfig {
                 n_steps: n_steps as usize,
