@@ -41,6 +41,19 @@ def unsupported(path: Path) -> None:
     onnx.save(model, path)
 
 
+def save_with_outputs(model, model_path: Path, json_path: Path, inputs, seed: int) -> None:
+    """Check and save `model`, and write `inputs` with onnxruntime's outputs on them."""
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, model_path)
+    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    (logits,) = sess.run(None, {"x": inputs})
+    json_path.write_text(json.dumps({
+        "generator": f"scripts/onnx_test_models.py (onnx {onnx.__version__}, onnxruntime {ort.__version__}), seed {seed}",
+        "inputs": inputs.tolist(),
+        "logits": logits.tolist(),
+    }))
+
+
 def op_zoo(model_path: Path, json_path: Path, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
 
@@ -124,16 +137,7 @@ def op_zoo(model_path: Path, json_path: Path, seed: int = 0) -> None:
     inits = [t for t in inits if t.name in used]
     graph = helper.make_graph(nodes, "op_zoo", [x], [y], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, model_path)
-    inputs = rng.standard_normal((3, 3, 9, 9)).astype(np.float32)
-    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    (logits,) = sess.run(None, {"x": inputs})
-    json_path.write_text(json.dumps({
-        "generator": f"scripts/onnx_test_models.py (onnx {onnx.__version__}, onnxruntime {ort.__version__}), seed {seed}",
-        "inputs": inputs.tolist(),
-        "logits": logits.tolist(),
-    }))
+    save_with_outputs(model, model_path, json_path, rng.standard_normal((3, 3, 9, 9)).astype(np.float32), seed)
 
 
 def op_zoo_shapes(model_path: Path, json_path: Path, seed: int = 1) -> None:
@@ -178,16 +182,7 @@ def op_zoo_shapes(model_path: Path, json_path: Path, seed: int = 1) -> None:
     y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])
     graph = helper.make_graph(nodes, "op_zoo_shapes", [x], [y], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, model_path)
-    inputs = rng.standard_normal((3, 4, 6)).astype(np.float32)
-    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    (logits,) = sess.run(None, {"x": inputs})
-    json_path.write_text(json.dumps({
-        "generator": f"scripts/onnx_test_models.py (onnx {onnx.__version__}, onnxruntime {ort.__version__}), seed {seed}",
-        "inputs": inputs.tolist(),
-        "logits": logits.tolist(),
-    }))
+    save_with_outputs(model, model_path, json_path, rng.standard_normal((3, 4, 6)).astype(np.float32), seed)
 
 
 def op_zoo_upsampling(model_path: Path, json_path: Path, seed: int = 2) -> None:
@@ -233,16 +228,7 @@ def op_zoo_upsampling(model_path: Path, json_path: Path, seed: int = 2) -> None:
     inits = [t for t in inits if t.name in used]
     graph = helper.make_graph(nodes, "op_zoo_upsampling", [x], [y], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, model_path)
-    inputs = rng.standard_normal((3, 3, 5, 5)).astype(np.float32)
-    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    (logits,) = sess.run(None, {"x": inputs})
-    json_path.write_text(json.dumps({
-        "generator": f"scripts/onnx_test_models.py (onnx {onnx.__version__}, onnxruntime {ort.__version__}), seed {seed}",
-        "inputs": inputs.tolist(),
-        "logits": logits.tolist(),
-    }))
+    save_with_outputs(model, model_path, json_path, rng.standard_normal((3, 3, 5, 5)).astype(np.float32), seed)
 
 
 if __name__ == "__main__":
