@@ -179,7 +179,6 @@ fn onnx_name(t: &NodeType) -> String {
 
 /// Why a node cannot run, or `None` when it can.
 fn unsupported_reason(node: &Node) -> Option<String> {
-    use onnx_ir::node::padding::AutoPad;
     match node {
         Node::Add(_)
         | Node::Sub(_)
@@ -234,10 +233,9 @@ fn unsupported_reason(node: &Node) -> Option<String> {
         | Node::ReduceMean(_)
         | Node::ReduceSum(_)
         | Node::ReduceMax(_) => None,
-        Node::ConvTranspose2d(n) => match (&n.config.auto_pad, n.config.output_shape) {
-            (AutoPad::NotSet | AutoPad::Valid, None) => None,
-            (_, Some(_)) => Some("an explicit output_shape (export with pads)".into()),
-            _ => Some("auto_pad SAME (export with explicit pads)".into()),
+        Node::ConvTranspose2d(n) => match n.config.output_shape {
+            Some(_) => Some("an explicit output_shape (export with pads)".into()),
+            None => same_padding(&n.config.auto_pad),
         },
         Node::Resize(n) => crate::eval::resize_mode(&n.config).err(),
         Node::Pad(n) => {
@@ -258,27 +256,30 @@ fn unsupported_reason(node: &Node) -> Option<String> {
             (axis != -1 && axis != rank - 1)
                 .then(|| format!("normalisation over axis {axis} (only the last axis is)"))
         }
-        Node::Conv2d(n) => match n.config.auto_pad {
-            AutoPad::NotSet | AutoPad::Valid => None,
-            _ => Some("auto_pad SAME (export with explicit pads)".into()),
-        },
-        Node::Conv1d(n) => match n.config.auto_pad {
-            AutoPad::NotSet | AutoPad::Valid => None,
-            _ => Some("auto_pad SAME (export with explicit pads)".into()),
-        },
-        Node::MaxPool2d(n) => match n.config.auto_pad {
-            AutoPad::NotSet | AutoPad::Valid => {
-                (n.config.padding.is_asymmetric()).then(|| "asymmetric padding".to_string())
-            }
-            _ => Some("auto_pad SAME (export with explicit pads)".into()),
-        },
-        Node::AveragePool2d(n) => match n.config.auto_pad {
-            AutoPad::NotSet | AutoPad::Valid => {
-                (n.config.padding.is_asymmetric()).then(|| "asymmetric padding".to_string())
-            }
-            _ => Some("auto_pad SAME (export with explicit pads)".into()),
-        },
+        Node::Conv2d(n) => same_padding(&n.config.auto_pad),
+        Node::Conv1d(n) => same_padding(&n.config.auto_pad),
+        Node::MaxPool2d(n) => same_padding(&n.config.auto_pad).or_else(|| {
+            n.config
+                .padding
+                .is_asymmetric()
+                .then(|| "asymmetric padding".to_string())
+        }),
+        Node::AveragePool2d(n) => same_padding(&n.config.auto_pad).or_else(|| {
+            n.config
+                .padding
+                .is_asymmetric()
+                .then(|| "asymmetric padding".to_string())
+        }),
         _ => Some(String::new()),
+    }
+}
+
+/// `auto_pad` SAME is not run (its padding depends on the input size); explicit pads are.
+fn same_padding(auto_pad: &onnx_ir::node::padding::AutoPad) -> Option<String> {
+    use onnx_ir::node::padding::AutoPad;
+    match auto_pad {
+        AutoPad::NotSet | AutoPad::Valid => None,
+        _ => Some("auto_pad SAME (export with explicit pads)".into()),
     }
 }
 
