@@ -376,15 +376,8 @@ impl CapturedGraph {
 
     /// Float tensors that depend on a graph input.
     pub(crate) fn data_dependent(&self) -> HashSet<TensorId> {
-        let mut dd: HashSet<TensorId> = self.inputs.iter().map(|t| t.id).collect();
-        for n in &self.nodes {
-            if n.op.inputs().any(|t| dd.contains(&t.id)) {
-                for o in n.op.outputs() {
-                    dd.insert(o.id);
-                }
-            }
-        }
-        dd
+        let inputs: Vec<TensorId> = self.inputs.iter().map(|t| t.id).collect();
+        self.descendants(&inputs, |_| false)
     }
 
     /// The units of the reverse pass, in execution order.
