@@ -19,6 +19,7 @@ use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 use serde_json::{Value, json};
+use xai_core::shard::Run;
 use xai_core::{Result, XaiError};
 use xai_grad::{CapturedGraph, Precision};
 use xai_influence::data::{Digits, digits_split};
@@ -26,7 +27,7 @@ use xai_influence::eval::{
     LdsOptions, TrainOptions, lds, loo_test_loss_change, pearson, rel_err, subset_losses, train,
     train_preconditioned,
 };
-use xai_influence::partition::{State, merge, score_shard};
+use xai_influence::sharded::{self, EkfacJob, STAGES};
 use xai_influence::solvers::lissa::LissaConfig;
 use xai_influence::solvers::{CgSolver, Curvature, Fisher, LissaSolver, row};
 use xai_influence::{Data, Influence, Loss, Objective, Solver};
@@ -665,56 +666,112 @@ fn train_mlp(objective: &Objective) -> Result<Tensor<1>> {
     Ok(train(objective, &objective.theta(), None, &opts)?.0)
 }
 
-/// Influence scores on the digits MLP computed by `shards` separate processes and merged
-/// ([`xai_influence::partition`]).
+/// The model a sharded influence run on the bundled digits records in its manifest.
+pub const DIGITS_MLP: &str = "digits-mlp";
+
+/// Plan a sharded EK-FAC influence run on the digits MLP in `dir`
+/// ([`xai_influence::sharded`]): train the MLP from `seed` (full-batch L-BFGS, f64) and record
+/// θ and the first `test_points` test digits. Damping 1e-4, as Kronfluence's comparison.
+pub fn plan_digits_mlp(
+    dir: &std::path::Path,
+    shards: usize,
+    seed: u64,
+    test_points: usize,
+    fisher: Fisher,
+) -> Result<Run> {
+    if test_points == 0 {
+        return Err(XaiError::Config("--test-points must be ≥ 1".into()));
+    }
+    let (objective, test_all) = mlp_objective(seed, Precision::F64)?;
+    if shards == 0 || shards > objective.num_train() {
+        return Err(XaiError::Config(format!(
+            "--shards {shards}: between 1 and the {} training rows",
+            objective.num_train()
+        )));
+    }
+    let test = first(&test_all, test_points)?;
+    let theta = train_mlp(&objective)?;
+    let job = EkfacJob {
+        model: DIGITS_MLP.into(),
+        damping: 1e-4,
+        fisher,
+    };
+    sharded::plan(dir, &job, &objective, &theta, &test, shards, seed)
+}
+
+/// The objective a worker of `run` rebuilds (the digits MLP at the manifest's seed).
+pub fn run_objective(run: &Run) -> Result<Objective> {
+    let job = sharded::job(run)?;
+    if job.model != DIGITS_MLP {
+        return Err(XaiError::Config(format!(
+            "{}: a run of model `{}`; this program rebuilds `{DIGITS_MLP}` only",
+            run.dir().display(),
+            job.model
+        )));
+    }
+    Ok(mlp_objective(run.manifest().seed, Precision::F64)?.0)
+}
+
+/// EK-FAC influence on the digits MLP computed by `shards` separate processes and merged: the
+/// local driver of [`xai_influence::sharded`]'s map/reduce steps.
 ///
-/// This process trains the digits MLP, solves `s_test = (H + δI)⁻¹ ∇ℓ(z_test)` for the first
-/// `test_points` test digits (exact solver) and writes the state to `dir`; then it starts
-/// `shards` copies of this program (`xai influence shard --dir DIR --index i --of K`), each of
-/// which rebuilds the objective and scores its slice of the training set; finally it merges the
-/// blocks and compares them with the same scores computed here in one piece. Returns the
-/// timings and the largest difference (the partition must not change the scores).
+/// This process plans the run in `dir` (trains the MLP); for each stage it starts `shards`
+/// copies of this program (`xai influence map STAGE --dir DIR --shard i/K`) and then reduces.
+/// Finally it compares the merged scores with the same EK-FAC scores computed here in one
+/// piece. Returns the timings and the largest difference (the split must not change the
+/// scores).
 pub fn partitioned(
     seed: u64,
     shards: usize,
     test_points: usize,
     dir: &std::path::Path,
 ) -> Result<Value> {
-    if shards == 0 {
-        return Err(XaiError::Config("--shards must be ≥ 1".into()));
-    }
-    let (objective, test_all) = mlp_objective(seed, Precision::F64)?;
-    let test = first(&test_all, test_points)?;
+    let fisher = Fisher::Sampled { seed };
     let t0 = Instant::now();
-    let theta = train_mlp(&objective)?;
-    let train_s = t0.elapsed().as_secs_f64();
-    let inf = Influence::new(&objective, &theta, &Solver::exact(1e-4))?;
-    let state = State::new(seed, theta.clone(), inf.s_test(&test)?)?;
-    state.write(dir)?;
-    let t0 = Instant::now();
+    let run = plan_digits_mlp(dir, shards, seed, test_points, fisher)?;
+    let plan_s = t0.elapsed().as_secs_f64();
+    let objective = run_objective(&run)?;
     let exe = std::env::current_exe().map_err(XaiError::io(dir))?;
-    let children: Vec<_> = (0..shards)
-        .map(|i| {
-            std::process::Command::new(&exe)
-                .args(["influence", "shard", "--index", &i.to_string()])
-                .args(["--of", &shards.to_string(), "--dir"])
-                .arg(dir)
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .map_err(XaiError::io(&exe))
-        })
-        .collect::<Result<_>>()?;
-    for (i, mut c) in children.into_iter().enumerate() {
-        let status = c.wait().map_err(XaiError::io(&exe))?;
-        if !status.success() {
-            return Err(XaiError::Numerical(format!("shard {i} failed ({status})")));
+    let mut stage_s = serde_json::Map::new();
+    for stage in STAGES {
+        let t0 = Instant::now();
+        let children: Vec<_> = (0..shards)
+            .map(|i| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "influence",
+                        "map",
+                        stage,
+                        "--shard",
+                        &format!("{i}/{shards}"),
+                    ])
+                    .arg("--dir")
+                    .arg(dir)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(XaiError::io(&exe))
+            })
+            .collect::<Result<_>>()?;
+        for (i, mut c) in children.into_iter().enumerate() {
+            let status = c.wait().map_err(XaiError::io(&exe))?;
+            if !status.success() {
+                return Err(XaiError::Numerical(format!(
+                    "stage {stage}: shard {i} failed ({status})"
+                )));
+            }
         }
+        sharded::reduce(&run, stage, &objective)?;
+        stage_s.insert(stage.into(), json!(t0.elapsed().as_secs_f64()));
     }
-    let shards_s = t0.elapsed().as_secs_f64();
-    let n = objective.num_train();
-    let merged = merge(dir, shards, n, state.test_points)?;
+    let merged = sharded::scores(&run)?;
     let t0 = Instant::now();
-    let whole = inf.up_loss(&test)?;
+    let test = sharded::test_data(&run, &objective)?;
+    let trained = sharded::theta(&run, &objective)?;
+    let solver = Solver::Ekfac {
+        damping: sharded::job(&run)?.damping,
+        fisher,
+    };
+    let whole = Influence::new(&objective, &trained, &solver)?.up_loss(&test)?;
     let whole_s = t0.elapsed().as_secs_f64();
     let max_diff = merged
         .iter()
@@ -724,17 +781,10 @@ pub fn partitioned(
         .fold(0.0, f64::max);
     let scale = whole.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
     Ok(json!({
-        "benchmark": "digits-mlp influence, partitioned over processes",
-        "shards": shards, "train_points": n, "test_points": state.test_points, "seed": seed,
+        "benchmark": "digits-mlp EK-FAC influence, map/reduce over processes",
+        "shards": shards, "train_points": objective.num_train(), "test_points": test.len(),
+        "seed": seed, "dir": dir.display().to_string(),
         "max_abs_diff_merged_vs_whole": max_diff, "max_abs_score": scale,
-        "seconds": {"train": train_s, "shards_wall": shards_s, "whole_in_process": whole_s},
+        "seconds": {"plan_and_train": plan_s, "stages": stage_s, "whole_in_process": whole_s},
     }))
-}
-
-/// One shard of [`partitioned`]: rebuild the digits MLP objective from the state's seed and
-/// score training rows [`shard_rows`](xai_influence::partition::shard_rows)`(index, of, n)`.
-pub fn shard(index: usize, of: usize, dir: &std::path::Path) -> Result<()> {
-    let state = State::read(dir)?;
-    let (objective, _) = mlp_objective(state.seed, Precision::F64)?;
-    score_shard(&objective, &state, index, of, dir, 64).map(|_| ())
 }

@@ -43,6 +43,17 @@ pub struct Args {
     /// Seed of the stochastic methods.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Explain one shard of the input rows into this run folder instead of writing a report
+    /// (with --shards); `xai reduce --dir` merges the shards.
+    #[arg(long, requires = "shards")]
+    shard_dir: Option<PathBuf>,
+    /// Number of shards the input rows are split into.
+    #[arg(long, requires = "shard_dir")]
+    shards: Option<usize>,
+    /// This worker's shard, `INDEX/COUNT`; default: SLURM_ARRAY_TASK_ID or
+    /// JOB_COMPLETION_INDEX.
+    #[arg(long, requires = "shard_dir")]
+    shard: Option<String>,
 }
 
 /// `NAME=FILE` → (NAME, FILE).
@@ -85,7 +96,17 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         force: args.force,
         device: args.device,
         seed: args.seed,
+        shard: None,
     };
+    if let (Some(dir), Some(shards)) = (&args.shard_dir, args.shards) {
+        let done = xai::sharded_explain::map(&options, dir, shards, args.shard.as_deref())?;
+        let what = match done {
+            xai::sharded_explain::Mapped::Written => "written",
+            xai::sharded_explain::Mapped::Skipped => "already complete, skipped",
+        };
+        eprintln!("attributions shard into {}: {what}", dir.display());
+        return Ok(true);
+    }
     let r = xai::explain::run(&options)?;
     eprintln!(
         "{} inputs, {} methods; report: {}",

@@ -2,6 +2,10 @@
 
 use std::path::PathBuf;
 
+use xai_core::shard::Run;
+use xai_influence::sharded;
+use xai_influence::solvers::Fisher;
+
 #[derive(clap::Subcommand)]
 pub enum Action {
     /// Run one benchmark: `digits-logreg`, `digits-mlp` or `digits-cnn`.
@@ -18,33 +22,54 @@ pub enum Action {
         #[arg(long)]
         quick: bool,
     },
-    /// Influence on the digits MLP computed by K separate processes (one per slice of the
-    /// training set) and merged; prints the largest difference from the one-process scores.
+    /// EK-FAC influence on the digits MLP by K local processes over the same map/reduce steps
+    /// as a cluster run; prints the largest difference from the one-process scores.
     Partitioned {
-        /// Number of processes.
+        /// Number of processes (shards).
         #[arg(long, default_value_t = 2)]
         shards: usize,
         /// Test points.
         #[arg(long, default_value_t = 50)]
         test_points: usize,
-        /// Working folder (θ, s_test and the shards' scores).
+        /// Run folder (manifest, θ, every stage's shards and reductions).
         #[arg(long, default_value = "xai-influence-shards")]
         dir: PathBuf,
-        /// Seed of the model's initialisation.
+        /// Seed of the model's initialisation and of the sampled Fisher labels.
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
-    /// One shard of `partitioned` (started by it).
-    Shard {
-        /// This shard's index.
-        #[arg(long)]
-        index: usize,
-        /// Number of shards.
-        #[arg(long)]
-        of: usize,
-        /// The working folder written by `partitioned`.
+    /// Plan a sharded EK-FAC influence run on the digits MLP: train it and write the run
+    /// folder's manifest (first step of a SLURM or Kubernetes job; see deploy/).
+    Plan {
+        /// Run folder, on storage every worker sees.
         #[arg(long)]
         dir: PathBuf,
+        /// Number of shards the training set is split into.
+        #[arg(long)]
+        shards: usize,
+        /// Test points.
+        #[arg(long, default_value_t = 50)]
+        test_points: usize,
+        /// Seed of the model's initialisation and of the sampled Fisher labels.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// `sampled` (one label per example drawn from the model, seeded) or `expected`
+        /// (the exact expectation over labels).
+        #[arg(long, default_value = "sampled", value_parser = ["sampled", "expected"])]
+        fisher: String,
+    },
+    /// One shard of a stage (`factors`, `eigenvalues`, `scores`); a complete shard is skipped.
+    Map {
+        /// The stage.
+        #[arg(value_parser = xai_influence::sharded::STAGES)]
+        stage: String,
+        /// Run folder written by `plan`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// This worker's shard, `INDEX/COUNT`; default: SLURM_ARRAY_TASK_ID or
+        /// JOB_COMPLETION_INDEX (count from the run).
+        #[arg(long)]
+        shard: Option<String>,
     },
     /// Train the digits MLP, time xai's EK-FAC phases and write OUT/digits_mlp_kronfluence.json
     /// for `scripts/kronfluence_bench.py` (Kronfluence on the same model and data).
@@ -70,7 +95,38 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
             let v = ib::partitioned(seed, shards, test_points, &dir)?;
             println!("{}", serde_json::to_string(&v)?);
         }
-        Action::Shard { index, of, dir } => ib::shard(index, of, &dir)?,
+        Action::Plan {
+            dir,
+            shards,
+            test_points,
+            seed,
+            fisher,
+        } => {
+            let fisher = match fisher.as_str() {
+                "expected" => Fisher::Expected,
+                _ => Fisher::Sampled { seed },
+            };
+            let run = ib::plan_digits_mlp(&dir, shards, seed, test_points, fisher)?;
+            let m = run.manifest();
+            eprintln!(
+                "planned {} over {} training rows in {} shards (hash {}): {}",
+                m.kind,
+                m.rows,
+                m.shards,
+                m.config_hash,
+                dir.display()
+            );
+        }
+        Action::Map { stage, dir, shard } => {
+            let run = Run::open(&dir)?;
+            let spec = run.shard(shard.as_deref())?;
+            let objective = ib::run_objective(&run)?;
+            let what = match sharded::map(&run, &stage, spec, &objective)? {
+                sharded::Mapped::Written => "written",
+                sharded::Mapped::Skipped => "already complete, skipped",
+            };
+            eprintln!("{stage} shard {}/{}: {what}", spec.index, spec.count);
+        }
         Action::KronfluenceExport { out, seed } => {
             let opts = ib::InfluenceBenchOptions {
                 seed,

@@ -13,6 +13,7 @@ mod glassbox;
 mod influence;
 mod methods;
 mod proto;
+mod reduce;
 mod sanity;
 
 // Attribution batches allocate and free large activation buffers at a high rate; the system
@@ -67,6 +68,9 @@ enum Command {
     },
     /// Throughput of one attribution method on a fixture's model and inputs.
     Bench(bench::Args),
+    /// The reduce step of a sharded run (`xai explain --shard-dir`, `xai influence map`):
+    /// check every shard is there and belongs to the run, and merge them.
+    Reduce(reduce::Args),
     /// Glass-box models learned from a labelled CSV file: rule lists, risk scores, GAMs,
     /// decision trees, sparse linear models.
     Glassbox {
@@ -108,6 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Proto { action } => proto::run(action),
         Command::Bench(args) => bench::run(args),
         Command::Glassbox { action } => glassbox::run(action),
+        Command::Reduce(args) => reduce::run(args),
     }
 }
 

@@ -3,7 +3,8 @@
 //! What every xai crate shares: [`Target`] (what is explained), typed errors ([`XaiError`]), the
 //! memory-budget batcher ([`MemoryBudget`]), device selection, seeded initialisation ([`init`]),
 //! the model-agnostic methods ([`agnostic`]), the evaluation metrics ([`metrics`]) and the loader
-//! of the shared reference fixtures ([`fixture`]).
+//! of the shared reference fixtures ([`fixture`]), and map/reduce over data-set shards for cluster
+//! schedulers ([`shard`]).
 #![warn(missing_docs)]
 
 pub mod agnostic;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod fixture;
 pub mod init;
 pub mod metrics;
+pub mod shard;
 pub mod target;
 pub mod tensors;
 

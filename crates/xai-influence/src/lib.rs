@@ -13,8 +13,9 @@
 //!   TRAK-style random projection, and FastIF's kNN candidate filter.
 //! * Evaluation ([`eval`]): leave-one-out retraining, the linear datamodeling score, mislabel
 //!   detection.
-//! * Sharding ([`partition`]): scores computed by separate processes over slices of the
-//!   training set and merged.
+//! * Sharding ([`sharded`]): EK-FAC factors, eigenvalue corrections and scores as map/reduce
+//!   steps over shards of the training set, for SLURM arrays, Kubernetes Indexed Jobs or local
+//!   processes.
 //!
 //! ## Sign convention (read this once)
 //!
@@ -38,7 +39,7 @@ pub mod eval;
 pub mod fixture;
 pub mod influence;
 pub mod objective;
-pub mod partition;
+pub mod sharded;
 pub mod solvers;
 
 pub use influence::{Influence, Ranked};

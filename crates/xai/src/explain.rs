@@ -27,6 +27,7 @@ use crate::plots;
 use crate::registry::{self, MethodConfig, MethodInfo, Model, ModelKind, Problem};
 use xai_core::agnostic::{self as ag, References};
 use xai_core::fixture::{Fixture, FixtureModel, LayerSpec, tensor_from_f64};
+use xai_core::shard::ShardSpec;
 use xai_core::{Result, Target, XaiError};
 use xai_glassbox::trees::TreeEnsemble;
 use xai_grad::methods::Explainable;
@@ -72,6 +73,9 @@ pub struct ExplainOptions {
     pub device: String,
     /// Seed of the stochastic methods.
     pub seed: u64,
+    /// Only this shard of the input rows ([`ShardSpec::rows`]); `None`: every row. Per-input
+    /// `targets` lists do not combine with a shard (give one class, or `predicted`).
+    pub shard: Option<ShardSpec>,
 }
 
 /// One method's values on every input.
@@ -108,6 +112,57 @@ pub struct ExplainReport {
     pub skipped: Vec<Skipped>,
     /// For a token model, the input whose ids `inputs` holds (values are then per token).
     pub token_input: Option<String>,
+    /// The rows explained, `[start, end)` of `total` (a shard of the batch, or all of it).
+    pub rows: RowRange,
+}
+
+/// Which input rows a report covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RowRange {
+    /// First row.
+    pub start: usize,
+    /// One past the last row.
+    pub end: usize,
+    /// Rows in the whole batch.
+    pub total: usize,
+}
+
+impl RowRange {
+    fn all(n: usize) -> RowRange {
+        RowRange {
+            start: 0,
+            end: n,
+            total: n,
+        }
+    }
+}
+
+/// Keep this run's shard of the `f`-wide rows in `host` (all rows without a shard).
+fn take_shard(options: &ExplainOptions, host: Vec<f64>, f: usize) -> Result<(Vec<f64>, RowRange)> {
+    let total = host.len() / f.max(1);
+    let Some(spec) = options.shard else {
+        return Ok((host, RowRange::all(total)));
+    };
+    if options.targets.as_ref().is_some_and(|t| t.len() > 1) {
+        return Err(XaiError::Config(
+            "a per-input --targets list does not combine with shards: give one class or \
+             `predicted`"
+                .into(),
+        ));
+    }
+    let rows = spec.rows(total);
+    if rows.is_empty() {
+        return Err(XaiError::Config(format!(
+            "shard {}/{} of {total} input rows is empty: use at most {total} shards",
+            spec.index, spec.count
+        )));
+    }
+    let range = RowRange {
+        start: rows.start,
+        end: rows.end,
+        total,
+    };
+    Ok((host[rows.start * f..rows.end * f].to_vec(), range))
 }
 
 /// A requested method that does not apply to the model.
@@ -477,16 +532,29 @@ fn read_rows(path: &Path, features: usize) -> Result<Vec<f64>> {
 
 /// Run `xai explain`.
 pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
+    // An unusable --out fails before any computation; the report appears whole at the end.
+    let staging = crate::output::Staging::open_for(&options.out, options.force)?;
+    let report = compute(options)?;
+    write(&report, staging.path())?;
+    staging.finish()?;
+    Ok(report)
+}
+
+/// What [`run`] computes, without writing the report (`options.out` is not touched).
+pub fn compute(options: &ExplainOptions) -> Result<ExplainReport> {
     if is_tree_model(&options.model)? {
         return run_trees(options);
     }
     if is_onnx_model(&options.model) {
         return run_onnx(options);
     }
+    run_burn(options)
+}
+
+/// A model in the fixture format (with `--weights`, the architecture alone).
+fn run_burn(options: &ExplainOptions) -> Result<ExplainReport> {
     let methods = methods_for(options, ModelKind::Burn)?;
     let fx = Fixture::load(&options.model)?;
-    // An unusable --out fails before any computation; the report appears whole at the end.
-    let staging = crate::output::Staging::open_for(&options.out, options.force)?;
     if fx.architecture_only() && options.weights.is_none() {
         return Err(parse_err(
             &options.model,
@@ -508,6 +576,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
     model.validate()?;
     let f = fx.features();
     let host = load_inputs(options, Some(&fx.inputs.data), &fx.input_shape, f)?;
+    let (host, rows) = take_shard(options, host, f)?;
     let n = host.len() / f;
     let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, dt);
     let outputs = xai_core::tensor_to_vec_f64(model.forward(x.clone()))?;
@@ -517,6 +586,7 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
         x,
         outputs,
         input_shape: fx.input_shape.clone(),
+        rows,
     };
     let report = explain_flat(
         options,
@@ -527,8 +597,6 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
         conv,
         &device,
     )?;
-    write(&report, staging.path())?;
-    staging.finish()?;
     Ok(report)
 }
 
@@ -538,6 +606,7 @@ struct FlatInputs {
     x: Tensor<2>,
     outputs: Vec<f64>,
     input_shape: Vec<usize>,
+    rows: RowRange,
 }
 
 /// The precision of the replays for the run's dtype.
@@ -577,6 +646,7 @@ where
         x,
         outputs,
         input_shape,
+        rows,
     } = inputs;
     let f: usize = input_shape.iter().product();
     let n = host.len() / f;
@@ -616,6 +686,7 @@ where
         results,
         skipped,
         token_input: None,
+        rows,
     })
 }
 
@@ -643,7 +714,6 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
     let device = xai_core::parse_device(&options.device)?;
     let dt = run_dtype(options);
     let model = OnnxModel::load(&options.model, &device, dt)?;
-    let staging = crate::output::Staging::open_for(&options.out, options.force)?;
     if options.weights.is_some() {
         return Err(parse_err(
             &options.model,
@@ -651,10 +721,7 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
         ));
     }
     if model.inputs().iter().all(|i| !i.is_float()) {
-        let report = run_onnx_tokens(options, model, &device, dt)?;
-        write(&report, staging.path())?;
-        staging.finish()?;
-        return Ok(report);
+        return run_onnx_tokens(options, model, &device, dt);
     }
     if !options.named_inputs.is_empty() {
         return Err(XaiError::Config(
@@ -673,10 +740,11 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
         )));
     }
     let host = load_inputs(options, None, &input_shape, f)?;
-    let n = host.len() / f;
-    if n == 0 {
+    if host.is_empty() {
         return Err(XaiError::EmptyBatch("no inputs".into()));
     }
+    let (host, rows) = take_shard(options, host, f)?;
+    let n = host.len() / f;
     let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, dt);
     let outputs = xai_core::tensor_to_vec_f64(model.try_forward_flat(x.clone())?)?;
     let conv = last_onnx_conv(&model);
@@ -685,6 +753,7 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
         x,
         outputs,
         input_shape,
+        rows,
     };
     let report = explain_flat(
         options,
@@ -695,8 +764,6 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
         conv,
         &device,
     )?;
-    write(&report, staging.path())?;
-    staging.finish()?;
     Ok(report)
 }
 
@@ -723,6 +790,11 @@ fn run_onnx_tokens(
     use xai_grad::methods::text::{
         TokenExplainable, token_gradient_x_embedding, token_integrated_gradients,
     };
+    if options.shard.is_some() {
+        return Err(XaiError::Config(
+            "shards split float inputs and tree-ensemble rows; token models run whole".into(),
+        ));
+    }
     let specs = model.inputs().to_vec();
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
     let Some((token, vocab)) = model.token_input() else {
@@ -889,6 +961,7 @@ fn run_onnx_tokens(
         results,
         skipped,
         token_input: Some(specs[token].name.clone()),
+        rows: RowRange::all(rows[token].len() / t.max(1)),
     })
 }
 
@@ -897,7 +970,6 @@ fn run_onnx_tokens(
 fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
     let methods = methods_for(options, ModelKind::Trees)?;
     let trees = TreeEnsemble::load(&options.model)?;
-    let staging = crate::output::Staging::open_for(&options.out, options.force)?;
     if options.weights.is_some() {
         return Err(parse_err(
             &options.model,
@@ -919,10 +991,11 @@ fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
             "inputs: an infinite value (NaN marks a missing value)".into(),
         ));
     }
-    let n = host.len() / f;
-    if n == 0 {
+    if host.is_empty() {
         return Err(XaiError::EmptyBatch("no input rows".into()));
     }
+    let (host, rows) = take_shard(options, host, f)?;
+    let n = host.len() / f;
     let margins = trees.margins(&host)?;
     let k = trees.outputs();
     // The model's own feature names, else the inputs' CSV header, else f0, f1, … (XGBoost's and
@@ -972,9 +1045,8 @@ fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
         results,
         skipped,
         token_input: None,
+        rows,
     };
-    write(&report, staging.path())?;
-    staging.finish()?;
     Ok(report)
 }
 

@@ -14,6 +14,7 @@ pub mod onnx_check;
 pub mod output;
 pub mod plots;
 pub mod registry;
+pub mod sharded_explain;
 
 pub use xai_core as core;
 pub use xai_glassbox as glassbox;

@@ -60,6 +60,8 @@
 //! # Ok::<(), xai_core::XaiError>(())
 //! ```
 
+use std::ops::Range;
+
 use burn::tensor::Tensor;
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::rngs::StdRng;
@@ -71,29 +73,53 @@ use super::{InverseHvp, check_width};
 use crate::objective::{Loss, Objective, matrix, to_f64};
 
 struct Layer {
-    weight: (usize, usize),
-    bias: Option<(usize, usize)>,
-    /// The weight is stored `[out, in]` in θ (conv kernels `[out, C, kh, kw]`), not `[in, out]`.
-    out_major: bool,
-    rows: usize,
-    cols: usize,
+    layout: LayerLayout,
     q_a: Tensor<2>,
     q_s: Tensor<2>,
     /// `1 / (eigenvalue + δ + λ)`, `[rows, cols]`.
     inv: Tensor<2>,
 }
 
+/// Where one layer's parameters sit in θ and the sizes of its factors.
+#[derive(Clone, Debug, PartialEq)]
+struct LayerLayout {
+    weight: (usize, usize),
+    bias: Option<(usize, usize)>,
+    /// The weight is stored `[out, in]` in θ (conv kernels `[out, C, kh, kw]`), not `[in, out]`.
+    out_major: bool,
+    /// Side of `A`: the layer's inputs (patch values for a conv), plus 1 with a bias.
+    rows: usize,
+    /// Side of `S`: the layer's outputs.
+    cols: usize,
+}
+
+/// One layer's inputs `ã` (with the 1 for the bias) and output gradients `g` as position tokens,
+/// `[R, L, rows]` and `[R, L, cols]`, `R` = examples × label copies.
+struct LayerTokens {
+    layout: LayerLayout,
+    a: Tensor<3>,
+    g: Tensor<3>,
+}
+
 /// How the output-gradient statistics take the expectation over labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fisher {
     /// One label per example drawn from the model's predictive distribution (Kronfluence's
-    /// default), seeded.
+    /// default), seeded; the draw of training row `i` depends only on the seed and `i`, so a
+    /// fit split over shards of rows draws the same labels as one over all rows.
     Sampled {
         /// Seed of the label draws.
         seed: u64,
     },
     /// The exact expectation over all labels: `C` backpropagated vectors per example.
     Expected,
+}
+
+impl Fisher {
+    /// The generator of training row `row`'s label draw.
+    fn rng(seed: u64, row: usize) -> StdRng {
+        StdRng::seed_from_u64(seed ^ (row as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
 }
 
 /// Values per chunk of rotated per-example conv gradients in the EK-FAC eigenvalue fit.
@@ -104,6 +130,31 @@ pub struct KfacSolver {
     layers: Vec<Layer>,
     p: usize,
     eigen_corrected: bool,
+}
+
+/// Sums of one layer's Kronecker-factor statistics over a block of training rows (the map step
+/// of a fit split over shards; sums of shards add up to the sums over all rows).
+#[derive(Clone, Debug)]
+pub struct FactorSums {
+    /// `Σ ã ãᵀ` over rows, label copies and positions, `[rows, rows]`.
+    pub a: Tensor<2>,
+    /// `Σ g gᵀ` over rows, label copies and positions, `[cols, cols]`.
+    pub s: Tensor<2>,
+    /// Tokens summed in `a`: rows × label copies × positions.
+    pub tokens: usize,
+}
+
+/// One layer's Kronecker eigenbases: `A = Q_A diag(α) Q_Aᵀ`, `S = Q_S diag(σ) Q_Sᵀ`.
+#[derive(Clone, Debug)]
+pub struct Eigenbasis {
+    /// `Q_A`, `[rows, rows]`.
+    pub q_a: Tensor<2>,
+    /// `α`, clamped at 0.
+    pub alpha: Vec<f64>,
+    /// `Q_S`, `[cols, cols]`.
+    pub q_s: Tensor<2>,
+    /// `σ`, clamped at 0.
+    pub sigma: Vec<f64>,
 }
 
 fn sym_eigen(m: Tensor<2>) -> Result<(DMatrix<f64>, Vec<f64>)> {
@@ -126,48 +177,59 @@ fn upload(m: &DMatrix<f64>, objective: &Objective) -> Tensor<2> {
     matrix(&rows, r, c, objective.device(), objective.precision())
 }
 
-impl KfacSolver {
-    /// Fit the factors at `theta` on the objective's training data.
-    pub fn new(
-        objective: &Objective,
-        theta: &Tensor<1>,
-        damping: f64,
-        eigen_corrected: bool,
-        fisher: Fisher,
-    ) -> Result<Self> {
-        let graph = objective.graph();
-        if !graph.is_layerwise() {
-            return Err(XaiError::Config(
-                "K-FAC/EK-FAC need every parameter to be the weight or bias of a dense or conv2d \
-                 layer (one group, symmetric padding)"
-                    .into(),
-            ));
-        }
-        let train = objective.train();
-        let n = train.len();
-        let logits = to_f64(objective.logits(theta, train)?)?;
-        let c = logits.len() / n;
-        let probs: Vec<Vec<f64>> = (0..n)
-            .map(|i| {
-                let z = &logits[i * c..(i + 1) * c];
-                match objective.loss() {
-                    Loss::BinaryLogistic => vec![1.0 / (1.0 + (-z[0]).exp())],
-                    Loss::CrossEntropy => {
-                        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                        let w: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
-                        let total: f64 = w.iter().sum();
-                        w.into_iter().map(|v| v / total).collect()
-                    }
+/// Every layer's tokens for training rows `rows` at `theta`, from one batched engine pass.
+fn layer_tokens(
+    objective: &Objective,
+    theta: &Tensor<1>,
+    fisher: Fisher,
+    rows: Range<usize>,
+) -> Result<Vec<LayerTokens>> {
+    let graph = objective.graph();
+    if !graph.is_layerwise() {
+        return Err(XaiError::Config(
+            "K-FAC/EK-FAC need every parameter to be the weight or bias of a dense or conv2d \
+             layer (one group, symmetric padding)"
+                .into(),
+        ));
+    }
+    let all = objective.train();
+    if rows.is_empty() || rows.end > all.len() {
+        return Err(XaiError::Config(format!(
+            "training rows {rows:?} of {}: a non-empty range inside the training set",
+            all.len()
+        )));
+    }
+    let train = if rows.len() == all.len() {
+        all.clone()
+    } else {
+        all.select(&rows.clone().collect::<Vec<_>>())?
+    };
+    let n = train.len();
+    let logits = to_f64(objective.logits(theta, &train)?)?;
+    let c = logits.len() / n;
+    let probs: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            let z = &logits[i * c..(i + 1) * c];
+            match objective.loss() {
+                Loss::BinaryLogistic => vec![1.0 / (1.0 + (-z[0]).exp())],
+                Loss::CrossEntropy => {
+                    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let w: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+                    let total: f64 = w.iter().sum();
+                    w.into_iter().map(|v| v / total).collect()
                 }
-            })
-            .collect();
-        // The logit cotangents backpropagated, one row per (copy, example): row r = k·n + i.
-        let (copies, cotangents): (usize, Vec<f64>) = match fisher {
-            Fisher::Sampled { seed } => {
-                let mut rng = StdRng::seed_from_u64(seed);
-                let rows = probs
-                    .iter()
-                    .flat_map(|p| match objective.loss() {
+            }
+        })
+        .collect();
+    // The logit cotangents backpropagated, one row per (copy, example): row r = k·n + i.
+    let (copies, cotangents): (usize, Vec<f64>) = match fisher {
+        Fisher::Sampled { seed } => {
+            let rows = probs
+                .iter()
+                .zip(rows.clone())
+                .flat_map(|(p, row)| {
+                    let mut rng = Fisher::rng(seed, row);
+                    match objective.loss() {
                         // d/dz of the logistic loss at label y: σ(z) − y.
                         Loss::BinaryLogistic => {
                             let y = f64::from(u8::from(rng.random::<f64>() < p[0]));
@@ -184,60 +246,60 @@ impl KfacSolver {
                                 .unwrap_or(c - 1);
                             (0..c).map(|j| p[j] - f64::from(u8::from(j == y))).collect()
                         }
-                    })
-                    .collect();
-                (1, rows)
-            }
-            Fisher::Expected => match objective.loss() {
-                // The logistic Fisher is σ(1 − σ): one vector √(σ(1 − σ)).
-                Loss::BinaryLogistic => (
-                    1,
-                    probs.iter().map(|p| (p[0] * (1.0 - p[0])).sqrt()).collect(),
-                ),
-                Loss::CrossEntropy => {
-                    let mut rows = Vec::with_capacity(n * c * c);
-                    for y in 0..c {
-                        for p in &probs {
-                            let s = p[y].sqrt();
-                            rows.extend((0..c).map(|j| s * (p[j] - f64::from(u8::from(j == y)))));
-                        }
                     }
-                    (c, rows)
+                })
+                .collect();
+            (1, rows)
+        }
+        Fisher::Expected => match objective.loss() {
+            // The logistic Fisher is σ(1 − σ): one vector √(σ(1 − σ)).
+            Loss::BinaryLogistic => (
+                1,
+                probs.iter().map(|p| (p[0] * (1.0 - p[0])).sqrt()).collect(),
+            ),
+            Loss::CrossEntropy => {
+                let mut rows = Vec::with_capacity(n * c * c);
+                for y in 0..c {
+                    for p in &probs {
+                        let s = p[y].sqrt();
+                        rows.extend((0..c).map(|j| s * (p[j] - f64::from(u8::from(j == y)))));
+                    }
                 }
-            },
-        };
-        let rows_total = n * copies;
-        let cot = matrix(
-            &cotangents,
-            rows_total,
-            c,
-            objective.device(),
-            objective.precision(),
-        );
-        let x = if copies == 1 {
-            train.x.clone()
-        } else {
-            let mut shape = train.x.shape();
-            shape[0] = rows_total;
-            DynTensor::from_rows(train.x.clone().into_rows()?.repeat_dim(0, copies), &shape)?
-        };
-        let params = objective.unflatten(theta)?;
-        let (io, _) = graph.linear_io(
-            std::slice::from_ref(&x),
-            Some(&params),
-            objective.device(),
-            objective.precision(),
-            // Σ_r z_r · v_r: its gradient at the logits is exactly the cotangent rows.
-            |o: &[DynTensor]| {
-                let z = o[0].clone().into_rows()?;
-                let v = cot.clone().to_device(&z.device()).cast(z.dtype());
-                Ok((z * v).sum_dim(1).reshape([rows_total]))
-            },
-        )?;
-        let offsets = objective.offsets();
-        let shift = damping + objective.l2();
-        let mut layers = Vec::with_capacity(io.len());
-        for l in io {
+                (c, rows)
+            }
+        },
+    };
+    let rows_total = n * copies;
+    let cot = matrix(
+        &cotangents,
+        rows_total,
+        c,
+        objective.device(),
+        objective.precision(),
+    );
+    let x = if copies == 1 {
+        train.x.clone()
+    } else {
+        let mut shape = train.x.shape();
+        shape[0] = rows_total;
+        DynTensor::from_rows(train.x.clone().into_rows()?.repeat_dim(0, copies), &shape)?
+    };
+    let params = objective.unflatten(theta)?;
+    let (io, _) = graph.linear_io(
+        std::slice::from_ref(&x),
+        Some(&params),
+        objective.device(),
+        objective.precision(),
+        // Σ_r z_r · v_r: its gradient at the logits is exactly the cotangent rows.
+        |o: &[DynTensor]| {
+            let z = o[0].clone().into_rows()?;
+            let v = cot.clone().to_device(&z.device()).cast(z.dtype());
+            Ok((z * v).sum_dim(1).reshape([rows_total]))
+        },
+    )?;
+    let offsets = objective.offsets();
+    io.into_iter()
+        .map(|l| {
             let (a, g) = l.tokens()?;
             let [_, positions, din] = a.dims();
             let [_, _, dout] = g.dims();
@@ -250,70 +312,216 @@ impl KfacSolver {
             } else {
                 a
             };
-            let rows = din + usize::from(l.bias.is_some());
-            let flat_a = a.clone().reshape([rows_total * positions, rows]);
-            let flat_g = g.clone().reshape([rows_total * positions, dout]);
-            // The copies repeat the inputs, so A is a plain mean over every row; S and Λ sum the
-            // copies (the expectation over labels) and average over the n examples.
-            let cov_a =
-                flat_a.clone().transpose().matmul(flat_a.clone()) / (rows_total * positions) as f64;
-            let cov_s = flat_g.clone().transpose().matmul(flat_g.clone()) / n as f64;
-            let (qa, alpha) = sym_eigen(cov_a)?;
-            let (qs, sigma) = sym_eigen(cov_s)?;
-            let q_a = upload(&qa, objective);
-            let q_s = upload(&qs, objective);
-            let eig = if !eigen_corrected {
-                let prod: Vec<f64> = alpha
-                    .iter()
-                    .flat_map(|x| sigma.iter().map(move |s| x * s))
-                    .collect();
-                matrix(&prod, rows, dout, objective.device(), objective.precision())
-            } else if positions == 1 {
-                // Rank-one G_i: (Q_Aᵀ ã gᵀ Q_S)² = (ã Q_A)²ᵀ (g Q_S)², no [N, I, O] tensor.
-                let ra = flat_a.matmul(q_a.clone()).powf_scalar(2.0);
-                let rs = flat_g.matmul(q_s.clone()).powf_scalar(2.0);
-                ra.transpose().matmul(rs) / n as f64
-            } else {
-                // Σ_i (Q_Aᵀ G_i Q_S)², G_i = Σ_l ã_{i,l}ᵀ g_{i,l}, in chunks of examples so the
-                // [chunk, I, O] rotated gradients stay small.
-                let chunk = (LAMBDA_CHUNK_VALUES / (rows * dout).max(1)).clamp(1, rows_total);
-                let mut sum: Option<Tensor<2>> = None;
-                for start in (0..rows_total).step_by(chunk) {
-                    let end = (start + chunk).min(rows_total);
-                    let c = end - start;
-                    // Rows start..end of tokens [·, L, w], rotated by the eigenbasis q ([w, w]).
-                    let rotate = |t: &Tensor<3>, q: &Tensor<2>, w: usize| {
-                        t.clone()
-                            .slice(start..end)
-                            .reshape([c * positions, w])
-                            .matmul(q.clone())
-                            .reshape([c, positions, w])
-                    };
-                    let ra = rotate(&a, &q_a, rows);
-                    let rs = rotate(&g, &q_s, dout);
-                    let part = ra
-                        .swap_dims(1, 2)
-                        .matmul(rs)
-                        .powf_scalar(2.0)
-                        .sum_dim(0)
-                        .reshape([rows, dout]);
-                    sum = Some(match sum {
-                        Some(s) => s + part,
-                        None => part,
-                    });
+            Ok(LayerTokens {
+                layout: LayerLayout {
+                    weight: offsets[l.weight],
+                    bias: l.bias.map(|b| offsets[b]),
+                    out_major: l.kind == LayerKind::Conv2d,
+                    rows: din + usize::from(l.bias.is_some()),
+                    cols: dout,
+                },
+                a,
+                g,
+            })
+        })
+        .collect()
+}
+
+impl LayerTokens {
+    fn flat(&self) -> (Tensor<2>, Tensor<2>) {
+        let [r, positions, rows] = self.a.dims();
+        (
+            self.a.clone().reshape([r * positions, rows]),
+            self.g.clone().reshape([r * positions, self.layout.cols]),
+        )
+    }
+
+    fn factor_sums(&self) -> FactorSums {
+        let (a, g) = self.flat();
+        let tokens = a.dims()[0];
+        FactorSums {
+            a: a.clone().transpose().matmul(a),
+            s: g.clone().transpose().matmul(g),
+            tokens,
+        }
+    }
+
+    /// `Σ_i (Q_Aᵀ G_i Q_S)²` over this block's rows (and label copies), `[rows, cols]`.
+    fn lambda_sum(&self, basis: &Eigenbasis) -> Result<Tensor<2>> {
+        let [r, positions, rows] = self.a.dims();
+        let dout = self.layout.cols;
+        if positions == 1 {
+            // Rank-one G_i: (Q_Aᵀ ã gᵀ Q_S)² = (ã Q_A)²ᵀ (g Q_S)², no [N, I, O] tensor.
+            let (a, g) = self.flat();
+            let ra = a.matmul(basis.q_a.clone()).powf_scalar(2.0);
+            let rs = g.matmul(basis.q_s.clone()).powf_scalar(2.0);
+            return Ok(ra.transpose().matmul(rs));
+        }
+        // G_i = Σ_l ã_{i,l}ᵀ g_{i,l}, in chunks of examples so the [chunk, I, O] rotated
+        // gradients stay small.
+        let chunk = (LAMBDA_CHUNK_VALUES / (rows * dout).max(1)).clamp(1, r);
+        let mut sum: Option<Tensor<2>> = None;
+        for start in (0..r).step_by(chunk) {
+            let end = (start + chunk).min(r);
+            let c = end - start;
+            // Rows start..end of tokens [·, L, w], rotated by the eigenbasis q ([w, w]).
+            let rotate = |t: &Tensor<3>, q: &Tensor<2>, w: usize| {
+                t.clone()
+                    .slice(start..end)
+                    .reshape([c * positions, w])
+                    .matmul(q.clone())
+                    .reshape([c, positions, w])
+            };
+            let ra = rotate(&self.a, &basis.q_a, rows);
+            let rs = rotate(&self.g, &basis.q_s, dout);
+            let part = ra
+                .swap_dims(1, 2)
+                .matmul(rs)
+                .powf_scalar(2.0)
+                .sum_dim(0)
+                .reshape([rows, dout]);
+            sum = Some(match sum {
+                Some(s) => s + part,
+                None => part,
+            });
+        }
+        sum.ok_or_else(|| XaiError::EmptyBatch("training set".into()))
+    }
+}
+
+impl KfacSolver {
+    /// Fit the factors at `theta` on the objective's training data.
+    pub fn new(
+        objective: &Objective,
+        theta: &Tensor<1>,
+        damping: f64,
+        eigen_corrected: bool,
+        fisher: Fisher,
+    ) -> Result<Self> {
+        let n = objective.num_train();
+        let tokens = layer_tokens(objective, theta, fisher, 0..n)?;
+        let sums = tokens.iter().map(LayerTokens::factor_sums).collect();
+        let bases = Self::eigenbases(objective, sums)?;
+        let lambda = if eigen_corrected {
+            let sums = tokens
+                .iter()
+                .zip(&bases)
+                .map(|(t, b)| t.lambda_sum(b))
+                .collect::<Result<Vec<_>>>()?;
+            Some(sums)
+        } else {
+            None
+        };
+        Self::from_factors(objective, theta, &bases, lambda, damping)
+    }
+
+    /// Map step of a split fit: the factor sums of every layer over training rows `rows`.
+    pub fn factor_sums(
+        objective: &Objective,
+        theta: &Tensor<1>,
+        fisher: Fisher,
+        rows: Range<usize>,
+    ) -> Result<Vec<FactorSums>> {
+        let tokens = layer_tokens(objective, theta, fisher, rows)?;
+        Ok(tokens.iter().map(LayerTokens::factor_sums).collect())
+    }
+
+    /// Reduce step: the eigenbases of the factors whose sums over **all** training rows are
+    /// `sums` (`A` averaged over rows, label copies and positions, `S` over examples, as KFC).
+    pub fn eigenbases(objective: &Objective, sums: Vec<FactorSums>) -> Result<Vec<Eigenbasis>> {
+        let n = objective.num_train();
+        sums.into_iter()
+            .map(|f| {
+                let (qa, alpha) = sym_eigen(f.a / f.tokens.max(1) as f64)?;
+                let (qs, sigma) = sym_eigen(f.s / n as f64)?;
+                Ok(Eigenbasis {
+                    q_a: upload(&qa, objective),
+                    alpha,
+                    q_s: upload(&qs, objective),
+                    sigma,
+                })
+            })
+            .collect()
+    }
+
+    /// Map step of the EK-FAC eigenvalue fit: `Σ_i (Q_Aᵀ G_i Q_S)²` of every layer over
+    /// training rows `rows`, in the eigenbases of the whole fit.
+    pub fn lambda_sums(
+        objective: &Objective,
+        theta: &Tensor<1>,
+        fisher: Fisher,
+        rows: Range<usize>,
+        bases: &[Eigenbasis],
+    ) -> Result<Vec<Tensor<2>>> {
+        let tokens = layer_tokens(objective, theta, fisher, rows)?;
+        if tokens.len() != bases.len() {
+            return Err(XaiError::Config(format!(
+                "{} eigenbases for a model with {} layers",
+                bases.len(),
+                tokens.len()
+            )));
+        }
+        tokens
+            .iter()
+            .zip(bases)
+            .map(|(t, b)| t.lambda_sum(b))
+            .collect()
+    }
+
+    /// The solver from its eigenbases and, for EK-FAC, the eigenvalue sums over all training
+    /// rows (`None` = K-FAC's products `αᵢ σⱼ`).
+    pub fn from_factors(
+        objective: &Objective,
+        theta: &Tensor<1>,
+        bases: &[Eigenbasis],
+        lambda_sums: Option<Vec<Tensor<2>>>,
+        damping: f64,
+    ) -> Result<Self> {
+        // The layout from a one-row pass (cheap): which slices of θ each layer owns.
+        let layouts: Vec<LayerLayout> = layer_tokens(objective, theta, Fisher::Expected, 0..1)?
+            .into_iter()
+            .map(|t| t.layout)
+            .collect();
+        if layouts.len() != bases.len()
+            || lambda_sums.as_ref().is_some_and(|l| l.len() != bases.len())
+        {
+            return Err(XaiError::Config(format!(
+                "factors of {} layers for a model with {} layers",
+                bases.len(),
+                layouts.len()
+            )));
+        }
+        let n = objective.num_train() as f64;
+        let shift = damping + objective.l2();
+        let eigen_corrected = lambda_sums.is_some();
+        let mut lambda = lambda_sums.map(|l| l.into_iter());
+        let mut layers = Vec::with_capacity(layouts.len());
+        for (layout, b) in layouts.into_iter().zip(bases) {
+            let (rows, cols) = (layout.rows, layout.cols);
+            if b.alpha.len() != rows || b.sigma.len() != cols {
+                return Err(XaiError::shape(
+                    "Kronecker eigenbasis",
+                    format!("[{rows}] and [{cols}] eigenvalues"),
+                    &[b.alpha.len(), b.sigma.len()],
+                ));
+            }
+            let eig = match lambda.as_mut().and_then(Iterator::next) {
+                Some(sum) => sum / n,
+                None => {
+                    let prod: Vec<f64> = b
+                        .alpha
+                        .iter()
+                        .flat_map(|x| b.sigma.iter().map(move |s| x * s))
+                        .collect();
+                    matrix(&prod, rows, cols, objective.device(), objective.precision())
                 }
-                sum.ok_or_else(|| XaiError::EmptyBatch("training set".into()))? / n as f64
             };
             let inv = (eig + shift).recip();
             xai_core::check_finite(&inv, "K-FAC eigenvalues (add damping)")?;
             layers.push(Layer {
-                weight: offsets[l.weight],
-                bias: l.bias.map(|b| offsets[b]),
-                out_major: l.kind == LayerKind::Conv2d,
-                rows,
-                cols: dout,
-                q_a,
-                q_s,
+                layout,
+                q_a: b.q_a.clone(),
+                q_s: b.q_s.clone(),
                 inv,
             });
         }
@@ -341,18 +549,18 @@ impl InverseHvp for KfacSolver {
         // Collect (offset range, values [k, len]) for every parameter, then reassemble in θ order.
         let mut pieces: Vec<((usize, usize), Tensor<2>)> = Vec::new();
         for l in &self.layers {
-            let (i, o) = (l.rows, l.cols);
-            let (wa, wb) = l.weight;
+            let (i, o) = (l.layout.rows, l.layout.cols);
+            let (wa, wb) = l.layout.weight;
             let w_len = wb - wa;
             let w_rows = w_len / o;
             let mut m = v.clone().slice([0..k, wa..wb]).reshape([k, w_len]);
-            if l.out_major {
+            if l.layout.out_major {
                 m = m
                     .reshape([k, o, w_rows])
                     .swap_dims(1, 2)
                     .reshape([k, w_len]);
             }
-            if let Some((ba, bb)) = l.bias {
+            if let Some((ba, bb)) = l.layout.bias {
                 m = Tensor::cat(vec![m, v.clone().slice([0..k, ba..bb])], 1);
             }
             // [k, I, O]: rotate into the eigenbasis, divide, rotate back (2-D matmuls only).
@@ -379,14 +587,14 @@ impl InverseHvp for KfacSolver {
                 .swap_dims(1, 2)
                 .reshape([k, i * o]);
             let mut w_back = back.clone().slice([0..k, 0..w_len]);
-            if l.out_major {
+            if l.layout.out_major {
                 w_back = w_back
                     .reshape([k, w_rows, o])
                     .swap_dims(1, 2)
                     .reshape([k, w_len]);
             }
             pieces.push(((wa, wb), w_back));
-            if let Some(b) = l.bias {
+            if let Some(b) = l.layout.bias {
                 pieces.push((b, back.slice([0..k, w_len..i * o])));
             }
         }

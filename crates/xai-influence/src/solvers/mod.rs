@@ -22,7 +22,7 @@ pub mod lissa;
 pub use arnoldi::ArnoldiSolver;
 pub use cg::CgSolver;
 pub use exact::ExactSolver;
-pub use kfac::{Fisher, KfacSolver};
+pub use kfac::{Eigenbasis, FactorSums, Fisher, KfacSolver};
 pub use lissa::{LissaSolver, LissaStats};
 
 use burn::tensor::Tensor;
