@@ -630,15 +630,18 @@ fn malformed_input_is_one_line_and_exit_2_everywhere() {
         (
             vec![
                 "influence".into(),
-                "shard".into(),
-                "--index".into(),
-                "0".into(),
-                "--of".into(),
-                "1".into(),
+                "map".into(),
+                "factors".into(),
+                "--shard".into(),
+                "0/1".into(),
                 "--dir".into(),
                 p("nowhere"),
             ],
-            "state.json",
+            "manifest.json",
+        ),
+        (
+            vec!["reduce".into(), "--dir".into(), p("nowhere")],
+            "manifest.json",
         ),
         (
             vec![

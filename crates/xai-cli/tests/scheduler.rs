@@ -316,3 +316,63 @@ fn batch_attributions_over_a_scheduler_equal_one_run() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("another run"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A stand-in for `sbatch` that runs each job at once, in submission order (so every
+/// `--dependency=afterok` is already met), array tasks one after another with SLURM's variables.
+const FAKE_SBATCH: &str = r#"#!/bin/bash
+array=""; args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --array=*) array="${1#--array=}" ;;
+    --*) ;;
+    *) args+=("$1") ;;
+  esac
+  shift
+done
+id=$RANDOM
+if [ -n "$array" ]; then
+  lo=${array%-*}; hi=${array#*-}
+  for ((i = lo; i <= hi; i++)); do
+    SLURM_ARRAY_TASK_ID=$i SLURM_ARRAY_TASK_MIN=$lo SLURM_ARRAY_TASK_COUNT=$((hi - lo + 1)) \
+      bash "${args[@]}" >&2 || exit 1
+  done
+else
+  bash "${args[@]}" >&2 || exit 1
+fi
+echo "$id"
+"#;
+
+/// `deploy/slurm/submit-influence.sh`, run through a stand-in `sbatch`, produces the merged
+/// scores: the launcher's commands and arguments are the ones the program accepts.
+#[test]
+fn the_slurm_launcher_runs_the_whole_job() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("slurm");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let sbatch = bin.join("sbatch");
+    std::fs::write(&sbatch, FAKE_SBATCH).unwrap();
+    std::fs::set_permissions(&sbatch, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/slurm/submit-influence.sh");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run_dir = dir.join("run");
+    let out = Command::new("bash")
+        .arg(&script)
+        .env("PATH", path)
+        .env("XAI", env!("CARGO_BIN_EXE_xai"))
+        .env("RUN_DIR", &run_dir)
+        .env("SHARDS", "2")
+        .env("TEST_POINTS", "2")
+        .output()
+        .unwrap();
+    ok(out);
+    let scores = sharded::scores(&Run::open(&run_dir).unwrap()).unwrap();
+    assert_eq!((scores.len(), scores[0].len()), (2, 1000));
+    assert!(scores.concat().iter().all(|v| v.is_finite()));
+    std::fs::remove_dir_all(&dir).ok();
+}
