@@ -75,7 +75,7 @@ pub fn digits_logreg(opts: &InfluenceBenchOptions) -> Result<Value> {
     let dev = Device::flex();
     let model: Linear = LinearConfig::new(64, 10).with_bias(false).init(&dev);
     let (objective, test_all) =
-        digits_objective(&model, |m: &Linear, x| m.forward(x), Precision::F64)?;
+        digits_objective(&model, |m: &Linear, x| m.forward(x), Precision::F64, &dev)?;
     let test = first(&test_all, opts.test_points)?;
     let t0 = Instant::now();
     let zero = objective.theta() * 0.0;
@@ -322,9 +322,14 @@ pub fn digits_mlp(opts: &InfluenceBenchOptions) -> Result<Value> {
 /// The CNN benchmark: the MLP protocol on [`TanhDigitsCnn`], whose conv layer K-FAC and EK-FAC
 /// factor from its unfolded patches.
 pub fn digits_cnn(opts: &InfluenceBenchOptions) -> Result<Value> {
-    let model = TanhDigitsCnn::new(&Device::flex(), opts.seed)?;
-    let (objective, test_all) =
-        digits_objective(&model, |m: &TanhDigitsCnn, x| m.forward(x), Precision::F64)?;
+    let dev = Device::flex();
+    let model = TanhDigitsCnn::new(&dev, opts.seed)?;
+    let (objective, test_all) = digits_objective(
+        &model,
+        |m: &TanhDigitsCnn, x| m.forward(x),
+        Precision::F64,
+        &dev,
+    )?;
     network_bench(
         "digits-cnn",
         "CNN conv3x3(1→8, pad 1)-tanh-avgpool2-dense(128→10), L2 λ=1e-3 on weights, \
@@ -630,8 +635,13 @@ pub fn kronfluence_export(opts: &InfluenceBenchOptions, out: &std::path::Path) -
 /// The digits-MLP objective (bundled digits, 64-32-10 tanh MLP seeded by `seed`, L2 1e-3,
 /// cross-entropy) in `precision`, and the whole test set.
 fn mlp_objective(seed: u64, precision: Precision) -> Result<(Objective, Data)> {
-    let model = DigitsMlp::new(&Device::flex(), seed)?;
-    digits_objective(&model, |m: &DigitsMlp, x| m.forward(x), precision)
+    mlp_objective_on(seed, precision, &Device::flex())
+}
+
+/// [`mlp_objective`] on `device`.
+fn mlp_objective_on(seed: u64, precision: Precision, device: &Device) -> Result<(Objective, Data)> {
+    let model = DigitsMlp::new(device, seed)?;
+    digits_objective(&model, |m: &DigitsMlp, x| m.forward(x), precision, device)
 }
 
 /// The cross-entropy objective (L2 1e-3) of `model` on the bundled digits' training split,
@@ -640,18 +650,18 @@ fn digits_objective<M: burn::module::Module + Clone>(
     model: &M,
     forward: fn(&M, Tensor<2>) -> Tensor<2>,
     precision: Precision,
+    dev: &Device,
 ) -> Result<(Objective, Data)> {
-    let dev = Device::flex();
     let (train_d, test_d) = digits_split()?;
-    let train_set = data(&train_d, &dev)?;
-    let test = data(&test_d, &dev)?;
+    let train_set = data(&train_d, dev)?;
+    let test = data(&test_d, dev)?;
     let example = train_set
         .x
         .clone()
         .into_tensor::<2>()?
         .cast(burn::tensor::FloatDType::F32);
     let graph = CapturedGraph::capture(model, example, forward)?;
-    let objective = Objective::new(graph, train_set, Loss::CrossEntropy, 1e-3, &dev, precision)?;
+    let objective = Objective::new(graph, train_set, Loss::CrossEntropy, 1e-3, dev, precision)?;
     Ok((objective, test))
 }
 
@@ -699,8 +709,13 @@ pub fn plan_digits_mlp(
     sharded::plan(dir, &job, &objective, &theta, &test, shards, seed)
 }
 
-/// The objective a worker of `run` rebuilds (the digits MLP at the manifest's seed).
+/// The objective a worker of `run` rebuilds (the digits MLP at the manifest's seed), on flex.
 pub fn run_objective(run: &Run) -> Result<Objective> {
+    run_objective_on(run, &Device::flex())
+}
+
+/// [`run_objective`] on `device` (influence runs in f64: flex or cuda).
+pub fn run_objective_on(run: &Run, device: &Device) -> Result<Objective> {
     let job = sharded::job(run)?;
     if job.model != DIGITS_MLP {
         return Err(XaiError::Config(format!(
@@ -709,7 +724,7 @@ pub fn run_objective(run: &Run) -> Result<Objective> {
             job.model
         )));
     }
-    Ok(mlp_objective(run.manifest().seed, Precision::F64)?.0)
+    Ok(mlp_objective_on(run.manifest().seed, Precision::F64, device)?.0)
 }
 
 /// EK-FAC influence on the digits MLP computed by `shards` separate processes and merged: the

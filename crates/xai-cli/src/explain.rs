@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use xai_core::shard::{ShardSpec, over_devices};
+
 #[derive(clap::Args)]
 pub struct Args {
     /// The model file: `input_shape` + `model` layers (the shared fixture format), an XGBoost
@@ -52,8 +54,12 @@ pub struct Args {
     shards: Option<usize>,
     /// This worker's shard, `INDEX/COUNT`; default: SLURM_ARRAY_TASK_ID or
     /// JOB_COMPLETION_INDEX.
-    #[arg(long, requires = "shard_dir")]
+    #[arg(long, requires = "shard_dir", conflicts_with = "devices")]
     shard: Option<String>,
+    /// Explain every shard in this process, spread over these devices (one thread each, e.g.
+    /// `cuda:0,cuda:1`); replaces --device.
+    #[arg(long, requires = "shard_dir")]
+    devices: Option<String>,
 }
 
 /// `NAME=FILE` → (NAME, FILE).
@@ -99,12 +105,46 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         shard: None,
     };
     if let (Some(dir), Some(shards)) = (&args.shard_dir, args.shards) {
-        let done = xai::sharded_explain::map(&options, dir, shards, args.shard.as_deref())?;
-        let what = match done {
-            xai::sharded_explain::Mapped::Written => "written",
-            xai::sharded_explain::Mapped::Skipped => "already complete, skipped",
+        use xai::sharded_explain::{Mapped, map};
+        let describe = |m| match m {
+            Mapped::Written => "written",
+            Mapped::Skipped => "already complete, skipped",
         };
-        eprintln!("attributions shard into {}: {what}", dir.display());
+        let Some(list) = &args.devices else {
+            let done = map(&options, dir, shards, args.shard.as_deref())?;
+            eprintln!(
+                "attributions shard into {}: {}",
+                dir.display(),
+                describe(done)
+            );
+            return Ok(true);
+        };
+        let names: Vec<String> = list.split(',').map(|d| d.trim().to_string()).collect();
+        for name in &names {
+            crate::device_name(name).map_err(|e| anyhow::anyhow!("--devices {name}: {e}"))?;
+        }
+        let specs: Vec<ShardSpec> = (0..shards)
+            .map(|i| ShardSpec::new(i, shards))
+            .collect::<Result<_, _>>()?;
+        let done = over_devices(&specs, &names, |spec, device| {
+            let on_device = xai::explain::ExplainOptions {
+                device: device.clone(),
+                ..options.clone()
+            };
+            map(
+                &on_device,
+                dir,
+                shards,
+                Some(&format!("{}/{shards}", spec.index)),
+            )
+        })?;
+        for (spec, d) in specs.iter().zip(done) {
+            eprintln!(
+                "attributions shard {}/{shards}: {}",
+                spec.index,
+                describe(d)
+            );
+        }
         return Ok(true);
     }
     let r = xai::explain::run(&options)?;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use xai_core::shard::Run;
+use xai_core::shard::{Run, ShardSpec, over_devices};
 use xai_influence::sharded;
 use xai_influence::solvers::Fisher;
 
@@ -68,8 +68,12 @@ pub enum Action {
         dir: PathBuf,
         /// This worker's shard, `INDEX/COUNT`; default: SLURM_ARRAY_TASK_ID or
         /// JOB_COMPLETION_INDEX (count from the run).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "devices")]
         shard: Option<String>,
+        /// Run every shard of the stage in this process, spread over these devices (one
+        /// thread each, e.g. `cuda:0,cuda:1`; influence runs in f64: flex or cuda).
+        #[arg(long)]
+        devices: Option<String>,
     },
     /// Train the digits MLP, time xai's EK-FAC phases and write OUT/digits_mlp_kronfluence.json
     /// for `scripts/kronfluence_bench.py` (Kronfluence on the same model and data).
@@ -117,15 +121,45 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
                 dir.display()
             );
         }
-        Action::Map { stage, dir, shard } => {
+        Action::Map {
+            stage,
+            dir,
+            shard,
+            devices: None,
+        } => {
             let run = Run::open(&dir)?;
             let spec = run.shard(shard.as_deref())?;
             let objective = ib::run_objective(&run)?;
-            let what = match sharded::map(&run, &stage, spec, &objective)? {
-                sharded::Mapped::Written => "written",
-                sharded::Mapped::Skipped => "already complete, skipped",
-            };
+            let what = describe(sharded::map(&run, &stage, spec, &objective)?);
             eprintln!("{stage} shard {}/{}: {what}", spec.index, spec.count);
+        }
+        Action::Map {
+            stage,
+            dir,
+            devices: Some(list),
+            ..
+        } => {
+            if list.split(',').any(|d| d.trim().starts_with("wgpu")) {
+                anyhow::bail!("influence runs in f64, which wgpu lacks: use flex or cuda devices");
+            }
+            let devices = xai_core::device::parse_devices(&list)?;
+            let run = Run::open(&dir)?;
+            let n = run.manifest().shards;
+            let specs: Vec<ShardSpec> = (0..n)
+                .map(|i| ShardSpec::new(i, n))
+                .collect::<Result<_, _>>()?;
+            let done = over_devices(&specs, &devices, |spec, device| {
+                let objective = ib::run_objective_on(&run, device)?;
+                sharded::map(&run, &stage, spec, &objective)
+            })?;
+            for (spec, d) in specs.iter().zip(done) {
+                eprintln!(
+                    "{stage} shard {}/{}: {}",
+                    spec.index,
+                    spec.count,
+                    describe(d)
+                );
+            }
         }
         Action::KronfluenceExport { out, seed } => {
             let opts = ib::InfluenceBenchOptions {
@@ -173,4 +207,11 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
         }
     }
     Ok(true)
+}
+
+fn describe(m: sharded::Mapped) -> &'static str {
+    match m {
+        sharded::Mapped::Written => "written",
+        sharded::Mapped::Skipped => "already complete, skipped",
+    }
 }

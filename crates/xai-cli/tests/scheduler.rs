@@ -33,8 +33,6 @@ enum Scheduler {
     Slurm,
     /// A Kubernetes Indexed Job: only the index; the count comes from the run.
     Kubernetes,
-    /// `--shard i/N` on the command line.
-    Flag,
 }
 
 /// Run `args` as `n` concurrent worker processes under `scheduler`; returns their stderr.
@@ -51,9 +49,6 @@ fn array(args: &[&str], dir: &Path, n: usize, scheduler: Scheduler) -> Vec<Strin
                 }
                 Scheduler::Kubernetes => {
                     c.env("JOB_COMPLETION_INDEX", i.to_string());
-                }
-                Scheduler::Flag => {
-                    c.args(["--shard", &format!("{i}/{n}")]);
                 }
             }
             c.stderr(std::process::Stdio::piped()).spawn().unwrap()
@@ -135,7 +130,19 @@ fn ekfac_influence_over_a_scheduler_equals_one_process() {
     assert!(logs[1].contains("written"), "{logs:?}");
     ok(reduce(&dir, Some("eigenvalues")));
 
-    array(&["influence", "map", "scores"], &dir, 3, Scheduler::Flag);
+    // The last stage in one process, its shards spread over two devices (one thread each).
+    let mut one = xai();
+    one.args([
+        "influence",
+        "map",
+        "scores",
+        "--devices",
+        "flex,flex",
+        "--dir",
+    ])
+    .arg(&dir);
+    let log = ok(one.output().unwrap());
+    assert_eq!(log.matches("written").count(), 3, "{log}");
     ok(reduce(&dir, Some("scores")));
 
     // The same EK-FAC scores in one process, from the run's own θ and test points.
@@ -256,15 +263,17 @@ fn batch_attributions_over_a_scheduler_equal_one_run() {
     let failed = reduce(&run_dir, None);
     assert_eq!(failed.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&failed.stderr).contains("missing shard(s) 2 of 4"));
+    // Resumed in one process over two devices: the three complete shards are skipped.
     let mut again = xai();
     common(&mut again);
     let log = ok(again
         .arg("--shard-dir")
         .arg(&run_dir)
-        .args(["--shards", "4", "--shard", "2/4"])
+        .args(["--shards", "4", "--devices", "flex,flex"])
         .output()
         .unwrap());
-    assert!(log.contains("written"), "{log}");
+    assert!(log.contains("shard 2/4: written"), "{log}");
+    assert_eq!(log.matches("skipped").count(), 3, "{log}");
     ok(reduce(&run_dir, None));
 
     let merged = Run::open(&run_dir)

@@ -162,6 +162,68 @@ impl ShardSpec {
     }
 }
 
+/// Run `work` on every shard of `shards`, spread over `devices`: one thread per device, each
+/// taking the next shard no thread has taken yet (a fast device takes more). This is how one
+/// process drives several GPUs; the shards' files then reduce as if separate processes had
+/// written them. Results come back in the order of `shards`; the first error (in that order)
+/// is returned once every thread has stopped.
+///
+/// ```
+/// use xai_core::shard::{ShardSpec, over_devices};
+/// let shards: Vec<_> = (0..5).map(|i| ShardSpec::new(i, 5).unwrap()).collect();
+/// let rows = over_devices(&shards, &["gpu0", "gpu1"], |s, _dev| Ok(s.rows(10).len()))?;
+/// assert_eq!(rows, vec![2; 5]);
+/// # Ok::<(), xai_core::XaiError>(())
+/// ```
+pub fn over_devices<D: Sync, T: Send>(
+    shards: &[ShardSpec],
+    devices: &[D],
+    work: impl Fn(ShardSpec, &D) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    if devices.is_empty() {
+        return Err(XaiError::Config("no device to run the shards on".into()));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<T>>>> =
+        shards.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for device in devices {
+            let (next, results, work) = (&next, &results, &work);
+            scope.spawn(move || {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&spec) = shards.get(k) else { break };
+                    let r = work(spec, device);
+                    let failed = r.is_err();
+                    if let Ok(mut slot) = results[k].lock() {
+                        *slot = Some(r);
+                    }
+                    if failed {
+                        // Stop handing out shards: the run fails anyway.
+                        next.store(shards.len(), std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(shards.len());
+    for (k, slot) in results.into_iter().enumerate() {
+        let r = slot
+            .into_inner()
+            .map_err(|_| XaiError::Numerical(format!("shard {k}: a worker thread panicked")))?;
+        match r {
+            Some(r) => out.push(r?),
+            // Not started because an earlier shard failed; that error was returned above.
+            None => {
+                return Err(XaiError::Numerical(format!(
+                    "shard {k} did not run (a worker thread stopped early)"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// What a run computes; `manifest.json` in the run folder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
