@@ -44,7 +44,7 @@ enum Command {
     },
     /// Explain a user's model (the fixture JSON format, or an XGBoost / LightGBM model) on
     /// inputs from CSV, NPY or PNG; writes OUT/index.html and OUT/results.json.
-    Explain(explain::Args),
+    Explain(Box<explain::Args>),
     /// List the attribution methods: canonical name, accepted aliases, requirements.
     Methods(methods::Args),
     /// Check every reference fixture (embedded in the binary) and print a summary.
@@ -104,7 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     match command {
         Command::Demo(args) => demo::run(args),
         Command::Fixture { action } => fixture::run(action),
-        Command::Explain(args) => explain::run(args),
+        Command::Explain(args) => explain::run(*args),
         Command::Methods(args) => methods::run(args),
         Command::Conformance(args) => conformance::run(args),
         Command::Influence { action } => influence::run(action),
