@@ -233,6 +233,38 @@ fn clever_hans_quick_run_exposes_the_watermark() {
     assert!(dir.join("cleverhans_prototypes.png").exists());
 }
 
+/// With the null hypothesis true by construction (random concepts drawn as the null's are),
+/// TCAV's test calls at most about α of them significant. 40 random concepts on a network at
+/// its seeded initialisation: at α = 0.05 a calibrated test flags 2 on average, and 7 or more
+/// has probability 0.003; testing each concept's runs against random-vs-random runs as if they
+/// were independent flags far more.
+#[test]
+fn tcav_is_calibrated_on_random_concepts() {
+    let device = Device::flex();
+    let data = cleverhans::hans_data(7);
+    let side = data.train_set.shapes.images.side;
+    let cnn = xai_core::init::seeded(
+        cleverhans::HansCnn::new(1, side, xai_proto::data::part_shapes::CLASSES, &device),
+        7,
+    )
+    .unwrap();
+    let (_, controls) = cleverhans::tcav_tests(&cnn, &data, 7, 40, &device).unwrap();
+    let flagged = controls.iter().filter(|c| c.p_value < 0.05).count();
+    let flagged_rank = controls.iter().filter(|c| c.p_rank < 0.05).count();
+    assert!(
+        flagged <= 6,
+        "t-test: {flagged} of 40 random concepts significant"
+    );
+    assert!(flagged_rank <= 6, "rank test: {flagged_rank} of 40");
+    // The p-values spread over (0, 1]: not all stuck near 1 either (a test that never rejects).
+    let median = {
+        let mut p: Vec<f64> = controls.iter().map(|c| c.p_value).collect();
+        p.sort_by(f64::total_cmp);
+        p[20]
+    };
+    assert!((0.2..0.8).contains(&median), "median p {median}");
+}
+
 #[test]
 fn partshapes_protopnet_is_accurate_and_its_prototypes_sit_on_defining_glyphs() {
     let dir = std::env::temp_dir().join("xai-proto-test-partshapes");

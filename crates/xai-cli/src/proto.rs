@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]
 pub enum Action {
-    /// Run one benchmark (`partshapes`, `conceptsprites`, `cleverhans`, `regimemix`), write its
-    /// images and OUT/NAME.json, and print its figures.
+    /// Run one benchmark (`partshapes`, `conceptsprites`, `cleverhans`, `regimemix`,
+    /// `tcav-calibration`), write its images and OUT/NAME.json, and print its figures.
     Bench {
         /// The benchmark.
         which: String,
@@ -24,6 +24,9 @@ pub enum Action {
         /// Quick run: smaller data and fewer epochs (smoke tests; figures are not the benchmark's).
         #[arg(long)]
         quick: bool,
+        /// Seeds of `tcav-calibration` (from --seed on).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        seeds: u64,
     },
 }
 
@@ -35,6 +38,7 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
         out,
         device,
         quick,
+        seeds,
     } = action;
     use xai_bench::proto as pb;
     let opts = pb::BenchOptions {
@@ -49,8 +53,10 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
         "conceptsprites" => pb::conceptsprites::run(&opts)?,
         "cleverhans" => pb::cleverhans::run(&opts)?,
         "regimemix" => pb::regimemix::run(&opts)?,
+        "tcav-calibration" => pb::tcav_calibration::run(&opts, seeds as usize)?,
         other => anyhow::bail!(
-            "unknown benchmark `{other}` (partshapes, conceptsprites, cleverhans, regimemix)"
+            "unknown benchmark `{other}` (partshapes, conceptsprites, cleverhans, regimemix, \
+             tcav-calibration)"
         ),
     };
     if json {

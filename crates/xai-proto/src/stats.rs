@@ -1,11 +1,18 @@
-//! Small statistics shared by the benchmarks: normalised mutual information, Student's t-test,
-//! cosine similarity.
+//! Small statistics shared by the benchmarks: normalised mutual information, Student's t-tests,
+//! an exact rank test, Holm–Bonferroni adjustment, cosine similarity.
 //!
 //! - NMI uses the arithmetic-mean normalisation (scikit-learn's default):
 //!   `NMI(U, V) = I(U; V) / ((H(U) + H(V)) / 2)`, in `[0, 1]`, 1 for identical partitions up to
 //!   relabelling.
 //! - [`ttest_ind`] is the two-sided Student t-test with pooled variance
-//!   (`scipy.stats.ttest_ind` with its default `equal_var=True`, as TCAV uses it).
+//!   (`scipy.stats.ttest_ind` with its default `equal_var=True`).
+//! - [`prediction_ttest`] tests whether one value `x` is a new draw from the distribution that
+//!   produced the sample `null` (normal, unknown mean and variance):
+//!   `t = (x − mean) / (sd √(1 + 1/M))` with `M − 1` degrees of freedom, two-sided.
+//! - [`rank_p_value`] is the exact two-sided rank test under exchangeability:
+//!   `#{k : |v_k − v̄| ≥ |x − v̄|} / (M + 1)` over `x` and the `M` null values (`v̄` their mean).
+//! - [`holm`] is Holm's step-down adjustment: sorted p-values `p₍ᵢ₎` become
+//!   `max_{j ≤ i} min(1, (m − j + 1) p₍ⱼ₎)`, which keeps the family-wise error ≤ α.
 //!
 //! ```
 //! use xai_proto::stats::nmi;
@@ -77,6 +84,68 @@ pub fn ttest_ind(a: &[f64], b: &[f64]) -> Result<f64> {
     let dist = StudentsT::new(0.0, 1.0, df)
         .map_err(|e| XaiError::Numerical(format!("Student t distribution: {e}")))?;
     Ok((2.0 * (1.0 - dist.cdf(t.abs()))).clamp(0.0, 1.0))
+}
+
+/// Two-sided p-value of `x` as one new draw from the distribution of `null` (see module docs).
+///
+/// ```
+/// use xai_proto::stats::prediction_ttest;
+/// let null = [0.48, 0.52, 0.50, 0.47, 0.53, 0.49, 0.51, 0.50, 0.46, 0.54];
+/// assert!(prediction_ttest(0.50, &null).unwrap() > 0.9);
+/// assert!(prediction_ttest(0.95, &null).unwrap() < 1e-6);
+/// ```
+pub fn prediction_ttest(x: f64, null: &[f64]) -> Result<f64> {
+    let m = null.len();
+    if m < 2 {
+        return Err(XaiError::EmptyBatch(
+            "a prediction t-test needs at least two null values".into(),
+        ));
+    }
+    let mean = null.iter().sum::<f64>() / m as f64;
+    let var = null.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (m - 1) as f64;
+    let se = (var * (1.0 + 1.0 / m as f64)).sqrt();
+    if se == 0.0 {
+        return Ok(if x == mean { 1.0 } else { 0.0 });
+    }
+    let dist = StudentsT::new(0.0, 1.0, (m - 1) as f64)
+        .map_err(|e| XaiError::Numerical(format!("Student t distribution: {e}")))?;
+    Ok((2.0 * (1.0 - dist.cdf(((x - mean) / se).abs()))).clamp(0.0, 1.0))
+}
+
+/// Exact two-sided rank p-value of `x` among `x` and `null` (see module docs); at least
+/// `1 / (M + 1)`.
+///
+/// ```
+/// use xai_proto::stats::rank_p_value;
+/// assert_eq!(rank_p_value(10.0, &[0.0, 1.0, -1.0]), 0.25);
+/// ```
+pub fn rank_p_value(x: f64, null: &[f64]) -> f64 {
+    let all = null.len() as f64 + 1.0;
+    let centre = (null.iter().sum::<f64>() + x) / all;
+    let d = (x - centre).abs();
+    let at_least = 1 + null.iter().filter(|v| (*v - centre).abs() >= d).count();
+    at_least as f64 / all
+}
+
+/// Holm–Bonferroni adjusted p-values, in the input order.
+///
+/// ```
+/// use xai_proto::stats::holm;
+/// let adj = holm(&[0.01, 0.04, 0.03]);
+/// assert!((adj[0] - 0.03).abs() < 1e-12 && (adj[1] - 0.06).abs() < 1e-12);
+/// assert!((adj[2] - 0.06).abs() < 1e-12);
+/// ```
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut out = vec![0.0; m];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[i]).min(1.0));
+        out[i] = running;
+    }
+    out
 }
 
 /// Cosine similarity of two vectors (0 when either is zero).

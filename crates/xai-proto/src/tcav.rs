@@ -8,15 +8,22 @@
 //! - **Directional derivative** of class `k` at input `x`: `S = ∇ₐ f_k(a(x)) · v`, with the
 //!   logit's gradient at the layer.
 //! - **TCAV score**: the fraction of the class's inputs with `S > 0`.
-//! - **Significance**: one score per random counter-set (`R` sets) against the null scores of
-//!   random-vs-random CAVs; two-sided Student t-test (`scipy.stats.ttest_ind`), significant when
-//!   `p < 0.05`.
-//! - **Deviation from the reference implementation**: each run draws a bootstrap resample of the
-//!   concept examples (the reference keeps one fixed concept set). With a fixed set the runs are
-//!   not independent: at a layer where the class gradient barely varies between inputs the
-//!   scores saturate at 0 or 1 with the fixed set's own sampling noise, and a set of *random*
-//!   images comes out "significant" (measured on the Clever Hans benchmark, p = 0.037 for a
-//!   random concept). Resampling gives every run its own concept noise, as the null runs have.
+//! - **Runs**: one CAV per random counter-set (`R` sets), each fitted on its own seeded
+//!   subsample of the concept examples (as many as the counter-set holds), so the runs see the
+//!   concept's sampling noise; the concept's statistic is its mean score over the runs.
+//! - **Significance against many random concepts** (Kim et al.'s random-vs-random null): `M`
+//!   random concepts (≥ 10), each a set drawn like the concept but from data without it, go
+//!   through exactly the same runs against the same counter-sets; their mean scores are the
+//!   null distribution. The p-value is the two-sided t-test of one new value against that
+//!   sample (prediction form: `t = (s_c − μ̂) / (σ̂ √(1 + 1/M))`, `M − 1` degrees of freedom);
+//!   `p_rank` is the exact rank test under exchangeability (`#{|s_k − s̄| ≥ |s_c − s̄|} / (M + 1)`
+//!   over the concept and the `M` random concepts). Both treat one concept as *one* draw:
+//!   testing its runs against random-vs-random runs as if they were independent (a t-test of
+//!   `R` scores against `R` null scores) ignores that every run shares the same concept set, and
+//!   calls sets of random images significant far more often than `α` (the benchmark
+//!   `xai proto bench tcav-calibration` measures the false-positive rate).
+//! - **Several concepts or layers**: [`holm`] adjusts their p-values together
+//!   (Holm–Bonferroni, family-wise error ≤ α).
 //!
 //! Shapes: activations and gradients `[N, …]` flattened to `[N, d]`.
 //!
@@ -29,12 +36,12 @@
 //! ```
 
 use burn::tensor::Tensor;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::stats::ttest_ind;
+use crate::stats::{holm, prediction_ttest, rank_p_value};
 use xai_core::{Result, Target, XaiError};
 use xai_grad::methods::Explainable;
 use xai_grad::methods::layer::{layer_activation, layer_activation_and_gradient};
@@ -157,76 +164,118 @@ pub struct TcavResult {
     pub layer: String,
     /// Explained class.
     pub class: usize,
-    /// TCAV score against each random counter-set.
+    /// TCAV score of each run (one per random counter-set).
     pub scores: Vec<f64>,
-    /// Scores of random-vs-random CAVs (the null).
+    /// Mean score of each random concept over the same runs (the null distribution).
     pub null_scores: Vec<f64>,
     /// Mean of `scores`.
     pub mean_score: f64,
-    /// Two-sided t-test p-value of `scores` against `null_scores`.
+    /// Two-sided t-test p-value of `mean_score` as one new draw from the null distribution.
     pub p_value: f64,
-    /// `p < 0.05`.
+    /// Exact rank p-value of `mean_score` among the concept and the random concepts.
+    pub p_rank: f64,
+    /// Holm–Bonferroni-adjusted `p_value` when several tests were adjusted together
+    /// ([`holm_adjust`]); `None` for a single test.
+    pub p_adjusted: Option<f64>,
+    /// `p < 0.05` (the adjusted p-value when there is one).
     pub significant: bool,
     /// Held-out accuracy of each concept CAV.
     pub cav_accuracy: Vec<f64>,
 }
 
-/// Test `concept` inputs against `random` counter-sets (at least 3) for `class` on `class_inputs`
-/// at `layer`.
+/// What a TCAV test compares (tensors `[N, …]` in the model's input layout).
+pub struct TcavSets<'a, const D: usize> {
+    /// Inputs of the explained class.
+    pub class_inputs: &'a Tensor<D>,
+    /// Examples of the concept.
+    pub concept: &'a Tensor<D>,
+    /// Random counter-sets (≥ 3): each run's CAV separates the concept from one of them.
+    pub counter_sets: &'a [Tensor<D>],
+    /// Random concepts (≥ 10), drawn like `concept` from data without the concept: the null.
+    pub random_concepts: &'a [Tensor<D>],
+}
+
+/// Test `sets.concept` for `class` at `layer` (see the module docs).
 pub fn tcav<const D: usize>(
     ex: &Explainable<D>,
     layer: &str,
     class: usize,
-    class_inputs: &Tensor<D>,
-    concept: &Tensor<D>,
-    random: &[Tensor<D>],
+    sets: &TcavSets<'_, D>,
     seed: u64,
 ) -> Result<TcavResult> {
-    if random.len() < 3 {
+    if sets.counter_sets.len() < 3 {
         return Err(XaiError::Config(
             "TCAV needs at least 3 random counter-sets".into(),
         ));
     }
-    let n = class_inputs.dims()[0];
-    let (_, g) =
-        layer_activation_and_gradient(ex, class_inputs, &Target::Classes(vec![class; n]), layer)?;
+    if sets.random_concepts.len() < 10 {
+        return Err(XaiError::Config(format!(
+            "TCAV needs at least 10 random concepts for its null distribution, got {}",
+            sets.random_concepts.len()
+        )));
+    }
+    let n = sets.class_inputs.dims()[0];
+    let (_, g) = layer_activation_and_gradient(
+        ex,
+        sets.class_inputs,
+        &Target::Classes(vec![class; n]),
+        layer,
+    )?;
     let d = g.values.len() / n.max(1);
     let grads: Vec<Vec<f64>> = g.values.chunks(d).map(|c| c.to_vec()).collect();
-    let concept_acts = activations(ex, concept, layer)?;
-    let random_acts: Vec<Vec<Vec<f64>>> = random
+    let counter: Vec<Vec<Vec<f64>>> = sets
+        .counter_sets
         .iter()
         .map(|r| activations(ex, r, layer))
         .collect::<Result<_>>()?;
-    let mut scores = Vec::new();
-    let mut cav_accuracy = Vec::new();
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x7CA7);
-    for (i, r) in random_acts.iter().enumerate() {
-        let resample: Vec<Vec<f64>> = (0..concept_acts.len())
-            .map(|_| concept_acts[rng.random_range(0..concept_acts.len())].clone())
-            .collect();
-        let cav = train_cav(&resample, r, seed.wrapping_add(i as u64))?;
-        scores.push(tcav_score(&grads, &cav));
-        cav_accuracy.push(cav.accuracy);
-    }
-    let mut null_scores = Vec::new();
-    for i in 0..random_acts.len() {
-        let j = (i + 1) % random_acts.len();
-        let cav = train_cav(
-            &random_acts[i],
-            &random_acts[j],
-            seed.wrapping_add(1000 + i as u64),
-        )?;
-        null_scores.push(tcav_score(&grads, &cav));
-    }
-    let p_value = ttest_ind(&scores, &null_scores)?;
+    // Every set goes through the same runs: run i subsamples the set with seed (seed, i) and
+    // separates it from counter-set i.
+    let runs = |set: &[Vec<f64>]| -> Result<(Vec<f64>, Vec<f64>)> {
+        let mut scores = Vec::with_capacity(counter.len());
+        let mut accuracy = Vec::with_capacity(counter.len());
+        for (i, neg) in counter.iter().enumerate() {
+            let mut rng =
+                StdRng::seed_from_u64(seed ^ (0x7CA7 + i as u64).wrapping_mul(0x9E37_79B9));
+            let take = neg.len().min(set.len());
+            let pick: Vec<Vec<f64>> = rand::seq::index::sample(&mut rng, set.len(), take)
+                .into_iter()
+                .map(|j| set[j].clone())
+                .collect();
+            let cav = train_cav(&pick, neg, seed.wrapping_add(i as u64))?;
+            scores.push(tcav_score(&grads, &cav));
+            accuracy.push(cav.accuracy);
+        }
+        Ok((scores, accuracy))
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (scores, cav_accuracy) = runs(&activations(ex, sets.concept, layer)?)?;
+    let null_scores: Vec<f64> = sets
+        .random_concepts
+        .iter()
+        .map(|r| Ok(mean(&runs(&activations(ex, r, layer)?)?.0)))
+        .collect::<Result<_>>()?;
+    let mean_score = mean(&scores);
+    let p_value = prediction_ttest(mean_score, &null_scores)?;
     Ok(TcavResult {
         layer: g.node,
         class,
-        mean_score: scores.iter().sum::<f64>() / scores.len() as f64,
+        p_rank: rank_p_value(mean_score, &null_scores),
         scores,
         null_scores,
+        mean_score,
         p_value,
+        p_adjusted: None,
         significant: p_value < 0.05,
         cav_accuracy,
     })
+}
+
+/// Adjust several TCAV results together (Holm–Bonferroni on their `p_value`s) and set each
+/// `significant` from its adjusted p-value.
+pub fn holm_adjust(results: &mut [TcavResult]) {
+    let adjusted = holm(&results.iter().map(|r| r.p_value).collect::<Vec<_>>());
+    for (r, p) in results.iter_mut().zip(adjusted) {
+        r.p_adjusted = Some(p);
+        r.significant = p < 0.05;
+    }
 }

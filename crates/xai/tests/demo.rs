@@ -64,16 +64,21 @@ fn demo_writes_a_report_that_shows_the_shortcut() {
         );
         assert!(cf.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
     }
-    // TCAV: the watermark concept is significant for "plus" at some conv layer, the random-image
-    // control at none.
+    // TCAV (four tests, Holm-adjusted): the watermark concept is significant for "plus" at some
+    // conv layer, the random-image control at none.
     assert!(
         r.tcav
             .iter()
-            .any(|t| t.concept == "watermark" && t.result.p_value < 0.05)
+            .any(|t| t.concept == "watermark" && t.result.significant),
+        "{:?}",
+        r.tcav
+            .iter()
+            .map(|t| t.result.p_adjusted)
+            .collect::<Vec<_>>()
     );
     for t in r.tcav.iter().filter(|t| t.concept == "random images") {
         assert!(
-            t.result.p_value >= 0.05,
+            !t.result.significant && t.result.p_value >= 0.05,
             "{}: {}",
             t.result.layer,
             t.result.p_value

@@ -10,7 +10,8 @@
 //!    images with the watermark stamped in, a pool of 150 resampled per run) against 10 random
 //!    counter-sets of 50 clean images;
 //!    `tcav_watermark_p` (target < 0.05) and the same test for a random concept (another set of
-//!    clean images), `tcav_random_p` (target ≥ 0.05).
+//!    clean images), `tcav_random_p` (target ≥ 0.05); the null distribution is 20 random
+//!    concepts of clean images ([`xai_proto::tcav`]).
 //! 3. **Deep kNN** on the CNN's feature layers: for watermarked shuffled-test images of the other
 //!    classes, the fraction of their nearest training neighbours that carry the watermark
 //!    (`knn_watermark_share`, against the base rate in training), and the mean credibility of
@@ -39,7 +40,7 @@ use xai_proto::data::part_shapes::CLASSES;
 use xai_proto::knn::DeepKnn;
 use xai_proto::protopnet::{ProtoPNetConfig, accuracy, cell_centre, train};
 use xai_proto::render::{draw_box, grid, to_rgb};
-use xai_proto::tcav::tcav;
+use xai_proto::tcav::{TcavResult, TcavSets, tcav};
 use xai_proto::train::{FitConfig, cross_entropy, fit, set_accuracy};
 
 /// The black-box CNN: [`Encoder`] (conv 16, conv 32, fc 64) and a linear head.
@@ -83,34 +84,48 @@ fn features(model: &HansCnn, set: &ImageSet, device: &Device) -> Result<Vec<Vec<
     Ok(out)
 }
 
-/// Run the benchmark.
-pub fn run(opts: &BenchOptions) -> Result<Value> {
-    let start = std::time::Instant::now();
-    // `quick` shortens only the ProtoPNet schedules: the CNN behind TCAV and kNN needs its full
-    // training to have learnt the shortcut at all
-    let (n_train, n_test, cnn_epochs) = (2000, 800, 12);
-    let rho = 0.9;
-    let device = &opts.device;
-    let train_set = CleverHans::generate(n_train, Variant::Train { rho }, 0, opts.seed);
-    let iid_test = CleverHans::generate(
-        n_test,
-        Variant::Train { rho },
-        0,
-        opts.seed.wrapping_add(1_000_003),
-    );
-    let shuffled = CleverHans::generate(
-        n_test,
-        Variant::Shuffled,
-        0,
-        opts.seed.wrapping_add(2_000_003),
-    );
-    let clean_train = CleverHans::generate(n_train, Variant::Clean, 0, opts.seed);
+/// The data of one run: the confounded training set, an i.i.d. test set, the shuffled test set
+/// (watermark independent of the class) and a clean training set.
+pub struct HansData {
+    /// Confounded training images (watermark on 90 % of class 0).
+    pub train_set: CleverHans,
+    /// Test images drawn like the training set.
+    pub iid_test: CleverHans,
+    /// Test images carrying the watermark with probability ½ whatever their class.
+    pub shuffled: CleverHans,
+    /// Training images without any watermark.
+    pub clean_train: CleverHans,
+}
 
-    // 1. the black box
-    let ad = device.clone().autodiff();
-    let ts = &train_set.shapes.images;
+/// Training and test images (2,000 / 800) and training epochs of the CNN.
+const SIZES: (usize, usize, usize) = (2000, 800, 12);
+
+/// Share of class-0 training images carrying the watermark.
+const RHO: f64 = 0.9;
+
+/// Generate the run's data from `seed`.
+pub fn hans_data(seed: u64) -> HansData {
+    let (n_train, n_test, _) = SIZES;
+    HansData {
+        train_set: CleverHans::generate(n_train, Variant::Train { rho: RHO }, 0, seed),
+        iid_test: CleverHans::generate(
+            n_test,
+            Variant::Train { rho: RHO },
+            0,
+            seed.wrapping_add(1_000_003),
+        ),
+        shuffled: CleverHans::generate(n_test, Variant::Shuffled, 0, seed.wrapping_add(2_000_003)),
+        clean_train: CleverHans::generate(n_train, Variant::Clean, 0, seed),
+    }
+}
+
+/// Train the black-box CNN on the confounded set. `quick` does not shorten it: the CNN needs
+/// its full training to have learnt the shortcut at all.
+pub fn train_cnn(data: &HansData, opts: &BenchOptions) -> Result<HansCnn> {
+    let ad = opts.device.clone().autodiff();
+    let ts = &data.train_set.shapes.images;
     let fc = FitConfig {
-        epochs: cnn_epochs,
+        epochs: SIZES.2,
         batch: 64,
         lr: 3e-3,
         seed: opts.seed,
@@ -128,53 +143,102 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
             ))
         },
     )?;
-    let cnn = cnn.valid().to_device(device);
-    let iid_accuracy = set_accuracy(&iid_test.shapes.images, device, |x| cnn.forward(x))?;
-    let shuffled_accuracy = set_accuracy(&shuffled.shapes.images, device, |x| cnn.forward(x))?;
+    Ok(cnn.valid().to_device(&opts.device))
+}
 
-    // 2. TCAV
-    let per_set = 50;
-    let random_sets = 10;
+/// Examples per TCAV set (counter-sets; concepts hold three times as many).
+const PER_SET: usize = 50;
+
+/// Random counter-sets: one TCAV run each.
+const COUNTER_SETS: usize = 10;
+
+/// Random concepts in TCAV's null distribution.
+const NULL_CONCEPTS: usize = 20;
+
+/// The TCAV layer.
+const TCAV_LAYER: &str = "encoder.fc";
+
+/// TCAV at `encoder.fc` for class 0 (on clean class-0 images of the shuffled test set): the
+/// watermark concept, then `random_tests` random concepts of clean images (controls, drawn
+/// apart from the null's), all against the same counter-sets and null distribution.
+pub fn tcav_tests(
+    cnn: &HansCnn,
+    data: &HansData,
+    seed: u64,
+    random_tests: usize,
+    device: &Device,
+) -> Result<(TcavResult, Vec<TcavResult>)> {
     let ex = Explainable::new(cnn.clone(), forward_fn, device.clone());
     let batch = |s: &CleverHans| -> Result<Tensor<4>> {
         let idx: Vec<usize> = (0..s.shapes.images.len()).collect();
         s.shapes.images.batch(&idx, device)
     };
-    let concept = batch(&CleverHans::concept_images(
-        3 * per_set,
-        true,
-        opts.seed ^ 0xC0C0,
-    ))?;
-    let randoms: Vec<Tensor<4>> = (0..random_sets)
+    let pool = |watermark: bool, tag: u64| {
+        batch(&CleverHans::concept_images(
+            3 * PER_SET,
+            watermark,
+            seed ^ tag,
+        ))
+    };
+    let concept = pool(true, 0xC0C0)?;
+    let counter_sets: Vec<Tensor<4>> = (0..COUNTER_SETS)
         .map(|r| {
             batch(&CleverHans::concept_images(
-                per_set,
+                PER_SET,
                 false,
-                opts.seed ^ (0xA000 + r as u64),
+                seed ^ (0xA000 + r as u64),
             ))
         })
         .collect::<Result<_>>()?;
-    let random_concept = batch(&CleverHans::concept_images(
-        3 * per_set,
-        false,
-        opts.seed ^ 0xBEEF,
-    ))?;
-    // class-0 inputs without the watermark
-    let class0: Vec<usize> = (0..n_test)
+    let random_concepts: Vec<Tensor<4>> = (0..NULL_CONCEPTS)
+        .map(|m| pool(false, 0xB000 + m as u64))
+        .collect::<Result<_>>()?;
+    let shuffled = &data.shuffled;
+    let class0: Vec<usize> = (0..shuffled.shapes.images.len())
         .filter(|&i| shuffled.shapes.images.labels[i] == 0 && !shuffled.watermarked[i])
         .collect();
     let class_inputs = shuffled.shapes.images.batch(&class0, device)?;
-    let layer = "encoder.fc";
-    let watermark_tcav = tcav(&ex, layer, 0, &class_inputs, &concept, &randoms, opts.seed)?;
-    let random_tcav = tcav(
-        &ex,
-        layer,
-        0,
-        &class_inputs,
-        &random_concept,
-        &randoms,
-        opts.seed,
-    )?;
+    let test = |c: &Tensor<4>| {
+        let sets = TcavSets {
+            class_inputs: &class_inputs,
+            concept: c,
+            counter_sets: &counter_sets,
+            random_concepts: &random_concepts,
+        };
+        tcav(&ex, TCAV_LAYER, 0, &sets, seed)
+    };
+    let watermark = test(&concept)?;
+    // The first control keeps the tag the benchmark has always used; further ones follow it.
+    let controls = (0..random_tests)
+        .map(|k| test(&pool(false, 0xBEEF + 0x1_0000 * k as u64)?))
+        .collect::<Result<_>>()?;
+    Ok((watermark, controls))
+}
+
+/// Run the benchmark.
+pub fn run(opts: &BenchOptions) -> Result<Value> {
+    let start = std::time::Instant::now();
+    let (n_train, n_test, cnn_epochs) = SIZES;
+    let rho = RHO;
+    let device = &opts.device;
+    let data = hans_data(opts.seed);
+    let HansData {
+        train_set,
+        iid_test,
+        shuffled,
+        clean_train,
+    } = &data;
+
+    // 1. the black box
+    let ts = &train_set.shapes.images;
+    let cnn = train_cnn(&data, opts)?;
+    let iid_accuracy = set_accuracy(&iid_test.shapes.images, device, |x| cnn.forward(x))?;
+    let shuffled_accuracy = set_accuracy(&shuffled.shapes.images, device, |x| cnn.forward(x))?;
+
+    // 2. TCAV
+    let (watermark_tcav, mut controls) = tcav_tests(&cnn, &data, opts.seed, 1, device)?;
+    let random_tcav = controls.remove(0);
+    let (per_set, random_sets, layer) = (PER_SET, COUNTER_SETS, TCAV_LAYER);
 
     // 3. deep kNN on the CNN's features
     let k = 10;
@@ -280,7 +344,8 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
         "train_images": n_train,
         "test_images": n_test,
         "settings": {"rho": rho, "confounded_class": 0, "cnn_epochs": cnn_epochs, "tcav_layer": layer,
-                      "tcav_examples_per_set": per_set, "tcav_random_sets": random_sets, "knn_k": k,
+                      "tcav_examples_per_set": per_set, "tcav_random_sets": random_sets,
+                      "tcav_random_concepts": NULL_CONCEPTS, "knn_k": k,
                       "protopnet_joint_epochs": schedule.joint_epochs},
         "cnn_iid_accuracy": iid_accuracy,
         "cnn_shuffled_accuracy": shuffled_accuracy,

@@ -1,4 +1,4 @@
-//! The four benchmarks of `xai proto bench`: each trains its models on a generated data set,
+//! The benchmarks of `xai proto bench`: each trains its models on a generated data set,
 //! measures the figures named in the issue against the exact ground truth, writes its
 //! explanation images to `out`, and returns the figures as JSON.
 //!
@@ -8,11 +8,13 @@
 //! | [`conceptsprites`] | CBM (independent, sequential, joint), CEM | `concept_accuracy`, `intervened_task_accuracy`, `cem_minus_cbm` |
 //! | [`cleverhans`] | CNN + TCAV, ProtoPNet, deep kNN | `tcav_watermark_p`, `tcav_random_p`, `pruned_accuracy_gap` |
 //! | [`regimemix`] | mixture of linear experts | `nmi`, `max_over_mean_load` |
+//! | [`tcav_calibration`] | CNN + TCAV over many seeds | `false_positive_rate`, `power` |
 
 pub mod cleverhans;
 pub mod conceptsprites;
 pub mod partshapes;
 pub mod regimemix;
+pub mod tcav_calibration;
 
 use std::path::{Path, PathBuf};
 

@@ -155,20 +155,37 @@ fn tcav_of(net: &DemoCnn, options: &DemoOptions) -> Result<Vec<DemoTcav>> {
     let randoms: Vec<Tensor<4>> = (0..10)
         .map(|r| batch(&sets(options.seed ^ (0xA000 + r)), &all[..50], false))
         .collect();
+    // The null: random concepts drawn like the concept, without the watermark.
+    let random_concepts: Vec<Tensor<4>> = (0..20)
+        .map(|m| batch(&sets(options.seed ^ (0xB000 + m)), &all, false))
+        .collect();
     let clean = sets(options.seed ^ 0x9000);
     let plus: Vec<usize> = (0..clean.len()).filter(|&i| clean.labels[i] == 1).collect();
     let inputs = batch(&clean, &plus, false);
-    let mut out = Vec::new();
+    let mut names = Vec::new();
+    let mut results = Vec::new();
     for layer in ["conv1", "conv2"] {
         for (name, c) in [("watermark", &concept), ("random images", &random_concept)] {
-            let result = xai_proto::tcav::tcav(&ex, layer, 1, &inputs, c, &randoms, options.seed)?;
-            out.push(DemoTcav {
-                concept: name.into(),
-                result,
-            });
+            let sets = xai_proto::tcav::TcavSets {
+                class_inputs: &inputs,
+                concept: c,
+                counter_sets: &randoms,
+                random_concepts: &random_concepts,
+            };
+            results.push(xai_proto::tcav::tcav(&ex, layer, 1, &sets, options.seed)?);
+            names.push(name);
         }
     }
-    Ok(out)
+    // Four tests (two concepts at two layers): significance after Holm's adjustment.
+    xai_proto::tcav::holm_adjust(&mut results);
+    Ok(names
+        .into_iter()
+        .zip(results)
+        .map(|(name, result)| DemoTcav {
+            concept: name.into(),
+            result,
+        })
+        .collect())
 }
 
 /// A counterfactual of one explained image.

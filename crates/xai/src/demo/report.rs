@@ -316,17 +316,18 @@ watermarked images shows the shortcut.</p>
         h.push_str("</table>\n");
     }
     if !results.tcav.is_empty() {
-        h.push_str("<h2>Does the model use the concept \"watermark\" for \"plus\"? (TCAV)</h2>\n<p>Concept activation vectors at each conv layer (logistic regression, concept examples resampled per run) against 10 random sets of clean images; the TCAV score is the fraction of clean \"plus\" images whose logit grows along the concept; p is a t-test against random-vs-random scores. A random-image concept is the control.</p>\n<table><tr><th>layer</th><th class=\"l\">concept</th><th>mean TCAV score</th><th>p-value</th><th>significant (p &lt; 0.05)</th><th>CAV accuracy</th></tr>\n");
+        h.push_str("<h2>Does the model use the concept \"watermark\" for \"plus\"? (TCAV)</h2>\n<p>Concept activation vectors at each conv layer (logistic regression on a subsample of the concept examples per run) against 10 random sets of clean images; the TCAV score is the fraction of clean \"plus\" images whose logit grows along the concept. p tests the concept's mean score as one draw from the scores of 20 random concepts put through the same runs (two-sided t-test); the four tests are adjusted together (Holm). A random-image concept is the control.</p>\n<table><tr><th>layer</th><th class=\"l\">concept</th><th>mean TCAV score</th><th>p-value</th><th>Holm-adjusted p</th><th>significant (adjusted p &lt; 0.05)</th><th>CAV accuracy</th></tr>\n");
         for t in &results.tcav {
             let r = &t.result;
             let acc = r.cav_accuracy.iter().sum::<f64>() / r.cav_accuracy.len().max(1) as f64;
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td class=\"l\">{}</td><td>{:.3}</td><td>{:.2e}</td><td>{}</td><td>{:.2}</td></tr>",
+                "<tr><td>{}</td><td class=\"l\">{}</td><td>{:.3}</td><td>{:.2e}</td><td>{:.2e}</td><td>{}</td><td>{:.2}</td></tr>",
                 esc(&r.layer),
                 esc(&t.concept),
                 r.mean_score,
                 r.p_value,
+                r.p_adjusted.unwrap_or(r.p_value),
                 if r.significant { "yes" } else { "no" },
                 acc
             );
