@@ -6,6 +6,9 @@
 //! leaves the previous report (or nothing), never a complete-looking partial one, and a rerun
 //! leaves no stale images behind. A folder that holds files not written by xai is never
 //! replaced: every report carries a marker file, and an existing `--out` without it is refused.
+//! While a run writes, it holds a lock file beside `--out` (`.NAME.xai-lock`, holding its process
+//! id): a second run into the same folder is refused at once instead of racing the first. A lock
+//! left by a run that no longer exists (killed) is taken over (Linux, where `/proc` tells).
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +23,68 @@ pub struct Staging {
     target: PathBuf,
     dir: PathBuf,
     done: bool,
+    _lock: Lock,
+}
+
+/// The lock file of a run writing `--out`, removed when the run ends (finished or not).
+#[derive(Debug)]
+struct Lock {
+    path: PathBuf,
+}
+
+impl Lock {
+    fn acquire(path: PathBuf, out: &Path) -> Result<Lock> {
+        use std::io::Write as _;
+        // Twice: the second attempt follows the removal of a stale lock.
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    write!(f, "{}", std::process::id()).map_err(|e| io(&path, e))?;
+                    return Ok(Lock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u32>().ok());
+                    match holder {
+                        Some(pid) if !process_alive(pid) => {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                        _ => {
+                            let who = holder.map_or(String::new(), |p| format!(" (process {p})"));
+                            return Err(XaiError::Config(format!(
+                                "--out {}: another xai run{who} is writing it; wait for it to \
+                                 finish, or delete {} if that run is gone",
+                                out.display(),
+                                path.display()
+                            )));
+                        }
+                    }
+                }
+                Err(e) => return Err(io(&path, e)),
+            }
+        }
+        Err(XaiError::Config(format!(
+            "--out {}: could not take the lock {}",
+            out.display(),
+            path.display()
+        )))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether process `pid` exists (where `/proc` can tell; elsewhere every lock counts as held).
+fn process_alive(pid: u32) -> bool {
+    !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
 impl Staging {
@@ -74,6 +139,7 @@ impl Staging {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+        let lock = Lock::acquire(parent.join(format!(".{name}.xai-lock")), out)?;
         // Unique per process and per call: concurrent runs, in one process or several, each
         // write their own folder, and the last to finish wins whole.
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -92,6 +158,7 @@ impl Staging {
             target: out.to_path_buf(),
             dir,
             done: false,
+            _lock: lock,
         })
     }
 
@@ -184,6 +251,27 @@ mod tests {
         std::fs::write(root.join("file"), "x").unwrap();
         assert!(Staging::begin(&root.join("file")).is_err());
         assert!(Staging::begin(Path::new("..")).is_err());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_second_run_into_a_folder_being_written_is_refused() {
+        let root = scratch("lock");
+        let out = root.join("report");
+        let first = Staging::begin(&out).unwrap();
+        let e = Staging::begin(&out).unwrap_err().to_string();
+        assert!(
+            e.contains("another xai run") && e.contains("xai-lock"),
+            "{e}"
+        );
+        first.finish().unwrap();
+        // Released at the end: the next run goes ahead.
+        Staging::begin(&out).unwrap().finish().unwrap();
+        // A lock left by a process that no longer exists is taken over.
+        let lock = root.join(".report.xai-lock");
+        std::fs::write(&lock, u32::MAX.to_string()).unwrap();
+        Staging::begin(&out).unwrap().finish().unwrap();
+        assert!(!lock.exists());
         let _ = std::fs::remove_dir_all(&root);
     }
 

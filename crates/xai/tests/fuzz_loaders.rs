@@ -1,6 +1,6 @@
 //! Fuzzing the loaders with proptest: every file format xai reads (fixture-format model JSON,
-//! CSV, NPY, PNG, XGBoost JSON, LightGBM text, labelled CSV for the learners) is fed valid files
-//! with random byte flips, truncations and insertions, and random bytes. Each call must return
+//! burnpack weights, CSV, NPY, PNG, XGBoost JSON, LightGBM text, labelled CSV for the learners)
+//! is fed valid files with random byte flips, truncations and insertions, and random bytes. Each call must return
 //! `Ok` or a typed error — never panic. The case count is bounded so the suite stays fast
 //! (`PROPTEST_CASES` raises it for a longer run).
 
@@ -164,4 +164,25 @@ fn labelled_tables() {
             let _ = t.binary();
         }
     });
+}
+
+#[test]
+fn burnpack_weights() {
+    // A valid burnpack of the tabular MLP, written as `xai fixture export` writes it.
+    let dir = std::env::temp_dir().join(format!("xai-fuzz-burnpack-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = dir.join("model.json");
+    std::fs::write(&fixture, asset("tabular_mlp.json")).unwrap();
+    let (weights, arch) = (dir.join("w.bpk"), dir.join("arch.json"));
+    xai::explain::export(&fixture, &weights, &arch).unwrap();
+    let valid = std::fs::read(&weights).unwrap();
+    let fx = Fixture::load(&fixture).unwrap();
+    let device = burn::tensor::Device::flex();
+    let model = fx.model(&device, burn::tensor::DType::F64).unwrap();
+    assert!(xai::explain::load_weights(model, &weights, &device, burn::tensor::DType::F64).is_ok());
+    never_panics("weights.bpk", valid, |_, path| {
+        let model = fx.model(&device, burn::tensor::DType::F64).unwrap();
+        let _ = xai::explain::load_weights(model, path, &device, burn::tensor::DType::F64);
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }
