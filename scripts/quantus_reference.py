@@ -105,6 +105,23 @@ def reference():
         sel[name] = np.array(curves).tolist()
     out["selectivity"] = sel
     out["pixel_flipping_settings"] = {"features_in_step": 4, "perturb_baseline": "black (Quantus: each input's minimum)", "order": "signed, descending", "normalise": False, "abs": False}
+    # Consistency and sufficiency (Dasgupta et al.) compare explanations across inputs: 24
+    # seeded inputs, their predicted classes, and seeded attributions (the metrics take any).
+    rng = np.random.default_rng(2022)
+    xs = rng.normal(size=(24, 1, 8, 8))
+    with torch.no_grad():
+        pred = model(torch.tensor(xs, dtype=torch.float32)).argmax(1).numpy()
+    a_sparse = rng.normal(size=xs.shape) * (rng.uniform(size=xs.shape) < 0.35)
+    # Clustered: four centres plus noise, so that near explanations exist.
+    a_dense = rng.normal(size=(4, 1, 8, 8))[rng.integers(0, 4, size=24)] + 0.3 * rng.normal(size=xs.shape)
+    kw = dict(model=model, y_batch=pred, device="cpu")
+    out["dasgupta"] = {
+        "x": xs.tolist(), "predicted": pred.tolist(),
+        "a_sparse": a_sparse.tolist(), "a_dense": a_dense.tolist(),
+        "settings": {"consistency": "top_n_sign (n = 5), abs, normalise", "sufficiency": "threshold 0.6, seuclidean, abs, normalise"},
+        "consistency": list(map(float, quantus.Consistency(disable_warnings=True)(x_batch=xs.copy(), a_batch=a_sparse.copy(), **kw))),
+        "sufficiency": list(map(float, quantus.Sufficiency(disable_warnings=True)(x_batch=xs.copy(), a_batch=a_dense.copy(), **kw))),
+    }
     path = os.path.join(ROOT, "assets/fixtures/quantus_metrics.json")
     json.dump(out, open(path, "w"), indent=1)
     print("wrote", path)

@@ -381,3 +381,58 @@ fn non_sensitivity_agrees_with_quantus() {
         );
     }
 }
+
+/// Every number of a nested JSON array, flattened in order.
+fn flatten(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(items) => items.iter().flat_map(flatten).collect(),
+        other => vec![other.as_f64().expect("number")],
+    }
+}
+
+#[test]
+fn consistency_and_sufficiency_agree_with_quantus() {
+    use xai_core::metrics::consistency::{Discretiser, consistency, sufficiency};
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let q = &quantus_reference()["dasgupta"];
+    let device = Device::flex();
+    let model = fx.model(&device, DType::F64).unwrap();
+    let f = fx.features();
+    let x = flatten(&q["x"]);
+    let n = x.len() / f;
+    // The model's own predictions (f64 here, f32 in Quantus) are the same classes.
+    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let outputs = xai_core::agnostic::BlackBox::predict(&bb, &x, n).unwrap();
+    let k = outputs.len() / n;
+    let predicted: Vec<usize> = outputs.chunks(k).map(xai_core::agnostic::argmax).collect();
+    let theirs: Vec<usize> = flatten(&q["predicted"])
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    assert_eq!(predicted, theirs);
+    let c = consistency(
+        &flatten(&q["a_sparse"]),
+        f,
+        &predicted,
+        Discretiser::FirstSigns(5),
+    )
+    .unwrap();
+    let s = sufficiency(&flatten(&q["a_dense"]), f, &predicted, 0.6).unwrap();
+    for (name, ours, want) in [
+        ("consistency", &c, floats(&q["consistency"])),
+        ("sufficiency", &s, floats(&q["sufficiency"])),
+    ] {
+        assert_eq!(ours.len(), n);
+        for i in 0..n {
+            assert!(
+                (ours[i] - want[i]).abs() < 1e-9,
+                "{name} {i}: {} vs {}",
+                ours[i],
+                want[i]
+            );
+        }
+    }
+    // Not a constant: the set has inputs that score 0, ½ and 1 on consistency.
+    assert!(c.iter().any(|&v| v > 0.9) && c.iter().any(|&v| v == 0.0));
+    assert!(s.iter().any(|&v| v > 0.4));
+}

@@ -9,6 +9,8 @@
 //! - [`axiomatic`]: non-sensitivity (features that move the output get attribution, and only
 //!   those).
 //! - [`complexity`]: sparseness (Gini) and complexity (entropy).
+//! - [`consistency`]: Dasgupta et al.'s consistency and sufficiency — do inputs with the same
+//!   (or a nearby) explanation get the same prediction?
 //! - [`localisation`]: against ground-truth masks — pointing game, attribution localisation,
 //!   top-k intersection, relevance rank and mass accuracy, AUC.
 //! - [`similarity`]: Pearson, Spearman, SSIM, HOG similarity of two maps.
@@ -24,6 +26,7 @@
 
 pub mod axiomatic;
 pub mod complexity;
+pub mod consistency;
 pub mod disagreement;
 pub mod faithfulness;
 pub mod localisation;
