@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use common::{Attention, randn};
 use xai_core::Target;
 use xai_grad::methods::Explainable;
+use xai_grad::methods::attention_flow::attention_flow;
 use xai_grad::methods::attention_rollout::{RolloutConfig, attention_rollout, fuse, softmax_nodes};
 
 #[test]
@@ -55,6 +56,80 @@ fn one_layer_rollout_is_half_attention_half_identity() {
     assert!(
         attention_rollout(&ex, &x, &Target::Predicted, &[], &RolloutConfig::default()).is_err()
     );
+    // Attention flow through one layer is the fused attention itself; through the same layer
+    // twice it is bounded by one (a row of the top layer sums to one) and by the rollout's
+    // bottlenecks, and differs from the rollout product.
+    let one = [nodes[0].as_str()];
+    let cfg = RolloutConfig::default();
+    let flow = attention_flow(&ex, &x, &Target::Predicted, &one, &cfg).unwrap();
+    let roll = attention_rollout(&ex, &x, &Target::Predicted, &one, &cfg).unwrap();
+    for (f, r) in flow.values.iter().zip(&roll.values) {
+        assert!((f - r).abs() < 1e-12, "{f} vs {r}");
+    }
+}
+
+/// burn's `TransformerEncoder` (two pre-norm layers, two heads) with a mean-pooled head.
+#[derive(burn::module::Module, Debug)]
+struct TwoLayers {
+    enc: burn::nn::transformer::TransformerEncoder,
+    head: burn::nn::Linear,
+}
+
+fn two_layers_forward(m: &TwoLayers, x: Tensor<3>) -> Tensor<2> {
+    let y = m
+        .enc
+        .forward(burn::nn::transformer::TransformerEncoderInput::new(x));
+    m.head.forward(y.mean_dim(1).squeeze_dim(1))
+}
+
+#[test]
+fn attention_flow_through_two_encoder_layers() {
+    use xai_grad::methods::attention_flow::flow_matrix;
+    use xai_grad::methods::attention_rollout::fused_attention;
+    let dev = Device::flex();
+    let enc = burn::nn::transformer::TransformerEncoderConfig::new(8, 16, 2, 2)
+        .with_norm_first(true)
+        .with_dropout(0.0)
+        .init(&dev);
+    let head = burn::nn::LinearConfig::new(8, 3).init(&dev);
+    let m = xai_core::init::seeded(TwoLayers { enc, head }, 4).unwrap();
+    let x: Tensor<3> = randn([2, 4, 8], 31, &dev);
+    let ex = Explainable::new(m, two_layers_forward, dev.clone());
+    let nodes = softmax_nodes(&ex.graph(&x).unwrap());
+    assert_eq!(nodes.len(), 2);
+    let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    let cfg = RolloutConfig::default();
+    let flow = attention_flow(&ex, &x, &Target::Predicted, &names, &cfg).unwrap();
+    let roll = attention_rollout(&ex, &x, &Target::Predicted, &names, &cfg).unwrap();
+    assert_eq!((flow.n, flow.tokens), (2, 4));
+    // Flows lie in [0, 1], and the flow into an output token never exceeds one (its capacity).
+    assert!(
+        flow.values
+            .iter()
+            .all(|&v| (0.0..=1.0 + 1e-12).contains(&v))
+    );
+    // It is the max flow of the same fused layers rollout multiplies.
+    let (layers, t) = fused_attention(&ex, &x, &Target::Predicted, &names, &cfg).unwrap();
+    for i in 0..2 {
+        let per: Vec<Vec<f64>> = layers.iter().map(|l| l[i].clone()).collect();
+        assert_eq!(
+            flow_matrix(&per, t).unwrap(),
+            flow.values[i * 16..(i + 1) * 16].to_vec()
+        );
+    }
+    // Through two layers the paths j → k → i are edge-disjoint, so the max flow is exactly
+    // Σ_k min(Â₁[k][j], Â₂[i][k]) — where rollout has Σ_k Â₂[i][k]·Â₁[k][j].
+    for n in 0..2 {
+        let (a1, a2) = (&layers[0][n], &layers[1][n]);
+        for i in 0..t {
+            for j in 0..t {
+                let paths: f64 = (0..t).map(|k| a1[k * t + j].min(a2[i * t + k])).sum();
+                let f = flow.values[n * t * t + i * t + j];
+                assert!((f - paths).abs() < 1e-12, "{f} vs {paths}");
+            }
+        }
+    }
+    assert_ne!(flow.values, roll.values);
 }
 
 #[test]

@@ -115,14 +115,17 @@ pub fn fuse(values: &[f64], shape: &[usize], config: &RolloutConfig) -> Result<V
     Ok(out)
 }
 
-/// Rollout of the attention at `nodes` (forward order) for `x`.
-pub fn attention_rollout<const D: usize>(
+/// The fused attention of every layer at `nodes` (forward order) for `x`: per layer, per input,
+/// a row-stochastic `T × T` matrix `Â_l` (heads fused, residual added, gradient-weighted when
+/// asked); and `T`. Rollout multiplies them; attention flow
+/// ([`super::attention_flow`]) routes flow through them.
+pub fn fused_attention<const D: usize>(
     ex: &Explainable<D>,
     x: &Tensor<D>,
     target: &Target,
     nodes: &[&str],
     config: &RolloutConfig,
-) -> Result<Rollout> {
+) -> Result<(Vec<Vec<Vec<f64>>>, usize)> {
     if nodes.is_empty() {
         return Err(XaiError::Config(
             "attention rollout needs at least one attention node".into(),
@@ -165,7 +168,7 @@ pub fn attention_rollout<const D: usize>(
         )?;
         (t.values, None)
     };
-    let mut rollout: Option<Vec<Vec<f64>>> = None;
+    let mut layers = Vec::with_capacity(values.len());
     let mut tokens = 0;
     for (l, v) in values.iter().enumerate() {
         let shape = v.shape();
@@ -177,35 +180,50 @@ pub fn attention_rollout<const D: usize>(
                 .for_each(|(a, g)| *a = (*a * g).max(0.0));
         }
         let fused = fuse(&a, &shape, config)?;
-        tokens = shape[shape.len() - 1];
+        let t = shape[shape.len() - 1];
+        if l > 0 && (t != tokens || fused.len() != layers.first().map_or(0, Vec::len)) {
+            return Err(XaiError::shape(
+                "attention layers",
+                "the same [N, T, T] at every node",
+                &shape,
+            ));
+        }
+        tokens = t;
+        layers.push(fused);
+    }
+    Ok((layers, tokens))
+}
+
+/// Rollout of the attention at `nodes` (forward order) for `x`.
+pub fn attention_rollout<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    target: &Target,
+    nodes: &[&str],
+    config: &RolloutConfig,
+) -> Result<Rollout> {
+    let (layers, tokens) = fused_attention(ex, x, target, nodes, config)?;
+    let mut rollout: Option<Vec<Vec<f64>>> = None;
+    for fused in layers {
         rollout = Some(match rollout {
             None => fused,
-            Some(prev) => {
-                if prev.len() != fused.len() || prev[0].len() != tokens * tokens {
-                    return Err(XaiError::shape(
-                        "attention layers",
-                        "the same [N, T, T] at every node",
-                        &shape,
-                    ));
-                }
-                // R ← Â_l · R.
-                fused
-                    .iter()
-                    .zip(&prev)
-                    .map(|(a, r)| {
-                        let mut m = vec![0.0; tokens * tokens];
-                        for i in 0..tokens {
-                            for k in 0..tokens {
-                                let aik = a[i * tokens + k];
-                                for j in 0..tokens {
-                                    m[i * tokens + j] += aik * r[k * tokens + j];
-                                }
+            // R ← Â_l · R.
+            Some(prev) => fused
+                .iter()
+                .zip(&prev)
+                .map(|(a, r)| {
+                    let mut m = vec![0.0; tokens * tokens];
+                    for i in 0..tokens {
+                        for k in 0..tokens {
+                            let aik = a[i * tokens + k];
+                            for j in 0..tokens {
+                                m[i * tokens + j] += aik * r[k * tokens + j];
                             }
                         }
-                        m
-                    })
-                    .collect()
-            }
+                    }
+                    m
+                })
+                .collect(),
         });
     }
     let r = rollout.unwrap_or_default();

@@ -5,6 +5,7 @@
 //! and replayed on the chosen device. The model itself is never modified.
 
 pub mod attacks;
+pub mod attention_flow;
 pub mod attention_rollout;
 pub mod attnlrp;
 pub mod counterfactual;
