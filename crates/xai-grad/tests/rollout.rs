@@ -119,8 +119,7 @@ fn attention_flow_through_two_encoder_layers() {
     }
     // Through two layers the paths j → k → i are edge-disjoint, so the max flow is exactly
     // Σ_k min(Â₁[k][j], Â₂[i][k]) — where rollout has Σ_k Â₂[i][k]·Â₁[k][j].
-    for n in 0..2 {
-        let (a1, a2) = (&layers[0][n], &layers[1][n]);
+    for (n, (a1, a2)) in layers[0].iter().zip(&layers[1]).enumerate() {
         for i in 0..t {
             for j in 0..t {
                 let paths: f64 = (0..t).map(|k| a1[k * t + j].min(a2[i * t + k])).sum();
