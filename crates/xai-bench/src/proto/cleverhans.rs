@@ -17,8 +17,11 @@
 //!    (`knn_watermark_share`, against the base rate in training), and the mean credibility of
 //!    watermarked vs clean test images.
 //! 4. **ProtoPNet** on the confounded set: the prototypes whose source patch lies on the
-//!    watermark (`watermark_prototypes`); they are pruned and the last layer refitted on training
-//!    images with the watermark removed from nothing else (the same confounded set);
+//!    watermark, and those whose similarity jumps when the watermark is stamped onto clean
+//!    images (`watermark_response`, the mean rise per prototype; flagged when above the median
+//!    by more than ten median absolute deviations) are `watermark_prototypes`; they are pruned
+//!    and the last layer refitted on training images with the watermark removed from nothing
+//!    else (the same confounded set);
 //!    `pruned_accuracy_gap` = accuracy on the shuffled test of a ProtoPNet trained without the
 //!    watermark − that of the pruned model (target ≤ 0.02).
 //!
@@ -215,6 +218,47 @@ pub fn tcav_tests(
     Ok((watermark, controls))
 }
 
+/// How much each prototype's similarity rises when the watermark is stamped onto clean images:
+/// `mean_x [sim_p(stamp(x)) − sim_p(x)]` over 200 clean images.
+fn watermark_response(
+    proto: &xai_proto::protopnet::ProtoPNet,
+    device: &Device,
+    seed: u64,
+) -> Result<Vec<f64>> {
+    let clean = CleverHans::concept_images(200, false, seed ^ 0x5A5A);
+    let marked = CleverHans::concept_images(200, true, seed ^ 0x5A5A);
+    let sims = |s: &CleverHans| -> Result<Vec<f64>> {
+        let idx: Vec<usize> = (0..s.shapes.images.len()).collect();
+        tensor_to_vec_f64(
+            proto
+                .forward(s.shapes.images.batch(&idx, device)?)
+                .similarities,
+        )
+    };
+    let (a, b) = (sims(&clean)?, sims(&marked)?);
+    let p = proto.prototypes();
+    Ok((0..p)
+        .map(|j| (0..200).map(|i| b[i * p + j] - a[i * p + j]).sum::<f64>() / 200.0)
+        .collect())
+}
+
+/// Prototypes whose watermark response is above the median by more than ten median absolute
+/// deviations.
+fn response_outliers(response: &[f64]) -> Vec<usize> {
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    if response.is_empty() {
+        return Vec::new();
+    }
+    let m = median(&mut response.to_vec());
+    let mad = median(&mut response.iter().map(|r| (r - m).abs()).collect());
+    (0..response.len())
+        .filter(|&j| response[j] > m + 10.0 * mad)
+        .collect()
+}
+
 /// Run the benchmark.
 pub fn run(opts: &BenchOptions) -> Result<Value> {
     let start = std::time::Instant::now();
@@ -287,7 +331,12 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
     let config = ProtoPNetConfig::default();
     let (mut proto, log) = train(&config, &schedule, ts, device)?;
     let confounded_accuracy = accuracy(&proto, &shuffled.shapes.images, device)?;
-    let flagged: Vec<usize> = log
+    // Flagged: prototypes pushed onto a watermark, and those whose similarity jumps when the
+    // watermark is stamped onto clean images (an outlier of the response: above the median by
+    // more than ten median absolute deviations).
+    let response = watermark_response(&proto, device, opts.seed)?;
+    let outliers = response_outliers(&response);
+    let mut flagged: Vec<usize> = log
         .push
         .iter()
         .filter(|r| {
@@ -295,7 +344,10 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
             train_set.watermarked[r.image] && on_watermark(cr, cc, 2.0)
         })
         .map(|r| r.prototype)
+        .chain(outliers.iter().copied())
         .collect();
+    flagged.sort_unstable();
+    flagged.dedup();
     proto.prune(&flagged);
     proto.fit_last_layer(ts, &schedule.last_layer, device)?;
     let pruned_accuracy = accuracy(&proto, &shuffled.shapes.images, device)?;
@@ -361,6 +413,7 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
         "knn_credibility_watermarked": cred_mark / n_mark.max(1) as f64,
         "knn_credibility_clean": cred_clean / n_clean.max(1) as f64,
         "watermark_prototypes": flagged,
+        "watermark_response": response,
         "protopnet_confounded_shuffled_accuracy": confounded_accuracy,
         "protopnet_pruned_shuffled_accuracy": pruned_accuracy,
         "protopnet_clean_shuffled_accuracy": clean_accuracy,
