@@ -45,6 +45,10 @@ pub struct Args {
     /// Seed of the stochastic methods.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Refuse, before computing, a run estimated to take longer than this (forward passes the
+    /// methods need × the measured time of one forward pass of the inputs).
+    #[arg(long, default_value_t = 60.0, value_parser = positive_minutes)]
+    max_minutes: f64,
     /// Explain one shard of the input rows into this run folder instead of writing a report
     /// (with --shards); `xai reduce --dir` merges the shards.
     #[arg(long, requires = "shards")]
@@ -60,6 +64,14 @@ pub struct Args {
     /// `cuda:0,cuda:1`); replaces --device.
     #[arg(long, requires = "shard_dir")]
     devices: Option<String>,
+}
+
+/// A positive, finite number of minutes.
+fn positive_minutes(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(m) if m.is_finite() && m > 0.0 => Ok(m),
+        _ => Err(format!("`{s}` is not a positive number of minutes")),
+    }
 }
 
 /// `NAME=FILE` → (NAME, FILE).
@@ -102,6 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         force: args.force,
         device: args.device,
         seed: args.seed,
+        max_seconds: Some(args.max_minutes * 60.0),
         shard: None,
     };
     if let (Some(dir), Some(shards)) = (&args.shard_dir, args.shards) {

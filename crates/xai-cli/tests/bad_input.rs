@@ -83,6 +83,28 @@ fn malformed_input_is_one_line_and_exit_2_everywhere() {
         ),
         (
             vec![
+                "explain".into(),
+                "--model".into(),
+                mlp.clone(),
+                "--max-minutes".into(),
+                "0.0000001".into(),
+                "--out".into(),
+                out("too-long"),
+            ],
+            "forward passes",
+        ),
+        (
+            vec![
+                "explain".into(),
+                "--model".into(),
+                mlp.clone(),
+                "--max-minutes".into(),
+                "0".into(),
+            ],
+            "positive number of minutes",
+        ),
+        (
+            vec![
                 "bench".into(),
                 "--fixture".into(),
                 mlp.clone(),

@@ -39,6 +39,7 @@ fn options(
         out,
         device: "flex".into(),
         seed: 0,
+        max_seconds: None,
         shard: None,
     }
 }

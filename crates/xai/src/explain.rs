@@ -73,6 +73,10 @@ pub struct ExplainOptions {
     pub device: String,
     /// Seed of the stochastic methods.
     pub seed: u64,
+    /// Refuse, before any method runs, a run whose estimated time exceeds this many seconds:
+    /// the forward passes the selected methods need ([`MethodConfig::forward_passes_per_input`])
+    /// times the measured time of one forward pass of the batch. `None`: no limit.
+    pub max_seconds: Option<f64>,
     /// Only this shard of the input rows ([`ShardSpec::rows`]); `None`: every row. Per-input
     /// `targets` lists do not combine with a shard (give one class, or `predicted`).
     pub shard: Option<ShardSpec>,
@@ -579,7 +583,9 @@ fn run_burn(options: &ExplainOptions) -> Result<ExplainReport> {
     let (host, rows) = take_shard(options, host, f)?;
     let n = host.len() / f;
     let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, dt);
+    let clock = std::time::Instant::now();
     let outputs = xai_core::tensor_to_vec_f64(model.forward(x.clone()))?;
+    let forward_seconds = clock.elapsed().as_secs_f64();
     let conv = fx.last_conv_layer();
     let flat = FlatInputs {
         host,
@@ -587,6 +593,7 @@ fn run_burn(options: &ExplainOptions) -> Result<ExplainReport> {
         outputs,
         input_shape: fx.input_shape.clone(),
         rows,
+        forward_seconds,
     };
     let report = explain_flat(
         options,
@@ -607,6 +614,8 @@ struct FlatInputs {
     outputs: Vec<f64>,
     input_shape: Vec<usize>,
     rows: RowRange,
+    /// Seconds one forward pass of the batch took (for the time estimate).
+    forward_seconds: f64,
 }
 
 /// The precision of the replays for the run's dtype.
@@ -647,6 +656,7 @@ where
         outputs,
         input_shape,
         rows,
+        forward_seconds,
     } = inputs;
     let f: usize = input_shape.iter().product();
     let n = host.len() / f;
@@ -674,8 +684,18 @@ where
         conv_layer: conv,
     };
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (results, skipped) =
-        run_methods(methods, &problem, ModelKind::Burn, options.seed, progress)?;
+    let limit = options.max_seconds.map(|limit| TimeLimit {
+        forward_seconds,
+        limit,
+    });
+    let (results, skipped) = run_methods(
+        methods,
+        &problem,
+        ModelKind::Burn,
+        options.seed,
+        progress,
+        limit,
+    )?;
     Ok(ExplainReport {
         options: options.clone(),
         input_shape: input_shape.clone(),
@@ -746,7 +766,9 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
     let (host, rows) = take_shard(options, host, f)?;
     let n = host.len() / f;
     let x: Tensor<2> = tensor_from_f64(&host, vec![n, f], &device, dt);
+    let clock = std::time::Instant::now();
     let outputs = xai_core::tensor_to_vec_f64(model.try_forward_flat(x.clone())?)?;
+    let forward_seconds = clock.elapsed().as_secs_f64();
     let conv = last_onnx_conv(&model);
     let flat = FlatInputs {
         host,
@@ -754,6 +776,7 @@ fn run_onnx(options: &ExplainOptions) -> Result<ExplainReport> {
         outputs,
         input_shape,
         rows,
+        forward_seconds,
     };
     let report = explain_flat(
         options,
@@ -1033,8 +1056,14 @@ fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
         conv_layer: None,
     };
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (results, skipped) =
-        run_methods(&methods, &problem, ModelKind::Trees, options.seed, progress)?;
+    let (results, skipped) = run_methods(
+        &methods,
+        &problem,
+        ModelKind::Trees,
+        options.seed,
+        progress,
+        None,
+    )?;
     let report = ExplainReport {
         options: options.clone(),
         input_shape: input_shape.to_vec(),
@@ -1052,20 +1081,40 @@ fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
 
 /// Run every method on `problem`, skipping (with the reason) those that cannot run on it; an
 /// error when none could.
+/// `seconds` as a person reads it: `0.42 ms`, `40 s`, `12 min`, `3.5 h`.
+fn duration(seconds: f64) -> String {
+    if seconds < 0.1 {
+        format!("{:.2} ms", seconds * 1e3)
+    } else if seconds < 120.0 {
+        format!("{seconds:.1} s")
+    } else if seconds < 7200.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
+}
+
+/// A time limit on a run: the limit and the measured time of one forward pass of the batch.
+#[derive(Clone, Copy, Debug)]
+struct TimeLimit {
+    forward_seconds: f64,
+    limit: f64,
+}
+
 fn run_methods<const D: usize>(
     methods: &[&'static MethodInfo],
     problem: &Problem<'_, D>,
     kind: ModelKind,
     seed: u64,
     progress: bool,
+    limit: Option<TimeLimit>,
 ) -> Result<(Vec<ExplainResult>, Vec<Skipped>)> {
     let f: usize = problem.input_shape.iter().product();
     let conv = problem.conv_layer.clone();
-    let mut results = Vec::new();
+    let mut configs = Vec::new();
     let mut skipped = Vec::new();
     for m in methods {
         if let Some(why) = m.unavailable(kind, problem.input_shape, conv.as_deref()) {
-            eprintln!("xai explain: {} skipped: {why}", m.name);
             skipped.push(Skipped {
                 method: m.name.to_string(),
                 reason: why,
@@ -1085,7 +1134,33 @@ fn run_methods<const D: usize>(
                 _ => {}
             }
         }
-        let e = registry::run(&config, problem)?;
+        configs.push(config);
+    }
+    if let Some(t) = limit {
+        let passes: f64 = configs.iter().map(|c| c.forward_passes_per_input(f)).sum();
+        let estimate = passes * t.forward_seconds;
+        if estimate > t.limit {
+            let each: Vec<String> = configs
+                .iter()
+                .map(|c| format!("{} {:.0}", c.name(), c.forward_passes_per_input(f)))
+                .collect();
+            return Err(XaiError::Config(format!(
+                "the selected methods need about {passes:.0} forward passes of the batch \
+                 ({}), about {} at {} each, over the limit of {}: choose fewer --methods, \
+                 explain fewer inputs (or split them with --shards), or raise --max-minutes",
+                each.join(", "),
+                duration(estimate),
+                duration(t.forward_seconds),
+                duration(t.limit)
+            )));
+        }
+    }
+    for s in &skipped {
+        eprintln!("xai explain: {} skipped: {}", s.method, s.reason);
+    }
+    let mut results = Vec::new();
+    for config in &configs {
+        let e = registry::run(config, problem)?;
         results.push(ExplainResult {
             method: e.method.to_string(),
             settings: e.settings,

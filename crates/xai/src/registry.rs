@@ -367,6 +367,46 @@ impl MethodConfig {
         }
     }
 
+    /// What the method costs per input before it runs, in forward passes of the model (a
+    /// backward pass counted as two): gradient and rule methods one forward and one backward
+    /// per path point or noise sample; perturbation methods one forward per perturbed copy.
+    /// Tree methods walk trees, not the model: 1. `features` is the input width.
+    pub fn forward_passes_per_input(&self, features: usize) -> f64 {
+        let groups = |g: &Option<ag::FeatureGroups>| g.as_ref().map_or(features, |g| g.count());
+        match self {
+            MethodConfig::Saliency
+            | MethodConfig::InputXGradient
+            | MethodConfig::GuidedBackprop
+            | MethodConfig::Deconvolution
+            | MethodConfig::Lrp(_)
+            | MethodConfig::GradCam { .. } => 3.0,
+            // The input's and the baseline's forwards, one backward.
+            MethodConfig::Deeplift => 4.0,
+            MethodConfig::IntegratedGradients(c) => {
+                3.0 * if c.tolerance.is_some() {
+                    c.max_steps.max(c.n_steps)
+                } else {
+                    c.n_steps
+                } as f64
+            }
+            MethodConfig::Smoothgrad(c) => 3.0 * c.samples as f64,
+            MethodConfig::FeatureAblation(a) => 1.0 + groups(&a.groups) as f64,
+            MethodConfig::ShapleyExact(_) => 2f64.powi(features.min(1023) as i32),
+            MethodConfig::Occlusion(o) => {
+                let windows: f64 = o
+                    .shape
+                    .iter()
+                    .zip(o.window.iter().zip(&o.strides))
+                    .map(|(&n, (&w, &s))| (n.saturating_sub(w) / s.max(1) + 1) as f64)
+                    .product();
+                1.0 + windows
+            }
+            MethodConfig::KernelShap(k) => k.samples.max(1) as f64,
+            MethodConfig::Lime(l) => l.samples.max(1) as f64,
+            MethodConfig::TreeShap | MethodConfig::TreeShapInterventional => 1.0,
+        }
+    }
+
     /// The default settings of `method`, with `seed` for the stochastic ones. Grad-CAM's layer
     /// and occlusion's window depend on the model: set them with [`Problem`]'s fields
     /// (`conv_layer`, `input_shape`) through [`MethodConfig::for_problem`].
