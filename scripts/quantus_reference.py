@@ -122,6 +122,27 @@ def reference():
         "consistency": list(map(float, quantus.Consistency(disable_warnings=True)(x_batch=xs.copy(), a_batch=a_sparse.copy(), **kw))),
         "sufficiency": list(map(float, quantus.Sufficiency(disable_warnings=True)(x_batch=xs.copy(), a_batch=a_dense.copy(), **kw))),
     }
+    # ROAD without noise (deterministic): the imputation of one input and the accuracy curves.
+    from quantus.functions.perturb_func import noisy_linear_imputation
+    ig = np.array(fx["expected"]["integrated_gradients/gausslegendre"]["values"], dtype=np.float64)
+    order = np.argsort(-ig[0].reshape(-1))
+    road = {
+        "settings": {"noise": 0.0, "percentages": list(range(1, 100, 2)), "attributions": "integrated_gradients/gausslegendre", "abs": False, "normalise": False},
+        "imputation": {"input": 0, "removed": order[:20].tolist(),
+                       "values": noisy_linear_imputation(arr=x[0].copy(), indices=order[:20], noise=0.0).tolist()},
+    }
+    with torch.no_grad():
+        y_pred = model(torch.tensor(x, dtype=torch.float32)).argmax(1).numpy()
+    road["targets"] = y_pred.tolist()  # the predicted classes: every curve starts at 1
+    curve = quantus.ROAD(noise=0.0, abs=False, normalise=False, disable_warnings=True)(
+        model=model, x_batch=x.copy(), y_batch=y_pred, a_batch=ig.copy(), device="cpu")
+    road["accuracy"] = [float(curve[p]) for p in range(1, 100, 2)]
+    # The same on the 24 seeded inputs of the Dasgupta block, with their dense attributions.
+    d = out["dasgupta"]
+    curve = quantus.ROAD(noise=0.0, abs=False, normalise=False, disable_warnings=True)(
+        model=model, x_batch=np.array(d["x"]), y_batch=np.array(d["predicted"]), a_batch=np.array(d["a_dense"]), device="cpu")
+    road["accuracy_seeded_inputs"] = [float(curve[p]) for p in range(1, 100, 2)]
+    out["road"] = road
     path = os.path.join(ROOT, "assets/fixtures/quantus_metrics.json")
     json.dump(out, open(path, "w"), indent=1)
     print("wrote", path)

@@ -436,3 +436,69 @@ fn consistency_and_sufficiency_agree_with_quantus() {
     assert!(c.iter().any(|&v| v > 0.9) && c.contains(&0.0));
     assert!(s.iter().any(|&v| v > 0.4));
 }
+
+#[test]
+fn road_without_noise_agrees_with_quantus() {
+    use xai_core::metrics::road::{RoadConfig, linear_imputation, road};
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let q = &quantus_reference()["road"];
+    let f = fx.features();
+    // The imputation itself: 20 pixels of input 0 removed.
+    let x0 = &fx.inputs.data[..f];
+    let removed: Vec<usize> = flatten(&q["imputation"]["removed"])
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
+    let ours = linear_imputation(x0, [1, 8, 8], &removed).unwrap();
+    let theirs = flatten(&q["imputation"]["values"]);
+    for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert!((a - b).abs() < 1e-10, "pixel {k}: {a} vs {b}");
+    }
+    assert!(
+        removed.iter().any(|&p| (ours[p] - x0[p]).abs() > 1e-3),
+        "nothing was imputed"
+    );
+    // The accuracy curves, without noise.
+    let device = Device::flex();
+    let model = fx.model(&device, DType::F64).unwrap();
+    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let cfg = RoadConfig {
+        noise: 0.0,
+        ..RoadConfig::default()
+    };
+    let ig = &fx.expected["integrated_gradients/gausslegendre"]
+        .values
+        .data;
+    let targets: Vec<usize> = flatten(&q["targets"]).iter().map(|&c| c as usize).collect();
+    let inputs = Rows::new(&fx.inputs.data, f).unwrap();
+    let r = road(&bb, &inputs, [1, 8, 8], ig, &targets, &cfg).unwrap();
+    assert_eq!(r.accuracy, floats(&q["accuracy"]));
+    let d = &quantus_reference()["dasgupta"];
+    let (x, a) = (flatten(&d["x"]), flatten(&d["a_dense"]));
+    let predicted: Vec<usize> = flatten(&d["predicted"])
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    let r = road(
+        &bb,
+        &Rows::new(&x, f).unwrap(),
+        [1, 8, 8],
+        &a,
+        &predicted,
+        &cfg,
+    )
+    .unwrap();
+    let want = floats(&q["accuracy_seeded_inputs"]);
+    for (k, (o, t)) in r.accuracy.iter().zip(&want).enumerate() {
+        assert!(
+            (o - t).abs() < 1e-12,
+            "percentage {}: {o} vs {t}",
+            r.percentages[k]
+        );
+    }
+    // With noise the curve is seeded: the same seed gives the same curve.
+    let noisy = RoadConfig::default();
+    let r1 = road(&bb, &inputs, [1, 8, 8], ig, &targets, &noisy).unwrap();
+    let r2 = road(&bb, &inputs, [1, 8, 8], ig, &targets, &noisy).unwrap();
+    assert_eq!(r1, r2);
+}

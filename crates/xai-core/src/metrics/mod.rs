@@ -5,6 +5,8 @@
 //!
 //! - [`faithfulness`]: deletion/insertion curves and AUC (pixel flipping, region perturbation),
 //!   faithfulness correlation, infidelity, completeness error, ROAR through a retraining closure.
+//! - [`road`]: ROAD — remove the most relevant pixels, impute them by noisy linear imputation,
+//!   and watch the prediction (Rong et al. 2022).
 //! - [`robustness`]: max- and average-sensitivity, the local Lipschitz estimate.
 //! - [`axiomatic`]: non-sensitivity (features that move the output get attribution, and only
 //!   those).
@@ -31,6 +33,7 @@ pub mod disagreement;
 pub mod faithfulness;
 pub mod localisation;
 pub mod randomization;
+pub mod road;
 pub mod robustness;
 pub mod scaffolding;
 pub mod similarity;
