@@ -143,6 +143,24 @@ def reference():
         model=model, x_batch=np.array(d["x"]), y_batch=np.array(d["predicted"]), a_batch=np.array(d["a_dense"]), device="cpu")
     road["accuracy_seeded_inputs"] = [float(curve[p]) for p in range(1, 100, 2)]
     out["road"] = road
+    # Random logit (Sixt et al.): the plain input gradient as the explainer, on the 24 seeded
+    # inputs; the classes Quantus draws are logged so the test can replay them.
+    drawn = []
+    def gradient(model, inputs, targets, **kwargs):
+        xt = torch.tensor(np.asarray(inputs), dtype=torch.float64, requires_grad=True)
+        model64 = build(fx["model"], torch.float64)
+        out = model64(xt)
+        out[torch.arange(len(targets)), torch.tensor(np.asarray(targets))].sum().backward()
+        drawn.append(np.asarray(targets).tolist())
+        return xt.grad.detach().numpy()
+    xs24, pred24 = np.array(d["x"]), np.array(d["predicted"])
+    a24 = gradient(model, xs24, pred24)
+    drawn.clear()
+    k = int(model(torch.tensor(xs24[:1], dtype=torch.float32)).shape[1])
+    rl = quantus.RandomLogit(num_classes=k, seed=42, normalise=False, abs=False, disable_warnings=True)
+    scores = rl(model=model, x_batch=xs24.copy(), y_batch=pred24, a_batch=a24.copy(), explain_func=gradient, device="cpu")
+    out["random_logit"] = {"settings": {"explainer": "input gradient (f64)", "similarity": "ssim (1-D, win 7)", "normalise": False},
+                           "classes": k, "off_classes": drawn[0], "scores": list(map(float, scores))}
     path = os.path.join(ROOT, "assets/fixtures/quantus_metrics.json")
     json.dump(out, open(path, "w"), indent=1)
     print("wrote", path)

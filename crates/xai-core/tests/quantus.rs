@@ -502,3 +502,57 @@ fn road_without_noise_agrees_with_quantus() {
     let r2 = road(&bb, &inputs, [1, 8, 8], ig, &targets, &noisy).unwrap();
     assert_eq!(r1, r2);
 }
+
+#[test]
+fn random_logit_agrees_with_quantus() {
+    use burn::tensor::{Tensor, TensorData};
+    use xai_core::metrics::random_logit::{random_logit, random_logit_against};
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let reference = quantus_reference();
+    let (q, d) = (&reference["random_logit"], &reference["dasgupta"]);
+    let f = fx.features();
+    let device = Device::flex().autodiff();
+    let model = fx.model(&device, DType::F64).unwrap();
+    // The explainer: the input gradient of the class logit, by burn's autodiff.
+    let gradient = |rows: &[f64], classes: &[usize]| -> xai_core::Result<Vec<f64>> {
+        let n = classes.len();
+        let x = Tensor::<2>::from_data(
+            TensorData::new(rows.to_vec(), [n, f]),
+            (&device, DType::F64),
+        )
+        .require_grad();
+        let out = model.forward(x.clone());
+        let k = out.dims()[1];
+        let mask: Vec<f64> = classes
+            .iter()
+            .flat_map(|&c| (0..k).map(move |j| f64::from(u8::from(j == c))))
+            .collect();
+        let mask = Tensor::<2>::from_data(TensorData::new(mask, [n, k]), (&device, DType::F64));
+        let grads = (out * mask).sum().backward();
+        xai_core::tensor_to_vec_f64(x.grad(&grads).unwrap())
+    };
+    let x = flatten(&d["x"]);
+    let predicted: Vec<usize> = flatten(&d["predicted"])
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    let a = gradient(&x, &predicted).unwrap();
+    let off: Vec<usize> = flatten(&q["off_classes"])
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    assert!(off.iter().zip(&predicted).all(|(o, p)| o != p));
+    let ours = random_logit_against(&gradient, &x, f, &a, &off).unwrap();
+    let theirs = floats(&q["scores"]);
+    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+        assert!((o - t).abs() < 1e-9, "input {i}: {o} vs {t}");
+    }
+    // Our own draw: other classes, seeded, reproducible.
+    let k = q["classes"].as_u64().unwrap() as usize;
+    let s1 = random_logit(&gradient, &x, f, &a, &predicted, k, 3).unwrap();
+    assert_eq!(
+        s1,
+        random_logit(&gradient, &x, f, &a, &predicted, k, 3).unwrap()
+    );
+    assert!(s1.iter().all(|v| v.is_finite() && *v < 0.5), "{s1:?}");
+}

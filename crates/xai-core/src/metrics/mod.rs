@@ -5,6 +5,8 @@
 //!
 //! - [`faithfulness`]: deletion/insertion curves and AUC (pixel flipping, region perturbation),
 //!   faithfulness correlation, infidelity, completeness error, ROAR through a retraining closure.
+//! - [`random_logit`]: Sixt et al.'s random logit test — does the explanation change with the
+//!   class it explains?
 //! - [`road`]: ROAD — remove the most relevant pixels, impute them by noisy linear imputation,
 //!   and watch the prediction (Rong et al. 2022).
 //! - [`robustness`]: max- and average-sensitivity, the local Lipschitz estimate.
@@ -32,6 +34,7 @@ pub mod consistency;
 pub mod disagreement;
 pub mod faithfulness;
 pub mod localisation;
+pub mod random_logit;
 pub mod randomization;
 pub mod road;
 pub mod robustness;

@@ -95,6 +95,36 @@ pub fn ssim(a: &[f64], b: &[f64], height: usize, width: usize, win: usize) -> Re
             "SSIM window {win} must be odd, at least 3 and fit a {height}×{width} map"
         )));
     }
+    windowed_ssim(a, b, height, width, [win, win])
+}
+
+/// Mean structural similarity of two vectors with a uniform window of `win` values: the 1-D
+/// case of scikit-image's `structural_similarity` (what Quantus computes on flattened maps).
+///
+/// ```
+/// use xai_core::metrics::similarity::ssim_1d;
+/// let a: Vec<f64> = (0..20).map(|i| (i as f64).sin()).collect();
+/// assert!((ssim_1d(&a, &a, 7).unwrap() - 1.0).abs() < 1e-12);
+/// ```
+pub fn ssim_1d(a: &[f64], b: &[f64], win: usize) -> Result<f64> {
+    check_image(a, b, 1, a.len())?;
+    if win < 3 || win.is_multiple_of(2) || win > a.len() {
+        return Err(XaiError::Config(format!(
+            "SSIM window {win} must be odd, at least 3 and fit {} values",
+            a.len()
+        )));
+    }
+    windowed_ssim(a, b, 1, a.len(), [1, win])
+}
+
+/// SSIM over every `[wh, ww]` window that fits, with the data range of both maps.
+fn windowed_ssim(
+    a: &[f64],
+    b: &[f64],
+    height: usize,
+    width: usize,
+    [wh, ww]: [usize; 2],
+) -> Result<f64> {
     let lo = a.iter().chain(b).copied().fold(f64::INFINITY, f64::min);
     let hi = a.iter().chain(b).copied().fold(f64::NEG_INFINITY, f64::max);
     let range = hi - lo;
@@ -103,15 +133,15 @@ pub fn ssim(a: &[f64], b: &[f64], height: usize, width: usize, win: usize) -> Re
         return Ok(1.0);
     }
     let (c1, c2) = ((0.01 * range).powi(2), (0.03 * range).powi(2));
-    let np = (win * win) as f64;
+    let np = (wh * ww) as f64;
     let cov_norm = np / (np - 1.0);
     let mut total = 0.0;
     let mut count = 0usize;
-    for y0 in 0..=height - win {
-        for x0 in 0..=width - win {
+    for y0 in 0..=height - wh {
+        for x0 in 0..=width - ww {
             let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0);
-            for y in y0..y0 + win {
-                for x in x0..x0 + win {
+            for y in y0..y0 + wh {
+                for x in x0..x0 + ww {
                     let (va, vb) = (a[y * width + x], b[y * width + x]);
                     sa += va;
                     sb += vb;
