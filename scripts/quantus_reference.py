@@ -161,6 +161,22 @@ def reference():
     scores = rl(model=model, x_batch=xs24.copy(), y_batch=pred24, a_batch=a24.copy(), explain_func=gradient, device="cpu")
     out["random_logit"] = {"settings": {"explainer": "input gradient (f64)", "similarity": "ssim (1-D, win 7)", "normalise": False},
                            "classes": k, "off_classes": drawn[0], "scores": list(map(float, scores))}
+    # Relative input and output stability (Agarwal et al.) with the gradient explainer and given
+    # perturbations: call k of the perturbation adds seeded U(0, 0.002) noise; the perturbed
+    # inputs are stored so the test replays them.
+    stab = {"settings": {"explainer": "input gradient (f64)", "nr_samples": 5, "eps_min": 1e-6, "normalise": False, "abs": False}}
+    for name, metric in [("input", quantus.RelativeInputStability), ("output", quantus.RelativeOutputStability)]:
+        made = []
+        def perturb(arr, indices, **kwargs):
+            noise = np.random.default_rng(100 + len(made)).uniform(0.0, 0.002, size=arr.shape)
+            made.append((arr + noise).tolist())
+            return arr + noise
+        m = metric(nr_samples=5, perturb_func=perturb, normalise=False, abs=False, disable_warnings=True)
+        scores = m(model=model, x_batch=xs24.copy(), y_batch=pred24, a_batch=a24.copy(), explain_func=gradient, device="cpu")
+        stab[name] = {"scores": [None if np.isnan(v) else float(v) for v in scores]}
+        # Both metrics draw the same perturbations (seeds 100, 101, …): stored once.
+        assert stab.setdefault("perturbed", made) == made
+    out["relative_stability"] = stab
     path = os.path.join(ROOT, "assets/fixtures/quantus_metrics.json")
     json.dump(out, open(path, "w"), indent=1)
     print("wrote", path)

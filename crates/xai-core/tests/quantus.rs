@@ -503,18 +503,14 @@ fn road_without_noise_agrees_with_quantus() {
     assert_eq!(r1, r2);
 }
 
-#[test]
-fn random_logit_agrees_with_quantus() {
+/// The explainer of the randomisation and stability references: the input gradient of the class
+/// logit of the image CNN, by burn's autodiff in f64.
+fn gradient_explainer(fx: &Fixture) -> impl Fn(&[f64], &[usize]) -> xai_core::Result<Vec<f64>> {
     use burn::tensor::{Tensor, TensorData};
-    use xai_core::metrics::random_logit::{random_logit, random_logit_against};
-    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
-    let reference = quantus_reference();
-    let (q, d) = (&reference["random_logit"], &reference["dasgupta"]);
-    let f = fx.features();
     let device = Device::flex().autodiff();
     let model = fx.model(&device, DType::F64).unwrap();
-    // The explainer: the input gradient of the class logit, by burn's autodiff.
-    let gradient = |rows: &[f64], classes: &[usize]| -> xai_core::Result<Vec<f64>> {
+    let f = fx.features();
+    move |rows: &[f64], classes: &[usize]| {
         let n = classes.len();
         let x = Tensor::<2>::from_data(
             TensorData::new(rows.to_vec(), [n, f]),
@@ -530,7 +526,17 @@ fn random_logit_agrees_with_quantus() {
         let mask = Tensor::<2>::from_data(TensorData::new(mask, [n, k]), (&device, DType::F64));
         let grads = (out * mask).sum().backward();
         xai_core::tensor_to_vec_f64(x.grad(&grads).unwrap())
-    };
+    }
+}
+
+#[test]
+fn random_logit_agrees_with_quantus() {
+    use xai_core::metrics::random_logit::{random_logit, random_logit_against};
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let reference = quantus_reference();
+    let (q, d) = (&reference["random_logit"], &reference["dasgupta"]);
+    let f = fx.features();
+    let gradient = gradient_explainer(&fx);
     let x = flatten(&d["x"]);
     let predicted: Vec<usize> = flatten(&d["predicted"])
         .iter()
@@ -555,4 +561,105 @@ fn random_logit_agrees_with_quantus() {
         random_logit(&gradient, &x, f, &a, &predicted, k, 3).unwrap()
     );
     assert!(s1.iter().all(|v| v.is_finite() && *v < 0.5), "{s1:?}");
+}
+
+#[test]
+fn relative_stability_agrees_with_quantus() {
+    use xai_core::metrics::relative_stability::{
+        Stability, StabilityConfig, StabilityModel, relative_stability, relative_stability_over,
+    };
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let reference = quantus_reference();
+    let (q, d) = (&reference["relative_stability"], &reference["dasgupta"]);
+    let f = fx.features();
+    let gradient = gradient_explainer(&fx);
+    let device = Device::flex();
+    let model = fx.model(&device, DType::F64).unwrap();
+    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let logits = |rows: &[f64], n: usize| xai_core::agnostic::BlackBox::predict(&bb, rows, n);
+    let sm = StabilityModel {
+        logits: &logits,
+        representation: None,
+    };
+    let x = flatten(&d["x"]);
+    let predicted: Vec<usize> = flatten(&d["predicted"])
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    let a = gradient(&x, &predicted).unwrap();
+    let perturbed: Vec<Vec<f64>> = q["perturbed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(flatten)
+        .collect();
+    for (kind, key, tol) in [
+        (Stability::Input, "input", 1e-9),
+        (Stability::Output, "output", 1e-3),
+    ] {
+        let ours = relative_stability_over(
+            kind, &gradient, &sm, &x, f, &a, &predicted, &perturbed, 1e-6,
+        )
+        .unwrap();
+        let theirs = q[key]["scores"].as_array().unwrap();
+        let mut compared = 0;
+        for (i, (o, t)) in ours.iter().zip(theirs).enumerate() {
+            // Quantus marks an input NaN (null) when a perturbation changed its prediction.
+            let Some(t) = t.as_f64() else { continue };
+            let o = o.expect("no perturbation changed the prediction");
+            assert!(
+                (o - t).abs() <= tol * t.abs().max(1e-9),
+                "{key} {i}: {o} vs {t}"
+            );
+            compared += 1;
+        }
+        assert!(compared >= 20, "{key}: {compared} inputs compared");
+    }
+    // Representation stability with the input as the representation is input stability; the
+    // seeded draw is reproducible.
+    let identity = |rows: &[f64], _n: usize| Ok(rows.to_vec());
+    let with_rep = StabilityModel {
+        logits: &logits,
+        representation: Some(&identity),
+    };
+    let cfg = StabilityConfig {
+        samples: 4,
+        ..StabilityConfig::default()
+    };
+    let ris = relative_stability(
+        Stability::Input,
+        &gradient,
+        &with_rep,
+        &x,
+        f,
+        &a,
+        &predicted,
+        &cfg,
+    )
+    .unwrap();
+    let rrs = relative_stability(
+        Stability::Representation,
+        &gradient,
+        &with_rep,
+        &x,
+        f,
+        &a,
+        &predicted,
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(ris, rrs);
+    assert!(
+        relative_stability(
+            Stability::Representation,
+            &gradient,
+            &sm,
+            &x,
+            f,
+            &a,
+            &predicted,
+            &cfg
+        )
+        .is_err()
+    );
 }

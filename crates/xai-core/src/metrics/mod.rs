@@ -7,6 +7,8 @@
 //!   faithfulness correlation, infidelity, completeness error, ROAR through a retraining closure.
 //! - [`random_logit`]: Sixt et al.'s random logit test — does the explanation change with the
 //!   class it explains?
+//! - [`relative_stability`]: Agarwal et al.'s relative input, output and representation
+//!   stability.
 //! - [`road`]: ROAD — remove the most relevant pixels, impute them by noisy linear imputation,
 //!   and watch the prediction (Rong et al. 2022).
 //! - [`robustness`]: max- and average-sensitivity, the local Lipschitz estimate.
@@ -36,6 +38,7 @@ pub mod faithfulness;
 pub mod localisation;
 pub mod random_logit;
 pub mod randomization;
+pub mod relative_stability;
 pub mod road;
 pub mod robustness;
 pub mod scaffolding;
