@@ -177,6 +177,13 @@ def reference():
         # Both metrics draw the same perturbations (seeds 100, 101, …): stored once.
         assert stab.setdefault("perturbed", made) == made
     out["relative_stability"] = stab
+    # Sensitivity-n (Quantus's cumulative MoRF variant): per step, the correlation across the 24
+    # inputs; 4 features per step, black baseline, logits.
+    sn = quantus.SensitivityN(features_in_step=4, n_max_percentage=0.8, perturb_baseline="black", abs=False,
+                              normalise=False, return_aggregate=False, disable_warnings=True)
+    scores = sn(model=model, x_batch=xs24.copy(), y_batch=pred24, a_batch=np.array(d["a_dense"]), device="cpu", softmax=False)
+    out["sensitivity_n"] = {"settings": {"features_in_step": 4, "n_max_percentage": 0.8, "perturb_baseline": "black", "attributions": "dasgupta a_dense", "output": "logit"},
+                            "scores": list(map(float, scores))}
     path = os.path.join(ROOT, "assets/fixtures/quantus_metrics.json")
     json.dump(out, open(path, "w"), indent=1)
     print("wrote", path)

@@ -11,6 +11,8 @@
 //!   stability.
 //! - [`road`]: ROAD — remove the most relevant pixels, impute them by noisy linear imputation,
 //!   and watch the prediction (Rong et al. 2022).
+//! - [`sensitivity_n`]: sensitivity-n as Quantus computes it (cumulative removal, correlation of
+//!   a step's attribution sum with the output drop across inputs).
 //! - [`robustness`]: max- and average-sensitivity, the local Lipschitz estimate.
 //! - [`axiomatic`]: non-sensitivity (features that move the output get attribution, and only
 //!   those).
@@ -42,6 +44,7 @@ pub mod relative_stability;
 pub mod road;
 pub mod robustness;
 pub mod scaffolding;
+pub mod sensitivity_n;
 pub mod similarity;
 
 use serde::{Deserialize, Serialize};

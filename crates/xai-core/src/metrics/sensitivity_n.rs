@@ -1,0 +1,102 @@
+//! Sensitivity-n as Quantus 0.6 computes it (`SensitivityN`, after Ancona et al., "Towards
+//! Better Understanding of Gradient-based Attribution Methods", ICLR 2018).
+//!
+//! Each input's features are removed `k` at a time in order of decreasing (signed) attribution,
+//! cumulatively, replaced by the reference (Quantus's "black": the input's minimum), as in the
+//! deletion curve ([`super::faithfulness::deletion`]). At step `s` two numbers are recorded per
+//! input: the drop of the target output, `f(x) − f(x_{≤s removed})`, and the attribution summed
+//! over the features removed **at that step**. The score at step `s` is the Pearson correlation
+//! of the two **across the inputs**; steps run up to `⌊0.8·F / k⌋` (`n_max_percentage`).
+//!
+//! Ancona et al. define sensitivity-n per input, over random subsets of `n` features (the sum
+//! of their attributions against the output drop when exactly they are removed). Quantus's
+//! version, reproduced here because it is the reference users compare with, correlates a
+//! step's attribution sum with the *cumulative* output drop, over a batch of inputs; read it as
+//! "do inputs whose explanations put more mass early also lose more output early".
+//!
+//! A correlation over inputs needs at least two inputs; an undefined correlation (a constant
+//! column) is 0.
+//!
+//! ```
+//! use xai_core::Target;
+//! use xai_core::agnostic::{FnModel, References, Rows, RunOptions};
+//! use xai_core::metrics::sensitivity_n::sensitivity_n;
+//! // f(x) = Σ w·x with w = (3, 2, 1): exact attributions φ = w·x (reference 0).
+//! let model = FnModel::new(3, |r: &[f64], n| (0..n).map(|i| 3.0 * r[3 * i] + 2.0 * r[3 * i + 1] + r[3 * i + 2]).collect());
+//! let x = [1.0, 1.0, 1.0, 2.0, 1.0, 0.5, 0.5, 2.0, 1.0];
+//! let phi: Vec<f64> = x.chunks(3).flat_map(|r| vec![3.0 * r[0], 2.0 * r[1], r[2]]).collect();
+//! let refs = References::PerInput(vec![0.0; 9]);
+//! let quiet = RunOptions { progress: false, ..RunOptions::default() };
+//! let s = sensitivity_n(&model, &Rows::new(&x, 3).unwrap(), &Rows::new(&phi, 3).unwrap(), &refs, &[0, 0, 0], 1, &quiet).unwrap();
+//! // Step 0 removes each input's top feature: its attribution is exactly the output drop.
+//! assert!((s[0] - 1.0).abs() < 1e-12);
+//! ```
+
+use crate::agnostic::{BlackBox, References, Rows, RunOptions};
+use crate::error::{Result, XaiError};
+use crate::metrics::Output;
+use crate::metrics::faithfulness::{CurveConfig, Order, deletion};
+use crate::metrics::similarity::pearson;
+
+/// Share of the features the steps run over (Quantus's `n_max_percentage`).
+const N_MAX: f64 = 0.8;
+
+/// The correlation across inputs at each step (see the module docs), `⌊0.8·F / k⌋` values.
+pub fn sensitivity_n<M: BlackBox + ?Sized>(
+    model: &M,
+    inputs: &Rows,
+    attributions: &Rows,
+    references: &References,
+    classes: &[usize],
+    features_per_step: usize,
+    options: &RunOptions,
+) -> Result<Vec<f64>> {
+    if inputs.n < 2 {
+        return Err(XaiError::EmptyBatch(
+            "sensitivity-n correlates across inputs: give at least two".into(),
+        ));
+    }
+    if features_per_step == 0 || features_per_step > inputs.f {
+        return Err(XaiError::Config(format!(
+            "features per step must be in 1..={}, got {features_per_step}",
+            inputs.f
+        )));
+    }
+    let config = CurveConfig {
+        features_per_step,
+        order: Order::Signed,
+        output: Output::Raw,
+        options: options.clone(),
+    };
+    let curves = deletion(model, inputs, attributions, references, classes, &config)?;
+    let steps = (N_MAX * inputs.f as f64 / features_per_step as f64).floor() as usize;
+    // The removal order, as the deletion curve ranks: by attribution, ties by index.
+    let orders: Vec<Vec<usize>> = (0..inputs.n)
+        .map(|i| {
+            let a = attributions.row(i);
+            let mut idx: Vec<usize> = (0..inputs.f).collect();
+            idx.sort_by(|&p, &q| a[q].total_cmp(&a[p]).then(p.cmp(&q)));
+            idx
+        })
+        .collect();
+    Ok((0..steps)
+        .map(|s| {
+            let drops: Vec<f64> = curves
+                .curves
+                .iter()
+                .map(|c| c[0] - c[(s + 1).min(c.len() - 1)])
+                .collect();
+            let sums: Vec<f64> = (0..inputs.n)
+                .map(|i| {
+                    let a = attributions.row(i);
+                    let end = ((s + 1) * features_per_step).min(inputs.f);
+                    orders[i][s * features_per_step..end]
+                        .iter()
+                        .map(|&j| a[j])
+                        .sum()
+                })
+                .collect();
+            pearson(&drops, &sums)
+        })
+        .collect())
+}
