@@ -5,6 +5,8 @@
 //!
 //! - [`faithfulness`]: deletion/insertion curves and AUC (pixel flipping, region perturbation),
 //!   faithfulness correlation, infidelity, completeness error, ROAR through a retraining closure.
+//! - [`monotonicity_correlation`]: Nguyen & Martínez's monotonicity — Spearman correlation of
+//!   feature-group attributions with the output change their perturbation causes.
 //! - [`random_logit`]: Sixt et al.'s random logit test — does the explanation change with the
 //!   class it explains?
 //! - [`relative_stability`]: Agarwal et al.'s relative input, output and representation
@@ -38,6 +40,7 @@ pub mod consistency;
 pub mod disagreement;
 pub mod faithfulness;
 pub mod localisation;
+pub mod monotonicity_correlation;
 pub mod random_logit;
 pub mod randomization;
 pub mod relative_stability;
