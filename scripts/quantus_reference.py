@@ -182,6 +182,8 @@ def reference():
     sn = quantus.SensitivityN(features_in_step=4, n_max_percentage=0.8, perturb_baseline="black", abs=False,
                               normalise=False, return_aggregate=False, disable_warnings=True)
     scores = sn(model=model, x_batch=xs24.copy(), y_batch=pred24, a_batch=np.array(d["a_dense"]), device="cpu", softmax=False)
+    out["sensitivity_n"] = {"settings": {"features_in_step": 4, "n_max_percentage": 0.8, "perturb_baseline": "black", "attributions": "dasgupta a_dense", "output": "logit"},
+                            "scores": list(map(float, scores))}
     # Monotonicity correlation (Nguyen & Martínez) with a replayable perturbation: call c of the
     # perturbation sets feature j of input b to 0.5 + 0.4·sin(1.3·c + 0.7·j + 0.1·b).
     calls = [0]
@@ -198,8 +200,6 @@ def reference():
     out["monotonicity_correlation"] = {"settings": {"features_in_step": 4, "nr_samples": 3, "eps": 1e-5, "abs": True,
                                                     "perturbation": "0.5 + 0.4 sin(1.3 c + 0.7 j + 0.1 b), c = step * 3 + sample"},
                                        "scores": list(map(float, scores))}
-    out["sensitivity_n"] = {"settings": {"features_in_step": 4, "n_max_percentage": 0.8, "perturb_baseline": "black", "attributions": "dasgupta a_dense", "output": "logit"},
-                            "scores": list(map(float, scores))}
     path = os.path.join(ROOT, "assets/fixtures/quantus_metrics.json")
     json.dump(out, open(path, "w"), indent=1)
     print("wrote", path)

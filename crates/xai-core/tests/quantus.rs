@@ -776,3 +776,32 @@ fn monotonicity_correlation_agrees_with_quantus() {
     .unwrap();
     assert_eq!(chunked, ours);
 }
+
+#[test]
+fn input_invariance_holds_for_gradients_and_fails_for_gradient_times_input() {
+    use xai_core::metrics::axiomatic::input_invariance;
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let d = &quantus_reference()["dasgupta"];
+    let f = fx.features();
+    let gradient = gradient_explainer(&fx);
+    let x = flatten(&d["x"]);
+    let predicted: Vec<usize> = flatten(&d["predicted"])
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    let shift = -1.0;
+    // The shifted model f'(z) = f(z − c), explained at x + c.
+    let shifted_gradient = |rows: &[f64], c: &[usize]| {
+        gradient(&rows.iter().map(|v| v - shift).collect::<Vec<_>>(), c)
+    };
+    let g = gradient(&x, &predicted).unwrap();
+    let ok = input_invariance(&shifted_gradient, &x, f, &g, &predicted, shift, 1e-4, 1e-5).unwrap();
+    assert!(ok.iter().all(|&v| v), "{ok:?}");
+    let times_input = |rows: &[f64], c: &[usize]| {
+        let g = shifted_gradient(rows, c)?;
+        Ok(rows.iter().zip(g).map(|(x, g)| x * g).collect())
+    };
+    let gx: Vec<f64> = x.iter().zip(&g).map(|(x, g)| x * g).collect();
+    let bad = input_invariance(&times_input, &x, f, &gx, &predicted, shift, 1e-4, 1e-5).unwrap();
+    assert!(bad.iter().all(|&v| !v), "{bad:?}");
+}

@@ -7,7 +7,18 @@
 //!   per feature, batched (this is feature ablation, [`crate::agnostic::feature_ablation`]).
 //!   The completeness axiom lives in [`super::faithfulness::completeness_error`].
 //!
-//! Quantus 0.6 max-normalises over the whole batch it is given, so there a row's count depends
+//! - **Input invariance** (Kindermans et al., "The (Un)reliability of Saliency Methods", 2019;
+//!   Quantus's `InputInvariance`): shift every input by a constant `c` and the model by the
+//!   opposite, `f'(z) = f(z − c)` — the same function of the original input, what the paper does
+//!   by moving the first layer's bias. An input-invariant method explains `f'` at `x + c` exactly
+//!   as `f` at `x`: the score is whether every value agrees (`|φ − φ'| ≤ atol + rtol·|φ'|`, NumPy's
+//!   `isclose` with Quantus's `atol = 1e-4`). Gradients pass, gradient × input fails. Quantus
+//!   0.6 moves the bias of a first *convolution* only (a dense first layer is refused), and with
+//!   zero padding that shift is not exact at the borders — on the shared image CNN it calls even
+//!   the plain gradient non-invariant — so there is no Quantus reference for this one; the tests
+//!   check the axiom instead.
+//!
+//! For non-sensitivity, Quantus 0.6 max-normalises over the whole batch it is given, so a row's count depends
 //! on its neighbours; here each explanation is normalised by its own maximum (the reference
 //! test calls Quantus one explanation at a time).
 //!
@@ -76,6 +87,50 @@ pub fn non_sensitivity<M: BlackBox + ?Sized>(
                 .zip(deltas.row(i))
                 .filter(|(phi, d)| (d.abs() < eps) ^ (phi.abs() / scale < eps))
                 .count()
+        })
+        .collect())
+}
+
+/// Input invariance of every input (see the module docs): `explain` explains the model at
+/// `inputs`; `explain_shifted` explains the shifted model `f'(z) = f(z − shift)` at
+/// `inputs + shift` (build it by wrapping the forward pass). `attributions` are `explain`'s.
+#[allow(clippy::too_many_arguments)]
+pub fn input_invariance(
+    explain_shifted: &crate::metrics::robustness::ExplainFn,
+    inputs: &[f64],
+    features: usize,
+    attributions: &[f64],
+    classes: &[usize],
+    shift: f64,
+    atol: f64,
+    rtol: f64,
+) -> Result<Vec<bool>> {
+    let n = classes.len();
+    if features == 0 || inputs.len() != n * features || attributions.len() != n * features {
+        return Err(XaiError::shape(
+            "inputs and attributions",
+            format!("{n} rows of {features}"),
+            &[inputs.len(), attributions.len()],
+        ));
+    }
+    if !(shift.is_finite() && atol >= 0.0 && rtol >= 0.0) {
+        return Err(XaiError::Config(format!(
+            "input invariance needs a finite shift and tolerances ≥ 0 (shift {shift}, atol {atol}, rtol {rtol})"
+        )));
+    }
+    let shifted: Vec<f64> = inputs.iter().map(|v| v + shift).collect();
+    let other = explain_shifted(&shifted, classes)?;
+    if other.len() != n * features {
+        return Err(XaiError::shape(
+            "shifted explanations",
+            format!("{n} rows of {features}"),
+            &[other.len()],
+        ));
+    }
+    Ok((0..n)
+        .map(|i| {
+            (i * features..(i + 1) * features)
+                .all(|j| (attributions[j] - other[j]).abs() <= atol + rtol * other[j].abs())
         })
         .collect())
 }
