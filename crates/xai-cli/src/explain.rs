@@ -118,18 +118,10 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         shard: None,
     };
     if let (Some(dir), Some(shards)) = (&args.shard_dir, args.shards) {
-        use xai::sharded_explain::{Mapped, map};
-        let describe = |m| match m {
-            Mapped::Written => "written",
-            Mapped::Skipped => "already complete, skipped",
-        };
+        use xai::sharded_explain::map;
         let Some(list) = &args.devices else {
             let done = map(&options, dir, shards, args.shard.as_deref())?;
-            eprintln!(
-                "attributions shard into {}: {}",
-                dir.display(),
-                describe(done)
-            );
+            eprintln!("attributions shard into {}: {}", dir.display(), done);
             return Ok(true);
         };
         let names: Vec<String> = list.split(',').map(|d| d.trim().to_string()).collect();
@@ -152,11 +144,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
             )
         })?;
         for (spec, d) in specs.iter().zip(done) {
-            eprintln!(
-                "attributions shard {}/{shards}: {}",
-                spec.index,
-                describe(d)
-            );
+            eprintln!("attributions shard {}/{shards}: {}", spec.index, d);
         }
         return Ok(true);
     }

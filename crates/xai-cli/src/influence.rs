@@ -130,7 +130,7 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
             let run = Run::open(&dir)?;
             let spec = run.shard(shard.as_deref())?;
             let objective = ib::run_objective(&run)?;
-            let what = describe(sharded::map(&run, &stage, spec, &objective)?);
+            let what = sharded::map(&run, &stage, spec, &objective)?;
             eprintln!("{stage} shard {}/{}: {what}", spec.index, spec.count);
         }
         Action::Map {
@@ -153,12 +153,7 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
                 sharded::map(&run, &stage, spec, &objective)
             })?;
             for (spec, d) in specs.iter().zip(done) {
-                eprintln!(
-                    "{stage} shard {}/{}: {}",
-                    spec.index,
-                    spec.count,
-                    describe(d)
-                );
+                eprintln!("{stage} shard {}/{}: {}", spec.index, spec.count, d);
             }
         }
         Action::KronfluenceExport { out, seed } => {
@@ -207,11 +202,4 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
         }
     }
     Ok(true)
-}
-
-fn describe(m: sharded::Mapped) -> &'static str {
-    match m {
-        sharded::Mapped::Written => "written",
-        sharded::Mapped::Skipped => "already complete, skipped",
-    }
 }

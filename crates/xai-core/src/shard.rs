@@ -224,6 +224,24 @@ pub fn over_devices<D: Sync, T: Send>(
     Ok(out)
 }
 
+/// What a map step did with its shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mapped {
+    /// The shard was computed and written.
+    Written,
+    /// The shard was already complete (a rerun after preemption): nothing was done.
+    Skipped,
+}
+
+impl std::fmt::Display for Mapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mapped::Written => "written",
+            Mapped::Skipped => "already complete, skipped",
+        })
+    }
+}
+
 /// What a run computes; `manifest.json` in the run folder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -414,11 +432,11 @@ impl Run {
 
     /// Write `shard`'s tensors for `stage`: the safetensors file, then the record that marks it
     /// complete, each through a temporary name.
-    pub fn write_shard(
+    pub fn write_shard<S: AsRef<str>>(
         &self,
         stage: &str,
         shard: ShardSpec,
-        tensors: &[(&str, Array)],
+        tensors: &[(S, Array)],
     ) -> Result<()> {
         if shard.count != self.manifest.shards {
             return Err(XaiError::Config(format!(
@@ -434,7 +452,10 @@ impl Run {
             stage: stage.to_string(),
             shard,
             rows: [rows.start, rows.end],
-            tensors: tensors.iter().map(|(n, _)| n.to_string()).collect(),
+            tensors: tensors
+                .iter()
+                .map(|(n, _)| n.as_ref().to_string())
+                .collect(),
         };
         let bytes = encode(tensors, &record)?;
         let path = dir.join(format!("{}.safetensors", shard.stem()));
@@ -486,7 +507,11 @@ impl Run {
     }
 
     /// Write the reduced result of `stage` as `STAGE/reduced.safetensors` (atomically).
-    pub fn write_reduced(&self, stage: &str, tensors: &[(&str, Array)]) -> Result<PathBuf> {
+    pub fn write_reduced<S: AsRef<str>>(
+        &self,
+        stage: &str,
+        tensors: &[(S, Array)],
+    ) -> Result<PathBuf> {
         let dir = self.stage_dir(stage)?;
         std::fs::create_dir_all(&dir).map_err(XaiError::io(&dir))?;
         let record = ShardRecord {
@@ -494,7 +519,10 @@ impl Run {
             stage: stage.to_string(),
             shard: ShardSpec::whole(),
             rows: [0, self.manifest.rows],
-            tensors: tensors.iter().map(|(n, _)| n.to_string()).collect(),
+            tensors: tensors
+                .iter()
+                .map(|(n, _)| n.as_ref().to_string())
+                .collect(),
         };
         let path = dir.join("reduced.safetensors");
         write_replacing(&path, &encode(tensors, &record)?)?;
@@ -538,12 +566,12 @@ fn parse(path: &Path, e: impl std::fmt::Display) -> XaiError {
     }
 }
 
-fn encode(tensors: &[(&str, Array)], record: &ShardRecord) -> Result<Vec<u8>> {
+fn encode<S: AsRef<str>>(tensors: &[(S, Array)], record: &ShardRecord) -> Result<Vec<u8>> {
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(name, a)| {
             let raw = a.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (name.to_string(), a.shape.clone(), raw)
+            (name.as_ref().to_string(), a.shape.clone(), raw)
         })
         .collect();
     let views = bytes

@@ -61,7 +61,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Tensor;
 use serde_json::json;
-use xai_core::shard::{Array, Manifest, Run, ShardSpec};
+use xai_core::shard::{Array, Manifest, Mapped, Run, ShardSpec};
 use xai_core::{Result, XaiError};
 use xai_grad::DynTensor;
 
@@ -87,15 +87,6 @@ pub struct EkfacJob {
     pub damping: f64,
     /// Labels sampled (seeded) or the exact expectation.
     pub fisher: Fisher,
-}
-
-/// What a map step did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mapped {
-    /// The shard was computed and written.
-    Written,
-    /// The shard was already complete (a rerun after preemption): nothing was done.
-    Skipped,
 }
 
 /// Plan a run in `dir`: the manifest (job, objective sizes, seed, `shards`) and θ and the test
@@ -238,11 +229,7 @@ pub fn map(run: &Run, stage: &str, shard: ShardSpec, objective: &Objective) -> R
         }
         other => return Err(unknown_stage(other)),
     };
-    let named: Vec<(&str, Array)> = arrays
-        .iter()
-        .map(|(n, a)| (n.as_str(), a.clone()))
-        .collect();
-    run.write_shard(stage, shard, &named)?;
+    run.write_shard(stage, shard, &arrays)?;
     Ok(Mapped::Written)
 }
 
@@ -275,7 +262,7 @@ pub fn reduce(run: &Run, stage: &str, objective: &Objective) -> Result<PathBuf> 
                 out.push((format!("q_s.{l}"), array2(b.q_s)?));
                 out.push((format!("sigma.{l}"), vector_array(b.sigma)));
             }
-            write(run, stage, out)
+            run.write_reduced(stage, &out)
         }
         "eigenvalues" => {
             let bases = read_bases(run, objective)?;
@@ -300,7 +287,7 @@ pub fn reduce(run: &Run, stage: &str, objective: &Objective) -> Result<PathBuf> 
                 .map(|(l, t)| Ok((format!("lambda.{l}"), array2(t)?)))
                 .collect::<Result<_>>()?;
             out.push(("s_test".into(), array2(s_test)?));
-            write(run, stage, out)
+            run.write_reduced(stage, &out)
         }
         _ => {
             let t = run.read_reduced("plan")?["test_y"].data.len();
@@ -321,11 +308,7 @@ pub fn reduce(run: &Run, stage: &str, objective: &Objective) -> Result<PathBuf> 
             }
             let n = objective.num_train();
             let flat: Vec<f64> = rows.into_iter().flatten().collect();
-            write(
-                run,
-                stage,
-                vec![("scores".into(), Array::new(vec![t, n], flat)?)],
-            )
+            run.write_reduced(stage, &[("scores", Array::new(vec![t, n], flat)?)])
         }
     }
 }
@@ -424,14 +407,6 @@ fn get<'a>(arrays: &'a BTreeMap<String, Array>, name: &str) -> Result<&'a Array>
     arrays.get(name).ok_or_else(|| {
         XaiError::Config(format!("tensor `{name}` is missing from the stage's files"))
     })
-}
-
-fn write(run: &Run, stage: &str, arrays: Vec<(String, Array)>) -> Result<PathBuf> {
-    let named: Vec<(&str, Array)> = arrays
-        .iter()
-        .map(|(n, a)| (n.as_str(), a.clone()))
-        .collect();
-    run.write_reduced(stage, &named)
 }
 
 fn array2(t: Tensor<2>) -> Result<Array> {

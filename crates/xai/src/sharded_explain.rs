@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use xai_core::shard::{Array, Manifest, Run, ShardSpec};
+use xai_core::shard::{Array, Manifest, Mapped, Run, ShardSpec};
 use xai_core::{Result, XaiError};
 
 use crate::explain::{ExplainOptions, compute};
@@ -32,15 +32,6 @@ pub const KIND: &str = "attributions";
 
 /// The stage the shards are written under.
 pub const STAGE: &str = "attributions";
-
-/// What a worker did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mapped {
-    /// The shard was computed and written.
-    Written,
-    /// The shard was already complete: nothing was done.
-    Skipped,
-}
 
 /// Explain this worker's shard of the input rows into the run folder `dir` of `shards` shards.
 /// The shard comes from `shard_arg` (`i/N`) or the scheduler's variables.
@@ -52,11 +43,14 @@ pub fn map(
 ) -> Result<Mapped> {
     let spec = ShardSpec::resolve(shard_arg, shards)?;
     std::fs::create_dir_all(dir).map_err(XaiError::io(dir))?;
+    // The files are read and fingerprinted once, for both manifests below.
+    let config = config(options)?;
+    let manifest = |rows| Manifest::new(KIND, config.clone(), options.seed, shards, rows);
     // A folder of another run is refused, and a complete shard skipped, before any work (the
     // same files give the same row count, so the existing manifest's count is the one to hash).
     if dir.join("manifest.json").exists() {
         let rows = Run::open(dir)?.manifest().rows;
-        let run = Run::create(dir, manifest(options, shards, rows)?)?;
+        let run = Run::create(dir, manifest(rows))?;
         if run.is_complete(STAGE, spec) {
             return Ok(Mapped::Skipped);
         }
@@ -65,7 +59,7 @@ pub fn map(
         shard: Some(spec),
         ..options.clone()
     })?;
-    let run = Run::create(dir, manifest(options, shards, report.rows.total)?)?;
+    let run = Run::create(dir, manifest(report.rows.total))?;
     let f: usize = report.input_shape.iter().product();
     let n = report.rows.end - report.rows.start;
     let k = report.outputs.first().map_or(0, Vec::len);
@@ -88,11 +82,7 @@ pub fn map(
             ));
         }
     }
-    let named: Vec<(&str, Array)> = arrays
-        .iter()
-        .map(|(n, a)| (n.as_str(), a.clone()))
-        .collect();
-    run.write_shard(STAGE, spec, &named)?;
+    run.write_shard(STAGE, spec, &arrays)?;
     Ok(Mapped::Written)
 }
 
@@ -139,16 +129,12 @@ pub fn reduce(dir: &Path) -> Result<PathBuf> {
             dir.display()
         )));
     }
-    let named: Vec<(&str, Array)> = merged
-        .iter()
-        .map(|(n, a)| (n.as_str(), a.clone()))
-        .collect();
-    run.write_reduced(STAGE, &named)
+    run.write_reduced(STAGE, &merged)
 }
 
-/// The manifest of `options` over `rows` input rows: every setting that changes a value, and
+/// The manifest configuration of `options`: every setting that changes a value, and
 /// fingerprints of the files (a worker with other files is refused).
-fn manifest(options: &ExplainOptions, shards: usize, rows: usize) -> Result<Manifest> {
+fn config(options: &ExplainOptions) -> Result<serde_json::Value> {
     let file = |p: &Path| -> Result<String> {
         let bytes = std::fs::read(p).map_err(XaiError::io(p))?;
         Ok(xai_core::shard::fingerprint(&bytes))
@@ -159,7 +145,7 @@ fn manifest(options: &ExplainOptions, shards: usize, rows: usize) -> Result<Mani
         .iter()
         .map(|(n, p)| Ok((n.clone(), file(p)?)))
         .collect::<Result<_>>()?;
-    let config = json!({
+    Ok(json!({
         "model": file(&options.model)?,
         "weights": options.weights.as_deref().map(file).transpose()?,
         "inputs": files(&options.inputs)?,
@@ -169,6 +155,5 @@ fn manifest(options: &ExplainOptions, shards: usize, rows: usize) -> Result<Mani
         "methods": options.methods,
         // f64 on flex, f32 on the accelerators: shards on different devices would disagree.
         "precision": if options.device == "flex" { "f64" } else { "f32" },
-    });
-    Ok(Manifest::new(KIND, config, options.seed, shards, rows))
+    }))
 }

@@ -33,12 +33,12 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde_json::{Value, json};
 
-use super::{BenchOptions, ensure_dir, save_png, write_json};
+use super::{BenchOptions, ensure_dir, median, save_png, write_json};
 use xai_core::{Result, tensor_to_vec_f64};
 use xai_grad::methods::Explainable;
 use xai_proto::cbm::Encoder;
 use xai_proto::data::ImageSet;
-use xai_proto::data::clever_hans::{CleverHans, Variant, on_watermark};
+use xai_proto::data::clever_hans::{CleverHans, Variant, on_watermark, stamp};
 use xai_proto::data::part_shapes::CLASSES;
 use xai_proto::knn::DeepKnn;
 use xai_proto::protopnet::{ProtoPNetConfig, accuracy, cell_centre, train};
@@ -225,15 +225,16 @@ fn watermark_response(
     device: &Device,
     seed: u64,
 ) -> Result<Vec<f64>> {
-    let clean = CleverHans::concept_images(200, false, seed ^ 0x5A5A);
-    let marked = CleverHans::concept_images(200, true, seed ^ 0x5A5A);
-    let sims = |s: &CleverHans| -> Result<Vec<f64>> {
-        let idx: Vec<usize> = (0..s.shapes.images.len()).collect();
-        tensor_to_vec_f64(
-            proto
-                .forward(s.shapes.images.batch(&idx, device)?)
-                .similarities,
-        )
+    let clean = CleverHans::concept_images(200, false, seed ^ 0x5A5A)
+        .shapes
+        .images;
+    let mut marked = clean.clone();
+    for i in 0..marked.len() {
+        stamp(marked.image_mut(i));
+    }
+    let sims = |s: &ImageSet| -> Result<Vec<f64>> {
+        let idx: Vec<usize> = (0..s.len()).collect();
+        tensor_to_vec_f64(proto.forward(s.batch(&idx, device)?).similarities)
     };
     let (a, b) = (sims(&clean)?, sims(&marked)?);
     let p = proto.prototypes();
@@ -245,15 +246,11 @@ fn watermark_response(
 /// Prototypes whose watermark response is above the median by more than ten median absolute
 /// deviations.
 fn response_outliers(response: &[f64]) -> Vec<usize> {
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     if response.is_empty() {
         return Vec::new();
     }
     let m = median(&mut response.to_vec());
-    let mad = median(&mut response.iter().map(|r| (r - m).abs()).collect());
+    let mad = median(&mut response.iter().map(|r| (r - m).abs()).collect::<Vec<f64>>());
     (0..response.len())
         .filter(|&j| response[j] > m + 10.0 * mad)
         .collect()

@@ -48,6 +48,15 @@ impl Default for BenchOptions {
     }
 }
 
+/// The upper median of `v` (sorted in place; 0 for an empty slice).
+pub(crate) fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 /// Create `dir` (and parents).
 pub fn ensure_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(XaiError::io(dir))

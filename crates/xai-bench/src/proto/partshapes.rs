@@ -33,7 +33,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use super::{BenchOptions, ensure_dir, save_png, write_json};
+use super::{BenchOptions, ensure_dir, median, save_png, write_json};
 use xai_core::{Result, XaiError};
 use xai_proto::data::part_shapes::{
     CLASS_PAIRS, GLYPH, GLYPH_NAMES, PartShapes, PartShapesConfig, Placement, Role,
@@ -249,14 +249,6 @@ fn evaluate(
         "prune_candidates": prune,
         "prototypes": protos,
     }))
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// A one-image set holding `img`.

@@ -412,7 +412,8 @@ impl KfacSolver {
         } else {
             None
         };
-        Self::from_factors(objective, theta, &bases, lambda, damping)
+        let layouts = tokens.into_iter().map(|t| t.layout).collect();
+        Self::from_layouts(objective, layouts, &bases, lambda, damping)
     }
 
     /// Map step of a split fit: the factor sums of every layer over training rows `rows`.
@@ -482,6 +483,17 @@ impl KfacSolver {
             .into_iter()
             .map(|t| t.layout)
             .collect();
+        Self::from_layouts(objective, layouts, bases, lambda_sums, damping)
+    }
+
+    /// [`from_factors`](Self::from_factors) with the layer layouts already known.
+    fn from_layouts(
+        objective: &Objective,
+        layouts: Vec<LayerLayout>,
+        bases: &[Eigenbasis],
+        lambda_sums: Option<Vec<Tensor<2>>>,
+        damping: f64,
+    ) -> Result<Self> {
         if layouts.len() != bases.len()
             || lambda_sums.as_ref().is_some_and(|l| l.len() != bases.len())
         {
