@@ -792,3 +792,64 @@ fn host_deeplift_matches_the_rule_engine_in_f64() {
         "routed max pools are complete: {d:?}"
     );
 }
+
+/// One-channel image → conv(3 channels) → ReLU → conv(2 channels, dilation 2) → dense: the
+/// narrow tiles (positions in the lanes) run every convolution here, forward and backward, on
+/// rows wider than one tile (40 positions = 32 + 8).
+#[derive(Module, Debug)]
+struct Narrow {
+    c1: Conv2d,
+    c2: Conv2d,
+    fc: Linear,
+    act: Relu,
+}
+
+const NARROW_SIDE: usize = 40;
+
+impl Narrow {
+    fn new(dtype: DType) -> Self {
+        Narrow {
+            c1: conv(dtype, 1, 3, [5, 1, 1, 2], 31),
+            c2: conv(dtype, 3, 2, [3, 1, 2, 2], 33),
+            fc: linear(dtype, 2 * NARROW_SIDE * NARROW_SIDE, 4, 35),
+            act: Relu::new(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let n = x.dims()[0];
+        let x = x.reshape([n, 1, NARROW_SIDE, NARROW_SIDE]);
+        let h = self.act.forward(self.c1.forward(x));
+        let h = self.act.forward(self.c2.forward(h));
+        self.fc
+            .forward(h.reshape([n, 2 * NARROW_SIDE * NARROW_SIDE]))
+    }
+}
+
+#[test]
+fn narrow_convolutions_match_burn_in_f64_on_every_isa() {
+    let n = 5;
+    let side2 = NARROW_SIDE * NARROW_SIDE;
+    let x = tensor(values(n * side2, 91, 1.0), [n, side2], DType::F32);
+    let rows: Vec<f32> = vals(x.clone()).iter().map(|&v| v as f32).collect();
+    let classes: Vec<usize> = (0..n).map(|i| i % 4).collect();
+    let m = Narrow::new(DType::F32);
+    let g = CapturedGraph::capture(&m, x.clone(), |m, x: Tensor<2>| m.forward(x)).unwrap();
+    let oracle_ex = Explainable::new(Narrow::new(DType::F64), |m: &Narrow, x| m.forward(x), dev())
+        .with_precision(Precision::F64);
+    let x64 = x.clone().cast(DType::F64);
+    let grads = vals(input_gradients(&oracle_ex, &x64, &classes).unwrap());
+    let outputs = vals(oracle_ex.forward(&x64).unwrap());
+    assert!(grads.iter().any(|v| v.abs() > 1e-3));
+    for isa in [Isa::Avx512, Isa::Avx2, Isa::Portable]
+        .into_iter()
+        .filter(|i| i.supported())
+    {
+        let p = HostPlan::compile(&g, None, isa).expect("convolutions and dense layers compile");
+        let to64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
+        let e = rel_err(&to64(p.class_grads(&rows, &classes).unwrap()), &grads);
+        assert!(e < 2e-5, "{isa:?} narrow gradients vs burn f64: {e:e}");
+        let e = rel_err(&to64(p.outputs(&rows).unwrap()), &outputs);
+        assert!(e < 2e-5, "{isa:?} narrow forward vs burn f64: {e:e}");
+    }
+}

@@ -77,16 +77,20 @@ pub fn grad_cam<const D: usize>(
     // On the CPU in f32 the host kernels give the layer's values and gradients in one pass.
     let host = ex.host_plan_for(x.dims(), x.dtype())?;
     let shape = g.nodes()[index].output_shape();
-    if let (Some(plan), 4) = (host, shape.len()) {
+    if let (Some(plan), [_, k, h, w]) = (host, shape.as_slice()) {
+        let (k, h, w) = (*k, *h, *w);
         let rows = xai_core::tensor_to_vec(x.clone())?;
-        let (a, gr) = plan.value_and_grad_at(&rows, index, &classes)?;
-        let (av, gv): (Vec<f64>, Vec<f64>) = (
-            a.iter().map(|&v| f64::from(v)).collect(),
-            gr.iter().map(|&v| f64::from(v)).collect(),
-        );
-        let n = classes.len();
-        let shape = [n, shape[1], shape[2], shape[3]];
-        return Ok(cam_from(&av, &gv, shape, mode, node));
+        // Each worker turns its sub-batch into maps (no layer-sized buffers come back).
+        let values = plan.map_value_and_grad_at(&rows, index, &classes, |a, g, b| {
+            cam_values(a, g, [b, k, h, w], mode)
+        })?;
+        return Ok(Cam {
+            values,
+            n: classes.len(),
+            h,
+            w,
+            node,
+        });
     }
     let ad = ex.device.clone().autodiff();
     let tapped = g.eval_tapped(
@@ -111,29 +115,37 @@ pub fn grad_cam<const D: usize>(
         .grad(&grads)
         .ok_or_else(|| XaiError::Numerical(format!("the target does not depend on `{node}`")))?;
     let (av, gv) = (a.to_vec_f64()?, grad.to_vec_f64()?);
-    Ok(cam_from(
-        &av,
-        &gv,
-        [shape[0], shape[1], shape[2], shape[3]],
-        mode,
+    let [n, k, h, w] = [shape[0], shape[1], shape[2], shape[3]];
+    Ok(Cam {
+        values: cam_values(&av, &gv, [n, k, h, w], mode),
+        n,
+        h,
+        w,
         node,
-    ))
+    })
 }
 
-/// The class activation map from a layer's values `av` and gradients `gv` (`[n, k, h, w]`).
-fn cam_from(av: &[f64], gv: &[f64], [n, k, h, w]: [usize; 4], mode: CamMode, node: String) -> Cam {
+/// The class activation maps (`[n, h, w]`) from a layer's values `av` and gradients `gv`
+/// (`[n, k, h, w]`).
+fn cam_values<F: Copy + Into<f64>>(
+    av: &[F],
+    gv: &[F],
+    [n, k, h, w]: [usize; 4],
+    mode: CamMode,
+) -> Vec<f64> {
     let hw = h * w;
     let mut values = vec![0.0; n * hw];
-    for i in 0..n {
+    for (i, out) in values.chunks_mut(hw.max(1)).enumerate().take(n) {
         for c in 0..k {
             let base = (i * k + c) * hw;
             let (ac, gc) = (&av[base..base + hw], &gv[base..base + hw]);
             let weight = match mode {
-                CamMode::GradCam => gc.iter().sum::<f64>() / hw as f64,
+                CamMode::GradCam => gc.iter().map(|&g| g.into()).sum::<f64>() / hw as f64,
                 CamMode::GradCamPlusPlus => {
-                    let sum_a: f64 = ac.iter().sum();
+                    let sum_a: f64 = ac.iter().map(|&a| a.into()).sum();
                     gc.iter()
                         .map(|&g| {
+                            let g: f64 = g.into();
                             let g2 = g * g;
                             let denom = 2.0 * g2 + sum_a * g2 * g;
                             let alpha = if denom.abs() > 0.0 { g2 / denom } else { 0.0 };
@@ -142,21 +154,15 @@ fn cam_from(av: &[f64], gv: &[f64], [n, k, h, w]: [usize; 4], mode: CamMode, nod
                         .sum()
                 }
             };
-            for (o, &a) in values[i * hw..(i + 1) * hw].iter_mut().zip(ac) {
-                *o += weight * a;
+            for (o, &a) in out.iter_mut().zip(ac) {
+                *o += weight * a.into();
             }
         }
     }
     for v in &mut values {
         *v = v.max(0.0);
     }
-    Cam {
-        values,
-        n,
-        h,
-        w,
-        node,
-    }
+    values
 }
 
 impl Cam {
@@ -172,16 +178,30 @@ impl Cam {
             let i1 = (i0 + 1).min(n_in - 1);
             (i0, i1, s - i0 as f64)
         };
+        // The source taps depend only on the output index: one table per axis.
+        let ys: Vec<_> = (0..out_h).map(|y| src(y, self.h, out_h)).collect();
+        let xs: Vec<_> = (0..out_w).map(|x| src(x, self.w, out_w)).collect();
         let mut values = vec![0.0; self.n * out_h * out_w];
-        for i in 0..self.n {
-            let m = &self.values[i * self.h * self.w..(i + 1) * self.h * self.w];
-            for y in 0..out_h {
-                let (y0, y1, fy) = src(y, self.h, out_h);
-                for x in 0..out_w {
-                    let (x0, x1, fx) = src(x, self.w, out_w);
-                    let top = m[y0 * self.w + x0] * (1.0 - fx) + m[y0 * self.w + x1] * fx;
-                    let bot = m[y1 * self.w + x0] * (1.0 - fx) + m[y1 * self.w + x1] * fx;
-                    values[(i * out_h + y) * out_w + x] = top * (1.0 - fy) + bot * fy;
+        if self.h * self.w == 0 || out_h * out_w == 0 {
+            return Cam {
+                values,
+                n: self.n,
+                h: out_h,
+                w: out_w,
+                node: self.node.clone(),
+            };
+        }
+        for (m, out) in self
+            .values
+            .chunks(self.h * self.w)
+            .zip(values.chunks_mut(out_h * out_w))
+        {
+            for (&(y0, y1, fy), row) in ys.iter().zip(out.chunks_mut(out_w)) {
+                let (r0, r1) = (&m[y0 * self.w..][..self.w], &m[y1 * self.w..][..self.w]);
+                for (&(x0, x1, fx), o) in xs.iter().zip(row) {
+                    let top = r0[x0] * (1.0 - fx) + r0[x1] * fx;
+                    let bot = r1[x0] * (1.0 - fx) + r1[x1] * fx;
+                    *o = top * (1.0 - fy) + bot * fy;
                 }
             }
         }

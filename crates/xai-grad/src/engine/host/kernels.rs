@@ -62,6 +62,22 @@ pub(super) fn conv_image(
         // SAFETY: the last position reads x at (ow-1)·sw + (kw-1)·dw + (kh-1)·dh·wp + (c-1)·hp·wp
         // from row oy·sh, inside the padded image by the definition of oh and ow; tiles never
         // span more positions than `ow`.
+        if narrow(isa, w.cols, win.stride[1]) {
+            // SAFETY: as below; a narrow tile reads at most NARROW_POSITIONS − 1 values past
+            // the row's last position, inside the padded buffer's 64 spare zeros.
+            unsafe {
+                run_narrow(isa, args, win.ow, w.cols, |col, first, vals| {
+                    let at = col * plane + oy * win.ow + first;
+                    let dst = &mut out[at..at + vals.len()];
+                    if add {
+                        dst.iter_mut().zip(vals).for_each(|(o, v)| *o += v);
+                    } else {
+                        dst.copy_from_slice(vals);
+                    }
+                });
+            }
+            continue;
+        }
         unsafe {
             // Channel by channel: each writes a run of consecutive positions.
             run_tiles(isa, args, win.ow, w.cols, |t| {

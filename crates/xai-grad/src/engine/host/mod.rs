@@ -441,6 +441,7 @@ pub struct HostPlan {
     /// Node index → the slot of its output, for the nodes the plan runs.
     node_slots: HashMap<usize, usize>,
     relu_rule: ReluRule,
+    pool: tile::ScratchPool,
 }
 
 enum Value {

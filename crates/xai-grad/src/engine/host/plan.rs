@@ -53,6 +53,7 @@ impl HostPlan {
             classes,
             node_slots,
             relu_rule: ReluRule::Gradient,
+            pool: Default::default(),
         })
     }
 
@@ -195,7 +196,7 @@ impl HostPlan {
         let p = self.row_len();
         let work = |range: std::ops::Range<usize>| {
             let mut acc = make(range.clone());
-            let mut scratch = Scratch::default();
+            let mut scratch = self.pool.take();
             let mut start = range.start;
             while start < range.end {
                 let end = (start + SUB_BATCH).min(range.end);
@@ -219,6 +220,7 @@ impl HostPlan {
                 scratch.input = g;
                 start = end;
             }
+            self.pool.give(scratch);
             acc
         };
         let ranges: Vec<_> = (0..parts)
@@ -317,13 +319,15 @@ impl HostPlan {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         let per = batches.div_ceil(cores.min(batches).max(1)).max(1);
         let work = |first: usize, last: usize| {
-            let mut sc = Scratch::default();
-            (first..last)
+            let mut sc = self.pool.take();
+            let out = (first..last)
                 .map(|k| {
                     let (start, end) = (k * SUB_BATCH, ((k + 1) * SUB_BATCH).min(rows));
                     f(start..end, x[start * p..end * p].to_vec(), &mut sc)
                 })
-                .collect::<Vec<T>>()
+                .collect::<Vec<T>>();
+            self.pool.give(sc);
+            out
         };
         if batches <= per {
             return Ok(work(0, batches));
@@ -370,14 +374,17 @@ impl HostPlan {
         Ok(parts.concat())
     }
 
-    /// Node `node`'s output and the gradient of `Σ_r out[r, classes[r]]` with respect to it,
-    /// for the rows of `x` (both row-major, shaped like the node's output): what Grad-CAM reads.
-    pub fn value_and_grad_at(
+    /// For each sub-batch of the rows of `x`: node `node`'s output values and the gradient of
+    /// `Σ_r out[r, classes[r]]` with respect to them (both `[rows, per-row size]`), reduced by
+    /// `reduce(values, grads, rows)` in the worker thread that ran the sub-batch; the results
+    /// come back concatenated in row order. The backward pass stops at the node.
+    pub fn map_value_and_grad_at<T: Send>(
         &self,
         x: &[f32],
         node: usize,
         classes: &[usize],
-    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        reduce: impl Fn(&[f32], &[f32], usize) -> Vec<T> + Sync,
+    ) -> Result<Vec<T>> {
         let slot = self.node_slot(node)?;
         let per = self.sizes[slot];
         self.check_rows(x, classes)?;
@@ -390,23 +397,22 @@ impl HostPlan {
         let parts = self.batched(x, |r, xb, sc| {
             let b = r.len();
             self.run_forward(xb, b, sc);
-            let values = sc.vals[slot].clone();
             sc.cots[slot].clear();
             let seed = self.one_hot_seed(&classes[r.clone()], sc);
             let at_input = self.run_backward_from(self.output, seed, b, sc, from_step);
+            let values = &sc.vals[slot];
             if slot == self.input {
-                return (values, at_input);
+                return reduce(values, &at_input, b);
             }
             // A slot the target does not reach keeps the cleared (empty) buffer.
-            let g = std::mem::take(&mut sc.cots[slot]);
+            let g = &sc.cots[slot];
             if g.len() == b * per {
-                (values, g)
+                reduce(values, g, b)
             } else {
-                (values, vec![0.0; b * per])
+                reduce(values, &vec![0.0; b * per], b)
             }
         })?;
-        let (values, grads): (Vec<Vec<f32>>, Vec<Vec<f32>>) = parts.into_iter().unzip();
-        Ok((values.concat(), grads.concat()))
+        Ok(parts.into_iter().flatten().collect())
     }
 
     /// The vector-Jacobian product `cotᵀ ∂ node / ∂ start` for the rows of `x`, where `cot`

@@ -19,6 +19,41 @@ pub(super) struct Scratch {
     pub(super) aux: Option<Box<Scratch>>,
 }
 
+/// Scratch buffers kept by a plan between calls, one per worker thread that returned them: a
+/// repeated call on a cached plan allocates nothing (fresh buffers cost page faults and zeroing,
+/// about a tenth of a small batch's time).
+#[derive(Default)]
+pub(super) struct ScratchPool(std::sync::Mutex<Vec<Scratch>>);
+
+impl ScratchPool {
+    pub(super) fn take(&self) -> Scratch {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn give(&self, sc: Scratch) {
+        if let Ok(mut pool) = self.0.lock() {
+            pool.push(sc);
+        }
+    }
+}
+
+/// A clone starts with an empty pool (buffers are not shared between plans).
+impl Clone for ScratchPool {
+    fn clone(&self) -> Self {
+        ScratchPool::default()
+    }
+}
+
+impl std::fmt::Debug for ScratchPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ScratchPool")
+    }
+}
+
 /// Where a tile reads: tile row `r` and reduction index `(ci, i, j)` read
 /// `x[r·row_step + ci·chan + i·kernel_row + j·kernel_col]`, against packed weight row
 /// `(ci·kh + i)·kw + j`.
@@ -276,3 +311,113 @@ pub(super) unsafe fn tile_portable<const RB: usize, const NV: usize>(
         out[r][..lanes].copy_from_slice(&row[..lanes]);
     }
 }
+
+/// Positions per narrow tile (two AVX-512 vectors, four AVX2 vectors).
+pub(super) const NARROW_POSITIONS: usize = 32;
+
+/// Whether a convolution with `cols` output channels and column stride `col_stride` runs on the
+/// narrow tiles: with fewer output channels than half a vector, lanes over channels would idle
+/// (a one-channel input gradient used 1 of 16 lanes and took half of a LeNet's backward pass),
+/// so the narrow tiles put consecutive positions in the lanes instead.
+pub(super) fn narrow(isa: Isa, cols: usize, col_stride: usize) -> bool {
+    let lanes = match isa {
+        Isa::Avx512 => 16,
+        Isa::Avx2 => 8,
+        Isa::Portable => return false,
+    };
+    col_stride == 1 && cols > 0 && 2 * cols <= lanes
+}
+
+/// Run the narrow tile over `positions` consecutive positions (row step 1) for each of the
+/// `cols` output channels; `emit(col, first, values)` receives each tile's valid results.
+///
+/// # Safety
+/// As [`run_tiles`], and the input must stay readable [`NARROW_POSITIONS`] − 1 values past the
+/// last position's reads (the padded images keep 64 spare zeros).
+pub(super) unsafe fn run_narrow(
+    isa: Isa,
+    args: TileArgs,
+    positions: usize,
+    cols: usize,
+    mut emit: impl FnMut(usize, usize, &[f32]),
+) {
+    let mut stage = [0.0f32; NARROW_POSITIONS];
+    for col in 0..cols {
+        let mut a = args;
+        // SAFETY: col < cols ≤ stride.
+        unsafe {
+            a.w = args.w.add(col);
+            a.bias = args.bias.map(|b| b.add(col));
+        }
+        let mut p = 0;
+        while p < positions {
+            let n = (positions - p).min(NARROW_POSITIONS);
+            // SAFETY: p < positions; reads past the row are covered by the caller's contract.
+            a.x = unsafe { args.x.add(p) };
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: Isa::Avx512 is only chosen after detecting AVX-512F.
+                Isa::Avx512 => unsafe { narrow_avx512::<2>(&a, &mut stage) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: Isa::Avx2 is only chosen after detecting AVX2 and FMA.
+                Isa::Avx2 => unsafe { narrow_avx2::<4>(&a, &mut stage) },
+                _ => unreachable!("narrow tiles need a SIMD ISA"),
+            }
+            emit(col, p, &stage[..n]);
+            p += n;
+        }
+    }
+}
+
+/// A narrow tile: `NV` vectors of consecutive positions of one output channel, accumulated over
+/// every `(channel, kernel row, kernel column)` with the weight broadcast.
+macro_rules! narrow_tile {
+    ($(#[$doc:meta])* $name:ident, $feature:literal, $lanes:literal, $zero:ident, $load:ident,
+     $splat:ident, $fma:ident, $store:ident) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feature)]
+        unsafe fn $name<const NV: usize>(a: &TileArgs, out: &mut [f32; NARROW_POSITIONS]) {
+            use std::arch::x86_64::*;
+            let start = match a.bias {
+                Some(b) => $splat(unsafe { *b }),
+                None => $zero(),
+            };
+            let mut acc = [start; NV];
+            for ci in 0..a.c {
+                for i in 0..a.kh {
+                    let xi = unsafe { a.x.add(ci * a.chan + i * a.kernel_row) };
+                    let wi = unsafe { a.w.add((ci * a.kh + i) * a.kw * a.w_stride) };
+                    for j in 0..a.kw {
+                        let xj = unsafe { xi.add(j * a.kernel_col) };
+                        let wv = $splat(unsafe { *wi.add(j * a.w_stride) });
+                        for (v, acc) in acc.iter_mut().enumerate() {
+                            *acc = $fma(unsafe { $load(xj.add($lanes * v)) }, wv, *acc);
+                        }
+                    }
+                }
+            }
+            for (v, val) in acc.iter().enumerate() {
+                unsafe { $store(out.as_mut_ptr().add($lanes * v), *val) };
+            }
+        }
+    };
+}
+
+narrow_tile!(
+    /// The AVX-512 narrow tile (32 positions).
+    ///
+    /// # Safety
+    /// See [`run_narrow`]; the CPU must support AVX-512F.
+    narrow_avx512, "avx512f", 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps,
+    _mm512_fmadd_ps, _mm512_storeu_ps
+);
+
+narrow_tile!(
+    /// The AVX2 + FMA narrow tile (32 positions).
+    ///
+    /// # Safety
+    /// See [`run_narrow`]; the CPU must support AVX2 and FMA.
+    narrow_avx2, "avx2,fma", 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps,
+    _mm256_fmadd_ps, _mm256_storeu_ps
+);
