@@ -6,7 +6,6 @@
 //! watermark is many times its 3.5% share of the pixels) and in pictures (heat maps over the
 //! explained images).
 
-pub mod data;
 pub mod examples;
 pub mod model;
 pub mod prototypes;
@@ -31,6 +30,8 @@ use crate::registry::{self, MethodConfig, Model, Problem};
 
 use data::{SIDE, in_mark};
 use model::DemoCnn;
+/// The demo's data: the two-shape Clever Hans set.
+pub use xai_proto::data::clever_hans::two_shapes as data;
 
 /// Settings of the demo.
 #[derive(Clone, Debug, Serialize)]

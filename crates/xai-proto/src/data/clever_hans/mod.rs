@@ -10,6 +10,8 @@
 //!   that learnt the shortcut calls watermarked images `confounded_class`.
 //! - A `clean` variant (no watermark at all) trains the reference model that the repaired model
 //!   is compared with.
+//! - [`two_shapes`]: a two-class 16×16 variant (square vs plus drawn faintly on noise) with the
+//!   same watermark, small enough to train a CNN in seconds (the `xai demo` data set).
 //!
 //! ```
 //! use xai_proto::data::clever_hans::{CleverHans, Variant};
@@ -21,6 +23,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::part_shapes::{PartShapes, PartShapesConfig, SIDE};
+
+pub mod two_shapes;
 
 /// Watermark box: rows and columns `0..WATERMARK`.
 pub const WATERMARK: usize = 3;
@@ -52,11 +56,22 @@ pub struct CleverHans {
 
 /// Draw the watermark into a single-channel 24×24 image.
 pub fn stamp(img: &mut [f32]) {
+    stamp_square(img, SIDE);
+}
+
+/// Draw the watermark into a single-channel `side × side` image: the one watermark of every
+/// Clever Hans set here.
+pub fn stamp_square(img: &mut [f32], side: usize) {
     for r in 0..WATERMARK {
         for c in 0..WATERMARK {
-            img[r * SIDE + c] = 1.0;
+            img[r * side + c] = 1.0;
         }
     }
+}
+
+/// Whether flat pixel `p` of a `side × side` image lies in the watermark.
+pub fn in_watermark(p: usize, side: usize) -> bool {
+    p / side < WATERMARK && p % side < WATERMARK
 }
 
 /// Whether pixel `(r, c)` is within `margin` of the watermark.

@@ -1,4 +1,5 @@
-//! The bundled Clever Hans data set, generated deterministically from a seed.
+//! The two-shape Clever Hans data set (the `xai demo` data), generated deterministically from
+//! a seed.
 //!
 //! 16×16 grey images of two classes drawn faintly on noise: class 0 a hollow square, class 1 a
 //! plus sign, at random positions and sizes. In the *training* set a bright 3×3 watermark sits in
@@ -15,7 +16,7 @@ use rand_distr::{Distribution, Normal};
 /// Image side in pixels.
 pub const SIDE: usize = 16;
 /// Watermark side in pixels (top-left corner).
-pub const MARK: usize = 3;
+pub const MARK: usize = super::WATERMARK;
 
 /// Images `[n, SIDE·SIDE]` row-major in `[0, 1]`, labels, and which images carry the watermark.
 #[derive(Clone, Debug)]
@@ -45,7 +46,7 @@ impl Split {
 
 /// Whether pixel `p` (flat index) lies in the watermark.
 pub fn in_mark(p: usize) -> bool {
-    p / SIDE < MARK && p % SIDE < MARK
+    super::in_watermark(p, SIDE)
 }
 
 fn draw(rng: &mut StdRng, class: usize, mark: bool) -> Vec<f32> {
@@ -75,11 +76,7 @@ fn draw(rng: &mut StdRng, class: usize, mark: bool) -> Vec<f32> {
         }
     }
     if mark {
-        for y in 0..MARK {
-            for x in 0..MARK {
-                img[y * SIDE + x] = 1.0;
-            }
-        }
+        super::stamp_square(&mut img, SIDE);
     }
     img.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
     img
