@@ -72,6 +72,23 @@ pub(super) struct TileArgs {
     pub(super) bias: Option<*const f32>,
 }
 
+impl TileArgs {
+    /// The same reads for the output columns from `col` on.
+    ///
+    /// # Safety
+    /// `col` must lie inside the packed weight rows and the bias.
+    unsafe fn at_col(self, col: usize) -> TileArgs {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe {
+            TileArgs {
+                w: self.w.add(col),
+                bias: self.bias.map(|b| b.add(col)),
+                ..self
+            }
+        }
+    }
+}
+
 /// One tile's results, as [`run_tiles`] hands them out.
 pub(super) struct TileOut<'a> {
     pub(super) first: usize,
@@ -101,12 +118,8 @@ pub(super) unsafe fn run_tiles(
         let (lanes, widest2, widest1) = isa.shape();
         let nv = if cols - col0 > lanes { 2 } else { 1 };
         let width = (lanes * nv).min(cols - col0);
-        let mut a = args;
         // SAFETY: col0 < cols ≤ stride; the packed rows are padded by 32 columns.
-        unsafe {
-            a.w = args.w.add(col0);
-            a.bias = args.bias.map(|b| b.add(col0));
-        }
+        let mut a = unsafe { args.at_col(col0) };
         let mut p = 0;
         while p < positions {
             // Equal tiles as wide as the registers allow (14 positions → 7 + 7, not 8 + 4 + 2).
@@ -258,24 +271,6 @@ macro_rules! simd_tile {
     };
 }
 
-simd_tile!(
-    /// The AVX-512 tile: 16-lane vectors (a column block is 32 channels).
-    ///
-    /// # Safety
-    /// See [`run_tiles`]; the CPU must support AVX-512F.
-    tile_avx512, "avx512f", 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps,
-    _mm512_fmadd_ps, _mm512_storeu_ps
-);
-
-simd_tile!(
-    /// The AVX2 + FMA tile: 8-lane vectors (a column block is 16 channels).
-    ///
-    /// # Safety
-    /// See [`run_tiles`]; the CPU must support AVX2 and FMA.
-    tile_avx2, "avx2,fma", 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps,
-    _mm256_fmadd_ps, _mm256_storeu_ps
-);
-
 /// The same tile in plain Rust.
 ///
 /// # Safety
@@ -343,12 +338,8 @@ pub(super) unsafe fn run_narrow(
 ) {
     let mut stage = [0.0f32; NARROW_POSITIONS];
     for col in 0..cols {
-        let mut a = args;
         // SAFETY: col < cols ≤ stride.
-        unsafe {
-            a.w = args.w.add(col);
-            a.bias = args.bias.map(|b| b.add(col));
-        }
+        let mut a = unsafe { args.at_col(col) };
         let mut p = 0;
         while p < positions {
             let n = (positions - p).min(NARROW_POSITIONS);
@@ -404,20 +395,41 @@ macro_rules! narrow_tile {
     };
 }
 
-narrow_tile!(
+/// Both tiles of one ISA from its vector width and intrinsics.
+macro_rules! simd_isa {
+    ($(#[$tdoc:meta])* $tile:ident, $(#[$ndoc:meta])* $narrow:ident, $feature:literal,
+     $lanes:literal, $($intrinsic:ident),+) => {
+        simd_tile!($(#[$tdoc])* $tile, $feature, $lanes, $($intrinsic),+);
+        narrow_tile!($(#[$ndoc])* $narrow, $feature, $lanes, $($intrinsic),+);
+    };
+}
+
+simd_isa!(
+    /// The AVX-512 tile: 16-lane vectors (a column block is 32 channels).
+    ///
+    /// # Safety
+    /// See [`run_tiles`]; the CPU must support AVX-512F.
+    tile_avx512,
     /// The AVX-512 narrow tile (32 positions).
     ///
     /// # Safety
     /// See [`run_narrow`]; the CPU must support AVX-512F.
-    narrow_avx512, "avx512f", 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps,
-    _mm512_fmadd_ps, _mm512_storeu_ps
+    narrow_avx512,
+    "avx512f", 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
+    _mm512_storeu_ps
 );
 
-narrow_tile!(
+simd_isa!(
+    /// The AVX2 + FMA tile: 8-lane vectors (a column block is 16 channels).
+    ///
+    /// # Safety
+    /// See [`run_tiles`]; the CPU must support AVX2 and FMA.
+    tile_avx2,
     /// The AVX2 + FMA narrow tile (32 positions).
     ///
     /// # Safety
     /// See [`run_narrow`]; the CPU must support AVX2 and FMA.
-    narrow_avx2, "avx2,fma", 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps,
-    _mm256_fmadd_ps, _mm256_storeu_ps
+    narrow_avx2,
+    "avx2,fma", 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps,
+    _mm256_storeu_ps
 );

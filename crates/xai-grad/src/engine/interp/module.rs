@@ -8,6 +8,16 @@ use burn_ir::{ModuleOperationIr, OperationIr, TensorIr};
 
 use super::*;
 
+/// A convolution-like layer op: affine in its input, with its options passed by value.
+macro_rules! conv_like {
+    ($s:ident, $d:ident, $opts:ty, $op:path) => {{
+        let opts = <$opts>::from($d.options.clone());
+        $s.affine(&$d.x, &$d.weight, $d.bias.as_ref(), &$d.out, |x, w, b| {
+            $op(x, w, b, opts.clone())
+        })
+    }};
+}
+
 impl Interp<'_> {
     pub(super) fn module_op(&mut self, op: &OperationIr, m: &ModuleOperationIr) -> Result<()> {
         use ModuleOperationIr as M;
@@ -18,18 +28,8 @@ impl Interp<'_> {
         };
         match m {
             M::Linear(d) => self.affine(&d.x, &d.weight, d.bias.as_ref(), &d.out, B::linear),
-            M::Conv2d(d) => {
-                let opts: ConvOptions<2> = d.options.clone().into();
-                self.affine(&d.x, &d.weight, d.bias.as_ref(), &d.out, |x, w, b| {
-                    B::conv2d(x, w, b, opts.clone())
-                })
-            }
-            M::Conv1d(d) => {
-                let opts: ConvOptions<1> = d.options.clone().into();
-                self.affine(&d.x, &d.weight, d.bias.as_ref(), &d.out, |x, w, b| {
-                    B::conv1d(x, w, b, opts.clone())
-                })
-            }
+            M::Conv2d(d) => conv_like!(self, d, ConvOptions<2>, B::conv2d),
+            M::Conv1d(d) => conv_like!(self, d, ConvOptions<1>, B::conv1d),
             M::BatchNorm(d) => {
                 let eps = scalar_f64(&d.epsilon);
                 let (x, g, b, mean, var) = (
@@ -191,16 +191,10 @@ impl Interp<'_> {
             }),
             // Every interpolation mode (nearest, bilinear, bicubic) is linear in its input.
             M::ConvTranspose2d(d) => {
-                let opts: ConvTransposeOptions<2> = d.options.clone().into();
-                self.affine(&d.x, &d.weight, d.bias.as_ref(), &d.out, |x, w, b| {
-                    B::conv_transpose2d(x, w, b, opts.clone())
-                })
+                conv_like!(self, d, ConvTransposeOptions<2>, B::conv_transpose2d)
             }
             M::ConvTranspose1d(d) => {
-                let opts: ConvTransposeOptions<1> = d.options.clone().into();
-                self.affine(&d.x, &d.weight, d.bias.as_ref(), &d.out, |x, w, b| {
-                    B::conv_transpose1d(x, w, b, opts.clone())
-                })
+                conv_like!(self, d, ConvTransposeOptions<1>, B::conv_transpose1d)
             }
             M::Interpolate(d) => {
                 let opts: burn::backend::ops::InterpolateOptions = d.options.clone().into();
