@@ -200,6 +200,31 @@ def reference():
     out["monotonicity_correlation"] = {"settings": {"features_in_step": 4, "nr_samples": 3, "eps": 1e-5, "abs": True,
                                                     "perturbation": "0.5 + 0.4 sin(1.3 c + 0.7 j + 0.1 b), c = step * 3 + sample"},
                                        "scores": list(map(float, scores))}
+    # IROF with replayed segments: input b's 2x2 patches of the 8x8 image, relabelled by a
+    # seeded permutation per input (the same 16 segments for every input, so Quantus's zero
+    # padding of shorter curves does not arise); baseline 0.0; logits and probabilities.
+    perms = np.random.default_rng(7).permuted(np.tile(np.arange(16), (24, 1)), axis=1)
+    patch = (np.arange(8)[:, None] // 2) * 4 + np.arange(8)[None, :] // 2
+    segs = [perms[b][patch] for b in range(24)]
+    from quantus.helpers import utils as qutils
+    if not hasattr(np, "trapz"):  # Quantus 0.6 calls np.trapz, which numpy 2.4 renamed trapezoid
+        np.trapz = np.trapezoid
+    original = qutils.get_superpixel_segments
+    irof = {"settings": {"segments": "2x2 patches, label perms[b][patch]", "perturb_baseline": 0.0,
+                         "attributions": "dasgupta a_dense", "abs": False, "normalise": False},
+            "segments": [s_.tolist() for s_ in segs]}
+    for softmax in [False, True]:
+        seen = [0]
+        def replay(img, segmentation_method):
+            b = seen[0]; seen[0] += 1
+            return segs[b]
+        qutils.get_superpixel_segments = replay
+        ir = quantus.IROF(perturb_baseline=0.0, abs=False, normalise=False, return_aggregate=False, disable_warnings=True)
+        scores = ir(model=model, x_batch=xs24.copy(), y_batch=pred24, a_batch=np.array(d["a_dense"]), device="cpu", softmax=softmax)
+        assert seen[0] == 24
+        irof["softmax" if softmax else "logit"] = list(map(float, scores))
+    qutils.get_superpixel_segments = original
+    out["irof"] = irof
     path = os.path.join(ROOT, "assets/fixtures/quantus_metrics.json")
     json.dump(out, open(path, "w"), indent=1)
     print("wrote", path)
@@ -222,6 +247,17 @@ def bench():
     t = time.perf_counter()
     fc(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), softmax=True, device="cpu", channel_first=True, batch_size=64)
     res["faithfulness_correlation_seconds"] = time.perf_counter() - t
+    # IROF over 4x4 patches (49 segments of the 28x28 image, the same on both sides), baseline 0.
+    from quantus.helpers import utils as qutils
+    if not hasattr(np, "trapz"):
+        np.trapz = np.trapezoid
+    patches = (np.arange(28)[:, None] // 4) * 7 + np.arange(28)[None, :] // 4
+    qutils.get_superpixel_segments = lambda img, segmentation_method: patches
+    ir = quantus.IROF(perturb_baseline=0.0, abs=False, normalise=False, return_aggregate=False, disable_warnings=True)
+    t = time.perf_counter()
+    scores = ir(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), softmax=True, device="cpu", channel_first=True, batch_size=64)
+    res["irof_seconds"] = time.perf_counter() - t
+    res["irof_mean"] = float(np.mean(scores))
     print(json.dumps(res))
 
 

@@ -3,20 +3,22 @@
 //!
 //! The attribution is the input itself (identical on both sides, no explainer in the timing).
 //! Timed: pixel flipping (deletion curve, softmax output, zero reference) with 1 and 16 pixels
-//! per step, and faithfulness correlation with 100 random subsets of 64 pixels.
+//! per step, faithfulness correlation with 100 random subsets of 64 pixels, and IROF over 4×4
+//! patches (softmax output, zero reference).
 
 use std::time::Instant;
 
 use burn::tensor::{DType, Device, Tensor};
 use serde_json::{Value, json};
 
-use xai_core::agnostic::{References, Rows, RunOptions};
+use xai_core::agnostic::{FeatureGroups, References, Rows, RunOptions};
 use xai_core::fixture::Fixture;
 use xai_core::fixture::FixtureModel;
 use xai_core::metrics::Output;
 use xai_core::metrics::faithfulness::{
     CorrelationConfig, CurveConfig, deletion, faithfulness_correlation,
 };
+use xai_core::metrics::irof::irof;
 use xai_core::{Result, XaiError};
 use xai_grad::methods::Explainable;
 
@@ -66,7 +68,7 @@ pub fn run(fx: &Fixture) -> Result<Value> {
         runs: 100,
         seed: 0,
         output: Output::Probability,
-        options: quiet,
+        options: quiet.clone(),
     };
     let t = Instant::now();
     let corr = faithfulness_correlation(&bb, &inputs, &inputs, &refs, &classes, &cfg)?;
@@ -78,6 +80,23 @@ pub fn run(fx: &Fixture) -> Result<Value> {
         "faithfulness_correlation_mean".into(),
         json!(corr.iter().sum::<f64>() / n as f64),
     );
+    let patches = match fx.input_shape.as_slice() {
+        &[c, h, w] => vec![FeatureGroups::image_patches([c, h, w], 4)?],
+        _ => vec![FeatureGroups::singletons(f)],
+    };
+    let t = Instant::now();
+    let scores = irof(
+        &bb,
+        &inputs,
+        &inputs,
+        &refs,
+        &classes,
+        &patches,
+        Output::Probability,
+        &quiet,
+    )?;
+    out.insert("irof_seconds".into(), json!(t.elapsed().as_secs_f64()));
+    out.insert("irof_mean".into(), json!(scores.mean));
     out.insert("inputs".into(), json!(n));
     out.insert("features".into(), json!(f));
     out.insert("device".into(), json!("flex f32"));

@@ -805,3 +805,100 @@ fn input_invariance_holds_for_gradients_and_fails_for_gradient_times_input() {
     let bad = input_invariance(&times_input, &x, f, &gx, &predicted, shift, 1e-4, 1e-5).unwrap();
     assert!(bad.iter().all(|&v| !v), "{bad:?}");
 }
+
+#[test]
+fn irof_agrees_with_quantus() {
+    use xai_core::agnostic::FeatureGroups;
+    use xai_core::metrics::irof::irof;
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let reference = quantus_reference();
+    let (q, d) = (&reference["irof"], &reference["dasgupta"]);
+    let f = fx.features();
+    let device = Device::flex();
+    let model = fx.model(&device, DType::F64).unwrap();
+    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let (x, a) = (flatten(&d["x"]), flatten(&d["a_dense"]));
+    let predicted: Vec<usize> = flatten(&d["predicted"])
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    let inputs = Rows::new(&x, f).unwrap();
+    let attributions = Rows::new(&a, f).unwrap();
+    let segments: Vec<FeatureGroups> = q["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            FeatureGroups::from_mask(flatten(s).iter().map(|&g| g as usize).collect()).unwrap()
+        })
+        .collect();
+    let zero = References::PerInput(vec![0.0; x.len()]);
+    let quiet = RunOptions {
+        progress: false,
+        ..RunOptions::default()
+    };
+    for (key, output) in [("logit", Output::Raw), ("softmax", Output::Probability)] {
+        let ours = irof(
+            &bb,
+            &inputs,
+            &attributions,
+            &zero,
+            &predicted,
+            &segments,
+            output,
+            &quiet,
+        )
+        .unwrap();
+        let theirs = floats(&q[key]);
+        assert_eq!(ours.scores.len(), theirs.len());
+        // Quantus ran the model in f32: ratios agree to about 1e-6 relative.
+        for (i, (o, t)) in ours.scores.iter().zip(&theirs).enumerate() {
+            assert!(
+                (o - t).abs() < 1e-4 * t.abs().max(1.0),
+                "{key} input {i}: {o} vs {t}"
+            );
+        }
+        // The ranking matters: the reversed attribution scores lower on average.
+        let reversed: Vec<f64> = a.iter().map(|v| -v).collect();
+        let worse = irof(
+            &bb,
+            &inputs,
+            &Rows::new(&reversed, f).unwrap(),
+            &zero,
+            &predicted,
+            &segments,
+            output,
+            &quiet,
+        )
+        .unwrap();
+        assert!(
+            worse.mean < ours.mean,
+            "{key}: {} vs {}",
+            worse.mean,
+            ours.mean
+        );
+    }
+    // One shared segmentation is accepted, a wrong count is refused.
+    let shared = irof(
+        &bb,
+        &inputs,
+        &attributions,
+        &zero,
+        &predicted,
+        &segments[..1],
+        Output::Raw,
+        &quiet,
+    );
+    assert!(shared.is_ok());
+    let wrong = irof(
+        &bb,
+        &inputs,
+        &attributions,
+        &zero,
+        &predicted,
+        &segments[..2],
+        Output::Raw,
+        &quiet,
+    );
+    assert!(wrong.is_err());
+}

@@ -103,7 +103,7 @@ pub struct Curves {
 }
 
 /// Per-input references (one row per input); a background set is not a single reference.
-fn reference_rows(references: &References, n: usize, f: usize) -> Result<&[f64]> {
+pub(crate) fn reference_rows(references: &References, n: usize, f: usize) -> Result<&[f64]> {
     match references {
         References::PerInput(v) if v.len() == n * f => Ok(v),
         References::PerInput(v) => Err(XaiError::shape(

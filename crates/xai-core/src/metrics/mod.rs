@@ -39,6 +39,7 @@ pub mod complexity;
 pub mod consistency;
 pub mod disagreement;
 pub mod faithfulness;
+pub mod irof;
 pub mod localisation;
 pub mod monotonicity_correlation;
 pub mod random_logit;
