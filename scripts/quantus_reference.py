@@ -200,6 +200,12 @@ def reference():
     out["monotonicity_correlation"] = {"settings": {"features_in_step": 4, "nr_samples": 3, "eps": 1e-5, "abs": True,
                                                     "perturbation": "0.5 + 0.4 sin(1.3 c + 0.7 j + 0.1 b), c = step * 3 + sample"},
                                        "scores": list(map(float, scores))}
+    # Continuity (Montavon et al.) with the gradient explainer: 8 shifts of the 8-pixel-wide
+    # images (-6, -4, ..., 8), "black" fill (each image's minimum), absolute attributions.
+    co = quantus.Continuity(nr_steps=8, abs=True, normalise=False, disable_warnings=True)
+    scores = co(model=model, x_batch=xs24.copy(), y_batch=pred24, a_batch=None, explain_func=gradient, device="cpu", softmax=False)
+    out["continuity"] = {"settings": {"explainer": "input gradient (f64)", "nr_steps": 8, "abs": True, "normalise": False, "fill": "black"},
+                         "scores": list(map(float, scores))}
     # IROF with replayed segments: input b's 2x2 patches of the 8x8 image, relabelled by a
     # seeded permutation per input (the same 16 segments for every input, so Quantus's zero
     # padding of shorter curves does not arise); baseline 0.0; logits and probabilities.

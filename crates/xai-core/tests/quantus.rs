@@ -902,3 +902,57 @@ fn irof_agrees_with_quantus() {
     );
     assert!(wrong.is_err());
 }
+
+#[test]
+fn continuity_agrees_with_quantus() {
+    use xai_core::metrics::continuity::{ContinuityConfig, continuity};
+    let fx = Fixture::load(asset("image_cnn.json")).unwrap();
+    let reference = quantus_reference();
+    let (q, d) = (&reference["continuity"], &reference["dasgupta"]);
+    let f = fx.features();
+    let gradient = gradient_explainer(&fx);
+    let device = Device::flex();
+    let model = fx.model(&device, DType::F64).unwrap();
+    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let logits = |rows: &[f64], n: usize| xai_core::agnostic::BlackBox::predict(&bb, rows, n);
+    let x = flatten(&d["x"]);
+    let predicted: Vec<usize> = flatten(&d["predicted"])
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    let cfg = ContinuityConfig {
+        steps: 8,
+        ..ContinuityConfig::default()
+    };
+    let ours = continuity(&gradient, &logits, &x, [1, 8, 8], &predicted, &cfg).unwrap();
+    assert_eq!(ours.shifts, vec![-6, -4, -2, 0, 2, 4, 6, 8]);
+    let theirs = floats(&q["scores"]);
+    assert_eq!(ours.scores.len(), theirs.len());
+    for (i, (o, t)) in ours.scores.iter().zip(&theirs).enumerate() {
+        let o = o.expect("every shift is kept without skip_changed");
+        assert!(
+            (o - t).abs() <= 1e-9 * t.abs().max(1.0),
+            "input {i}: {o} vs {t}"
+        );
+    }
+    // Leaving out the shifts that change the prediction can only lower the maximum.
+    let kept = continuity(
+        &gradient,
+        &logits,
+        &x,
+        [1, 8, 8],
+        &predicted,
+        &ContinuityConfig {
+            skip_changed: true,
+            ..cfg
+        },
+    )
+    .unwrap();
+    assert!(
+        ours.changed.iter().flatten().any(|&c| c),
+        "some shift flips a class"
+    );
+    for (k, o) in kept.scores.iter().zip(&ours.scores) {
+        assert!(k.is_none_or(|k| k <= o.unwrap()));
+    }
+}

@@ -37,6 +37,7 @@
 pub mod axiomatic;
 pub mod complexity;
 pub mod consistency;
+pub mod continuity;
 pub mod disagreement;
 pub mod faithfulness;
 pub mod irof;
