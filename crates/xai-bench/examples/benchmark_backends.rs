@@ -39,7 +39,7 @@ fn main() -> xai_core::Result<()> {
     .map(|m| m.to_string())
     .collect();
     // IG and SmoothGrad with 20 points each; every method runs for at least 0.5 s.
-    let rows = bench_table(&fx, &methods, 20, &devices, 0.5)?;
+    let rows = bench_table(&fx, &methods, 20, &devices, 0.5, None)?;
     println!(
         "model: {} ({} inputs)",
         fx.name,

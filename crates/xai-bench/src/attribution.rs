@@ -60,13 +60,14 @@ fn peak_rss_mib() -> Option<f64> {
 pub const MAX_STEPS: usize = 100_000;
 
 /// Benchmark several methods on several devices (`methods` may be `["all"]`, every method the
-/// model supports).
+/// model supports). With `max_seconds`, each method is estimated first (see [`bench`]).
 pub fn bench_table(
     fx: &Fixture,
     methods: &[String],
     steps: usize,
     devices: &[String],
     min_seconds: f64,
+    max_seconds: Option<f64>,
 ) -> Result<Vec<BenchResult>> {
     // `all` leaves out what cannot run on this model (Grad-CAM without a conv layer, exact
     // Shapley beyond its coalition limit).
@@ -87,7 +88,7 @@ pub fn bench_table(
     let mut out = Vec::new();
     for d in devices {
         for m in methods {
-            out.push(bench(fx, m, steps, d, min_seconds)?);
+            out.push(bench(fx, m, steps, d, min_seconds, max_seconds)?);
         }
     }
     Ok(out)
@@ -137,12 +138,18 @@ pub fn forward_flops(fx: &Fixture) -> f64 {
 }
 
 /// Benchmark `method` on the fixture.
+///
+/// With `max_seconds`, the run is estimated before it starts — the method's forward passes per
+/// input ([`MethodConfig::forward_passes_per_input`]) times the measured time of one forward
+/// pass of the batch, times the four calls at least (warm-up and three timed runs) — and
+/// refused with the estimate when it is over the limit.
 pub fn bench(
     fx: &Fixture,
     method: &str,
     steps: usize,
     device_name: &str,
     min_seconds: f64,
+    max_seconds: Option<f64>,
 ) -> Result<BenchResult> {
     if steps == 0 || steps > MAX_STEPS {
         return Err(XaiError::Config(format!(
@@ -242,6 +249,29 @@ pub fn bench(
             | MethodConfig::KernelShap(_)
             | MethodConfig::Lime(_)
     );
+    if let Some(limit) = max_seconds {
+        // The second forward: the first also captures the graph.
+        let mut forward_seconds = f64::INFINITY;
+        for _ in 0..2 {
+            let t = Instant::now();
+            ex.forward(&x)?;
+            forward_seconds = forward_seconds.min(t.elapsed().as_secs_f64());
+        }
+        let calls = 4.0;
+        let estimate = calls * config.forward_passes_per_input(f) * forward_seconds;
+        if estimate > limit {
+            return Err(XaiError::Config(format!(
+                "{} with {steps} steps needs about {:.0} forward passes of the batch per run, \
+                 about {} for the warm-up and three timed runs at {} each, over the limit of \
+                 {}: lower --steps or raise --max-minutes",
+                info.name,
+                config.forward_passes_per_input(f),
+                xai::explain::duration(estimate),
+                xai::explain::duration(forward_seconds),
+                xai::explain::duration(limit)
+            )));
+        }
+    }
     let run = || registry::run(&config, &problem).map(drop);
     run()?; // warm-up: capture, kernel compilation
     let peak_known = reset_peak_rss();

@@ -23,6 +23,10 @@ pub struct Args {
     /// Keep timing until this many seconds have passed (at least 3 runs).
     #[arg(long, default_value_t = 3.0)]
     min_seconds: f64,
+    /// Refuse a method whose estimated time (its forward passes × one measured forward of the
+    /// batch, for the warm-up and three timed runs) is over this many minutes.
+    #[arg(long, default_value_t = 60.0, value_parser = crate::explain::positive_minutes)]
+    max_minutes: f64,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -40,8 +44,14 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         .split(',')
         .map(|d| d.trim().to_string())
         .collect();
-    let table =
-        xai_bench::attribution::bench_table(&fx, &methods, args.steps, &devices, args.min_seconds)?;
+    let table = xai_bench::attribution::bench_table(
+        &fx,
+        &methods,
+        args.steps,
+        &devices,
+        args.min_seconds,
+        Some(args.max_minutes * 60.0),
+    )?;
     if args.json {
         if table.len() == 1 {
             println!("{}", serde_json::to_string(&table[0])?);

@@ -67,7 +67,7 @@ pub struct Args {
 }
 
 /// A positive, finite number of minutes.
-fn positive_minutes(s: &str) -> Result<f64, String> {
+pub(crate) fn positive_minutes(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(m) if m.is_finite() && m > 0.0 => Ok(m),
         _ => Err(format!("`{s}` is not a positive number of minutes")),

@@ -564,6 +564,32 @@ fn malformed_input_is_one_line_and_exit_2_everywhere() {
             ],
             "steps",
         ),
+        (
+            vec![
+                "bench".into(),
+                "--fixture".into(),
+                mlp.clone(),
+                "--method".into(),
+                "ig".into(),
+                "--steps".into(),
+                "100000".into(),
+                "--max-minutes".into(),
+                "0.0000001".into(),
+            ],
+            "forward passes",
+        ),
+        (
+            vec![
+                "bench".into(),
+                "--fixture".into(),
+                mlp.clone(),
+                "--method".into(),
+                "ig".into(),
+                "--max-minutes".into(),
+                "nan".into(),
+            ],
+            "positive number of minutes",
+        ),
         // glassbox learners
         (
             vec![

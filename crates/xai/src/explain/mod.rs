@@ -225,6 +225,14 @@ pub fn run(options: &ExplainOptions) -> Result<ExplainReport> {
 
 /// What [`run`] computes, without writing the report (`options.out` is not touched).
 pub fn compute(options: &ExplainOptions) -> Result<ExplainReport> {
+    if let Some(limit) = options.max_seconds
+        && !(limit.is_finite() && limit > 0.0)
+    {
+        return Err(XaiError::Config(format!(
+            "the time limit must be a positive number of minutes (got {} min)",
+            limit / 60.0
+        )));
+    }
     if is_tree_model(&options.model)? {
         return run_trees(options);
     }
@@ -406,7 +414,7 @@ where
 }
 
 /// `seconds` as a person reads it: `0.42 ms`, `40 s`, `12 min`, `3.5 h`.
-fn duration(seconds: f64) -> String {
+pub fn duration(seconds: f64) -> String {
     if seconds < 0.1 {
         format!("{:.2} ms", seconds * 1e3)
     } else if seconds < 120.0 {
