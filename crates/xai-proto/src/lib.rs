@@ -12,6 +12,7 @@ pub mod backbone;
 pub mod cbm;
 pub mod data;
 pub mod knn;
+pub mod lm;
 pub mod moe;
 pub mod protopnet;
 pub mod render;

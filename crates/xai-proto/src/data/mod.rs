@@ -8,12 +8,15 @@
 //!   label that depends on shape, colour and stripes (concept bottlenecks, CEM).
 //! - [`clever_hans`]: PartShapes with a corner watermark that is correlated with one class in
 //!   training only (TCAV, prototypes, kNN).
+//! - [`recall`]: key–value recall prompts for causal language models; the token that decides
+//!   each answer is known.
 //! - [`regime_mix`]: tabular data whose linear rule depends on a hidden regime (mixtures of
 //!   experts).
 
 pub mod clever_hans;
 pub mod concept_sprites;
 pub mod part_shapes;
+pub mod recall;
 pub mod regime_mix;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};

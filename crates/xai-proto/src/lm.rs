@@ -1,0 +1,388 @@
+//! A small causal language model in burn, trained in-process on the key–value recall corpus
+//! ([`crate::data::recall`]), for explaining generation with a known answer source.
+//!
+//! Architecture (GPT-style): token + learned position embeddings; `layers` pre-LN blocks of
+//! causal multi-head self-attention (written out here, so heads can be switched off one by one)
+//! and a GELU MLP, each added to the residual stream; a final LayerNorm; the unembedding is the
+//! token embedding transposed (weight tying). Every parameter is initialised from the model's
+//! seed ([`xai_core::init::seeded`]) and training draws batches from its own `StdRng`, so a
+//! trained model is a function of its seed.
+//!
+//! Shapes: ids `[N, T]` (`T ≤ max_len`), logits `[N, T, V]`; [`TinyLm::next_token_logprobs`]
+//! gives `log p(· | ids)` at the last position, `[N, V]` — the form the token explainers
+//! ([`xai_grad::methods::text`]) take, so every token method applies with the answer token as
+//! the target class.
+//!
+//! ```no_run
+//! use xai_proto::lm::{LmConfig, TinyLm};
+//! let (lm, log) = TinyLm::train_recall(&LmConfig::default(), 0, false).unwrap();
+//! assert!(log.accuracy > 0.9);
+//! ```
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::{gelu, log_softmax, softmax};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use xai_core::{Result, XaiError};
+
+use crate::data::recall::{Recall, Vocab};
+
+/// Sizes of a [`TinyLm`] and its training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LmConfig {
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Attention heads per layer (divides `d_model`).
+    pub heads: usize,
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Hidden width of each MLP.
+    pub d_ff: usize,
+    /// Longest sequence.
+    pub max_len: usize,
+    /// Key–value pairs per training prompt.
+    pub pairs: usize,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Prompts per step.
+    pub batch: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+}
+
+impl Default for LmConfig {
+    fn default() -> Self {
+        LmConfig {
+            d_model: 32,
+            heads: 4,
+            layers: 2,
+            d_ff: 64,
+            max_len: 32,
+            pairs: 5,
+            steps: 1000,
+            batch: 64,
+            learning_rate: 3e-3,
+        }
+    }
+}
+
+/// Causal multi-head self-attention with an optional per-head gate.
+#[derive(Module, Debug)]
+pub struct CausalAttention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    #[module(skip)]
+    heads: usize,
+}
+
+impl CausalAttention {
+    /// `x [N, T, D]` → `[N, T, D]`; `gate` (one factor per head, e.g. 0 to ablate a head)
+    /// scales each head's output before the output projection.
+    pub fn forward(&self, x: Tensor<3>, gate: Option<&[f64]>) -> Tensor<3> {
+        let [n, t, d] = x.dims();
+        let (h, dev) = (self.heads, x.device());
+        let dh = d / h;
+        let split = |y: Tensor<3>| y.reshape([n, t, h, dh]).swap_dims(1, 2);
+        let q = split(self.q.forward(x.clone()));
+        let k = split(self.k.forward(x.clone()));
+        let v = split(self.v.forward(x));
+        // Future positions get −10⁹ before the softmax (weight 0 after it).
+        let mask: Vec<f64> = (0..t * t)
+            .map(|i| if i % t > i / t { -1e9 } else { 0.0 })
+            .collect();
+        let mask = Tensor::<4>::from_data(TensorData::new(mask, [1, 1, t, t]), (&dev, q.dtype()));
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f64).sqrt()) + mask;
+        let mut z = softmax(scores, 3).matmul(v);
+        if let Some(g) = gate {
+            let g = Tensor::<4>::from_data(
+                TensorData::new(g.to_vec(), [1, h, 1, 1]),
+                (&dev, z.dtype()),
+            );
+            z = z * g;
+        }
+        self.o.forward(z.swap_dims(1, 2).reshape([n, t, d]))
+    }
+}
+
+/// One pre-LN transformer block.
+#[derive(Module, Debug)]
+pub struct LmBlock {
+    ln1: LayerNorm,
+    attn: CausalAttention,
+    ln2: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl LmBlock {
+    fn forward(&self, x: Tensor<3>, gate: Option<&[f64]>) -> Tensor<3> {
+        let x = x.clone() + self.attn.forward(self.ln1.forward(x), gate);
+        x.clone()
+            + self
+                .fc2
+                .forward(gelu(self.fc1.forward(self.ln2.forward(x))))
+    }
+}
+
+/// The model (see the module docs).
+#[derive(Module, Debug)]
+pub struct TinyLm {
+    tok: Embedding,
+    pos: Embedding,
+    blocks: Vec<LmBlock>,
+    ln_f: LayerNorm,
+    /// Per layer, per head: 1 keeps a head, 0 switches it off ([`TinyLm::with_heads`]).
+    #[module(skip)]
+    gates: Vec<Vec<f64>>,
+}
+
+/// What training reached.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LmTrainLog {
+    /// Mean loss of the last 100 steps.
+    pub final_loss: f64,
+    /// Answer accuracy on 500 held-out prompts (another seed).
+    pub accuracy: f64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// The configuration.
+    pub config: LmConfig,
+    /// The seed.
+    pub seed: u64,
+}
+
+impl TinyLm {
+    /// A fresh model with parameters drawn from `seed`.
+    pub fn new(config: &LmConfig, device: &Device, seed: u64) -> Result<TinyLm> {
+        let (d, v) = (config.d_model, Vocab::SIZE);
+        if config.heads == 0 || d % config.heads != 0 || config.layers == 0 || config.max_len == 0 {
+            return Err(XaiError::Config(format!(
+                "language model: d_model {d} must split into {} heads, with at least one layer and \
+                 position",
+                config.heads
+            )));
+        }
+        let lin = |i, o| LinearConfig::new(i, o).init(device);
+        let block = || LmBlock {
+            ln1: LayerNormConfig::new(d).init(device),
+            attn: CausalAttention {
+                q: lin(d, d),
+                k: lin(d, d),
+                v: lin(d, d),
+                o: lin(d, d),
+                heads: config.heads,
+            },
+            ln2: LayerNormConfig::new(d).init(device),
+            fc1: lin(d, config.d_ff),
+            fc2: lin(config.d_ff, d),
+        };
+        let model = TinyLm {
+            tok: EmbeddingConfig::new(v, d).init(device),
+            pos: EmbeddingConfig::new(config.max_len, d).init(device),
+            blocks: (0..config.layers).map(|_| block()).collect(),
+            ln_f: LayerNormConfig::new(d).init(device),
+            gates: vec![vec![1.0; config.heads]; config.layers],
+        };
+        xai_core::init::seeded(model, seed)
+    }
+
+    /// Layers and heads per layer.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.blocks.len(), self.gates.first().map_or(0, Vec::len))
+    }
+
+    /// The same model with head `head` of layer `layer` scaled by `factor` (0: ablated).
+    pub fn with_head(mut self, layer: usize, head: usize, factor: f64) -> Result<TinyLm> {
+        let (l, h) = self.shape();
+        if layer >= l || head >= h {
+            return Err(XaiError::Config(format!(
+                "head {head} of layer {layer}: the model has {l} layers of {h} heads"
+            )));
+        }
+        self.gates[layer][head] = factor;
+        Ok(self)
+    }
+
+    /// The residual stream before the first block and after each block, `layers + 1` tensors
+    /// `[N, T, D]`.
+    pub fn residuals(&self, ids: Tensor<2, Int>) -> Vec<Tensor<3>> {
+        let t = ids.dims()[1];
+        let pos = self.pos.weight.val().narrow(0, 0, t).unsqueeze::<3>();
+        let mut x = self.tok.forward(ids) + pos;
+        let mut out = vec![x.clone()];
+        for (block, gate) in self.blocks.iter().zip(&self.gates) {
+            let gate = gate.iter().any(|&g| g != 1.0).then_some(gate.as_slice());
+            x = block.forward(x, gate);
+            out.push(x.clone());
+        }
+        out
+    }
+
+    /// The final LayerNorm and the tied unembedding of a residual stream `[N, T, D]`: logits
+    /// `[N, T, V]` (the logit lens applies it to every layer's stream).
+    pub fn unembed(&self, x: Tensor<3>) -> Tensor<3> {
+        let [n, _, d] = x.dims();
+        let w = self.tok.weight.val().transpose().unsqueeze::<3>();
+        let w = w.expand([n, d, Vocab::SIZE]);
+        self.ln_f.forward(x).matmul(w)
+    }
+
+    /// Logits `[N, T, V]`.
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        let x = self.residuals(ids).pop().expect("at least the embeddings");
+        self.unembed(x)
+    }
+
+    /// `log p(next token | ids)` at the last position, `[N, V]`.
+    pub fn next_token_logprobs(&self, ids: Tensor<2, Int>) -> Tensor<2> {
+        let [n, t] = ids.dims();
+        let logits = self
+            .forward(ids)
+            .narrow(1, t - 1, 1)
+            .reshape([n, Vocab::SIZE]);
+        log_softmax(logits, 1)
+    }
+
+    /// The logit lens (nostalgebraist 2020): every layer's residual stream (the embeddings
+    /// first, the last block's output last) through the final LayerNorm and the unembedding,
+    /// `layers + 1` logit tensors `[N, T, V]`. The last one is the model's own output.
+    pub fn logit_lens(&self, ids: Tensor<2, Int>) -> Vec<Tensor<3>> {
+        self.residuals(ids)
+            .into_iter()
+            .map(|x| self.unembed(x))
+            .collect()
+    }
+
+    /// Head ablation importance: for every head of every layer, the mean drop of the answer's
+    /// log-probability over `set` when that head's output is switched off (`[layer][head]`).
+    pub fn head_importance(&self, set: &Recall) -> Result<Vec<Vec<f64>>> {
+        let base = self.answer_logprob(set)?;
+        let (layers, heads) = self.shape();
+        (0..layers)
+            .map(|l| {
+                (0..heads)
+                    .map(|h| {
+                        let ablated = self.clone().with_head(l, h, 0.0)?;
+                        Ok(base - ablated.answer_logprob(set)?)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Mean log-probability of the answers of `set`.
+    pub fn answer_logprob(&self, set: &Recall) -> Result<f64> {
+        let n = set.prompts.len();
+        if n == 0 {
+            return Err(XaiError::EmptyBatch("no prompts".into()));
+        }
+        let device = self.tok.weight.device();
+        let lp = self.next_token_logprobs(ids_tensor(&set.token_rows(), n, &device));
+        let lp = xai_core::tensor_to_vec_f64(lp)?;
+        Ok(lp
+            .chunks(Vocab::SIZE)
+            .zip(set.answers())
+            .map(|(row, a)| row[a])
+            .sum::<f64>()
+            / n as f64)
+    }
+
+    /// Greedy continuation of `prompt` by `tokens` tokens.
+    pub fn generate(&self, prompt: &[usize], tokens: usize, device: &Device) -> Vec<usize> {
+        let mut seq = prompt.to_vec();
+        for _ in 0..tokens {
+            let ids = ids_tensor(&seq, 1, device);
+            let lp = xai_core::tensor_to_vec_f64(self.next_token_logprobs(ids)).unwrap_or_default();
+            seq.push(xai_core::agnostic::argmax(&lp));
+        }
+        seq[prompt.len()..].to_vec()
+    }
+
+    /// Train a fresh model from `seed` on recall prompts (the loss is the answer's
+    /// cross-entropy at the last position); returns it on plain flex with its log.
+    pub fn train_recall(
+        config: &LmConfig,
+        seed: u64,
+        progress: bool,
+    ) -> Result<(TinyLm, LmTrainLog)> {
+        let start = std::time::Instant::now();
+        let len = Recall::prompt_len(config.pairs);
+        if len > config.max_len {
+            return Err(XaiError::Config(format!(
+                "prompts of {} pairs take {len} positions, more than max_len {}",
+                config.pairs, config.max_len
+            )));
+        }
+        let device = Device::flex().autodiff();
+        let mut model = TinyLm::new(config, &device, seed)?;
+        let mut optim = AdamConfig::new().init();
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_1a11);
+        let bar = crate::train::progress("training the LM", config.steps, progress);
+        let mut recent = Vec::new();
+        for _ in 0..config.steps {
+            let batch = Recall::generate(config.batch, config.pairs, rand::Rng::random(&mut rng));
+            let ids = ids_tensor(&batch.token_rows(), config.batch, &device);
+            let answers = batch.answers();
+            let [n, t] = ids.dims();
+            let logits = model
+                .forward(ids)
+                .narrow(1, t - 1, 1)
+                .reshape([n, Vocab::SIZE]);
+            let labels: Vec<i64> = answers.iter().map(|&a| a as i64).collect();
+            let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device);
+            let loss = crate::train::cross_entropy(logits, labels);
+            recent.push(crate::train::finite_loss(&loss, "language model")?);
+            if recent.len() > 100 {
+                recent.remove(0);
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(config.learning_rate, model, grads);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let model = model.valid().to_device(&Device::flex());
+        let accuracy = model.recall_accuracy(&Recall::generate(500, config.pairs, seed ^ 0xacc))?;
+        let final_loss = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
+        Ok((
+            model,
+            LmTrainLog {
+                final_loss,
+                accuracy,
+                seconds: start.elapsed().as_secs_f64(),
+                config: config.clone(),
+                seed,
+            },
+        ))
+    }
+
+    /// Share of `set`'s prompts whose most likely next token is the answer.
+    pub fn recall_accuracy(&self, set: &Recall) -> Result<f64> {
+        let n = set.prompts.len();
+        if n == 0 {
+            return Err(XaiError::EmptyBatch("no prompts".into()));
+        }
+        let device = self.tok.weight.device();
+        let lp = self.next_token_logprobs(ids_tensor(&set.token_rows(), n, &device));
+        let lp = xai_core::tensor_to_vec_f64(lp)?;
+        let hits = lp
+            .chunks(Vocab::SIZE)
+            .zip(set.answers())
+            .filter(|(row, a)| xai_core::agnostic::argmax(row) == *a)
+            .count();
+        Ok(hits as f64 / n as f64)
+    }
+}
+
+/// Token ids `[n, len]` (row-major `tokens`) on `device`.
+pub fn ids_tensor(tokens: &[usize], n: usize, device: &Device) -> Tensor<2, Int> {
+    let len = tokens.len() / n.max(1);
+    let v: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
+    Tensor::<2, Int>::from_data(TensorData::new(v, [n, len]), device)
+}
