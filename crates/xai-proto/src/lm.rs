@@ -8,10 +8,9 @@
 //! seed ([`xai_core::init::seeded`]) and training draws batches from its own `StdRng`, so a
 //! trained model is a function of its seed.
 //!
-//! Shapes: ids `[N, T]` (`T ≤ max_len`), logits `[N, T, V]`; [`TinyLm::next_token_logprobs`]
-//! gives `log p(· | ids)` at the last position, `[N, V]` — the form the token explainers
-//! ([`xai_grad::methods::text`]) take, so every token method applies with the answer token as
-//! the target class.
+//! Shapes: ids `[N, T]` (`T ≤ max_len`), logits `[N, T, V]`; [`TinyLm::next_token_logits`]
+//! gives the logits at the last position, `[N, V]` — the form the generation explainers
+//! ([`xai_grad::methods::generation`]) take, with the answer token as the target class.
 //!
 //! ```no_run
 //! use xai_proto::lm::{LmConfig, TinyLm};
@@ -228,9 +227,9 @@ impl TinyLm {
     /// The final LayerNorm and the tied unembedding of a residual stream `[N, T, D]`: logits
     /// `[N, T, V]` (the logit lens applies it to every layer's stream).
     pub fn unembed(&self, x: Tensor<3>) -> Tensor<3> {
-        let [n, _, d] = x.dims();
+        // `[1, D, V]`, broadcast over the batch (no batch size baked into the graph, so a
+        // captured forward replays on any batch).
         let w = self.tok.weight.val().transpose().unsqueeze::<3>();
-        let w = w.expand([n, d, Vocab::SIZE]);
         self.ln_f.forward(x).matmul(w)
     }
 
@@ -240,14 +239,18 @@ impl TinyLm {
         self.unembed(x)
     }
 
+    /// The next-token logits at the last position, `[N, V]` (what the generation explainers
+    /// take: [`xai_grad::methods::generation`]).
+    pub fn next_token_logits(&self, ids: Tensor<2, Int>) -> Tensor<2> {
+        let [n, t] = ids.dims();
+        self.forward(ids)
+            .narrow(1, t - 1, 1)
+            .reshape([n, Vocab::SIZE])
+    }
+
     /// `log p(next token | ids)` at the last position, `[N, V]`.
     pub fn next_token_logprobs(&self, ids: Tensor<2, Int>) -> Tensor<2> {
-        let [n, t] = ids.dims();
-        let logits = self
-            .forward(ids)
-            .narrow(1, t - 1, 1)
-            .reshape([n, Vocab::SIZE]);
-        log_softmax(logits, 1)
+        log_softmax(self.next_token_logits(ids), 1)
     }
 
     /// The logit lens (nostalgebraist 2020): every layer's residual stream (the embeddings
@@ -330,11 +333,8 @@ impl TinyLm {
             let batch = Recall::generate(config.batch, config.pairs, rand::Rng::random(&mut rng));
             let ids = ids_tensor(&batch.token_rows(), config.batch, &device);
             let answers = batch.answers();
-            let [n, t] = ids.dims();
-            let logits = model
-                .forward(ids)
-                .narrow(1, t - 1, 1)
-                .reshape([n, Vocab::SIZE]);
+            let n = ids.dims()[0];
+            let logits = model.next_token_logits(ids);
             let labels: Vec<i64> = answers.iter().map(|&a| a as i64).collect();
             let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device);
             let loss = crate::train::cross_entropy(logits, labels);

@@ -10,6 +10,7 @@ pub mod attention_rollout;
 pub mod attnlrp;
 pub mod counterfactual;
 pub mod deeplift;
+pub mod generation;
 pub mod grad_cam;
 pub mod guided_backprop;
 pub mod integrated_gradients;
