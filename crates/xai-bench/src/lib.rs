@@ -22,6 +22,7 @@
 pub mod attribution;
 pub mod glassbox;
 pub mod influence;
+pub mod lm;
 pub mod metrics;
 pub mod proto;
 pub mod sanity;

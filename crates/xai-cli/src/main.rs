@@ -11,6 +11,7 @@ mod explain;
 mod fixture;
 mod glassbox;
 mod influence;
+mod lm;
 mod methods;
 mod proto;
 mod reduce;
@@ -68,6 +69,12 @@ enum Command {
     },
     /// Throughput of one attribution method on a fixture's model and inputs.
     Bench(bench::Args),
+    /// Causal language models: generation attribution on a recall model with a known answer
+    /// source.
+    Lm {
+        #[command(subcommand)]
+        action: lm::Action,
+    },
     /// The reduce step of a sharded run (`xai explain --shard-dir`, `xai influence map`):
     /// check every shard is there and belongs to the run, and merge them.
     Reduce(reduce::Args),
@@ -111,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Sanity { action } => sanity::run(action),
         Command::Proto { action } => proto::run(action),
         Command::Bench(args) => bench::run(args),
+        Command::Lm { action } => lm::run(action),
         Command::Glassbox { action } => glassbox::run(action),
         Command::Reduce(args) => reduce::run(args),
     }
