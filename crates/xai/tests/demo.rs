@@ -120,8 +120,15 @@ fn demo_writes_a_report_that_shows_the_shortcut() {
     );
     let (_, sheet) = p.sheet.as_ref().expect("a watermarked square is explained");
     assert!((sheet.total_points - sheet.logit).abs() < 1e-3 * sheet.logit.abs().max(1.0));
+    // The language model answers its prompts and ablation finds the fact that holds each answer.
+    let lm = &r.language_model;
+    assert!(lm.training.accuracy > 0.9, "{}", lm.training.accuracy);
+    assert_eq!(lm.prompts.len(), 3);
+    assert!(lm.prompts.iter().all(|p| p.generated == p.answer));
+    assert_eq!(lm.top1_at_source[0], ("ablation".to_string(), 1.0));
     // The report: index.html, results.json, both charts and every image it references.
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("small language model"));
     for src in html.split("src=\"").skip(1) {
         let file = &src[..src.find('"').unwrap()];
         assert!(out.join(file).is_file(), "missing {file}");

@@ -7,6 +7,7 @@
 //! explained images).
 
 pub mod examples;
+pub mod language;
 pub mod model;
 pub mod prototypes;
 pub mod report;
@@ -109,6 +110,8 @@ pub struct DemoResults {
     pub sanity: examples::DemoSanity,
     /// A ProtoPNet trained on the same data: its prototypes and a scoring sheet.
     pub prototypes: prototypes::DemoPrototypes,
+    /// The recall language model and its explained answers.
+    pub language_model: language::DemoLanguageModel,
     /// Share of the image the watermark covers (9/256).
     pub watermark_area_share: f64,
     /// Methods of the seeds that this build cannot run yet, and why.
@@ -350,6 +353,8 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
         &images,
         options.seed,
     )?;
+    eprintln!("a small language model (key–value recall) and its generation attribution…");
+    let language_model = language::language_model_of(options.seed, 3, options.progress)?;
     let results = DemoResults {
         options: options.clone(),
         training,
@@ -361,6 +366,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
         examples,
         sanity,
         prototypes,
+        language_model,
         watermark_area_share: (data::MARK * data::MARK) as f64 / (SIDE * SIDE) as f64,
         not_included: vec![
             (

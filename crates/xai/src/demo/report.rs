@@ -336,6 +336,7 @@ watermarked images shows the shortcut.</p>
     }
     examples_section(&mut h, results, &img_dir)?;
     prototypes_section(&mut h, results, &img_dir)?;
+    language_section(&mut h, results);
     sanity_section(&mut h, results);
     h.push_str("<h2>Not in this report yet</h2><ul>\n");
     for (what, why) in &results.not_included {
@@ -424,6 +425,59 @@ fn sanity_section(h: &mut String, results: &DemoResults) {
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
+}
+
+/// The language-model section: each prompt's tokens coloured by each method's score for the
+/// answer (red for, blue against; each row scaled to its own largest magnitude).
+fn language_section(h: &mut String, results: &DemoResults) {
+    let lm = &results.language_model;
+    if lm.prompts.is_empty() {
+        return;
+    }
+    let top: Vec<String> = lm
+        .top1_at_source
+        .iter()
+        .map(|(m, v)| format!("{} {:.0}%", esc(m), 100.0 * v))
+        .collect();
+    let _ = write!(
+        h,
+        "<h2>Which prompt token decided the answer? (a small language model)</h2>\n<p>A two-layer causal transformer trained from the same seed in {:.0} s to {:.1}% held-out accuracy on key–value recall: each token <code>kK:vV</code> is a fact, the prompt asks for one key, and exactly one fact holds the answer (underlined). Each row colours the prompt by one method's score for the answer's logit or log-probability (red: for, blue: against). The highest-scoring fact is the answer's over these {} prompts for: {}. <code>xai lm bench</code> scores the methods on 50 prompts.</p>\n",
+        lm.training.seconds,
+        100.0 * lm.training.accuracy,
+        lm.prompts.len(),
+        top.join(", ")
+    );
+    for p in &lm.prompts {
+        let _ = write!(
+            h,
+            "<table><tr><th class=\"l\">answer {} (model: {})</th>",
+            esc(&p.answer),
+            esc(&p.generated)
+        );
+        for (i, t) in p.tokens.iter().enumerate() {
+            let mark = if i == p.source {
+                " style=\"text-decoration:underline\""
+            } else {
+                ""
+            };
+            let _ = write!(h, "<th{mark}>{}</th>", esc(t));
+        }
+        h.push_str("</tr>\n");
+        for (method, scores) in &p.scores {
+            let scale = scores.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
+            let _ = write!(h, "<tr><td class=\"l\">{}</td>", esc(method));
+            for v in scores {
+                let a = (v.abs() / scale).min(1.0);
+                let colour = if *v >= 0.0 { "220,50,32" } else { "33,102,172" };
+                let _ = write!(
+                    h,
+                    "<td style=\"background:rgba({colour},{a:.2})\">{v:.2}</td>"
+                );
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+    }
 }
 
 /// The ProtoPNet gallery (source patch of every prototype, red box when it sits on the
