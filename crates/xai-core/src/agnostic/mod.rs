@@ -10,6 +10,7 @@
 //! any other function through [`FnModel`].
 
 pub mod ablation;
+pub mod anchors;
 pub mod counterfactual;
 pub mod global;
 pub mod kernel_shap;
