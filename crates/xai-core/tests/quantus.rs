@@ -42,6 +42,18 @@ fn black(inputs: &Rows) -> References {
     )
 }
 
+/// The image CNN fixture's model on flex in f64, as a black box.
+fn image_cnn_black_box(fx: &Fixture) -> impl xai_core::agnostic::BlackBox {
+    let device = Device::flex();
+    let model = fx.model(&device, DType::F64).unwrap();
+    BurnModel::new(move |x| model.forward(x), fx.features(), device, DType::F64)
+}
+
+/// Class indices stored as JSON numbers.
+fn classes(v: &Value) -> Vec<usize> {
+    flatten(v).iter().map(|&c| c as usize).collect()
+}
+
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
         .expect("array")
@@ -459,9 +471,7 @@ fn road_without_noise_agrees_with_quantus() {
         "nothing was imputed"
     );
     // The accuracy curves, without noise.
-    let device = Device::flex();
-    let model = fx.model(&device, DType::F64).unwrap();
-    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let bb = image_cnn_black_box(&fx);
     let cfg = RoadConfig {
         noise: 0.0,
         ..RoadConfig::default()
@@ -475,10 +485,7 @@ fn road_without_noise_agrees_with_quantus() {
     assert_eq!(r.accuracy, floats(&q["accuracy"]));
     let d = &quantus_reference()["dasgupta"];
     let (x, a) = (flatten(&d["x"]), flatten(&d["a_dense"]));
-    let predicted: Vec<usize> = flatten(&d["predicted"])
-        .iter()
-        .map(|&c| c as usize)
-        .collect();
+    let predicted = classes(&d["predicted"]);
     let r = road(
         &bb,
         &Rows::new(&x, f).unwrap(),
@@ -538,10 +545,7 @@ fn random_logit_agrees_with_quantus() {
     let f = fx.features();
     let gradient = gradient_explainer(&fx);
     let x = flatten(&d["x"]);
-    let predicted: Vec<usize> = flatten(&d["predicted"])
-        .iter()
-        .map(|&c| c as usize)
-        .collect();
+    let predicted = classes(&d["predicted"]);
     let a = gradient(&x, &predicted).unwrap();
     let off: Vec<usize> = flatten(&q["off_classes"])
         .iter()
@@ -573,19 +577,14 @@ fn relative_stability_agrees_with_quantus() {
     let (q, d) = (&reference["relative_stability"], &reference["dasgupta"]);
     let f = fx.features();
     let gradient = gradient_explainer(&fx);
-    let device = Device::flex();
-    let model = fx.model(&device, DType::F64).unwrap();
-    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let bb = image_cnn_black_box(&fx);
     let logits = |rows: &[f64], n: usize| xai_core::agnostic::BlackBox::predict(&bb, rows, n);
     let sm = StabilityModel {
         logits: &logits,
         representation: None,
     };
     let x = flatten(&d["x"]);
-    let predicted: Vec<usize> = flatten(&d["predicted"])
-        .iter()
-        .map(|&c| c as usize)
-        .collect();
+    let predicted = classes(&d["predicted"]);
     let a = gradient(&x, &predicted).unwrap();
     let perturbed: Vec<Vec<f64>> = q["perturbed"]
         .as_array()
@@ -671,14 +670,9 @@ fn sensitivity_n_agrees_with_quantus() {
     let reference = quantus_reference();
     let (q, d) = (&reference["sensitivity_n"], &reference["dasgupta"]);
     let f = fx.features();
-    let device = Device::flex();
-    let model = fx.model(&device, DType::F64).unwrap();
-    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let bb = image_cnn_black_box(&fx);
     let (x, a) = (flatten(&d["x"]), flatten(&d["a_dense"]));
-    let predicted: Vec<usize> = flatten(&d["predicted"])
-        .iter()
-        .map(|&c| c as usize)
-        .collect();
+    let predicted = classes(&d["predicted"]);
     let inputs = Rows::new(&x, f).unwrap();
     let quiet = RunOptions {
         progress: false,
@@ -724,14 +718,9 @@ fn monotonicity_correlation_agrees_with_quantus() {
         &reference["dasgupta"],
     );
     let f = fx.features();
-    let device = Device::flex();
-    let model = fx.model(&device, DType::F64).unwrap();
-    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let bb = image_cnn_black_box(&fx);
     let (x, a) = (flatten(&d["x"]), flatten(&d["a_dense"]));
-    let predicted: Vec<usize> = flatten(&d["predicted"])
-        .iter()
-        .map(|&c| c as usize)
-        .collect();
+    let predicted = classes(&d["predicted"]);
     // The reference's perturbation: call c = group · 3 + sample sets feature j of input b to
     // 0.5 + 0.4 sin(1.3 c + 0.7 j + 0.1 b).
     let wave = |b: usize, g: usize, s: usize, j: usize, _v: f64| {
@@ -785,10 +774,7 @@ fn input_invariance_holds_for_gradients_and_fails_for_gradient_times_input() {
     let f = fx.features();
     let gradient = gradient_explainer(&fx);
     let x = flatten(&d["x"]);
-    let predicted: Vec<usize> = flatten(&d["predicted"])
-        .iter()
-        .map(|&c| c as usize)
-        .collect();
+    let predicted = classes(&d["predicted"]);
     let shift = -1.0;
     // The shifted model f'(z) = f(z − c), explained at x + c.
     let shifted_gradient = |rows: &[f64], c: &[usize]| {
@@ -814,14 +800,9 @@ fn irof_agrees_with_quantus() {
     let reference = quantus_reference();
     let (q, d) = (&reference["irof"], &reference["dasgupta"]);
     let f = fx.features();
-    let device = Device::flex();
-    let model = fx.model(&device, DType::F64).unwrap();
-    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let bb = image_cnn_black_box(&fx);
     let (x, a) = (flatten(&d["x"]), flatten(&d["a_dense"]));
-    let predicted: Vec<usize> = flatten(&d["predicted"])
-        .iter()
-        .map(|&c| c as usize)
-        .collect();
+    let predicted = classes(&d["predicted"]);
     let inputs = Rows::new(&x, f).unwrap();
     let attributions = Rows::new(&a, f).unwrap();
     let segments: Vec<FeatureGroups> = q["segments"]
@@ -909,17 +890,11 @@ fn continuity_agrees_with_quantus() {
     let fx = Fixture::load(asset("image_cnn.json")).unwrap();
     let reference = quantus_reference();
     let (q, d) = (&reference["continuity"], &reference["dasgupta"]);
-    let f = fx.features();
     let gradient = gradient_explainer(&fx);
-    let device = Device::flex();
-    let model = fx.model(&device, DType::F64).unwrap();
-    let bb = BurnModel::new(|x| model.forward(x), f, device.clone(), DType::F64);
+    let bb = image_cnn_black_box(&fx);
     let logits = |rows: &[f64], n: usize| xai_core::agnostic::BlackBox::predict(&bb, rows, n);
     let x = flatten(&d["x"]);
-    let predicted: Vec<usize> = flatten(&d["predicted"])
-        .iter()
-        .map(|&c| c as usize)
-        .collect();
+    let predicted = classes(&d["predicted"]);
     let cfg = ContinuityConfig {
         steps: 8,
         ..ContinuityConfig::default()

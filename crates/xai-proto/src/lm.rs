@@ -280,16 +280,22 @@ impl TinyLm {
             .collect()
     }
 
-    /// Mean log-probability of the answers of `set`.
-    pub fn answer_logprob(&self, set: &Recall) -> Result<f64> {
+    /// Next-token log-probabilities of every prompt of `set`, `[n · V]` row-major.
+    fn set_logprobs(&self, set: &Recall) -> Result<Vec<f64>> {
         let n = set.prompts.len();
         if n == 0 {
             return Err(XaiError::EmptyBatch("no prompts".into()));
         }
         let device = self.tok.weight.device();
         let lp = self.next_token_logprobs(ids_tensor(&set.token_rows(), n, &device));
-        let lp = xai_core::tensor_to_vec_f64(lp)?;
-        Ok(lp
+        xai_core::tensor_to_vec_f64(lp)
+    }
+
+    /// Mean log-probability of the answers of `set`.
+    pub fn answer_logprob(&self, set: &Recall) -> Result<f64> {
+        let n = set.prompts.len();
+        Ok(self
+            .set_logprobs(set)?
             .chunks(Vocab::SIZE)
             .zip(set.answers())
             .map(|(row, a)| row[a])
@@ -365,13 +371,8 @@ impl TinyLm {
     /// Share of `set`'s prompts whose most likely next token is the answer.
     pub fn recall_accuracy(&self, set: &Recall) -> Result<f64> {
         let n = set.prompts.len();
-        if n == 0 {
-            return Err(XaiError::EmptyBatch("no prompts".into()));
-        }
-        let device = self.tok.weight.device();
-        let lp = self.next_token_logprobs(ids_tensor(&set.token_rows(), n, &device));
-        let lp = xai_core::tensor_to_vec_f64(lp)?;
-        let hits = lp
+        let hits = self
+            .set_logprobs(set)?
             .chunks(Vocab::SIZE)
             .zip(set.answers())
             .filter(|(row, a)| xai_core::agnostic::argmax(row) == *a)

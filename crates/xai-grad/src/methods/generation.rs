@@ -228,15 +228,16 @@ pub fn generation_attribution(
         };
         let x = ids(&sequence, 1, ex);
         let t = Target::Class(class);
+        // The perturbation methods' view: segment presence rows → log p(y_j).
+        let model = Segmented {
+            ex,
+            sequence: &sequence,
+            segments: &segments,
+            pad,
+            class,
+        };
         let row = match method {
             GenerationMethod::Ablation => {
-                let model = Segmented {
-                    ex,
-                    sequence: &sequence,
-                    segments: &segments,
-                    pad,
-                    class,
-                };
                 let s = segments.len();
                 let mut rows = vec![1.0; (s + 1) * s];
                 for k in 0..s {
@@ -246,13 +247,6 @@ pub fn generation_attribution(
                 out[1..].iter().map(|o| out[0] - o).collect()
             }
             GenerationMethod::KernelShap { samples, seed } => {
-                let model = Segmented {
-                    ex,
-                    sequence: &sequence,
-                    segments: &segments,
-                    pad,
-                    class,
-                };
                 let s = segments.len();
                 let ones = vec![1.0; s];
                 let config = KernelShap {
