@@ -264,6 +264,13 @@ def bench():
     scores = ir(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), softmax=True, device="cpu", channel_first=True, batch_size=64)
     res["irof_seconds"] = time.perf_counter() - t
     res["irof_mean"] = float(np.mean(scores))
+    # Continuity: 28 sideways shifts, each re-explained by Captum's Saliency through Quantus.
+    co = quantus.Continuity(nr_steps=28, abs=True, normalise=False, disable_warnings=True)
+    t = time.perf_counter()
+    scores = co(model=model, x_batch=x.copy(), y_batch=y, a_batch=None, explain_func=quantus.explain,
+                explain_func_kwargs={"method": "Saliency"}, device="cpu", softmax=False, batch_size=64)
+    res["continuity_seconds"] = time.perf_counter() - t
+    res["continuity_mean"] = float(np.mean(scores))
     print(json.dumps(res))
 
 

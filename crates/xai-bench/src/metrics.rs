@@ -3,8 +3,9 @@
 //!
 //! The attribution is the input itself (identical on both sides, no explainer in the timing).
 //! Timed: pixel flipping (deletion curve, softmax output, zero reference) with 1 and 16 pixels
-//! per step, faithfulness correlation with 100 random subsets of 64 pixels, and IROF over 4×4
-//! patches (softmax output, zero reference).
+//! per step, faithfulness correlation with 100 random subsets of 64 pixels, IROF over 4×4
+//! patches (softmax output, zero reference), and continuity (28 sideways shifts, each batch
+//! re-explained by the input gradient; Quantus: Captum's `Saliency`, the same map under `abs`).
 
 use std::time::Instant;
 
@@ -15,12 +16,13 @@ use xai_core::agnostic::{FeatureGroups, References, Rows, RunOptions};
 use xai_core::fixture::Fixture;
 use xai_core::fixture::FixtureModel;
 use xai_core::metrics::Output;
+use xai_core::metrics::continuity::{ContinuityConfig, continuity};
 use xai_core::metrics::faithfulness::{
     CorrelationConfig, CurveConfig, deletion, faithfulness_correlation,
 };
 use xai_core::metrics::irof::irof;
 use xai_core::{Result, XaiError};
-use xai_grad::methods::Explainable;
+use xai_grad::methods::{Explainable, input_gradients};
 
 /// Time the metrics on `fx`'s model and inputs (flex, f32); one JSON object.
 pub fn run(fx: &Fixture) -> Result<Value> {
@@ -97,6 +99,32 @@ pub fn run(fx: &Fixture) -> Result<Value> {
     )?;
     out.insert("irof_seconds".into(), json!(t.elapsed().as_secs_f64()));
     out.insert("irof_mean".into(), json!(scores.mean));
+    if let &[c, h, w] = fx.input_shape.as_slice() {
+        let explain = |rows: &[f64], cls: &[usize]| -> Result<Vec<f64>> {
+            let x =
+                xai_core::fixture::tensor_from_f64(rows, vec![cls.len(), f], &device, DType::F32);
+            xai_core::tensor_to_vec_f64(input_gradients(&ex, &x, cls)?)
+        };
+        let logits = |rows: &[f64], k: usize| xai_core::agnostic::BlackBox::predict(&bb, rows, k);
+        let t = Instant::now();
+        let c = continuity(
+            &explain,
+            &logits,
+            &fx.inputs.data,
+            [c, h, w],
+            &classes,
+            &ContinuityConfig::default(),
+        )?;
+        out.insert(
+            "continuity_seconds".into(),
+            json!(t.elapsed().as_secs_f64()),
+        );
+        let scores: Vec<f64> = c.scores.iter().flatten().copied().collect();
+        out.insert(
+            "continuity_mean".into(),
+            json!(scores.iter().sum::<f64>() / scores.len().max(1) as f64),
+        );
+    }
     out.insert("inputs".into(), json!(n));
     out.insert("features".into(), json!(f));
     out.insert("device".into(), json!("flex f32"));
