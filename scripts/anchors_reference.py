@@ -38,9 +38,6 @@ def main():
     for i, x in enumerate(np.array(fx["inputs"])):
         np.random.seed(i)  # anchor-exp samples with numpy's global generator
         e = explainer.explain_instance(x, predict, threshold=0.95)
-        covered = np.ones(len(background), dtype=bool)
-        for f, op, v in zip(e.exp_map["feature"], [n.split(" ")[-2] if len(n.split(" ")) == 3 else "range" for n in e.names()], e.names()):
-            pass
         out["instances"].append({"index": i, "prediction": int(predict(x[None])[0]), "anchor": e.names(),
                                  "features": [int(f) for f in e.features()], "precision": float(e.precision()),
                                  "coverage": float(e.coverage())})

@@ -12,6 +12,10 @@ import json, os, sys, time, platform
 import numpy as np
 import torch
 import quantus
+from quantus.helpers import utils as qutils
+
+if not hasattr(np, "trapz"):  # Quantus 0.6 calls np.trapz, which numpy 2.4 renamed trapezoid
+    np.trapz = np.trapezoid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -212,9 +216,6 @@ def reference():
     perms = np.random.default_rng(7).permuted(np.tile(np.arange(16), (24, 1)), axis=1)
     patch = (np.arange(8)[:, None] // 2) * 4 + np.arange(8)[None, :] // 2
     segs = [perms[b][patch] for b in range(24)]
-    from quantus.helpers import utils as qutils
-    if not hasattr(np, "trapz"):  # Quantus 0.6 calls np.trapz, which numpy 2.4 renamed trapezoid
-        np.trapz = np.trapezoid
     original = qutils.get_superpixel_segments
     irof = {"settings": {"segments": "2x2 patches, label perms[b][patch]", "perturb_baseline": 0.0,
                          "attributions": "dasgupta a_dense", "abs": False, "normalise": False},
@@ -254,9 +255,6 @@ def bench():
     fc(model=model, x_batch=x.copy(), y_batch=y, a_batch=a.copy(), softmax=True, device="cpu", channel_first=True, batch_size=64)
     res["faithfulness_correlation_seconds"] = time.perf_counter() - t
     # IROF over 4x4 patches (49 segments of the 28x28 image, the same on both sides), baseline 0.
-    from quantus.helpers import utils as qutils
-    if not hasattr(np, "trapz"):
-        np.trapz = np.trapezoid
     patches = (np.arange(28)[:, None] // 4) * 7 + np.arange(28)[None, :] // 4
     qutils.get_superpixel_segments = lambda img, segmentation_method: patches
     ir = quantus.IROF(perturb_baseline=0.0, abs=False, normalise=False, return_aggregate=False, disable_warnings=True)

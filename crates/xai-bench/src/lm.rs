@@ -18,7 +18,7 @@
 
 use std::time::Instant;
 
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -28,8 +28,6 @@ use xai_core::{Result, XaiError};
 use xai_grad::methods::generation::{
     GenerationAttribution, GenerationMethod, generation_attribution,
 };
-use xai_grad::methods::integrated_gradients::IgConfig;
-use xai_grad::methods::text::TokenExplainable;
 use xai_proto::data::recall::{Recall, Vocab};
 use xai_proto::lm::{LmConfig, LmTrainLog, TinyLm, ids_tensor};
 
@@ -62,25 +60,6 @@ pub struct LmBench {
     pub head_importance: Vec<Vec<f64>>,
     /// An example: the prompt's tokens, the answer and each method's scores per token.
     pub example: Vec<GenerationAttribution>,
-}
-
-/// The methods the benchmark runs.
-pub fn methods() -> Vec<GenerationMethod> {
-    vec![
-        GenerationMethod::Ablation,
-        GenerationMethod::KernelShap {
-            samples: 512,
-            seed: 0,
-        },
-        GenerationMethod::GradientXEmbedding,
-        GenerationMethod::IntegratedGradients(IgConfig::default()),
-        GenerationMethod::AttnLrp,
-        GenerationMethod::CpLrp,
-    ]
-}
-
-fn forward(m: &TinyLm, ids: Tensor<2, Int>) -> Tensor<2> {
-    m.next_token_logits(ids)
 }
 
 /// The answer's log-probability after padding the pairs in `order` one by one (`pairs + 1`
@@ -116,13 +95,13 @@ pub fn run(seed: u64, prompts: usize, progress: bool) -> Result<LmBench> {
     }
     let config = LmConfig::default();
     let (lm, training) = TinyLm::train_recall(&config, seed, progress)?;
-    let ex = TokenExplainable::new(lm.clone(), forward, Device::flex());
+    let ex = lm.clone().into_explainer(Device::flex());
     let set = Recall::generate(prompts, config.pairs, seed.wrapping_add(0x5e7));
     let pairs = config.pairs;
     let mut rows = Vec::new();
     let mut example = Vec::new();
     let mut rng = StdRng::seed_from_u64(seed);
-    for method in methods() {
+    for method in GenerationMethod::all(0) {
         let (mut hits, mut deletion, mut conserved, mut seconds) = (0usize, 0.0, 0.0, 0.0);
         for (i, p) in set.prompts.iter().enumerate() {
             let clock = Instant::now();

@@ -37,11 +37,7 @@ impl Table {
 
     /// Parse CSV text with a header row; `label` names the label column.
     pub fn parse(text: &str, label: &str) -> Result<Table> {
-        let first = text.lines().next().unwrap_or("");
-        let delimiter = [b',', b';', b'\t']
-            .into_iter()
-            .max_by_key(|&d| first.bytes().filter(|&b| b == d).count())
-            .unwrap_or(b',');
+        let delimiter = sniff_delimiter(text.lines().next().unwrap_or(""));
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .trim(csv::Trim::All)
@@ -249,4 +245,13 @@ impl TabularSplit {
         }
         Ok(split)
     }
+}
+
+/// The CSV delimiter of a line: whichever of `,`, `;` and tab it holds most (a tie goes to the
+/// later one, so a line with none of them gives tab, which splits nothing).
+pub fn sniff_delimiter(line: &str) -> u8 {
+    [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|&d| line.bytes().filter(|&b| b == d).count())
+        .unwrap_or(b',')
 }

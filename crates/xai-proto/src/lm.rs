@@ -248,6 +248,12 @@ impl TinyLm {
             .reshape([n, Vocab::SIZE])
     }
 
+    /// The model prepared for the token and generation explainers (its forward is
+    /// [`TinyLm::next_token_logits`]), replayed on `device`.
+    pub fn into_explainer(self, device: Device) -> xai_grad::methods::text::TokenExplainable<2> {
+        xai_grad::methods::text::TokenExplainable::new(self, TinyLm::next_token_logits, device)
+    }
+
     /// `log p(next token | ids)` at the last position, `[N, V]`.
     pub fn next_token_logprobs(&self, ids: Tensor<2, Int>) -> Tensor<2> {
         log_softmax(self.next_token_logits(ids), 1)

@@ -40,29 +40,14 @@ fn the_recall_model_trains_from_its_seed_and_its_analyses_agree() {
 #[test]
 fn generation_attribution_finds_the_answer_source() {
     use xai_grad::methods::generation::{GenerationMethod, generation_attribution, greedy};
-    use xai_grad::methods::integrated_gradients::IgConfig;
-    use xai_grad::methods::text::TokenExplainable;
     use xai_proto::data::recall::Vocab;
     let config = LmConfig::default();
     let (lm, _) = TinyLm::train_recall(&config, 5, false).unwrap();
     let dev = Device::flex();
-    let ex = TokenExplainable::new(
-        lm,
-        |m: &TinyLm, ids: burn::tensor::Tensor<2, burn::tensor::Int>| m.next_token_logits(ids),
-        dev,
-    );
+    let ex = lm.into_explainer(dev);
     let set = Recall::generate(12, config.pairs, 2024);
-    let methods = [
-        GenerationMethod::Ablation,
-        GenerationMethod::KernelShap {
-            samples: 512,
-            seed: 1,
-        },
-        GenerationMethod::GradientXEmbedding,
-        GenerationMethod::IntegratedGradients(IgConfig::default()),
-        GenerationMethod::AttnLrp,
-        GenerationMethod::CpLrp,
-    ];
+    // KernelSHAP draws from seed 1 (512 coalitions: exact over 5 pairs).
+    let methods = GenerationMethod::all(1);
     // Which fact (pair token) did the answer come from: the pairs are the segments, the query
     // and the structure tokens stay.
     let pairs: Vec<std::ops::Range<usize>> = (0..config.pairs).map(|i| i..i + 1).collect();

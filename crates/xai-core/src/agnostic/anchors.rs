@@ -196,45 +196,18 @@ impl<M: BlackBox + ?Sized> Search<'_, M> {
 
     /// Draw `count` samples of `D(·|arm)` and count those the model gives the instance's class.
     fn pull(&mut self, arm: &mut Arm, count: usize) -> Result<()> {
-        let f = self.f;
-        // Each constrained feature samples from the sorted column's slice inside its interval.
-        let slices: Vec<(usize, usize, usize)> = self
-            .intervals(&arm.predicates)
-            .iter()
-            .map(|q| {
-                let col = &self.columns[q.feature];
-                let start = col.partition_point(|&v| v <= q.low);
-                let end = col.partition_point(|&v| v <= q.high);
-                (q.feature, start, end)
-            })
-            .collect();
-        let mut z = Vec::with_capacity(count * f);
-        for _ in 0..count {
-            let r = self.rng.random_range(0..self.rows);
-            let at = z.len();
-            z.extend_from_slice(&self.background[r * f..(r + 1) * f]);
-            for &(j, start, end) in &slices {
-                // An interval no background value reaches keeps the instance's own value.
-                z[at + j] = if start < end {
-                    self.columns[j][self.rng.random_range(start..end)]
-                } else {
-                    self.x[j]
-                };
-            }
-        }
-        let out = self.model.predict(&z, count)?;
-        let k = out.len() / count.max(1);
-        if k == 0 || out.len() != count * k {
-            return Err(XaiError::shape(
-                "anchors model output",
-                format!("{count} rows"),
-                &[out.len()],
-            ));
-        }
-        arm.hits += out
-            .chunks(k)
-            .filter(|row| argmax(row) == self.prediction)
-            .count();
+        let slices = column_slices(&self.columns, &self.intervals(&arm.predicates));
+        let x = self.x;
+        let z = draw(
+            self.background,
+            self.f,
+            &self.columns,
+            &slices,
+            |j| x[j],
+            count,
+            &mut self.rng,
+        );
+        arm.hits += agreeing(self.model, &z, count, self.prediction)?;
         arm.n += count;
         Ok(())
     }
@@ -251,6 +224,82 @@ impl<M: BlackBox + ?Sized> Search<'_, M> {
             .count();
         covered as f64 / self.rows as f64
     }
+}
+
+/// Sorted background columns, one per feature.
+fn sorted_columns(background: &[f64], f: usize) -> Vec<Vec<f64>> {
+    let rows = background.len() / f;
+    (0..f)
+        .map(|j| {
+            let mut col: Vec<f64> = (0..rows).map(|r| background[r * f + j]).collect();
+            col.sort_by(f64::total_cmp);
+            col
+        })
+        .collect()
+}
+
+/// For each interval, its feature and the slice `start..end` of that feature's sorted column
+/// inside it.
+fn column_slices(columns: &[Vec<f64>], intervals: &[Predicate]) -> Vec<(usize, usize, usize)> {
+    intervals
+        .iter()
+        .map(|q| {
+            let col = &columns[q.feature];
+            let start = col.partition_point(|&v| v <= q.low);
+            let end = col.partition_point(|&v| v <= q.high);
+            (q.feature, start, end)
+        })
+        .collect()
+}
+
+/// `count` draws of `D(·|A)`: uniform background rows with each constrained feature replaced by
+/// a uniform draw from its column slice (`fallback(j)` where the slice is empty).
+fn draw(
+    background: &[f64],
+    f: usize,
+    columns: &[Vec<f64>],
+    slices: &[(usize, usize, usize)],
+    fallback: impl Fn(usize) -> f64,
+    count: usize,
+    rng: &mut StdRng,
+) -> Vec<f64> {
+    let rows = background.len() / f;
+    let mut z = Vec::with_capacity(count * f);
+    for _ in 0..count {
+        let r = rng.random_range(0..rows);
+        let at = z.len();
+        z.extend_from_slice(&background[r * f..(r + 1) * f]);
+        for &(j, start, end) in slices {
+            z[at + j] = if start < end {
+                columns[j][rng.random_range(start..end)]
+            } else {
+                fallback(j)
+            };
+        }
+    }
+    z
+}
+
+/// How many of the `count` rows `z` the model gives class `prediction`.
+fn agreeing<M: BlackBox + ?Sized>(
+    model: &M,
+    z: &[f64],
+    count: usize,
+    prediction: usize,
+) -> Result<usize> {
+    let out = model.predict(z, count)?;
+    let k = out.len() / count.max(1);
+    if k == 0 || out.len() != count * k {
+        return Err(XaiError::shape(
+            "anchors model output",
+            format!("{count} rows"),
+            &[out.len()],
+        ));
+    }
+    Ok(out
+        .chunks(k)
+        .filter(|row| argmax(row) == prediction)
+        .count())
 }
 
 /// The anchor of instance `x` (one row of `F` values) under `model`, with `background` (`n × F`
@@ -300,11 +349,9 @@ pub fn anchors<M: BlackBox + ?Sized>(
     }
     let prediction = argmax(&out);
     // Every one-sided predicate at a quantile edge that the instance satisfies.
+    let columns = sorted_columns(background, f);
     let mut predicates = Vec::new();
-    let mut columns = Vec::with_capacity(f);
-    for j in 0..f {
-        let mut col: Vec<f64> = (0..rows).map(|r| background[r * f + j]).collect();
-        col.sort_by(f64::total_cmp);
+    for (j, col) in columns.iter().enumerate() {
         let mut edges: Vec<f64> = (1..config.bins)
             .map(|b| col[(b * rows / config.bins).min(rows - 1)])
             .collect();
@@ -321,7 +368,6 @@ pub fn anchors<M: BlackBox + ?Sized>(
                 high,
             });
         }
-        columns.push(col);
     }
     let p_count = predicates.len();
     let mut search = Search {
@@ -482,39 +528,16 @@ pub fn held_out_precision<M: BlackBox + ?Sized>(
             &[background.len(), samples],
         ));
     }
-    let rows = background.len() / f;
-    let inside: Vec<Vec<f64>> = anchor
-        .predicates
-        .iter()
-        .map(|p| {
-            (0..rows)
-                .map(|r| background[r * f + p.feature])
-                .filter(|&v| p.holds(v))
-                .collect()
-        })
-        .collect();
-    if inside.iter().any(Vec::is_empty) {
+    let columns = sorted_columns(background, f);
+    let slices = column_slices(&columns, &anchor.predicates);
+    if slices.iter().any(|&(_, start, end)| start >= end) {
         return Err(XaiError::Config(
             "a predicate of the anchor holds for no background row".into(),
         ));
     }
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut z = Vec::with_capacity(samples * f);
-    for _ in 0..samples {
-        let r = rng.random_range(0..rows);
-        let start = z.len();
-        z.extend_from_slice(&background[r * f..(r + 1) * f]);
-        for (p, values) in anchor.predicates.iter().zip(&inside) {
-            z[start + p.feature] = values[rng.random_range(0..values.len())];
-        }
-    }
-    let out = model.predict(&z, samples)?;
-    let k = out.len() / samples;
-    let hits = out
-        .chunks(k.max(1))
-        .filter(|row| argmax(row) == anchor.prediction)
-        .count();
-    Ok(hits as f64 / samples as f64)
+    let z = draw(background, f, &columns, &slices, |_| 0.0, samples, &mut rng);
+    Ok(agreeing(model, &z, samples, anchor.prediction)? as f64 / samples as f64)
 }
 
 #[cfg(test)]

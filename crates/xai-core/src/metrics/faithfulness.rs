@@ -118,7 +118,7 @@ pub(crate) fn reference_rows(references: &References, n: usize, f: usize) -> Res
     }
 }
 
-fn check_pair<M: BlackBox + ?Sized>(
+pub(crate) fn check_pair<M: BlackBox + ?Sized>(
     model: &M,
     inputs: &Rows,
     attributions: &Rows,

@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use crate::agnostic::segmentation::slic;
 use crate::agnostic::{BlackBox, Evaluator, FeatureGroups, References, Rows, RunOptions};
 use crate::error::{Result, XaiError};
-use crate::metrics::faithfulness::reference_rows;
+use crate::metrics::faithfulness::{check_pair, reference_rows};
 use crate::metrics::{Output, class_values};
 
 /// IROF of a batch.
@@ -87,20 +87,7 @@ pub fn irof<M: BlackBox + ?Sized>(
     if n == 0 {
         return Err(XaiError::EmptyBatch("IROF needs at least one input".into()));
     }
-    if model.features() != f || attributions.n != n || attributions.f != f {
-        return Err(XaiError::shape(
-            "IROF attributions",
-            format!("{n} rows of {f} features, as the inputs and the model"),
-            &[attributions.n, attributions.f],
-        ));
-    }
-    if classes.len() != n {
-        return Err(XaiError::shape(
-            "target classes",
-            format!("{n} entries"),
-            &[classes.len()],
-        ));
-    }
+    check_pair(model, inputs, attributions, classes)?;
     if segments.len() != 1 && segments.len() != n {
         return Err(XaiError::Config(format!(
             "IROF needs one segmentation per input ({n}) or one for all, got {}",

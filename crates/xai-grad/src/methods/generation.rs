@@ -65,6 +65,19 @@ pub enum GenerationMethod {
 }
 
 impl GenerationMethod {
+    /// Every method with its default settings (KernelSHAP: 512 coalitions per target token,
+    /// drawn from `seed`; layer IG: [`IgConfig::default`]), in a fixed order.
+    pub fn all(seed: u64) -> Vec<GenerationMethod> {
+        vec![
+            GenerationMethod::Ablation,
+            GenerationMethod::KernelShap { samples: 512, seed },
+            GenerationMethod::GradientXEmbedding,
+            GenerationMethod::IntegratedGradients(IgConfig::default()),
+            GenerationMethod::AttnLrp,
+            GenerationMethod::CpLrp,
+        ]
+    }
+
     /// Canonical name.
     pub fn name(&self) -> &'static str {
         match self {
@@ -111,16 +124,26 @@ fn ids(tokens: &[usize], n: usize, ex: &TokenExplainable<2>) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(v, [n, len]), &ex.device)
 }
 
-/// Next-token log-probabilities `[n, V]` of the rows `tokens` (`n` sequences of equal length):
-/// a log-softmax of the model's logits, in f64.
-fn logprobs(ex: &TokenExplainable<2>, tokens: &[usize], n: usize) -> Result<(Vec<f64>, usize)> {
-    let mut lp = xai_core::tensor_to_vec_f64(ex.forward(&ids(tokens, n, ex))?)?;
-    let v = lp.len() / n.max(1);
-    for row in lp.chunks_mut(v.max(1)) {
+/// Next-token logits `[n, V]` of the rows `tokens` (`n` sequences of equal length), in f64.
+fn logits(ex: &TokenExplainable<2>, tokens: &[usize], n: usize) -> Result<(Vec<f64>, usize)> {
+    let out = xai_core::tensor_to_vec_f64(ex.forward(&ids(tokens, n, ex))?)?;
+    let v = out.len() / n.max(1);
+    Ok((out, v))
+}
+
+/// Log-softmax of every row of `values` (rows of `v`), in place.
+fn log_softmax_rows(values: &mut [f64], v: usize) {
+    for row in values.chunks_mut(v.max(1)) {
         let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let z = row.iter().map(|x| (x - m).exp()).sum::<f64>().ln() + m;
         row.iter_mut().for_each(|x| *x -= z);
     }
+}
+
+/// Next-token log-probabilities `[n, V]` of the rows `tokens`: a log-softmax of the logits.
+fn logprobs(ex: &TokenExplainable<2>, tokens: &[usize], n: usize) -> Result<(Vec<f64>, usize)> {
+    let (mut lp, v) = logits(ex, tokens, n)?;
+    log_softmax_rows(&mut lp, v);
     Ok((lp, v))
 }
 
@@ -210,16 +233,16 @@ pub fn generation_attribution(
     let mut target_logits = Vec::with_capacity(target.len());
     for (j, &class) in target.iter().enumerate() {
         let sequence: Vec<usize> = prompt.iter().chain(&target[..j]).copied().collect();
-        let (lp, v) = logprobs(ex, &sequence, 1)?;
+        let (mut out, v) = logits(ex, &sequence, 1)?;
         if class >= v {
             return Err(XaiError::TargetOutOfRange {
                 index: class,
                 classes: v,
             });
         }
-        target_logprobs.push(lp[class]);
-        let logits = xai_core::tensor_to_vec_f64(ex.forward(&ids(&sequence, 1, ex))?)?;
-        target_logits.push(logits[class]);
+        target_logits.push(out[class]);
+        log_softmax_rows(&mut out, v);
+        target_logprobs.push(out[class]);
         let per_position = |per_token: &[f64]| -> Vec<f64> {
             segments
                 .iter()

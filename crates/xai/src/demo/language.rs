@@ -2,13 +2,11 @@
 //! the demo's seed) answers a few held-out prompts, and every generation method says which
 //! prompt token decided the answer (`xai_grad::methods::generation`).
 
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::Device;
 use serde::Serialize;
 
 use xai_core::Result;
 use xai_grad::methods::generation::{GenerationMethod, generation_attribution, greedy};
-use xai_grad::methods::integrated_gradients::IgConfig;
-use xai_grad::methods::text::TokenExplainable;
 use xai_proto::data::recall::{Recall, Vocab};
 use xai_proto::lm::{LmConfig, LmTrainLog, TinyLm};
 
@@ -38,24 +36,13 @@ pub struct DemoLanguageModel {
     pub top1_at_source: Vec<(String, f64)>,
 }
 
-fn forward(m: &TinyLm, ids: Tensor<2, Int>) -> Tensor<2> {
-    m.next_token_logits(ids)
-}
-
 /// Train the LM from `seed` and explain `count` held-out prompts with every method.
 pub fn language_model_of(seed: u64, count: usize, progress: bool) -> Result<DemoLanguageModel> {
     let config = LmConfig::default();
     let (lm, training) = TinyLm::train_recall(&config, seed, progress)?;
-    let ex = TokenExplainable::new(lm, forward, Device::flex());
+    let ex = lm.into_explainer(Device::flex());
     let set = Recall::generate(count, config.pairs, seed.wrapping_add(1));
-    let methods = [
-        GenerationMethod::Ablation,
-        GenerationMethod::KernelShap { samples: 512, seed },
-        GenerationMethod::GradientXEmbedding,
-        GenerationMethod::IntegratedGradients(IgConfig::default()),
-        GenerationMethod::AttnLrp,
-        GenerationMethod::CpLrp,
-    ];
+    let methods = GenerationMethod::all(seed);
     let mut hits = vec![0usize; methods.len()];
     let mut prompts = Vec::with_capacity(count);
     for p in &set.prompts {

@@ -14,10 +14,7 @@ pub fn read_csv(path: &Path, features: usize) -> Result<Vec<f64>> {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or("");
-    let delimiter = [b',', b';', b'\t']
-        .into_iter()
-        .max_by_key(|&d| first.bytes().filter(|&b| b == d).count())
-        .unwrap_or(b',');
+    let delimiter = xai_glassbox::table::sniff_delimiter(first);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -290,9 +287,7 @@ pub(super) fn csv_header(path: &Path, features: usize) -> Option<Vec<String>> {
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))?;
-    let delimiter = [',', ';', '\t']
-        .into_iter()
-        .max_by_key(|&d| first.matches(d).count())?;
+    let delimiter = char::from(xai_glassbox::table::sniff_delimiter(first));
     let cells: Vec<String> = first
         .split(delimiter)
         .map(|c| c.trim().trim_matches('"').to_string())

@@ -386,19 +386,11 @@ where
         input_shape: &input_shape,
         conv_layer: conv,
     };
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let limit = options.max_seconds.map(|limit| TimeLimit {
         forward_seconds,
         limit,
     });
-    let (results, skipped) = run_methods(
-        methods,
-        &problem,
-        ModelKind::Burn,
-        options.seed,
-        progress,
-        limit,
-    )?;
+    let (results, skipped) = run_methods(methods, &problem, ModelKind::Burn, options.seed, limit)?;
     Ok(ExplainReport {
         options: options.clone(),
         input_shape: input_shape.clone(),
@@ -434,15 +426,15 @@ struct TimeLimit {
 }
 
 /// Run every method on `problem`, skipping (with the reason) those that cannot run on it; an
-/// error when none could.
+/// error when none could. Progress bars show on a terminal only.
 fn run_methods<const D: usize>(
     methods: &[&'static MethodInfo],
     problem: &Problem<'_, D>,
     kind: ModelKind,
     seed: u64,
-    progress: bool,
     limit: Option<TimeLimit>,
 ) -> Result<(Vec<ExplainResult>, Vec<Skipped>)> {
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let f: usize = problem.input_shape.iter().product();
     let conv = problem.conv_layer.clone();
     let mut configs = Vec::new();

@@ -70,15 +70,7 @@ pub(super) fn run_trees(options: &ExplainOptions) -> Result<ExplainReport> {
         input_shape: &input_shape,
         conv_layer: None,
     };
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (results, skipped) = run_methods(
-        &methods,
-        &problem,
-        ModelKind::Trees,
-        options.seed,
-        progress,
-        None,
-    )?;
+    let (results, skipped) = run_methods(&methods, &problem, ModelKind::Trees, options.seed, None)?;
     let report = ExplainReport {
         options: options.clone(),
         input_shape: input_shape.to_vec(),
