@@ -36,6 +36,7 @@ use burn_ir::{ModuleOperationIr, NumericOperationIr, OperationIr, TensorIr};
 use xai_core::{Result, XaiError};
 
 use super::interp::{Interp, RunSpec, T, Val};
+use super::host::{HostRules, ReluRule};
 use super::ops::OpClass;
 use super::{CapturedGraph, DynTensor, Precision};
 
@@ -92,12 +93,26 @@ pub trait BackwardRule: Send + Sync {
     fn name(&self) -> String;
     /// The cotangents of the unit's data inputs, given the cotangent of its output.
     fn backward(&self, ctx: &UnitCtx<'_>, grad_out: &DynTensor) -> Result<Vec<DynTensor>>;
+    /// The same rule as the host kernels run it at a ReLU, when it has a host version.
+    fn host_relu(&self) -> Option<ReluRule> {
+        None
+    }
 }
 
 /// Chooses a rule per unit; `None` keeps the exact gradient.
 pub trait RuleSet {
     /// The rule for `unit`, or `None` for its ordinary vector-Jacobian product.
     fn rule_for(&self, unit: &Unit) -> Option<Arc<dyn BackwardRule>>;
+    /// The same pass as the host kernels run it, when it has a host version: the evaluator
+    /// then answers on the host kernels wherever they cover the graph.
+    fn host_rules(&self) -> Option<HostRules> {
+        None
+    }
+    /// Whether the pass runs on the graph with every BatchNorm folded into the layer before it
+    /// (Zennit's `MergeBatchNorm` canonizer).
+    fn folds_batch_norm(&self) -> bool {
+        false
+    }
 }
 
 /// No rules: the reverse pass is the plain gradient.
@@ -106,6 +121,9 @@ pub struct NoRules;
 impl RuleSet for NoRules {
     fn rule_for(&self, _unit: &Unit) -> Option<Arc<dyn BackwardRule>> {
         None
+    }
+    fn host_rules(&self) -> Option<HostRules> {
+        Some(HostRules::Relu(ReluRule::Gradient))
     }
 }
 

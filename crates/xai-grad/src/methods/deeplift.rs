@@ -39,6 +39,7 @@ use burn::tensor::Tensor;
 use xai_core::{Result, Target, XaiError};
 
 use super::Explainable;
+use crate::engine::host::HostRules;
 use crate::engine::{BackwardRule, DynTensor, RuleSet, Unit, UnitCtx, UnitKind};
 
 /// Captum's threshold below which `Δx` counts as zero.
@@ -128,6 +129,9 @@ impl RuleSet for DeepLiftRules {
             _ => None,
         }
     }
+    fn host_rules(&self) -> Option<HostRules> {
+        (self.max_pool == MaxPoolMode::Gradient).then_some(HostRules::Rescale)
+    }
 }
 
 /// DeepLIFT (rescale) attributions and the per-sample completeness delta
@@ -152,39 +156,18 @@ pub fn deeplift_with<const D: usize>(
     super::check_reference(x, reference, "DeepLIFT reference")?;
     let classes = ex.classes(x, target)?;
     let diff = x.clone() - reference.clone().cast(x.dtype());
-    // On the CPU in f32 the host kernels run the rescale rule (max pools pass their gradient).
-    if rules.max_pool == MaxPoolMode::Gradient
-        && let Some(plan) = ex.host_plan_for(x.dims(), x.dtype())?
-    {
-        let rows = xai_core::tensor_to_vec(x.clone())?;
-        let refs = xai_core::tensor_to_vec(reference.clone())?;
-        let pass = plan.deeplift(&rows, &refs, &classes)?;
-        let attr = diff * super::shaped_like(pass.multipliers, x);
-        // Completeness from the outputs of the same two passes.
-        let widen = |v: &[f32]| v.iter().map(|&o| f64::from(o)).collect::<Vec<_>>();
-        let delta = completeness_of(
+    let pass = ex.reverse_with_rules(x, Some(reference), &classes, &rules)?;
+    let attr = diff * pass.input;
+    // Completeness from the outputs of the same two passes when the evaluator kept them.
+    let delta = match pass.outputs {
+        Some((fx, fr)) => completeness_of(
             &xai_core::tensor_to_vec_f64(attr.clone())?,
-            &widen(&pass.outputs),
-            &widen(&pass.reference_outputs),
+            &fx,
+            &fr,
             &classes,
-        );
-        return Ok((attr, delta));
-    }
-    let (seed, _) = ex.seed(x, target)?;
-    let g = ex.graph(x)?;
-    let m = g
-        .backward_with_rules(
-            &[DynTensor::from_tensor(x.clone())],
-            Some(&[DynTensor::from_tensor(reference.clone())]),
-            &seed,
-            &rules,
-            &ex.device,
-            ex.precision,
-        )?
-        .remove(0)
-        .into_tensor::<D>()?;
-    let attr = diff * m.cast(x.dtype());
-    let delta = completeness(ex, x, reference, &classes, &attr)?;
+        ),
+        None => completeness(ex, x, reference, &classes, &attr)?,
+    };
     Ok((attr, delta))
 }
 

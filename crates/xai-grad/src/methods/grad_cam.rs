@@ -34,8 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use xai_core::{Result, Target, XaiError};
 
-use super::Explainable;
-use crate::engine::DynTensor;
+use super::{Explainable, LayerReduce};
 
 /// Which channel weighting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,55 +73,38 @@ pub fn grad_cam<const D: usize>(
     let g = ex.graph(x)?;
     let node = g.resolve_node(layer)?;
     let index = g.node_index(&node)?;
-    // On the CPU in f32 the host kernels give the layer's values and gradients in one pass.
-    let host = ex.host_plan_for(x.dims(), x.dtype())?;
     let shape = g.nodes()[index].output_shape();
-    if let (Some(plan), [_, k, h, w]) = (host, shape.as_slice()) {
-        let (k, h, w) = (*k, *h, *w);
-        let rows = xai_core::tensor_to_vec(x.clone())?;
-        // Each worker turns its sub-batch into maps (no layer-sized buffers come back).
-        let values = plan.map_value_and_grad_at(&rows, index, &classes, |a, g, b| {
-            cam_values(a, g, [b, k, h, w], mode)
-        })?;
-        return Ok(Cam {
-            values,
-            n: classes.len(),
-            h,
-            w,
-            node,
-        });
-    }
-    let ad = ex.device.clone().autodiff();
-    let tapped = g.eval_tapped(
-        &[DynTensor::from_tensor(x.clone())],
-        &[node.as_str()],
-        &ad,
-        ex.precision,
-    )?;
-    let out = tapped.outputs[0].clone().into_tensor::<2>()?;
-    let s = Target::Classes(classes).select(out)?;
-    let grads = s.sum().backward();
-    let a = &tapped.values[0];
-    let shape = a.shape();
-    if shape.len() != 4 {
+    let [_, k, h, w] = shape[..] else {
         return Err(XaiError::shape(
             format!("Grad-CAM layer `{node}`"),
             "[N, K, h, w]",
             &shape,
         ));
-    }
-    let grad = tapped.probes[0]
-        .grad(&grads)
-        .ok_or_else(|| XaiError::Numerical(format!("the target does not depend on `{node}`")))?;
-    let (av, gv) = (a.to_vec_f64()?, grad.to_vec_f64()?);
-    let [n, k, h, w] = [shape[0], shape[1], shape[2], shape[3]];
+    };
+    // Each sub-batch becomes maps where it was computed (no layer-sized buffers come back).
+    let maps = ex.layer_reduce(x, index, &classes, &CamReduce { k, h, w, mode })?;
     Ok(Cam {
-        values: cam_values(&av, &gv, [n, k, h, w], mode),
-        n,
+        values: maps,
+        n: classes.len(),
         h,
         w,
         node,
     })
+}
+
+/// Grad-CAM's reduction of a layer's values and gradients: one `[h, w]` map per row.
+struct CamReduce {
+    k: usize,
+    h: usize,
+    w: usize,
+    mode: CamMode,
+}
+
+impl LayerReduce for CamReduce {
+    type Out = f64;
+    fn reduce<F: Copy + Into<f64>>(&self, values: &[F], grads: &[F], rows: usize) -> Vec<f64> {
+        cam_values(values, grads, [rows, self.k, self.h, self.w], self.mode)
+    }
 }
 
 /// The class activation maps (`[n, h, w]`) from a layer's values `av` and gradients `gv`

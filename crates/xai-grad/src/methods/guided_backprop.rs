@@ -33,7 +33,7 @@ use burn::tensor::Tensor;
 use xai_core::{Result, Target};
 
 use super::Explainable;
-use crate::engine::host::ReluRule;
+use crate::engine::host::{HostRules, ReluRule};
 use crate::engine::{BackwardRule, DynTensor, RuleSet, Unit, UnitCtx, UnitKind};
 
 /// Guided-backprop ReLU: `vjp(g_out) · 1[g_out > 0]`.
@@ -48,6 +48,9 @@ impl BackwardRule for GuidedRelu {
         let keep = g.greater_mask(0.0);
         Ok(grad.iter().map(|d| d.mul(&keep)).collect())
     }
+    fn host_relu(&self) -> Option<ReluRule> {
+        Some(ReluRule::Guided)
+    }
 }
 
 /// Deconvnet ReLU: `max(g_out, 0)`.
@@ -60,6 +63,9 @@ impl BackwardRule for DeconvRelu {
     fn backward(&self, _ctx: &UnitCtx<'_>, g: &DynTensor) -> Result<Vec<DynTensor>> {
         Ok(vec![g.clamp_min(0.0)])
     }
+    fn host_relu(&self) -> Option<ReluRule> {
+        Some(ReluRule::Deconv)
+    }
 }
 
 /// Puts one rule on every ReLU unit.
@@ -69,6 +75,9 @@ impl RuleSet for OnRelu {
     fn rule_for(&self, unit: &Unit) -> Option<Arc<dyn BackwardRule>> {
         (unit.kind == UnitKind::Activation && unit.ops == ["relu"]).then(|| self.0.clone())
     }
+    fn host_rules(&self) -> Option<HostRules> {
+        self.0.host_relu().map(HostRules::Relu)
+    }
 }
 
 fn modified<const D: usize>(
@@ -76,28 +85,9 @@ fn modified<const D: usize>(
     x: &Tensor<D>,
     target: &Target,
     rules: &dyn RuleSet,
-    host_rule: ReluRule,
 ) -> Result<Tensor<D>> {
-    // On the CPU in f32 the host kernels run the same rule at every ReLU.
-    if let Some(plan) = ex.host_plan_at(x.dims(), x.dtype(), None, host_rule)? {
-        let classes = ex.classes(x, target)?;
-        let rows = xai_core::tensor_to_vec(x.clone())?;
-        return Ok(super::shaped_like(plan.class_grads(&rows, &classes)?, x));
-    }
-    let (seed, _) = ex.seed(x, target)?;
-    let g = ex.graph(x)?;
-    let out = g.backward_with_rules(
-        &[DynTensor::from_tensor(x.clone())],
-        None,
-        &seed,
-        rules,
-        &ex.device,
-        ex.precision,
-    )?;
-    out.into_iter()
-        .next()
-        .ok_or_else(|| xai_core::XaiError::Capture("graph has no input".into()))?
-        .into_tensor::<D>()
+    let classes = ex.classes(x, target)?;
+    Ok(ex.reverse_with_rules(x, None, &classes, rules)?.input)
 }
 
 /// Guided backprop of each sample's target logit.
@@ -111,7 +101,6 @@ pub fn guided_backprop<const D: usize>(
         x,
         target,
         &OnRelu(Arc::new(GuidedRelu)),
-        ReluRule::Guided,
     )
 }
 
@@ -126,6 +115,5 @@ pub fn deconvolution<const D: usize>(
         x,
         target,
         &OnRelu(Arc::new(DeconvRelu)),
-        ReluRule::Deconv,
     )
 }

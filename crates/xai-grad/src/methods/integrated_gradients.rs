@@ -39,7 +39,6 @@ use serde::{Deserialize, Serialize};
 use xai_core::{MemoryBudget, Result, Target, XaiError};
 
 use crate::engine::DynTensor;
-use crate::engine::host::ReluRule;
 
 use super::Explainable;
 
@@ -248,16 +247,13 @@ fn row_sums<const D: usize>(t: &Tensor<D>) -> Result<Vec<f64>> {
         .collect())
 }
 
-/// Most rows per chunk on a CPU backend (see `ig_fixed`).
-const CPU_CHUNK_ROWS: usize = 256;
-
 /// One fixed-step evaluation: all points, chunked over steps against the budget.
 ///
-/// Without the shortcut every chunk evaluates the model on its interpolated inputs and returns
-/// `Σ_k w_k ∂F/∂x` as `[N, features]` rows. With an affine input prefix `z = A(x)` the chunks
-/// start at `z` instead: `z_k = A(x') + α_k (A(x) − A(x'))` is exactly the prefix's output at the
-/// path point, each chunk returns `Σ_k w_k ∂F/∂z`, and one vector-Jacobian product of the
-/// prefix maps the sum back to the input (linear, so summing first is exact).
+/// Without the shortcut the path runs from the baseline to the input and the sum is
+/// `Σ_k w_k ∂F/∂x`. With an affine input prefix `z = A(x)` it starts at `z` instead:
+/// `z_k = A(x') + α_k (A(x) − A(x'))` is exactly the prefix's output at the path point, the sum is
+/// `Σ_k w_k ∂F/∂z`, and one vector-Jacobian product of the prefix maps it back to the input
+/// (linear, so summing first is exact).
 fn ig_fixed<const D: usize>(
     ex: &Explainable<D>,
     x: &Tensor<D>,
@@ -267,248 +263,38 @@ fn ig_fixed<const D: usize>(
     steps: usize,
 ) -> Result<Tensor<D>> {
     let (alphas, weights) = config.method.nodes(steps)?;
-    let dims = x.dims();
-    let n = dims[0];
-    let dtype = x.dtype();
-    let baseline = baseline.clone().cast(dtype);
+    let baseline = baseline.clone().cast(x.dtype());
     let diff = x.clone() - baseline.clone();
-    let g0 = ex.graph(x)?;
-    let row_bytes = g0.bytes_per_sample();
     let prefix = if config.affine_shortcut {
-        g0.affine_prefix()
+        ex.graph(x)?.affine_prefix()
     } else {
         None
     };
-    // The prefix's output at x and at the baseline, as rows [N, P].
-    // The host plan from the input runs the prefix (and its VJP at the end) on the CPU.
-    let host_full = ex.host_plan_for(x.dims(), dtype)?;
-    let entry = match &prefix {
-        Some(p) => {
-            let last = p[p.len() - 1];
-            let at = |t: &Tensor<D>| -> Result<Tensor<2>> {
-                if let Some(plan) = &host_full {
-                    let z = plan.value_at(&xai_core::tensor_to_vec(t.clone())?, last)?;
-                    let per = z.len() / n.max(1);
-                    return Ok(Tensor::<2>::from_data(
-                        TensorData::new(z, [n, per]),
-                        (&x.device(), dtype),
-                    ));
-                }
-                let node = g0.nodes()[last].name.clone();
-                let v = g0.eval_tapped(
-                    &[DynTensor::from_tensor(t.clone())],
-                    &[node.as_str()],
-                    &ex.device.clone().inner(),
-                    ex.precision,
-                )?;
-                Ok(v.values[0]
-                    .clone()
-                    .into_rows()?
-                    .to_device(&x.device())
-                    .cast(dtype))
-            };
-            let zx = at(x)?;
-            let zb = at(&baseline)?;
-            let shape = g0.nodes()[last].output_shape();
-            Some((zb.clone(), zx - zb, shape))
+    let last = prefix.as_ref().and_then(|p| p.last().copied());
+    let (start, delta) = match last {
+        Some(node) => {
+            let zb = ex.value_at(&baseline, node)?;
+            let zx = ex.value_at(x, node)?;
+            (zb.clone(), zx - zb)
         }
-        None => None,
+        None => (
+            DynTensor::from_tensor(baseline).into_rows()?,
+            DynTensor::from_tensor(diff.clone()).into_rows()?,
+        ),
     };
-    // On the CPU in f32 the host kernels run the whole path integral (no interpolated batch,
-    // no autodiff tape); elsewhere, or for a graph they do not cover, burn's chunked path.
-    let start = prefix.as_ref().map(|p| p[p.len() - 1]);
-    let host = ex.host_plan_at(x.dims(), dtype, start, ReluRule::Gradient)?;
-    let dev = x.device();
-    let integral = if let Some(plan) = host {
-        let (start, delta) = match &entry {
-            Some((zb, dz, _)) => (zb.clone(), dz.clone()),
-            None => (
-                DynTensor::from_tensor(baseline.clone()).into_rows()?,
-                DynTensor::from_tensor(diff.clone()).into_rows()?,
-            ),
-        };
-        let rows = |t: Tensor<2>| xai_core::tensor_to_vec(t);
-        let sum = plan.path_integral(&rows(start)?, &rows(delta)?, &alphas, &weights, classes)?;
-        let per = sum.len() / n.max(1);
-        Tensor::<2>::from_data(TensorData::new(sum, [n, per]), (&x.device(), dtype))
-    } else {
-        // CPU backends run one pass on about one core, so independent chunks go to worker threads
-        // (each with its own autodiff graph); the budget is shared between the chunks in flight.
-        let workers = if ex.device.clone().inner() == burn::tensor::Device::flex() {
-            std::thread::available_parallelism()
-                .map_or(1, |p| p.get())
-                .min(steps)
-        } else {
-            1
-        };
-        // Whole steps per chunk (each step is N rows), and at least one chunk per worker. On the
-        // CPU, chunks also stay small: activations that fit the caches and are reused by the
-        // allocator beat one huge batch (perf_lenet IG-50: 800-row chunks 31–47 inputs/s, chunks of
-        // ≤ 256 rows ≈ 50).
-        let cpu_cap = if workers > 1 {
-            (CPU_CHUNK_ROWS / n.max(1)).max(1)
-        } else {
-            usize::MAX
-        };
-        let per_chunk = (config.budget.rows(row_bytes * n * workers))
-            .min(steps.div_ceil(workers))
-            .min(cpu_cap)
-            .max(1);
-        let ranges: Vec<(usize, usize)> = (0..steps)
-            .step_by(per_chunk)
-            .map(|s| (s, (s + per_chunk).min(steps)))
-            .collect();
-        let chunk = |(start, end): (usize, usize)| -> Result<Tensor<2>> {
-            let s = end - start;
-            // Rows ordered step-major: [step 0: all samples, step 1: all samples, …].
-            let alpha = column(&alphas[start..end], n, &dev, dtype);
-            let weight = column(&weights[start..end], n, &dev, dtype);
-            let cls: Vec<usize> = (0..s).flat_map(|_| classes.iter().copied()).collect();
-            let grads: Tensor<2> = match (&prefix, &entry) {
-                (Some(p), Some((zb, dz, shape))) => {
-                    let mut chunk_dims = dims;
-                    chunk_dims[0] = n * s;
-                    let gc = ex.graph_for(chunk_dims, dtype)?;
-                    let points =
-                        zb.clone().repeat_dim(0, s) + mul_rows(dz.clone().repeat_dim(0, s), &alpha);
-                    let leaf = points
-                        .to_device(&ex.device.clone().inner())
-                        .autodiff()
-                        .require_grad();
-                    let mut zshape = shape.clone();
-                    zshape[0] = n * s;
-                    let value = DynTensor::from_rows(leaf.clone(), &zshape)?;
-                    // Only the batch shape of the input is read.
-                    let like = Tensor::<D>::zeros(chunk_dims, (&ex.device.clone().inner(), dtype));
-                    let out = gc
-                        .eval_from(
-                            &[DynTensor::from_tensor(like)],
-                            p,
-                            &value,
-                            &ex.device.clone().autodiff(),
-                            ex.precision,
-                        )?
-                        .remove(0)
-                        .into_tensor::<2>()?;
-                    let sel = Target::Classes(cls).select(out)?;
-                    let g = sel.sum().backward();
-                    leaf.grad(&g)
-                        .ok_or_else(|| {
-                            XaiError::Numerical("the target does not depend on the input".into())
-                        })?
-                        .to_device(&dev)
-                        .cast(dtype)
-                }
-                _ => {
-                    let rep = |t: &Tensor<D>| t.clone().repeat_dim(0, s);
-                    let points = rep(&baseline) + mul_rows(rep(&diff), &alpha);
-                    DynTensor::from_tensor(super::input_gradients(ex, &points, &cls)?)
-                        .into_rows()?
-                }
-            };
-            // Σ over the steps of this chunk: [s·N, P] → [N, P].
-            let per = grads.dims()[1];
-            Ok(mul_rows(grads, &weight)
-                .reshape([s, n * per])
-                .sum_dim(0)
-                .reshape([n, per]))
-        };
-        // Captures for the chunk shapes happen once, before the threads start.
-        for &(a, b) in ranges.iter().take(2) {
-            let mut shape = dims;
-            shape[0] = n * (b - a);
-            ex.graph_for(shape, dtype)?;
-        }
-        if let Some(&(a, b)) = ranges.last() {
-            let mut shape = dims;
-            shape[0] = n * (b - a);
-            ex.graph_for(shape, dtype)?;
-        }
-        let partials: Vec<Result<Tensor<2>>> = if workers <= 1 || ranges.len() == 1 {
-            ranges.iter().map(|&r| chunk(r)).collect()
-        } else {
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut acc: Vec<(usize, Result<Tensor<2>>)> = Vec::new();
-                            loop {
-                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                let Some(&r) = ranges.get(i) else { break };
-                                acc.push((i, chunk(r)));
-                            }
-                            acc
-                        })
-                    })
-                    .collect();
-                let mut all: Vec<(usize, Result<Tensor<2>>)> = handles
-                    .into_iter()
-                    .flat_map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            let e = XaiError::Numerical("an IG worker thread panicked".into());
-                            vec![(0, Err(e))]
-                        })
-                    })
-                    .collect();
-                // Sum in chunk order, so results do not depend on thread timing.
-                all.sort_by_key(|(i, _)| *i);
-                all.into_iter().map(|(_, r)| r).collect()
-            })
-        };
-        let mut total: Option<Tensor<2>> = None;
-        for p in partials {
-            let p = p?;
-            total = Some(match total {
-                Some(t) => t + p,
-                None => p,
-            });
-        }
-        total.ok_or_else(|| XaiError::EmptyBatch("no IG steps".into()))?
-    };
-    let integral: Tensor<D> = match (&prefix, &entry) {
-        (Some(p), Some(_)) if host_full.is_some() => {
-            let plan = host_full.as_ref().expect("checked");
-            let g = plan.vjp_at(
-                &xai_core::tensor_to_vec(x.clone())?,
-                p[p.len() - 1],
-                &xai_core::tensor_to_vec(integral)?,
-            )?;
-            Tensor::<1>::from_data(
-                TensorData::new(g, [n * x.dims()[1..].iter().product::<usize>()]),
-                (&dev, dtype),
-            )
-            .reshape(dims)
-        }
-        // Back through the affine prefix: one vector-Jacobian product per input.
-        (Some(p), Some(_)) => {
-            let node = g0.nodes()[p[p.len() - 1]].name.clone();
-            let ad = ex.device.clone().autodiff();
-            let xa = x
-                .clone()
-                .to_device(&ex.device.clone().inner())
-                .autodiff()
-                .require_grad();
-            let t = g0.eval_tapped(
-                &[DynTensor::from_tensor(xa.clone())],
-                &[node.as_str()],
-                &ad,
-                ex.precision,
-            )?;
-            let z = t.values[0].clone().into_rows()?;
-            let cot = integral
-                .to_device(&ad.clone().inner())
-                .cast(z.dtype())
-                .autodiff();
-            let g = (z * cot).sum().backward();
-            xa.grad(&g)
-                .ok_or_else(|| {
-                    XaiError::Numerical("the target does not depend on the input".into())
-                })?
-                .to_device(&dev)
-                .cast(dtype)
-        }
-        _ => integral.reshape(dims),
+    let sum = ex.path_sum(
+        x,
+        prefix.as_deref(),
+        start,
+        delta,
+        &alphas,
+        &weights,
+        classes,
+        config.budget,
+    )?;
+    let integral = match last {
+        Some(node) => ex.vjp_at(x, node, sum)?,
+        None => sum.reshape(x.dims()),
     };
     Ok(diff * integral)
 }

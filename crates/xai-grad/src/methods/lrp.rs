@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 use xai_core::{Result, Target, XaiError};
 
 use super::Explainable;
-use crate::engine::host::{HostLrpRule, HostLrpRules, LrpPlan};
+use crate::engine::host::{HostLrpRule, HostLrpRules, HostRules};
 use crate::engine::{BackwardRule, Branch, DynTensor, RuleSet, Unit, UnitCtx, UnitKind};
 
 /// Zennit's default stabiliser for the rules other than ε.
@@ -107,7 +107,7 @@ pub struct Composite {
 impl Composite {
     /// The rules as the host kernels run them; `None` when a rule has no host version (only ε
     /// and z⁺ do) or BatchNorm folding is on (it changes the graph the plan was compiled from).
-    fn host_rules(&self) -> Option<HostLrpRules> {
+    fn host_lrp_rules(&self) -> Option<HostLrpRules> {
         let host = |r: LrpRule| match r {
             LrpRule::Epsilon(e) => Some(HostLrpRule::Epsilon(e as f32)),
             LrpRule::ZPlus => Some(HostLrpRule::ZPlus),
@@ -376,6 +376,12 @@ impl RuleSet for Composite {
             _ => None,
         }
     }
+    fn host_rules(&self) -> Option<HostRules> {
+        self.host_lrp_rules().map(HostRules::Lrp)
+    }
+    fn folds_batch_norm(&self) -> bool {
+        self.fold_batch_norm
+    }
 }
 
 /// LRP relevance of each sample's target logit, with `composite` choosing the rules.
@@ -385,34 +391,6 @@ pub fn lrp<const D: usize>(
     target: &Target,
     composite: &Composite,
 ) -> Result<Tensor<D>> {
-    // On the CPU in f32 the host kernels run ε and z⁺ composites on plain CNNs and MLPs.
-    if let Some(rules) = composite.host_rules()
-        && let Some(plan) = ex.host_plan_for(x.dims(), x.dtype())?
-        && let Some(lrp_plan) = LrpPlan::new(&plan, rules)
-    {
-        let classes = ex.classes(x, target)?;
-        let rows = xai_core::tensor_to_vec(x.clone())?;
-        return Ok(super::shaped_like(lrp_plan.relevance(&rows, &classes)?, x));
-    }
-    let (seed, _) = ex.seed(x, target)?;
-    let captured = ex.graph(x)?;
-    let folded;
-    let g = if composite.fold_batch_norm {
-        folded = captured.fold_batch_norms()?.0;
-        &folded
-    } else {
-        &*captured
-    };
-    let out = g.backward_with_rules(
-        &[DynTensor::from_tensor(x.clone())],
-        None,
-        &seed,
-        composite,
-        &ex.device,
-        ex.precision,
-    )?;
-    out.into_iter()
-        .next()
-        .ok_or_else(|| XaiError::Capture("graph has no input".into()))?
-        .into_tensor::<D>()
+    let classes = ex.classes(x, target)?;
+    Ok(ex.reverse_with_rules(x, None, &classes, composite)?.input)
 }

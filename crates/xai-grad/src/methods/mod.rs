@@ -10,6 +10,7 @@ pub mod attention_rollout;
 pub mod attnlrp;
 pub mod counterfactual;
 pub mod deeplift;
+pub mod evaluate;
 pub mod generation;
 pub mod grad_cam;
 pub mod guided_backprop;
@@ -22,6 +23,9 @@ pub mod neuron;
 pub mod noise_tunnel;
 pub mod text;
 
+pub use evaluate::{LayerReduce, RulePass, input_gradients};
+pub(crate) use evaluate::gradients_on;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +34,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use xai_core::{Result, Target, XaiError};
 
-use crate::engine::host::{HostPlan, ReluRule, host_plan};
+use crate::engine::host::{HostPlan, ReluRule};
 use crate::engine::{CapturedGraph, DynTensor, Precision};
 
 type CaptureFn<const D: usize> = dyn Fn(Tensor<D>) -> Result<CapturedGraph> + Send + Sync;
@@ -99,62 +103,6 @@ impl<const D: usize> Explainable<D> {
             .map_err(|_| XaiError::Capture("capture cache poisoned".into()))?
             .insert(key, g.clone());
         Ok(g)
-    }
-
-    /// The host-kernel plan for inputs of this shape and dtype, compiled on first use and
-    /// cached with the graph; `None` when this device, precision or graph takes burn's path.
-    pub fn host_plan_for(
-        &self,
-        shape: [usize; D],
-        dtype: burn::tensor::DType,
-    ) -> Result<Option<Arc<HostPlan>>> {
-        self.host_plan_at(shape, dtype, None, ReluRule::Gradient)
-    }
-
-    /// [`host_plan_for`](Self::host_plan_for) starting after node `start_after` (see
-    /// [`HostPlan::compile`]) with `rule` at every ReLU.
-    pub fn host_plan_at(
-        &self,
-        shape: [usize; D],
-        dtype: burn::tensor::DType,
-        start_after: Option<usize>,
-        rule: ReluRule,
-    ) -> Result<Option<Arc<HostPlan>>> {
-        let key = (shape.to_vec(), format!("{dtype:?}"), start_after, rule);
-        let poisoned = || XaiError::Capture("host plan cache poisoned".into());
-        if let Some(p) = self.plans.lock().map_err(|_| poisoned())?.get(&key) {
-            return Ok(p.clone());
-        }
-        let g = self.graph_for(shape, dtype)?;
-        let plan = host_plan(&g, start_after, &self.device, self.precision, dtype)
-            .map(|p| Arc::new(p.with_relu_rule(rule)));
-        self.plans
-            .lock()
-            .map_err(|_| poisoned())?
-            .insert(key, plan.clone());
-        Ok(plan)
-    }
-
-    /// The model's outputs `[N, C]` (a replay of the captured graph).
-    pub fn forward(&self, x: &Tensor<D>) -> Result<Tensor<2>> {
-        if let Some(plan) = self.host_plan_for(x.dims(), x.dtype())? {
-            let rows = xai_core::tensor_to_vec(x.clone())?;
-            let out = plan.outputs(&rows)?;
-            let n = x.dims()[0];
-            let c = out.len() / n.max(1);
-            return Ok(Tensor::<2>::from_data(
-                TensorData::new(out, [n, c]),
-                (&self.device, x.dtype()),
-            ));
-        }
-        let g = self.graph(x)?;
-        g.eval(
-            &[DynTensor::from_tensor(x.clone())],
-            &self.device,
-            self.precision,
-        )?
-        .remove(0)
-        .into_tensor::<2>()
     }
 
     /// The model as a [`BlackBox`](xai_core::agnostic::BlackBox) on flattened rows of
@@ -238,30 +186,7 @@ impl<const D: usize> xai_core::agnostic::BlackBox for ForwardModel<'_, D> {
         if n == 0 {
             return Ok(Vec::new());
         }
-        if let Some(plan) = self.ex.host_plan_for(self.shape, self.dtype)? {
-            let x: Vec<f32> = rows.iter().map(|&v| v as f32).collect();
-            return Ok(plan.outputs(&x)?.into_iter().map(f64::from).collect());
-        }
-        let mut shape = self.shape;
-        shape[0] = n;
-        let x = Tensor::<D>::from_data(
-            TensorData::new(rows.to_vec(), shape),
-            (&self.ex.device, self.dtype),
-        );
-        // A graph without batch-pinned shapes replays on any batch: capture it once.
-        let g = self.ex.graph_for(self.shape, self.dtype)?;
-        let y = if g.is_batch_flexible() {
-            g.eval(
-                &[DynTensor::from_tensor(x)],
-                &self.ex.device,
-                self.ex.precision,
-            )?
-            .remove(0)
-            .into_tensor::<2>()?
-        } else {
-            self.ex.forward(&x)?
-        };
-        xai_core::tensor_to_vec_f64(y)
+        self.ex.forward_rows(rows, n, self.shape, self.dtype)
     }
 }
 
@@ -285,69 +210,4 @@ pub(crate) fn check_reference<const D: usize>(
         ));
     }
     crate::gradient::validate_inputs(reference)
-}
-
-/// `∂ f_{class_i}(x_i) / ∂x_i` for every row, through the captured graph (inference mode), in
-/// one forward and one backward pass. The result lives on `x`'s device with `x`'s dtype.
-pub fn input_gradients<const D: usize>(
-    ex: &Explainable<D>,
-    x: &Tensor<D>,
-    classes: &[usize],
-) -> Result<Tensor<D>> {
-    crate::gradient::validate_inputs(x)?;
-    let n = x.dims()[0];
-    if classes.len() != n {
-        return Err(XaiError::shape(
-            "target classes",
-            format!("{n} entries"),
-            &[classes.len()],
-        ));
-    }
-    let plan = ex.host_plan_for(x.dims(), x.dtype())?;
-    let g = ex.graph(x)?;
-    gradients_with(plan.as_deref(), &g, x, classes, &ex.device, ex.precision)
-}
-
-/// [`input_gradients`] through a given graph (e.g. a surrogate of the captured one), replayed
-/// on `device` in `precision`; the result lives on `x`'s device with `x`'s dtype.
-pub(crate) fn gradients_on<const D: usize>(
-    g: &CapturedGraph,
-    x: &Tensor<D>,
-    classes: &[usize],
-    device: &Device,
-    precision: Precision,
-) -> Result<Tensor<D>> {
-    let plan = host_plan(g, None, device, precision, x.dtype());
-    gradients_with(plan.as_ref(), g, x, classes, device, precision)
-}
-
-/// [`gradients_on`] with the host plan of `g` already at hand (`None`: burn's path).
-fn gradients_with<const D: usize>(
-    plan: Option<&HostPlan>,
-    g: &CapturedGraph,
-    x: &Tensor<D>,
-    classes: &[usize],
-    device: &Device,
-    precision: Precision,
-) -> Result<Tensor<D>> {
-    if let Some(plan) = plan {
-        let rows = xai_core::tensor_to_vec(x.clone())?;
-        return Ok(shaped_like(plan.class_grads(&rows, classes)?, x));
-    }
-    let ad = device.clone().autodiff();
-    let xa = x
-        .clone()
-        .to_device(&device.clone().inner())
-        .autodiff()
-        .require_grad();
-    let out = g
-        .eval(&[DynTensor::from_tensor(xa.clone())], &ad, precision)?
-        .remove(0)
-        .into_tensor::<2>()?;
-    let s = Target::Classes(classes.to_vec()).select(out)?;
-    let grads = s.sum().backward();
-    let gx = xa
-        .grad(&grads)
-        .ok_or_else(|| XaiError::Numerical("the target does not depend on the input".into()))?;
-    Ok(gx.to_device(&x.device()).cast(x.dtype()))
 }

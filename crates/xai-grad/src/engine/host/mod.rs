@@ -330,6 +330,18 @@ pub enum ReluRule {
     Deconv,
 }
 
+/// The host version of a [`RuleSet`](crate::engine::RuleSet)'s reverse pass: what the host
+/// kernels can run in its place (anything else takes burn's interpreter).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum HostRules {
+    /// The gradient everywhere, with `ReluRule` at every ReLU (plain, guided, deconvnet).
+    Relu(ReluRule),
+    /// LRP with ε or z⁺ at dense and convolutional layers.
+    Lrp(HostLrpRules),
+    /// DeepLIFT's rescale rule at every activation, the gradient at max pools.
+    Rescale,
+}
+
 /// An element-wise activation other than ReLU.
 #[derive(Clone, Copy, Debug)]
 enum Act {
