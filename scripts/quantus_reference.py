@@ -18,30 +18,8 @@ if not hasattr(np, "trapz"):  # Quantus 0.6 calls np.trapz, which numpy 2.4 rena
     np.trapz = np.trapezoid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def build(layers, dtype=torch.float64):
-    mods = []
-    for l in layers:
-        t = l["type"]
-        if t == "linear":
-            w = torch.tensor(l["weight"], dtype=dtype)
-            m = torch.nn.Linear(w.shape[1], w.shape[0]).to(dtype)
-            m.weight.data, m.bias.data = w, torch.tensor(l["bias"], dtype=dtype)
-        elif t == "conv2d":
-            w = torch.tensor(l["weight"], dtype=dtype)
-            m = torch.nn.Conv2d(w.shape[1], w.shape[0], w.shape[2:], stride=l["stride"], padding=l["padding"]).to(dtype)
-            m.weight.data, m.bias.data = w, torch.tensor(l["bias"], dtype=dtype)
-        elif t == "relu":
-            m = torch.nn.ReLU()
-        elif t == "maxpool2d":
-            m = torch.nn.MaxPool2d(l["kernel"], l["stride"])
-        elif t == "flatten":
-            m = torch.nn.Flatten()
-        else:
-            raise ValueError(t)
-        mods.append(m)
-    return torch.nn.Sequential(*mods).eval()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_model import build  # noqa: E402
 
 
 def reference():

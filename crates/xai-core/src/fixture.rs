@@ -100,6 +100,33 @@ impl NdArray {
         ))
     }
 
+    /// The values of a tensor, with its shape.
+    pub fn from_tensor<const D: usize>(t: Tensor<D>) -> Result<Self> {
+        let shape = t.dims().to_vec();
+        Ok(NdArray {
+            shape,
+            data: crate::tensor_to_vec_f64(t)?,
+        })
+    }
+
+    /// Nested JSON lists of the values: what [`NdArray::from_json`] reads back.
+    pub fn to_json(&self) -> Value {
+        fn nest(data: &[f64], shape: &[usize]) -> Value {
+            match shape.split_first() {
+                None => data.first().map_or(Value::Null, |&v| Value::from(v)),
+                Some((&n, rest)) => {
+                    let per = rest.iter().product::<usize>().max(1);
+                    Value::Array(
+                        (0..n)
+                            .map(|i| nest(&data[i * per..(i + 1) * per], rest))
+                            .collect(),
+                    )
+                }
+            }
+        }
+        nest(&self.data, &self.shape)
+    }
+
     /// Reshape to `[rows, rest]` (rows = first dimension).
     pub fn as_rows(&self) -> (usize, usize) {
         let rows = self.shape.first().copied().unwrap_or(1);
@@ -174,6 +201,68 @@ pub enum LayerSpec {
 }
 
 impl LayerSpec {
+    /// The layer as the fixture format describes it: what [`Fixture::parse`] reads back.
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::json!({ "type": self.kind() });
+        let fields = match self {
+            LayerSpec::Linear { weight, bias } => {
+                serde_json::json!({ "weight": weight.to_json(), "bias": bias.to_json() })
+            }
+            LayerSpec::Conv2d {
+                weight,
+                bias,
+                stride,
+                padding,
+            } => serde_json::json!({
+                "weight": weight.to_json(), "bias": bias.to_json(),
+                "stride": stride, "padding": padding,
+            }),
+            LayerSpec::MaxPool2d { kernel, stride } | LayerSpec::AvgPool2d { kernel, stride } => {
+                serde_json::json!({ "kernel": kernel, "stride": stride })
+            }
+            LayerSpec::Relu | LayerSpec::Tanh | LayerSpec::Sigmoid | LayerSpec::Flatten => {
+                serde_json::json!({})
+            }
+        };
+        if let (Value::Object(out), Value::Object(more)) = (&mut v, fields) {
+            out.extend(more);
+        }
+        v
+    }
+
+    /// A burn `Linear` (weight `[in, out]`) in the fixture's PyTorch layout `[out, in]`.
+    pub fn from_linear(layer: &Linear) -> Result<Self> {
+        let weight = NdArray::from_tensor(layer.weight.val().transpose())?;
+        let out = weight.shape[0];
+        let bias = match &layer.bias {
+            Some(b) => NdArray::from_tensor(b.val())?,
+            None => NdArray {
+                shape: vec![out],
+                data: vec![0.0; out],
+            },
+        };
+        Ok(LayerSpec::Linear { weight, bias })
+    }
+
+    /// A burn `Conv2d` with one group and symmetric zero padding `padding`.
+    pub fn from_conv2d(layer: &Conv2d, stride: [usize; 2], padding: [usize; 2]) -> Result<Self> {
+        let weight = NdArray::from_tensor(layer.weight.val())?;
+        let out = weight.shape[0];
+        let bias = match &layer.bias {
+            Some(b) => NdArray::from_tensor(b.val())?,
+            None => NdArray {
+                shape: vec![out],
+                data: vec![0.0; out],
+            },
+        };
+        Ok(LayerSpec::Conv2d {
+            weight,
+            bias,
+            stride,
+            padding,
+        })
+    }
+
     /// The layer's type name as in the fixture format.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -211,6 +300,31 @@ pub struct SecondOrder {
     pub hvp: Vec<Vec<NdArray>>,
     /// Hessian of the first target logit w.r.t. the first input, `[F, F]`.
     pub input_hessian: Option<NdArray>,
+}
+
+/// A fixture document holding a model, its inputs and one target per input (zero baselines, no
+/// references): what [`Fixture::parse`] and the peer scripts read, so a model trained here can
+/// be run by PyTorch side by side.
+pub fn fixture_json(
+    name: &str,
+    layers: &[LayerSpec],
+    inputs: &NdArray,
+    targets: &[usize],
+) -> Value {
+    let zeros = NdArray {
+        shape: inputs.shape.clone(),
+        data: vec![0.0; inputs.data.len()],
+    };
+    serde_json::json!({
+        "name": name,
+        "generator": concat!("xai ", env!("CARGO_PKG_VERSION")),
+        "input_shape": inputs.shape.get(1..).unwrap_or_default(),
+        "model": layers.iter().map(LayerSpec::to_json).collect::<Vec<_>>(),
+        "inputs": inputs.to_json(),
+        "baselines": zeros.to_json(),
+        "targets": targets,
+        "expected": {},
+    })
 }
 
 /// A parsed fixture file.

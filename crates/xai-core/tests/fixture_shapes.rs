@@ -83,3 +83,65 @@ fn models_that_do_not_fit_their_input_are_refused_naming_the_layer() {
         assert!(!e.contains('\n'));
     }
 }
+
+#[test]
+fn burn_layers_written_as_a_fixture_read_back_and_compute_the_same_outputs() {
+    use burn::nn::conv::Conv2dConfig;
+    use burn::nn::{LinearConfig, PaddingConfig2d};
+    use burn::tensor::Tensor;
+    use xai_core::fixture::{LayerSpec, NdArray, fixture_json};
+    let dev = Device::flex();
+    let conv = xai_core::init::seeded(
+        Conv2dConfig::new([1, 2], [3, 3])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .init(&dev),
+        3,
+    )
+    .unwrap();
+    let fc = xai_core::init::seeded(LinearConfig::new(2 * 4 * 4, 3).init(&dev), 4).unwrap();
+    let layers = vec![
+        LayerSpec::from_conv2d(&conv, [1, 1], [1, 1]).unwrap(),
+        LayerSpec::Relu,
+        LayerSpec::MaxPool2d {
+            kernel: [2, 2],
+            stride: [2, 2],
+        },
+        LayerSpec::Flatten,
+        LayerSpec::from_linear(&fc).unwrap(),
+    ];
+    let x: Vec<f64> = (0..2 * 64)
+        .map(|i| ((i * 37) % 17) as f64 / 17.0 - 0.4)
+        .collect();
+    let inputs = NdArray {
+        shape: vec![2, 1, 8, 8],
+        data: x.clone(),
+    };
+    let text = fixture_json("roundtrip", &layers, &inputs, &[0, 2]).to_string();
+    let fx = Fixture::parse(&text, "roundtrip.json").unwrap();
+    assert_eq!(fx.layers, layers);
+    assert_eq!(fx.inputs, inputs);
+    assert_eq!(fx.targets, Some(vec![0, 2]));
+    // The fixture model and the burn layers agree on the outputs.
+    let model = fx.model(&dev, DType::F32).unwrap();
+    let ours = model.forward(fx.inputs_flat(&dev, DType::F32));
+    let xt = Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(
+            x.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            [2, 1, 8, 8],
+        ),
+        &dev,
+    );
+    let pool = burn::nn::pool::MaxPool2dConfig::new([2, 2])
+        .with_strides([2, 2])
+        .init();
+    let h = pool.forward(burn::tensor::activation::relu(conv.forward(xt)));
+    let theirs = fc.forward(h.reshape([2, 32]));
+    let (a, b) = (
+        xai_core::tensor_to_vec_f64(ours).unwrap(),
+        xai_core::tensor_to_vec_f64(theirs).unwrap(),
+    );
+    assert!(
+        a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-5),
+        "{a:?} vs {b:?}"
+    );
+}

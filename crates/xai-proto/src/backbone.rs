@@ -16,6 +16,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
+use xai_core::fixture::LayerSpec;
 
 /// Output channels of the backbone.
 pub const CHANNELS: usize = 32;
@@ -44,6 +45,24 @@ impl ConvBackbone {
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
             act: Relu::new(),
         }
+    }
+
+    /// The layers in the fixture format (`xai_core::fixture`), to run the same network in
+    /// PyTorch side by side.
+    pub fn layer_specs(&self) -> xai_core::Result<Vec<LayerSpec>> {
+        let conv = |c: &Conv2d| LayerSpec::from_conv2d(c, [1, 1], [1, 1]);
+        let pool = LayerSpec::MaxPool2d {
+            kernel: [2, 2],
+            stride: [2, 2],
+        };
+        Ok(vec![
+            conv(&self.conv1)?,
+            LayerSpec::Relu,
+            pool.clone(),
+            conv(&self.conv2)?,
+            LayerSpec::Relu,
+            pool,
+        ])
     }
 
     /// Feature maps `[N, 32, H/4, W/4]`.

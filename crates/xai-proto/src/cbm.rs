@@ -65,6 +65,19 @@ impl Encoder {
         }
     }
 
+    /// The layers in the fixture format (`xai_core::fixture`), to run the same network in
+    /// PyTorch side by side.
+    pub fn layer_specs(&self) -> Result<Vec<xai_core::fixture::LayerSpec>> {
+        use xai_core::fixture::LayerSpec;
+        let mut layers = self.backbone.layer_specs()?;
+        layers.extend([
+            LayerSpec::Flatten,
+            LayerSpec::from_linear(&self.fc)?,
+            LayerSpec::Relu,
+        ]);
+        Ok(layers)
+    }
+
     /// Features `[N, 64]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let h = self.backbone.forward(x);

@@ -34,8 +34,13 @@ use burn::tensor::{Device, Tensor};
 use serde_json::{Value, json};
 
 use super::{BenchOptions, ensure_dir, median, save_png, write_json};
+use xai_core::fixture::{LayerSpec, NdArray, fixture_json};
 use xai_core::{Result, tensor_to_vec_f64};
-use xai_grad::methods::Explainable;
+use xai_grad::methods::attack_comparator::{
+    ExplanationShift, Perturbation, compare_attacks, explanation_under_attack,
+};
+use xai_grad::methods::attacks::{Norm, PgdConfig};
+use xai_grad::methods::{Explainable, input_gradients};
 use xai_proto::cbm::Encoder;
 use xai_proto::data::ImageSet;
 use xai_proto::data::clever_hans::{CleverHans, Variant, on_watermark, stamp};
@@ -70,6 +75,13 @@ impl HansCnn {
     /// Penultimate features `[N, 64]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         self.encoder.forward(x)
+    }
+
+    /// The network in the fixture format (`scripts/pgd_reference.py` runs it with Captum).
+    pub fn layer_specs(&self) -> Result<Vec<LayerSpec>> {
+        let mut layers = self.encoder.layer_specs()?;
+        layers.push(LayerSpec::from_linear(&self.head)?);
+        Ok(layers)
     }
 }
 
@@ -147,6 +159,94 @@ pub fn train_cnn(data: &HansData, opts: &BenchOptions) -> Result<HansCnn> {
         },
     )?;
     Ok(cnn.valid().to_device(&opts.device))
+}
+
+/// Test images attacked in the robustness section.
+const ATTACKED: usize = 400;
+
+/// PGD in L∞ at ε = 8/255 (steps of 2/255, ten of them, no random start, pixels kept in
+/// [0, 1]): the setting `scripts/pgd_reference.py` repeats with Captum on the same network and
+/// images.
+pub fn pgd_8_255() -> PgdConfig {
+    PgdConfig {
+        norm: Norm::Linf,
+        eps: 8.0 / 255.0,
+        step: 2.0 / 255.0,
+        steps: 10,
+        random_start: None,
+        bounds: Some((0.0, 1.0)),
+        targeted: false,
+    }
+}
+
+/// The CNN under attack on the first [`ATTACKED`] images of `set`: accuracy per perturbation
+/// family, how far saliency moves under small perturbations that keep the class, and the
+/// network and images written as a fixture (`cleverhans_cnn_fixture.json`) for the Captum run.
+pub fn robustness(cnn: &HansCnn, set: &ImageSet, opts: &BenchOptions) -> Result<Value> {
+    let idx: Vec<usize> = (0..ATTACKED.min(set.len())).collect();
+    let x = set.batch(&idx, &opts.device)?;
+    let labels: Vec<usize> = idx.iter().map(|&i| set.labels[i]).collect();
+    let ex = Explainable::new(cnn.clone(), forward_fn, opts.device.clone());
+    let bounds = Some((0.0, 1.0));
+    let l2 = PgdConfig {
+        norm: Norm::L2,
+        eps: 1.0,
+        step: 0.25,
+        ..pgd_8_255()
+    };
+    let attacks = [
+        Perturbation::Fgsm { eps: 8.0 / 255.0 },
+        Perturbation::Pgd(pgd_8_255()),
+        Perturbation::Pgd(l2),
+        Perturbation::Gaussian {
+            std: 0.1,
+            draws: 4,
+            seed: opts.seed,
+        },
+    ];
+    let families = compare_attacks(&ex, &x, &labels, &attacks, bounds)?;
+    // Saliency's top 10 % of pixels under perturbations of 2/255 that keep the class.
+    let saliency = |t: &Tensor<4>, c: &[usize]| input_gradients(&ex, t, c);
+    let k = set.side * set.side / 10;
+    let small = [
+        Perturbation::Pgd(PgdConfig {
+            eps: 2.0 / 255.0,
+            step: 0.5 / 255.0,
+            ..pgd_8_255()
+        }),
+        Perturbation::Uniform {
+            eps: 2.0 / 255.0,
+            draws: 4,
+            seed: opts.seed,
+        },
+    ];
+    let shifts = small
+        .iter()
+        .map(|p| explanation_under_attack(&ex, &x, &labels, p, bounds, k, saliency))
+        .collect::<Result<Vec<_>>>()?;
+    ensure_dir(&opts.out)?;
+    let fixture = opts.out.join("cleverhans_cnn_fixture.json");
+    let inputs = NdArray::from_tensor(x)?;
+    write_json(
+        &fixture,
+        &fixture_json("cleverhans_cnn", &cnn.layer_specs()?, &inputs, &labels),
+    )?;
+    let summary = |s: &ExplanationShift| {
+        json!({"perturbation": s.name, "k": s.k, "flipped": s.flipped, "degenerate": s.degenerate,
+               "mean_relative_change": s.mean_relative_change,
+               "mean_top_k_overlap": s.mean_top_k_overlap})
+    };
+    let pgd_flip = families
+        .iter()
+        .find(|f| f.name == Perturbation::Pgd(pgd_8_255()).name())
+        .map(|f| f.flip_rate);
+    Ok(json!({
+        "images": idx.len(),
+        "families": families,
+        "pgd_linf_8_255_flip_rate": pgd_flip,
+        "saliency_shift": shifts.iter().map(summary).collect::<Vec<_>>(),
+        "fixture": fixture.display().to_string(),
+    }))
 }
 
 /// Examples per TCAV set (counter-sets; concepts hold three times as many).
@@ -276,6 +376,8 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
     let iid_accuracy = set_accuracy(&iid_test.shapes.images, device, |x| cnn.forward(x))?;
     let shuffled_accuracy = set_accuracy(&shuffled.shapes.images, device, |x| cnn.forward(x))?;
 
+    let robust = robustness(&cnn, &iid_test.shapes.images, opts)?;
+
     // 2. TCAV
     let (watermark_tcav, mut controls) = tcav_tests(&cnn, &data, opts.seed, 1, device)?;
     let random_tcav = controls.remove(0);
@@ -397,6 +499,7 @@ pub fn run(opts: &BenchOptions) -> Result<Value> {
                       "tcav_random_concepts": NULL_CONCEPTS, "knn_k": k,
                       "protopnet_joint_epochs": schedule.joint_epochs},
         "cnn_iid_accuracy": iid_accuracy,
+        "cnn_robustness": robust,
         "cnn_shuffled_accuracy": shuffled_accuracy,
         "reliance_gap": iid_accuracy - shuffled_accuracy,
         "tcav_watermark_p": watermark_tcav.p_value,

@@ -35,8 +35,8 @@ use burn_ir::{ModuleOperationIr, NumericOperationIr, OperationIr, TensorIr};
 
 use xai_core::{Result, XaiError};
 
-use super::interp::{Interp, RunSpec, T, Val};
 use super::host::{HostRules, ReluRule};
+use super::interp::{Interp, RunSpec, T, Val};
 use super::ops::OpClass;
 use super::{CapturedGraph, DynTensor, Precision};
 

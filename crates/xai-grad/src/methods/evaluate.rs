@@ -251,9 +251,8 @@ impl<const D: usize> Explainable<D> {
         crate::gradient::validate_inputs(x)?;
         if let Some(plan) = self.gradient_plan(x)? {
             let rows = xai_core::tensor_to_vec(x.clone())?;
-            return plan.map_value_and_grad_at(&rows, node, classes, |a, g, b| {
-                reduce.reduce(a, g, b)
-            });
+            return plan
+                .map_value_and_grad_at(&rows, node, classes, |a, g, b| reduce.reduce(a, g, b));
         }
         let g = self.graph(x)?;
         let name = g.nodes()[node].name.clone();
@@ -267,9 +266,9 @@ impl<const D: usize> Explainable<D> {
         let out = tapped.outputs[0].clone().into_tensor::<2>()?;
         let s = Target::Classes(classes.to_vec()).select(out)?;
         let grads = s.sum().backward();
-        let grad = tapped.probes[0]
-            .grad(&grads)
-            .ok_or_else(|| XaiError::Numerical(format!("the target does not depend on `{name}`")))?;
+        let grad = tapped.probes[0].grad(&grads).ok_or_else(|| {
+            XaiError::Numerical(format!("the target does not depend on `{name}`"))
+        })?;
         let (av, gv) = (tapped.values[0].to_vec_f64()?, grad.to_vec_f64()?);
         Ok(reduce.reduce(&av, &gv, classes.len()))
     }
@@ -310,7 +309,10 @@ impl<const D: usize> Explainable<D> {
                 node,
                 &xai_core::tensor_to_vec(cot)?,
             )?;
-            return Ok(Tensor::<D>::from_data(TensorData::new(g, dims), (&dev, dtype)));
+            return Ok(Tensor::<D>::from_data(
+                TensorData::new(g, dims),
+                (&dev, dtype),
+            ));
         }
         let g = self.graph(x)?;
         let name = g.nodes()[node].name.clone();
@@ -327,7 +329,10 @@ impl<const D: usize> Explainable<D> {
             self.precision,
         )?;
         let z = t.values[0].clone().into_rows()?;
-        let cot = cot.to_device(&ad.clone().inner()).cast(z.dtype()).autodiff();
+        let cot = cot
+            .to_device(&ad.clone().inner())
+            .cast(z.dtype())
+            .autodiff();
         let grads = (z * cot).sum().backward();
         Ok(xa
             .grad(&grads)
@@ -399,7 +404,8 @@ impl<const D: usize> Explainable<D> {
             let alpha = column(&alphas[first..end], n, &dev, dtype);
             let weight = column(&weights[first..end], n, &dev, dtype);
             let cls: Vec<usize> = (0..s).flat_map(|_| classes.iter().copied()).collect();
-            let points = start.clone().repeat_dim(0, s) + mul_rows(delta.clone().repeat_dim(0, s), &alpha);
+            let points =
+                start.clone().repeat_dim(0, s) + mul_rows(delta.clone().repeat_dim(0, s), &alpha);
             let mut chunk_dims = dims;
             chunk_dims[0] = n * s;
             let grads: Tensor<2> = match (prefix, &z_shape) {

@@ -96,12 +96,7 @@ pub fn guided_backprop<const D: usize>(
     x: &Tensor<D>,
     target: &Target,
 ) -> Result<Tensor<D>> {
-    modified(
-        ex,
-        x,
-        target,
-        &OnRelu(Arc::new(GuidedRelu)),
-    )
+    modified(ex, x, target, &OnRelu(Arc::new(GuidedRelu)))
 }
 
 /// Deconvnet attribution of each sample's target logit.
@@ -110,10 +105,5 @@ pub fn deconvolution<const D: usize>(
     x: &Tensor<D>,
     target: &Target,
 ) -> Result<Tensor<D>> {
-    modified(
-        ex,
-        x,
-        target,
-        &OnRelu(Arc::new(DeconvRelu)),
-    )
+    modified(ex, x, target, &OnRelu(Arc::new(DeconvRelu)))
 }

@@ -4,6 +4,7 @@
 //! once per input shape (inference mode: BatchNorm uses its running statistics, dropout is off)
 //! and replayed on the chosen device. The model itself is never modified.
 
+pub mod attack_comparator;
 pub mod attacks;
 pub mod attention_flow;
 pub mod attention_rollout;
@@ -23,8 +24,8 @@ pub mod neuron;
 pub mod noise_tunnel;
 pub mod text;
 
-pub use evaluate::{LayerReduce, RulePass, input_gradients};
 pub(crate) use evaluate::gradients_on;
+pub use evaluate::{LayerReduce, RulePass, input_gradients};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -40,8 +40,8 @@ use std::collections::HashMap;
 use burn::tensor::{Device, TensorData};
 use burn_capture::TensorId;
 use burn_ir::{
-    ActivationOperationIr, BaseOperationIr, FloatOperationIr, ModuleOperationIr,
-    NumericOperationIr, OperationIr, TensorIr, UnaryOpIr,
+    AvgPool2dOpIr, BatchNormOpIr, BinaryOpIr, Conv2dOpIr, MatmulOpIr, MaxPool2dOpIr, ScalarOpIr,
+    ShapeOpIr, TensorIr, UnaryOpIr,
 };
 
 use xai_core::{Result, XaiError};
@@ -60,7 +60,7 @@ mod tile;
 pub use deeplift::DeepLiftPass;
 pub use lrp::{HostLrpRule, HostLrpRules, LrpPlan};
 
-use compile::*;
+pub(crate) use compile::Compiler;
 use kernels::*;
 use tile::*;
 
@@ -342,9 +342,29 @@ pub enum HostRules {
     Rescale,
 }
 
+/// The four arithmetic ops the host kernels lower to affine steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl Arith {
+    fn apply(self, u: f32, v: f32) -> f32 {
+        match self {
+            Arith::Add => u + v,
+            Arith::Sub => u - v,
+            Arith::Mul => u * v,
+            Arith::Div => u / v,
+        }
+    }
+}
+
 /// An element-wise activation other than ReLU.
 #[derive(Clone, Copy, Debug)]
-enum Act {
+pub(crate) enum Act {
     Tanh,
     Sigmoid,
     LeakyRelu(f32),

@@ -32,7 +32,7 @@ impl HostPlan {
         cx.values.insert(start.id, Value::Var(input, per_row));
         let mut node_slots = HashMap::new();
         for (k, node) in g.nodes.iter().enumerate().skip(first) {
-            cx.step(&node.op)?;
+            crate::engine::ops::lower(&mut cx, &node.op)?;
             if let Some(out) = node.op.outputs().next()
                 && let Some((slot, _)) = cx.var(out)
             {

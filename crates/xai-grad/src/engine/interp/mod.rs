@@ -1,10 +1,13 @@
 //! The interpreter: replays captured IR on any device, optionally carrying forward-mode tangents.
 //!
 //! Values are rank-free burn primitives (`DispatchTensor`) so one match over the IR serves every
-//! shape. Every float op has an evaluation rule and a tangent (JVP) rule. Tangent rules are built
-//! from ordinary differentiable burn ops on the primal values, so running the interpreter on an
-//! autodiff device and calling `backward` on a tangent gives exact second derivatives
-//! (reverse-over-forward). An op without a rule is an [`XaiError::UnsupportedOp`].
+//! shape. The rules themselves — each op's evaluation and tangent (JVP) rule — are entries of the
+//! op table (`engine/ops/`); this module holds the run loop and the kit the rules are written
+//! with (`unary`, `binary`, `linear_map`, `affine`, …). Tangent rules are built from ordinary
+//! differentiable burn ops on the primal values, so running the interpreter on an autodiff
+//! device and calling `backward` on a tangent gives exact second derivatives
+//! (reverse-over-forward). A graph with an op without a rule is an [`XaiError::UnsupportedOp`]
+//! naming the op and its node, before anything runs.
 
 use std::collections::HashMap;
 
@@ -12,7 +15,7 @@ use burn::backend::ops::{BoolTensorOps, FloatTensorOps, IntTensorOps};
 use burn::backend::{Dispatch, DispatchDevice, DispatchTensor, Scalar, TensorMetadata};
 use burn::tensor::{DType, Device, FloatDType, Shape};
 use burn_capture::TensorId;
-use burn_ir::{BoolOperationIr, IntOperationIr, OperationIr, ScalarIr, TensorIr};
+use burn_ir::{ScalarIr, TensorIr};
 
 use xai_core::{Result, XaiError};
 
@@ -23,7 +26,9 @@ mod float;
 mod module;
 mod numeric;
 
-type B = Dispatch;
+pub(crate) use module::max_pool2d;
+
+pub(crate) type B = Dispatch;
 pub(crate) type T = DispatchTensor;
 
 /// A value of any kind held by the interpreter.
@@ -80,7 +85,7 @@ pub(crate) struct RunOut {
     pub values: HashMap<TensorId, Val>,
 }
 
-fn sc(v: f64) -> Scalar {
+pub(crate) fn sc(v: f64) -> Scalar {
     Scalar::Float(v)
 }
 
@@ -93,7 +98,7 @@ pub(crate) fn scalar_f64(s: &ScalarIr) -> f64 {
     }
 }
 
-fn to_scalar(s: &ScalarIr) -> Scalar {
+pub(crate) fn to_scalar(s: &ScalarIr) -> Scalar {
     match *s {
         ScalarIr::Float(x) => Scalar::Float(x),
         ScalarIr::Int(x) => Scalar::Int(x),
@@ -102,14 +107,14 @@ fn to_scalar(s: &ScalarIr) -> Scalar {
     }
 }
 
-fn shape_of(t: &TensorIr) -> Shape {
+pub(crate) fn shape_of(t: &TensorIr) -> Shape {
     t.shape.clone()
 }
 
 /// The shape a recorded reshape takes on a replay with another batch size: when the reshape kept
 /// the leading (batch) dimension (`flatten(1, …)`, `[N, C, H, W] → [N, C·H·W]`), the new batch
 /// size replaces it; otherwise the recorded shape, which must then fit exactly.
-fn batch_reshape(actual: &Shape, input: &TensorIr, out: &TensorIr) -> Result<Shape> {
+pub(crate) fn batch_reshape(actual: &Shape, input: &TensorIr, out: &TensorIr) -> Result<Shape> {
     let (rec_in, rec_out) = (input.shape.to_vec(), out.shape.to_vec());
     let got = actual.to_vec();
     if got == rec_in {
@@ -132,15 +137,17 @@ fn batch_reshape(actual: &Shape, input: &TensorIr, out: &TensorIr) -> Result<Sha
     ))
 }
 
+/// The interpreter's state during a run; the op table's rules (`engine/ops/`) read and write it
+/// through the kit of helpers in this module.
 pub(crate) struct Interp<'g> {
-    g: &'g CapturedGraph,
-    dev: DispatchDevice,
-    dtype: FloatDType,
-    vals: HashMap<TensorId, Val>,
-    tans: HashMap<TensorId, T>,
-    jvp: bool,
-    bool_dtype: burn::tensor::BoolDType,
-    int_dtype: burn::tensor::IntDType,
+    pub(crate) g: &'g CapturedGraph,
+    pub(crate) dev: DispatchDevice,
+    pub(crate) dtype: FloatDType,
+    pub(crate) vals: HashMap<TensorId, Val>,
+    pub(crate) tans: HashMap<TensorId, T>,
+    pub(crate) jvp: bool,
+    pub(crate) bool_dtype: burn::tensor::BoolDType,
+    pub(crate) int_dtype: burn::tensor::IntDType,
 }
 
 /// Convert recorded data to a primitive on `dev`: floats in the run's float dtype, ints and
@@ -186,13 +193,13 @@ impl<'g> Interp<'g> {
             .unwrap_or_else(|| format!("#{i}"))
     }
 
-    fn f(&self, t: &TensorIr) -> Result<T> {
+    pub(crate) fn f(&self, t: &TensorIr) -> Result<T> {
         self.typed(t, "float", |v| matches!(v, Val::F(_)))
     }
-    fn i(&self, t: &TensorIr) -> Result<T> {
+    pub(crate) fn i(&self, t: &TensorIr) -> Result<T> {
         self.typed(t, "int", |v| matches!(v, Val::I(_)))
     }
-    fn b(&self, t: &TensorIr) -> Result<T> {
+    pub(crate) fn b(&self, t: &TensorIr) -> Result<T> {
         self.typed(t, "bool", |v| matches!(v, Val::Bo(_)))
     }
     /// The value of `t`, which must be of the kind `is_kind` accepts.
@@ -209,19 +216,23 @@ impl<'g> Interp<'g> {
             ))),
         }
     }
-    fn tan(&self, t: &TensorIr) -> Option<T> {
+    pub(crate) fn tan(&self, t: &TensorIr) -> Option<T> {
         self.tans.get(&t.id).cloned()
     }
-    fn zeros_like(&self, t: &T) -> T {
+    pub(crate) fn zeros_like(&self, t: &T) -> T {
         B::float_zeros(t.shape(), &self.dev, t.dtype().into())
     }
-    fn tan_or_zero(&self, t: &TensorIr) -> Result<T> {
+    /// The tangent of `t` when the run carries tangents.
+    pub(crate) fn tangent(&self, t: &TensorIr) -> Option<T> {
+        if self.jvp { self.tan(t) } else { None }
+    }
+    pub(crate) fn tan_or_zero(&self, t: &TensorIr) -> Result<T> {
         match self.tan(t) {
             Some(x) => Ok(x),
             None => Ok(B::float_zeros(shape_of(t), &self.dev, self.dtype)),
         }
     }
-    fn put(&mut self, t: &TensorIr, v: T) {
+    pub(crate) fn put(&mut self, t: &TensorIr, v: T) {
         self.vals.insert(t.id, Val::F(v));
     }
     fn put_tan(&mut self, t: &TensorIr, v: Option<T>) {
@@ -231,7 +242,7 @@ impl<'g> Interp<'g> {
     }
 
     /// Store an op's output value and its tangent (if any).
-    fn emit(&mut self, out: &TensorIr, y: T, t: Option<T>) -> Result<()> {
+    pub(crate) fn emit(&mut self, out: &TensorIr, y: T, t: Option<T>) -> Result<()> {
         self.put(out, y);
         self.put_tan(out, t);
         Ok(())
@@ -251,7 +262,7 @@ impl<'g> Interp<'g> {
     pub(crate) fn exec(&mut self, i: usize) -> Result<()> {
         let g = self.g;
         // An unsupported op is reported with the node it sits at in the model.
-        self.step(&g.nodes[i].op).map_err(|e| match e {
+        crate::engine::ops::eval(self, &g.nodes[i].op).map_err(|e| match e {
             XaiError::UnsupportedOp { op, transform, .. } => XaiError::UnsupportedOp {
                 op,
                 transform,
@@ -270,6 +281,16 @@ impl<'g> Interp<'g> {
                 g.inputs.len(),
                 inputs.len()
             )));
+        }
+        // Every op the run will evaluate has a rule, or nothing is computed.
+        for (i, node) in g.nodes.iter().enumerate() {
+            if !spec.skip.contains(&i) && !crate::engine::ops::evaluates(&node.op) {
+                return Err(XaiError::UnsupportedOp {
+                    op: node.kind.to_string(),
+                    transform: "eval".into(),
+                    node: self.node_name(i),
+                });
+            }
         }
         self.jvp = spec.input_tangents.iter().any(Option::is_some) || spec.param_tangents.is_some();
         for (k, (ir, x)) in g.inputs.iter().zip(inputs).enumerate() {
@@ -408,63 +429,5 @@ impl<'g> Interp<'g> {
                 HashMap::new()
             },
         })
-    }
-
-    fn unsupported(op: &OperationIr, transform: &str) -> XaiError {
-        XaiError::UnsupportedOp {
-            op: super::ops::op_info(op).name.to_string(),
-            transform: transform.into(),
-            node: String::new(),
-        }
-    }
-
-    /// Evaluate one op (and its tangent when running in forward mode).
-    fn step(&mut self, op: &OperationIr) -> Result<()> {
-        match op {
-            OperationIr::BaseFloat(b) => self.base_float(op, b),
-            OperationIr::BaseInt(b) => self.base_other(op, b, false),
-            OperationIr::BaseBool(b) => self.base_other(op, b, true),
-            OperationIr::NumericFloat(_, n) => self.numeric_float(op, n),
-            OperationIr::NumericInt(_, n) => self.numeric_int(op, n),
-            OperationIr::Float(_, f) => self.float_op(op, f),
-            OperationIr::Module(m) => self.module_op(op, m),
-            OperationIr::Activation(a) => self.activation(op, a),
-            OperationIr::Int(IntOperationIr::IntoFloat(d)) => {
-                let x = self.i(&d.input)?;
-                self.put(&d.out, B::int_into_float(x, self.dtype));
-                Ok(())
-            }
-            OperationIr::Bool(bo) => match bo {
-                BoolOperationIr::IntoFloat(d) => {
-                    let x = self.b(&d.input)?;
-                    self.put(&d.out, B::bool_into_float(x, self.dtype));
-                    Ok(())
-                }
-                BoolOperationIr::IntoInt(d) => {
-                    let x = self.b(&d.input)?;
-                    let v = B::bool_into_int(x, self.int_dtype);
-                    self.vals.insert(d.out.id, Val::I(v));
-                    Ok(())
-                }
-                BoolOperationIr::Not(d) => {
-                    let x = self.b(&d.input)?;
-                    self.vals.insert(d.out.id, Val::Bo(B::bool_not(x)));
-                    Ok(())
-                }
-                BoolOperationIr::And(d) => {
-                    let v = B::bool_and(self.b(&d.lhs)?, self.b(&d.rhs)?);
-                    self.vals.insert(d.out.id, Val::Bo(v));
-                    Ok(())
-                }
-                BoolOperationIr::Or(d) => {
-                    let v = B::bool_or(self.b(&d.lhs)?, self.b(&d.rhs)?);
-                    self.vals.insert(d.out.id, Val::Bo(v));
-                    Ok(())
-                }
-                _ => Err(Self::unsupported(op, "eval")),
-            },
-            OperationIr::Init(_) | OperationIr::Drop(_) => Ok(()),
-            _ => Err(Self::unsupported(op, "eval")),
-        }
     }
 }

@@ -1,214 +1,126 @@
-//! Layer ops (linear, convolution and its transpose, normalisation, embedding, pooling), with
-//! tangent rules.
+//! The interpreter's kit for layer rules: affine layers, normalisation, embedding, max-pooling.
 
-use burn::backend::ops::{
-    ConvOptions, ConvTransposeOptions, FloatTensorOps, IntTensorOps, ModuleOps,
-};
-use burn_ir::{ModuleOperationIr, OperationIr, TensorIr};
+use burn::backend::ops::{FloatTensorOps, IntTensorOps, ModuleOps};
+use burn_ir::{BatchNormOpIr, EmbeddingOpIr, LayerNormOpIr, TensorIr};
 
 use super::*;
 
-/// A convolution-like layer op: affine in its input, with its options passed by value.
-macro_rules! conv_like {
-    ($s:ident, $d:ident, $opts:ty, $op:path) => {{
-        let opts = <$opts>::from($d.options.clone());
-        $s.affine(&$d.x, &$d.weight, $d.bias.as_ref(), &$d.out, |x, w, b| {
-            $op(x, w, b, opts.clone())
-        })
-    }};
-}
-
 impl Interp<'_> {
-    pub(super) fn module_op(&mut self, op: &OperationIr, m: &ModuleOperationIr) -> Result<()> {
-        use ModuleOperationIr as M;
+    /// Inference BatchNorm; affine in `x` and in `(γ, β)`: `y = x̂γ + β`.
+    pub(crate) fn batch_norm(&mut self, d: &BatchNormOpIr) -> Result<()> {
+        let jvp = self.jvp;
+        let any_tan = |s: &Self, ts: &[Option<&TensorIr>]| {
+            ts.iter().flatten().any(|t| s.tans.contains_key(&t.id))
+        };
+        let eps = scalar_f64(&d.epsilon);
+        let (x, g, b, mean, var) = (
+            self.f(&d.x)?,
+            self.f(&d.gamma)?,
+            self.f(&d.beta)?,
+            self.f(&d.mean)?,
+            self.f(&d.variance)?,
+        );
+        let y = B::batch_norm(x.clone(), g.clone(), b, mean.clone(), var.clone(), eps);
+        let t = if jvp && any_tan(self, &[Some(&d.x), Some(&d.gamma), Some(&d.beta)]) {
+            // Eval mode is affine in x and in (γ, β): y = x̂γ + β.
+            let zero_c = self.zeros_like(&mean);
+            let mut acc = self.tan(&d.x).map(|dx| {
+                B::batch_norm(
+                    dx,
+                    g.clone(),
+                    zero_c.clone(),
+                    zero_c.clone(),
+                    var.clone(),
+                    eps,
+                )
+            });
+            if self.tans.contains_key(&d.gamma.id) || self.tans.contains_key(&d.beta.id) {
+                let p = B::batch_norm(
+                    x,
+                    self.tan_or_zero(&d.gamma)?,
+                    self.tan_or_zero(&d.beta)?,
+                    mean,
+                    var,
+                    eps,
+                );
+                acc = add_tangent(acc, p);
+            }
+            acc
+        } else {
+            None
+        };
+        self.emit(&d.out, y, t)
+    }
+
+    /// Layer normalisation over the last dimension, with the exact tangent of `x̂`.
+    pub(crate) fn layer_norm(&mut self, d: &LayerNormOpIr) -> Result<()> {
         let jvp = self.jvp;
         let opt_f = |s: &Self, t: &Option<TensorIr>| t.as_ref().map(|t| s.f(t)).transpose();
         let any_tan = |s: &Self, ts: &[Option<&TensorIr>]| {
             ts.iter().flatten().any(|t| s.tans.contains_key(&t.id))
         };
-        match m {
-            M::Linear(d) => self.affine(&d.x, &d.weight, d.bias.as_ref(), &d.out, B::linear),
-            M::Conv2d(d) => conv_like!(self, d, ConvOptions<2>, B::conv2d),
-            M::Conv1d(d) => conv_like!(self, d, ConvOptions<1>, B::conv1d),
-            M::BatchNorm(d) => {
-                let eps = scalar_f64(&d.epsilon);
-                let (x, g, b, mean, var) = (
-                    self.f(&d.x)?,
-                    self.f(&d.gamma)?,
-                    self.f(&d.beta)?,
-                    self.f(&d.mean)?,
-                    self.f(&d.variance)?,
+        let eps = scalar_f64(&d.epsilon);
+        let x = self.f(&d.input)?;
+        let g = self.f(&d.gamma)?;
+        let b = opt_f(self, &d.beta)?;
+        let y = B::layer_norm(x.clone(), g.clone(), b, eps);
+        let t = if jvp && any_tan(self, &[Some(&d.input), Some(&d.gamma), d.beta.as_ref()]) {
+            let rank = x.shape().num_dims();
+            let last = rank - 1;
+            // burn broadcasts only between equal ranks: lift [C] to [1, …, 1, C].
+            let lift = |t: T| {
+                let c = t.shape().num_elements();
+                let mut dims = vec![1usize; rank];
+                dims[last] = c;
+                B::float_reshape(t, Shape::from(dims))
+            };
+            let g = lift(g.clone());
+            let mu = B::float_mean_dim(x.clone(), last);
+            let xc = B::float_sub(x, mu);
+            let var = B::float_mean_dim(B::float_mul(xc.clone(), xc.clone()), last);
+            let inv = B::float_recip(B::float_sqrt(B::float_add_scalar(var, sc(eps))));
+            let xhat = B::float_mul(xc, inv.clone());
+            let mut acc = self.tan(&d.input).map(|dx| {
+                // dx̂ = (dx − mean(dx) − x̂·mean(dx ⊙ x̂)) / σ
+                let m1 = B::float_mean_dim(dx.clone(), last);
+                let m2 = B::float_mean_dim(B::float_mul(dx.clone(), xhat.clone()), last);
+                let dxhat = B::float_mul(
+                    B::float_sub(B::float_sub(dx, m1), B::float_mul(xhat.clone(), m2)),
+                    inv.clone(),
                 );
-                let y = B::batch_norm(x.clone(), g.clone(), b, mean.clone(), var.clone(), eps);
-                let t = if jvp && any_tan(self, &[Some(&d.x), Some(&d.gamma), Some(&d.beta)]) {
-                    // Eval mode is affine in x and in (γ, β): y = x̂γ + β.
-                    let zero_c = self.zeros_like(&mean);
-                    let mut acc = self.tan(&d.x).map(|dx| {
-                        B::batch_norm(
-                            dx,
-                            g.clone(),
-                            zero_c.clone(),
-                            zero_c.clone(),
-                            var.clone(),
-                            eps,
-                        )
-                    });
-                    if self.tans.contains_key(&d.gamma.id) || self.tans.contains_key(&d.beta.id) {
-                        let p = B::batch_norm(
-                            x,
-                            self.tan_or_zero(&d.gamma)?,
-                            self.tan_or_zero(&d.beta)?,
-                            mean,
-                            var,
-                            eps,
-                        );
-                        acc = add_tangent(acc, p);
-                    }
-                    acc
-                } else {
-                    None
-                };
-                self.emit(&d.out, y, t)
+                B::float_mul(dxhat, g.clone())
+            });
+            if let Some(dg) = self.tan(&d.gamma) {
+                let p = B::float_mul(xhat.clone(), lift(dg));
+                acc = add_tangent(acc, p);
             }
-            M::LayerNorm(d) => {
-                let eps = scalar_f64(&d.epsilon);
-                let x = self.f(&d.input)?;
-                let g = self.f(&d.gamma)?;
-                let b = opt_f(self, &d.beta)?;
-                let y = B::layer_norm(x.clone(), g.clone(), b, eps);
-                let t = if jvp && any_tan(self, &[Some(&d.input), Some(&d.gamma), d.beta.as_ref()])
-                {
-                    let rank = x.shape().num_dims();
-                    let last = rank - 1;
-                    // burn broadcasts only between equal ranks: lift [C] to [1, …, 1, C].
-                    let lift = |t: T| {
-                        let c = t.shape().num_elements();
-                        let mut dims = vec![1usize; rank];
-                        dims[last] = c;
-                        B::float_reshape(t, Shape::from(dims))
-                    };
-                    let g = lift(g.clone());
-                    let mu = B::float_mean_dim(x.clone(), last);
-                    let xc = B::float_sub(x, mu);
-                    let var = B::float_mean_dim(B::float_mul(xc.clone(), xc.clone()), last);
-                    let inv = B::float_recip(B::float_sqrt(B::float_add_scalar(var, sc(eps))));
-                    let xhat = B::float_mul(xc, inv.clone());
-                    let mut acc = self.tan(&d.input).map(|dx| {
-                        // dx̂ = (dx − mean(dx) − x̂·mean(dx ⊙ x̂)) / σ
-                        let m1 = B::float_mean_dim(dx.clone(), last);
-                        let m2 = B::float_mean_dim(B::float_mul(dx.clone(), xhat.clone()), last);
-                        let dxhat = B::float_mul(
-                            B::float_sub(B::float_sub(dx, m1), B::float_mul(xhat.clone(), m2)),
-                            inv.clone(),
-                        );
-                        B::float_mul(dxhat, g.clone())
-                    });
-                    if let Some(dg) = self.tan(&d.gamma) {
-                        let p = B::float_mul(xhat.clone(), lift(dg));
-                        acc = add_tangent(acc, p);
-                    }
-                    if let Some(db) = d.beta.as_ref().and_then(|b| self.tan(b)) {
-                        let p = B::float_expand(lift(db), shape_of(&d.out));
-                        acc = add_tangent(acc, p);
-                    }
-                    acc
-                } else {
-                    None
-                };
-                self.emit(&d.out, y, t)
+            if let Some(db) = d.beta.as_ref().and_then(|b| self.tan(b)) {
+                let p = B::float_expand(lift(db), shape_of(&d.out));
+                acc = add_tangent(acc, p);
             }
-            M::Embedding(d) => {
-                let (w, idx) = (self.f(&d.weights)?, self.i(&d.indices)?);
-                let y = B::embedding(w, idx.clone());
-                let t = if jvp {
-                    self.tan(&d.weights).map(|dw| B::embedding(dw, idx))
-                } else {
-                    None
-                };
-                self.emit(&d.out, y, t)
-            }
-            M::AvgPool2d(d) => self.linear_map(&d.x, &d.out, |x| {
-                B::avg_pool2d(
-                    x,
-                    d.kernel_size,
-                    d.stride,
-                    d.padding,
-                    d.count_include_pad,
-                    d.ceil_mode,
-                )
-            }),
-            M::AvgPool1d(d) => self.linear_map(&d.x, &d.out, |x| {
-                B::avg_pool1d(
-                    x,
-                    d.kernel_size,
-                    d.stride,
-                    d.padding,
-                    d.count_include_pad,
-                    d.ceil_mode,
-                )
-            }),
-            M::AdaptiveAvgPool2d(d) => {
-                self.linear_map(&d.x, &d.out, |x| B::adaptive_avg_pool2d(x, d.output_size))
-            }
-            M::AdaptiveAvgPool1d(d) => {
-                self.linear_map(&d.x, &d.out, |x| B::adaptive_avg_pool1d(x, d.output_size))
-            }
-            M::MaxPool2d(d) => self.max_pool(&d.x, &d.out, None, |x, int| {
-                max_pool2d(
-                    x,
-                    d.kernel_size,
-                    d.stride,
-                    d.padding,
-                    d.dilation,
-                    d.ceil_mode,
-                    int,
-                )
-            }),
-            M::MaxPool2dWithIndices(d) => {
-                self.max_pool(&d.x, &d.out, Some(&d.out_indices), |x, int| {
-                    max_pool2d(
-                        x,
-                        d.kernel_size,
-                        d.stride,
-                        d.padding,
-                        d.dilation,
-                        d.ceil_mode,
-                        int,
-                    )
-                })
-            }
-            M::MaxPool1d(d) => self.max_pool(&d.x, &d.out, None, |x, int| {
-                let r = B::max_pool1d_with_indices(
-                    x,
-                    d.kernel_size,
-                    d.stride,
-                    d.padding,
-                    d.dilation,
-                    d.ceil_mode,
-                    int,
-                );
-                (r.output, r.indices)
-            }),
-            // Every interpolation mode (nearest, bilinear, bicubic) is linear in its input.
-            M::ConvTranspose2d(d) => {
-                conv_like!(self, d, ConvTransposeOptions<2>, B::conv_transpose2d)
-            }
-            M::ConvTranspose1d(d) => {
-                conv_like!(self, d, ConvTransposeOptions<1>, B::conv_transpose1d)
-            }
-            M::Interpolate(d) => {
-                let opts: burn::backend::ops::InterpolateOptions = d.options.clone().into();
-                self.linear_map(&d.x, &d.out, |x| {
-                    B::interpolate(x, d.output_size, opts.clone())
-                })
-            }
-            _ => Err(Self::unsupported(op, "eval")),
-        }
+            acc
+        } else {
+            None
+        };
+        self.emit(&d.out, y, t)
+    }
+
+    /// Embedding lookup: linear in the table.
+    pub(crate) fn embedding(&mut self, d: &EmbeddingOpIr) -> Result<()> {
+        let jvp = self.jvp;
+        let (w, idx) = (self.f(&d.weights)?, self.i(&d.indices)?);
+        let y = B::embedding(w, idx.clone());
+        let t = if jvp {
+            self.tan(&d.weights).map(|dw| B::embedding(dw, idx))
+        } else {
+            None
+        };
+        self.emit(&d.out, y, t)
     }
 
     /// `y = apply(x, w, b)`, bilinear in `(x, w)` and affine in `b` (linear, convolution):
     /// `dy = apply(dx, w, 0) + apply(x, dw, db)`.
-    fn affine(
+    pub(crate) fn affine(
         &mut self,
         x: &TensorIr,
         w: &TensorIr,
@@ -235,13 +147,8 @@ impl Interp<'_> {
         self.emit(out, y, t)
     }
 
-    /// An op linear in its input (pooling, interpolation): the tangent takes the same map.
-    fn linear_map(&mut self, input: &TensorIr, out: &TensorIr, f: impl Fn(T) -> T) -> Result<()> {
-        self.unary(input, out, &f, |t, _, _| f(t))
-    }
-
     /// Max-pooling: the tangent is gathered at the arg-max positions of the forward pass.
-    fn max_pool(
+    pub(crate) fn max_pool(
         &mut self,
         x: &TensorIr,
         out: &TensorIr,
@@ -264,7 +171,7 @@ impl Interp<'_> {
 }
 
 /// burn's 2-D max-pool as (values, arg-max indices).
-fn max_pool2d(
+pub(crate) fn max_pool2d(
     x: T,
     kernel: [usize; 2],
     stride: [usize; 2],
