@@ -7,7 +7,7 @@ Run:  xai proto bench cleverhans --out OUT            # writes OUT/cleverhans.js
 The fixture holds the Clever Hans CNN (weights as trained by xai) and the attacked test images
 with their labels. This script repeats the robustness section's PGD (L∞, ε = 8/255, ten steps of
 2/255, no random start, pixels clamped to [0, 1]) and FGSM (ε = 8/255) with captum.robust in
-float32, and prints both flip rates (share of images whose predicted class changes) next to
+float32, both on the cross-entropy of the logits, and prints both flip rates (share of images whose predicted class changes) next to
 xai's from cleverhans.json when given. Needs torch and captum.
 """
 import json
@@ -31,10 +31,13 @@ def main():
     with torch.no_grad():
         clean = model(x).argmax(1)
     eps = 8 / 255
-    pgd = PGD(model, lower_bound=0.0, upper_bound=1.0)
+    # Captum's default loss is −log(output), which assumes probabilities; the network gives
+    # logits, so both sides use the cross-entropy of the logits.
+    loss = torch.nn.CrossEntropyLoss(reduction="none")
+    pgd = PGD(model, loss_func=loss, lower_bound=0.0, upper_bound=1.0)
     adv = pgd.perturb(x, radius=eps, step_size=2 / 255, step_num=10, target=y,
                       targeted=False, random_start=False, norm="Linf")
-    fgsm = FGSM(model, lower_bound=0.0, upper_bound=1.0).perturb(x, epsilon=eps, target=y)
+    fgsm = FGSM(model, loss_func=loss, lower_bound=0.0, upper_bound=1.0).perturb(x, epsilon=eps, target=y)
     out = {"images": len(y), "versions": {"captum": captum.__version__, "torch": torch.__version__,
                                           "python": platform.python_version()}}
     with torch.no_grad():

@@ -1,7 +1,8 @@
 //! `xai lm bench`: generation attribution on the recall language model, judged by the planted
 //! answer source.
 //!
-//! Trains [`TinyLm`] from the seed (about ten seconds on two cores), then for each held-out recall
+//! Trains [`TinyLm`] from the seed (about ten seconds on two cores; or loads weights an earlier
+//! run saved), then for each held-out recall
 //! prompt explains the model's answer with every generation method, over all prompt tokens:
 //!
 //! - **top-1 at the source**: the share of prompts whose highest-scoring *pair* token is the pair
@@ -47,11 +48,27 @@ pub struct LmMethodRow {
     pub seconds_per_prompt: f64,
 }
 
+/// Where the benchmark's model comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum LmSource<'a> {
+    /// Trained from the seed; saved to the path when one is given.
+    Train {
+        /// Where to write the trained weights (burnpack).
+        save: Option<&'a std::path::Path>,
+    },
+    /// Weights written by an earlier `--save`.
+    Load(&'a std::path::Path),
+}
+
 /// The benchmark's result.
 #[derive(Clone, Debug, Serialize)]
 pub struct LmBench {
-    /// Training.
-    pub training: LmTrainLog,
+    /// Training (`None` for a loaded model).
+    pub training: Option<LmTrainLog>,
+    /// The weights file the model was loaded from.
+    pub loaded_from: Option<String>,
+    /// Answer accuracy on 500 held-out prompts.
+    pub accuracy: f64,
     /// Prompts explained.
     pub prompts: usize,
     /// One row per method, then the random reference.
@@ -88,13 +105,30 @@ fn auc(curve: &[f64]) -> f64 {
     curve.windows(2).map(|w| (w[0] + w[1]) / 2.0).sum::<f64>() / steps
 }
 
-/// Train from `seed` and run the benchmark on `prompts` held-out prompts.
-pub fn run(seed: u64, prompts: usize, progress: bool) -> Result<LmBench> {
+/// Train from `seed` (or load) and run the benchmark on `prompts` held-out prompts.
+pub fn run(seed: u64, prompts: usize, progress: bool, source: LmSource) -> Result<LmBench> {
     if prompts == 0 {
         return Err(XaiError::Config("--prompts must be at least 1".into()));
     }
     let config = LmConfig::default();
-    let (lm, training) = TinyLm::train_recall(&config, seed, progress)?;
+    let (lm, training, loaded_from) = match source {
+        LmSource::Train { save } => {
+            let (lm, log) = TinyLm::train_recall(&config, seed, progress)?;
+            if let Some(path) = save {
+                lm.save(path)?;
+            }
+            (lm, Some(log), None)
+        }
+        LmSource::Load(path) => (
+            TinyLm::load(&config, path)?,
+            None,
+            Some(path.display().to_string()),
+        ),
+    };
+    let accuracy = match &training {
+        Some(log) => log.accuracy,
+        None => lm.recall_accuracy(&Recall::generate(500, config.pairs, seed ^ 0xacc))?,
+    };
     let ex = lm.clone().into_explainer(Device::flex());
     let set = Recall::generate(prompts, config.pairs, seed.wrapping_add(0x5e7));
     let pairs = config.pairs;
@@ -158,6 +192,8 @@ pub fn run(seed: u64, prompts: usize, progress: bool) -> Result<LmBench> {
     let head_importance = lm.head_importance(&set)?;
     Ok(LmBench {
         training,
+        loaded_from,
+        accuracy,
         prompts,
         rows,
         head_importance,

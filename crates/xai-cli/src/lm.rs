@@ -15,6 +15,12 @@ pub enum Action {
         /// Held-out prompts to explain.
         #[arg(long, default_value_t = 50)]
         prompts: usize,
+        /// Write the trained model's weights here (burnpack).
+        #[arg(long, conflicts_with = "load")]
+        save: Option<std::path::PathBuf>,
+        /// Explain the model saved at this path instead of training one.
+        #[arg(long)]
+        load: Option<std::path::PathBuf>,
     },
 }
 
@@ -23,15 +29,30 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
         json,
         seed,
         prompts,
+        save,
+        load,
     } = action;
-    let r = xai_bench::lm::run(seed, prompts, !json)?;
+    let source = match &load {
+        Some(path) => xai_bench::lm::LmSource::Load(path),
+        None => xai_bench::lm::LmSource::Train {
+            save: save.as_deref(),
+        },
+    };
+    let r = xai_bench::lm::run(seed, prompts, !json, source)?;
     if json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(true);
     }
+    let origin = match (&r.training, &r.loaded_from) {
+        (Some(t), _) => format!("trained from seed {seed} in {:.1} s", t.seconds),
+        (None, Some(path)) => format!("loaded from {path}"),
+        (None, None) => "untrained".into(),
+    };
     println!(
-        "recall LM (seed {seed}): trained in {:.1} s, held-out accuracy {:.3}; {} prompts of {} pairs",
-        r.training.seconds, r.training.accuracy, r.prompts, r.training.config.pairs
+        "recall LM ({origin}): held-out accuracy {:.3}; {} prompts of {} pairs",
+        r.accuracy,
+        r.prompts,
+        xai_proto::lm::LmConfig::default().pairs
     );
     println!(
         "{:<28} {:>14} {:>13} {:>13} {:>12}",

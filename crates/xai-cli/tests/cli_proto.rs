@@ -42,8 +42,21 @@ fn proto_bench_rejects_unknown_benchmarks_and_devices_with_one_line() {
 
 #[test]
 fn lm_bench_reports_every_generation_method() {
+    let dir = std::env::temp_dir().join("xai-cli-lm-bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let weights = dir.join("recall_lm.bpk");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
-        .args(["lm", "bench", "--prompts", "4", "--json", "--seed", "1"])
+        .args([
+            "lm",
+            "bench",
+            "--prompts",
+            "4",
+            "--json",
+            "--seed",
+            "1",
+            "--save",
+        ])
+        .arg(&weights)
         .output()
         .unwrap();
     assert!(
@@ -53,6 +66,38 @@ fn lm_bench_reports_every_generation_method() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["training"]["accuracy"].as_f64().unwrap() > 0.9);
+    // The saved model explains the same prompts to the same figures.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
+        .args([
+            "lm",
+            "bench",
+            "--prompts",
+            "4",
+            "--json",
+            "--seed",
+            "1",
+            "--load",
+        ])
+        .arg(&weights)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(w["training"].is_null());
+    assert_eq!(w["accuracy"], v["accuracy"]);
+    for (a, b) in w["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(v["rows"].as_array().unwrap())
+    {
+        assert_eq!(a["top1_at_source"], b["top1_at_source"]);
+        assert_eq!(a["deletion_auc"], b["deletion_auc"]);
+    }
     let rows = v["rows"].as_array().unwrap();
     let names: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
     assert_eq!(
@@ -72,9 +117,16 @@ fn lm_bench_reports_every_generation_method() {
     assert!((ks - 1.0).abs() < 1e-6, "KernelSHAP conservation {ks}");
     let (ablation, random) = (&rows[0], &rows[6]);
     assert!(ablation["deletion_auc"].as_f64() < random["deletion_auc"].as_f64());
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
-        .args(["lm", "bench", "--prompts", "0"])
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
+    for args in [
+        vec!["lm", "bench", "--prompts", "0"],
+        vec!["lm", "bench", "--load", "/nonexistent/recall_lm.bpk"],
+    ] {
+        let bad = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(bad.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
 }

@@ -374,6 +374,39 @@ impl TinyLm {
         ))
     }
 
+    /// Write the weights to `path` as a burnpack file (burn's `Module::save_file`), atomically
+    /// (a partial file next to it, then a rename); the configuration is not stored:
+    /// [`TinyLm::load`] takes it.
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        let name = path
+            .file_name()
+            .ok_or_else(|| XaiError::Config(format!("{} is not a file path", path.display())))?;
+        let partial = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+        self.clone()
+            .save_file(&partial)
+            .map_err(|e| XaiError::writing(path, e))?;
+        std::fs::rename(&partial, path).map_err(XaiError::io(path))
+    }
+
+    /// A model of `config` with the weights [`TinyLm::save`] wrote to `path`, on flex.
+    pub fn load(config: &LmConfig, path: &std::path::Path) -> Result<TinyLm> {
+        if !path.is_file() {
+            return Err(XaiError::Config(format!(
+                "language model file {} not found",
+                path.display()
+            )));
+        }
+        TinyLm::new(config, &Device::flex(), 0)?
+            .try_load_file(path)
+            .map_err(|e| {
+                XaiError::Config(format!(
+                    "cannot load {} as a language model of this configuration: {}",
+                    path.display(),
+                    e.to_string().lines().next().unwrap_or_default()
+                ))
+            })
+    }
+
     /// Share of `set`'s prompts whose most likely next token is the answer.
     pub fn recall_accuracy(&self, set: &Recall) -> Result<f64> {
         let n = set.prompts.len();

@@ -2,7 +2,6 @@
 
 use super::*;
 
-/// Heat map of one image's attribution (summed over channels) over its grey/colour picture.
 /// Replace the model's parameters with those of a burnpack file, keeping its device and dtype.
 pub fn load_weights(
     model: FixtureModel,

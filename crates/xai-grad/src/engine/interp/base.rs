@@ -2,7 +2,7 @@
 //! structural ops.
 
 use burn::backend::ops::{BoolTensorOps, IntTensorOps};
-use burn_ir::TensorIr;
+use burn_ir::{BinaryOpIr, ScalarOpIr, TensorIr};
 
 use super::*;
 use crate::engine::ops::Kind;
@@ -12,6 +12,32 @@ impl Interp<'_> {
     pub(crate) fn cmp(&mut self, out: &TensorIr, v: T) -> Result<()> {
         self.vals.insert(out.id, Val::Bo(v));
         Ok(())
+    }
+
+    /// A comparison of two float tensors (`f` is e.g. `B::float_greater`).
+    pub(crate) fn compare(
+        &mut self,
+        d: &BinaryOpIr,
+        f: impl FnOnce(T, T, burn::tensor::BoolDType) -> T,
+    ) -> Result<()> {
+        let v = f(self.f(&d.lhs)?, self.f(&d.rhs)?, self.bool_dtype);
+        self.cmp(&d.out, v)
+    }
+
+    /// A comparison of a float (or, with `int`, an int) tensor with a scalar.
+    pub(crate) fn compare_scalar(
+        &mut self,
+        d: &ScalarOpIr,
+        int: bool,
+        f: impl FnOnce(T, burn::backend::Scalar, burn::tensor::BoolDType) -> T,
+    ) -> Result<()> {
+        let x = if int {
+            self.i(&d.lhs)?
+        } else {
+            self.f(&d.lhs)?
+        };
+        let v = f(x, to_scalar(&d.rhs), self.bool_dtype);
+        self.cmp(&d.out, v)
     }
 
     /// Store an int result.

@@ -76,32 +76,17 @@ op_family!(BaseOperationIr {
     ScatterNd(..) => op("scatter_nd", Indexing);
     GatherNd(..) => op("gather_nd", Indexing);
     Equal(d) => op("equal", Comparison),
-        eval |s| {
-            let v = B::float_equal(s.f(&d.lhs)?, s.f(&d.rhs)?, s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare(d, B::float_equal);
     EqualElem(d) => op("equal_elem", Comparison),
-        eval |s| {
-            let v = B::float_equal_elem(s.f(&d.lhs)?, to_scalar(&d.rhs), s.bool_dtype);
-            s.cmp(&d.out, v)
-        },
+        eval |s| s.compare_scalar(d, false, B::float_equal_elem),
         int |s, k| match k {
             Kind::Bool => Err(no_bool("equal_elem")),
-            _ => {
-                let v = B::int_equal_elem(s.i(&d.lhs)?, to_scalar(&d.rhs), s.bool_dtype);
-                s.cmp(&d.out, v)
-            }
+            _ => s.compare_scalar(d, true, B::int_equal_elem),
         };
     NotEqual(d) => op("not_equal", Comparison),
-        eval |s| {
-            let v = B::float_not_equal(s.f(&d.lhs)?, s.f(&d.rhs)?, s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare(d, B::float_not_equal);
     NotEqualElem(d) => op("not_equal_elem", Comparison),
-        eval |s| {
-            let v = B::float_not_equal_elem(s.f(&d.lhs)?, to_scalar(&d.rhs), s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare_scalar(d, false, B::float_not_equal_elem);
     RepeatDim(d) => op("repeat_dim", Indexing),
         eval |s| s.linear_map(&d.tensor, &d.out, |x| B::float_repeat_dim(x, d.dim, d.times));
     Cat(d) => op("cat", Shape),

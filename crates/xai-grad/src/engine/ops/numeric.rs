@@ -99,53 +99,23 @@ op_family!(NumericOperationIr {
     Prod(..) => op("prod", Reduction);
     ProdDim(..) => op("prod_dim", Reduction);
     Greater(d) => op("greater", Comparison),
-        eval |s| {
-            let v = B::float_greater(s.f(&d.lhs)?, s.f(&d.rhs)?, s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare(d, B::float_greater);
     GreaterElem(d) => op("greater_elem", Comparison),
-        eval |s| {
-            let v = B::float_greater_elem(s.f(&d.lhs)?, to_scalar(&d.rhs), s.bool_dtype);
-            s.cmp(&d.out, v)
-        },
-        int |s, _k| {
-            let v = B::int_greater_elem(s.i(&d.lhs)?, to_scalar(&d.rhs), s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare_scalar(d, false, B::float_greater_elem),
+        int |s, _k| s.compare_scalar(d, true, B::int_greater_elem);
     GreaterEqual(d) => op("greater_equal", Comparison),
-        eval |s| {
-            let v = B::float_greater_equal(s.f(&d.lhs)?, s.f(&d.rhs)?, s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare(d, B::float_greater_equal);
     GreaterEqualElem(d) => op("greater_equal_elem", Comparison),
-        eval |s| {
-            let v = B::float_greater_equal_elem(s.f(&d.lhs)?, to_scalar(&d.rhs), s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare_scalar(d, false, B::float_greater_equal_elem);
     Lower(d) => op("lower", Comparison),
-        eval |s| {
-            let v = B::float_lower(s.f(&d.lhs)?, s.f(&d.rhs)?, s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare(d, B::float_lower);
     LowerElem(d) => op("lower_elem", Comparison),
-        eval |s| {
-            let v = B::float_lower_elem(s.f(&d.lhs)?, to_scalar(&d.rhs), s.bool_dtype);
-            s.cmp(&d.out, v)
-        },
-        int |s, _k| {
-            let v = B::int_lower_elem(s.i(&d.lhs)?, to_scalar(&d.rhs), s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare_scalar(d, false, B::float_lower_elem),
+        int |s, _k| s.compare_scalar(d, true, B::int_lower_elem);
     LowerEqual(d) => op("lower_equal", Comparison),
-        eval |s| {
-            let v = B::float_lower_equal(s.f(&d.lhs)?, s.f(&d.rhs)?, s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare(d, B::float_lower_equal);
     LowerEqualElem(d) => op("lower_equal_elem", Comparison),
-        eval |s| {
-            let v = B::float_lower_equal_elem(s.f(&d.lhs)?, to_scalar(&d.rhs), s.bool_dtype);
-            s.cmp(&d.out, v)
-        };
+        eval |s| s.compare_scalar(d, false, B::float_lower_equal_elem);
     ArgMax(d) => op("arg_max", Reduction),
         eval |s| {
             let v = B::float_argmax(s.f(&d.input)?, d.axis, s.int_dtype);
