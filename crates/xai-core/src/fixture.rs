@@ -233,28 +233,14 @@ impl LayerSpec {
     /// A burn `Linear` (weight `[in, out]`) in the fixture's PyTorch layout `[out, in]`.
     pub fn from_linear(layer: &Linear) -> Result<Self> {
         let weight = NdArray::from_tensor(layer.weight.val().transpose())?;
-        let out = weight.shape[0];
-        let bias = match &layer.bias {
-            Some(b) => NdArray::from_tensor(b.val())?,
-            None => NdArray {
-                shape: vec![out],
-                data: vec![0.0; out],
-            },
-        };
+        let bias = bias_or_zeros(&layer.bias, weight.shape[0])?;
         Ok(LayerSpec::Linear { weight, bias })
     }
 
     /// A burn `Conv2d` with one group and symmetric zero padding `padding`.
     pub fn from_conv2d(layer: &Conv2d, stride: [usize; 2], padding: [usize; 2]) -> Result<Self> {
         let weight = NdArray::from_tensor(layer.weight.val())?;
-        let out = weight.shape[0];
-        let bias = match &layer.bias {
-            Some(b) => NdArray::from_tensor(b.val())?,
-            None => NdArray {
-                shape: vec![out],
-                data: vec![0.0; out],
-            },
-        };
+        let bias = bias_or_zeros(&layer.bias, weight.shape[0])?;
         Ok(LayerSpec::Conv2d {
             weight,
             bias,
@@ -300,6 +286,17 @@ pub struct SecondOrder {
     pub hvp: Vec<Vec<NdArray>>,
     /// Hessian of the first target logit w.r.t. the first input, `[F, F]`.
     pub input_hessian: Option<NdArray>,
+}
+
+/// A layer's bias, or `out` zeros for a layer without one (the format always has a bias).
+fn bias_or_zeros(bias: &Option<burn::module::Param<Tensor<1>>>, out: usize) -> Result<NdArray> {
+    match bias {
+        Some(b) => NdArray::from_tensor(b.val()),
+        None => Ok(NdArray {
+            shape: vec![out],
+            data: vec![0.0; out],
+        }),
+    }
 }
 
 /// A fixture document holding a model, its inputs and one target per input (zero baselines, no

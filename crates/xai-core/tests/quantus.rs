@@ -709,6 +709,105 @@ fn sensitivity_n_agrees_with_quantus() {
 }
 
 #[test]
+fn ancona_sensitivity_n_is_one_for_exact_linear_attributions_and_checks_its_settings() {
+    use xai_core::agnostic::FnModel;
+    use xai_core::metrics::sensitivity_n::sensitivity_n_subsets;
+    // f_c(x) = Σ_j w_cj x_j + c; φ = w_c ⊙ (x − reference) is exact for every subset.
+    let (n, f) = (5, 8);
+    let w = |c: usize, j: usize| ((c * 7 + j * 3) % 5) as f64 - 1.7;
+    let model = FnModel::new(f, move |r: &[f64], rows| {
+        (0..rows)
+            .flat_map(|i| {
+                (0..2).map(move |c| (0..f).map(|j| w(c, j) * r[i * f + j]).sum::<f64>() + c as f64)
+            })
+            .collect()
+    });
+    let x: Vec<f64> = (0..n * f)
+        .map(|i| ((i * 11) % 13) as f64 / 6.0 - 1.0)
+        .collect();
+    let reference: Vec<f64> = (0..n * f).map(|i| ((i * 5) % 7) as f64 / 10.0).collect();
+    let classes = [0, 1, 0, 1, 1];
+    let phi: Vec<f64> = (0..n * f)
+        .map(|k| w(classes[k / f], k % f) * (x[k] - reference[k]))
+        .collect();
+    let quiet = RunOptions {
+        progress: false,
+        ..RunOptions::default()
+    };
+    let inputs = Rows::new(&x, f).unwrap();
+    let refs = References::PerInput(reference.clone());
+    for size in [1, 3, 7] {
+        let s = sensitivity_n_subsets(
+            &model,
+            &inputs,
+            &Rows::new(&phi, f).unwrap(),
+            &refs,
+            &classes,
+            size,
+            16,
+            3,
+            &quiet,
+        )
+        .unwrap();
+        assert_eq!(s.len(), n);
+        assert!(
+            s.iter().all(|c| (c - 1.0).abs() < 1e-9),
+            "n = {size}: {s:?}"
+        );
+        // The negated attributions anti-correlate exactly; the same seed gives the same subsets.
+        let neg: Vec<f64> = phi.iter().map(|v| -v).collect();
+        let t = sensitivity_n_subsets(
+            &model,
+            &inputs,
+            &Rows::new(&neg, f).unwrap(),
+            &refs,
+            &classes,
+            size,
+            16,
+            3,
+            &quiet,
+        )
+        .unwrap();
+        assert!(
+            t.iter().all(|c| (c + 1.0).abs() < 1e-9),
+            "n = {size}: {t:?}"
+        );
+    }
+    // Attributions of the wrong class's weights do not satisfy it everywhere.
+    let wrong: Vec<f64> = (0..n * f)
+        .map(|k| w(1 - classes[k / f], k % f) * (x[k] - reference[k]))
+        .collect();
+    let u = sensitivity_n_subsets(
+        &model,
+        &inputs,
+        &Rows::new(&wrong, f).unwrap(),
+        &refs,
+        &classes,
+        3,
+        16,
+        3,
+        &quiet,
+    )
+    .unwrap();
+    assert!(u.iter().any(|c| *c < 0.99), "{u:?}");
+    // Settings outside the definition are errors, not numbers.
+    let phi_rows = Rows::new(&phi, f).unwrap();
+    for (size, subsets) in [(0, 16), (f, 16), (3, 1)] {
+        let got = sensitivity_n_subsets(
+            &model, &inputs, &phi_rows, &refs, &classes, size, subsets, 3, &quiet,
+        );
+        assert!(got.is_err(), "n = {size}, subsets = {subsets}");
+    }
+    let short = References::PerInput(reference[..f].to_vec());
+    assert!(
+        sensitivity_n_subsets(
+            &model, &inputs, &phi_rows, &short, &classes, 3, 16, 3, &quiet
+        )
+        .is_err()
+    );
+}
+
+#[test]
 fn monotonicity_correlation_agrees_with_quantus() {
     use xai_core::metrics::monotonicity_correlation::monotonicity_correlation;
     let fx = Fixture::load(asset("image_cnn.json")).unwrap();

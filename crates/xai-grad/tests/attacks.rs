@@ -3,8 +3,7 @@
 //! L∞ and L2, ball and bounds respected, and the minimal flipping ε by bisection against the
 //! exact distance to the decision boundary.
 
-use burn::module::Param;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, TensorData};
 use xai_grad::Precision;
 use xai_grad::methods::Explainable;
@@ -14,14 +13,7 @@ const W: [f64; 6] = [0.8, -0.3, -0.5, 0.6, 0.2, 0.1]; // [3 inputs, 2 classes], 
 const B: [f64; 2] = [0.1, -0.2];
 
 fn linear(dev: &Device) -> Explainable<2> {
-    let mut l: Linear = LinearConfig::new(3, 2).init(dev);
-    let w: Vec<f32> = W.iter().map(|&v| v as f32).collect();
-    let b: Vec<f32> = B.iter().map(|&v| v as f32).collect();
-    l.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [3, 2]), dev));
-    l.bias = Some(Param::from_tensor(Tensor::from_data(
-        TensorData::new(b, [2]),
-        dev,
-    )));
+    let l = xai_testkit::models::linear_with(&W, &B, dev);
     Explainable::new(l, |m: &Linear, x| m.forward(x), dev.clone()).with_precision(Precision::F64)
 }
 

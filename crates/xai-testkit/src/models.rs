@@ -14,6 +14,22 @@ use burn::tensor::{Device, Tensor};
 
 use crate::seeded;
 
+/// A dense layer with the given weights (`[inputs, outputs]` row-major, burn's layout) and bias:
+/// the linear classifier of the closed-form oracles.
+pub fn linear_with(weight: &[f64], bias: &[f64], dev: &Device) -> Linear {
+    use burn::module::Param;
+    use burn::tensor::TensorData;
+    let outputs = bias.len();
+    let inputs = weight.len() / outputs.max(1);
+    let mut l = LinearConfig::new(inputs, outputs).init(dev);
+    let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+    let w = TensorData::new(f32s(weight), [inputs, outputs]);
+    l.weight = Param::from_tensor(Tensor::from_data(w, dev));
+    let b = TensorData::new(f32s(bias), [outputs]);
+    l.bias = Some(Param::from_tensor(Tensor::from_data(b, dev)));
+    l
+}
+
 /// Dense 5 → 7 (tanh) → 6 (sigmoid) → 3; `relu` is there for tests that insert one.
 #[derive(Module, Debug)]
 pub struct Mlp {

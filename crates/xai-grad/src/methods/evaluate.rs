@@ -168,6 +168,25 @@ impl<const D: usize> Explainable<D> {
         Ok(DynTensor::from_tensor(seed))
     }
 
+    /// Burn's replay on `device` of the graph for `x`'s shape, tapped at node `node`, and the
+    /// node's name.
+    fn tapped(
+        &self,
+        x: &Tensor<D>,
+        node: usize,
+        device: &Device,
+    ) -> Result<(crate::engine::Tapped, String)> {
+        let g = self.graph(x)?;
+        let name = g.nodes()[node].name.clone();
+        let t = g.eval_tapped(
+            &[DynTensor::from_tensor(x.clone())],
+            &[name.as_str()],
+            device,
+            self.precision,
+        )?;
+        Ok((t, name))
+    }
+
     /// The reverse pass of each row's target logit under `rules`, from `x` (and `reference`, for
     /// rules that compare with one, such as DeepLIFT's rescale).
     pub fn reverse_with_rules(
@@ -254,15 +273,8 @@ impl<const D: usize> Explainable<D> {
             return plan
                 .map_value_and_grad_at(&rows, node, classes, |a, g, b| reduce.reduce(a, g, b));
         }
-        let g = self.graph(x)?;
-        let name = g.nodes()[node].name.clone();
         let ad = self.device.clone().autodiff();
-        let tapped = g.eval_tapped(
-            &[DynTensor::from_tensor(x.clone())],
-            &[name.as_str()],
-            &ad,
-            self.precision,
-        )?;
+        let (tapped, name) = self.tapped(x, node, &ad)?;
         let out = tapped.outputs[0].clone().into_tensor::<2>()?;
         let s = Target::Classes(classes.to_vec()).select(out)?;
         let grads = s.sum().backward();
@@ -284,14 +296,7 @@ impl<const D: usize> Explainable<D> {
                 (&x.device(), x.dtype()),
             ));
         }
-        let g = self.graph(x)?;
-        let name = g.nodes()[node].name.clone();
-        let v = g.eval_tapped(
-            &[DynTensor::from_tensor(x.clone())],
-            &[name.as_str()],
-            &self.device.clone().inner(),
-            self.precision,
-        )?;
+        let (v, _) = self.tapped(x, node, &self.device.clone().inner())?;
         Ok(v.values[0]
             .clone()
             .into_rows()?
@@ -314,20 +319,13 @@ impl<const D: usize> Explainable<D> {
                 (&dev, dtype),
             ));
         }
-        let g = self.graph(x)?;
-        let name = g.nodes()[node].name.clone();
         let ad = self.device.clone().autodiff();
         let xa = x
             .clone()
             .to_device(&self.device.clone().inner())
             .autodiff()
             .require_grad();
-        let t = g.eval_tapped(
-            &[DynTensor::from_tensor(xa.clone())],
-            &[name.as_str()],
-            &ad,
-            self.precision,
-        )?;
+        let (t, _) = self.tapped(&xa, node, &ad)?;
         let z = t.values[0].clone().into_rows()?;
         let cot = cot
             .to_device(&ad.clone().inner())
