@@ -2,7 +2,7 @@
 //! it, matched from the typed [`OperationIr`] (never from its `Debug` text).
 //!
 //! Each family file (`base`, `numeric`, `float`, `module`, `activation`, `int`, `logic`,
-//! `distributed`: one per burn IR enum) lists its operations in one [`op_family!`] table. An
+//! `distributed`: one per burn IR enum) lists its operations in one `op_family!` table. An
 //! entry is the operation's pattern and
 //!
 //! * its [`OpInfo`]: snake-case name (what summaries, errors and rule sets print), [`OpClass`]
@@ -16,12 +16,13 @@
 //!   need;
 //! * `host`: its lowering to host-kernel steps, for the ops the host kernels run.
 //!
-//! Adding an operation is adding its entry: the macro generates the family's `info`, `eval` and
-//! `lower` from the same list, and the matches are exhaustive, so when burn adds an operation this
-//! module stops compiling until the operation has an entry. An entry without `eval` is an
+//! Adding an operation is adding its entry: the macro generates the family's `info`, `eval`,
+//! `evaluates` and `lower` from the same list, and the matches are exhaustive, so when burn adds
+//! an operation this module stops compiling until the operation has an entry. A graph holding an
+//! op whose entry has no `eval` fails with
 //! [`XaiError::UnsupportedOp`](xai_core::XaiError::UnsupportedOp) naming the op and its node
-//! (reported before any computation by `CapturedGraph::check_supported`); one without `host`
-//! sends graphs that contain it down burn's path.
+//! before the interpreter computes anything (every run checks its nodes against `evaluates`);
+//! an op without `host` sends graphs that contain it down burn's path.
 //!
 //! ```
 //! use xai_grad::engine::ops::OpClass;
