@@ -183,20 +183,6 @@ pub struct AttackSummary {
     pub draws: usize,
 }
 
-fn predictions<const D: usize>(ex: &Explainable<D>, x: &Tensor<D>) -> Result<Vec<usize>> {
-    let out = ex.forward(x)?;
-    let [_, c] = out.dims();
-    let v = xai_core::tensor_to_vec_f64(out)?;
-    if let Some(bad) = v.iter().find(|o| !o.is_finite()) {
-        return Err(XaiError::Numerical(format!(
-            "model output {bad} under perturbation"
-        )));
-    }
-    Ok(v.chunks(c.max(1))
-        .map(|r| (0..c).max_by(|&a, &b| r[a].total_cmp(&r[b])).unwrap_or(0))
-        .collect())
-}
-
 fn check_labels<const D: usize>(x: &Tensor<D>, labels: &[usize]) -> Result<()> {
     crate::gradient::validate_inputs(x)?;
     let n = x.dims()[0];
@@ -223,7 +209,7 @@ pub fn compare_attacks<const D: usize>(
         a.check()?;
     }
     let n = labels.len() as f64;
-    let clean = predictions(ex, x)?;
+    let clean = super::attacks::predicted_classes(ex, x)?;
     let share = |hits: usize| hits as f64 / n;
     let correct = |p: &[usize]| p.iter().zip(labels).filter(|(a, b)| a == b).count();
     let mut rows = vec![AttackSummary {
@@ -239,7 +225,7 @@ pub fn compare_attacks<const D: usize>(
         let mut ever_flipped = vec![false; labels.len()];
         let mut hits = 0usize;
         for xd in &draws {
-            let p = predictions(ex, xd)?;
+            let p = super::attacks::predicted_classes(ex, xd)?;
             hits += correct(&p);
             for i in 0..labels.len() {
                 always_correct[i] &= p[i] == labels[i];
@@ -308,7 +294,7 @@ pub fn explanation_under_attack<const D: usize>(
             "top-k overlap: k = {k} (1 to {per})"
         )));
     }
-    let clean = predictions(ex, x)?;
+    let clean = super::attacks::predicted_classes(ex, x)?;
     let rows = |t: Tensor<D>| -> Result<Vec<Vec<f64>>> {
         let v = xai_core::tensor_to_vec_f64(t)?;
         if v.iter().any(|a| !a.is_finite()) {
@@ -326,7 +312,7 @@ pub fn explanation_under_attack<const D: usize>(
     let mut overlap: Vec<Option<f64>> = vec![None; n];
     let mut kept_any = vec![false; n];
     for xd in attack.apply(ex, x, labels, bounds)? {
-        let p = predictions(ex, &xd)?;
+        let p = super::attacks::predicted_classes(ex, &xd)?;
         let moved = rows(explain(&xd, &clean)?)?;
         for i in (0..n).filter(|&i| p[i] == clean[i]) {
             kept_any[i] = true;

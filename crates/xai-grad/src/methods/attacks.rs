@@ -266,14 +266,7 @@ pub fn min_perturbation<const D: usize>(
             "minimal perturbation: max ε {max_eps} and tolerance {tol} (both > 0)"
         )));
     }
-    let predict = |t: &Tensor<D>| -> Result<Vec<usize>> {
-        let out = ex.forward(t)?;
-        let [_, c] = out.dims();
-        Ok(xai_core::tensor_to_vec_f64(out)?
-            .chunks(c)
-            .map(|r| (0..c).max_by(|&a, &b| r[a].total_cmp(&r[b])).unwrap_or(0))
-            .collect())
-    };
+    let predict = |t: &Tensor<D>| predicted_classes(ex, t);
     let clean = predict(x)?;
     let n = clean.len();
     let flipped = |eps: f64| -> Result<Vec<bool>> {
@@ -311,4 +304,23 @@ pub fn min_perturbation<const D: usize>(
         }
     }
     Ok((0..n).map(|i| at_max[i].then_some(hi[i])).collect())
+}
+
+/// The arg-max class of every row of `ex`'s outputs at `x` (ties: the last maximum); a
+/// non-finite output is an error, not a class.
+pub(crate) fn predicted_classes<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+) -> Result<Vec<usize>> {
+    let out = ex.forward(x)?;
+    let [_, c] = out.dims();
+    let v = xai_core::tensor_to_vec_f64(out)?;
+    if let Some(bad) = v.iter().find(|o| !o.is_finite()) {
+        return Err(XaiError::Numerical(format!(
+            "model output {bad} under perturbation"
+        )));
+    }
+    Ok(v.chunks(c.max(1))
+        .map(|r| (0..c).max_by(|&a, &b| r[a].total_cmp(&r[b])).unwrap_or(0))
+        .collect())
 }

@@ -139,7 +139,7 @@ pub fn fused_attention<const D: usize>(
     }
     let g = ex.graph(x)?;
     let (values, grads): (Vec<DynTensor>, Option<Vec<DynTensor>>) = if config.gradient_weighted {
-        let (_, classes) = ex.seed(x, target)?;
+        let classes = ex.classes(x, target)?;
         let ad = ex.device.clone().autodiff();
         let t = g.eval_tapped(
             &[DynTensor::from_tensor(x.clone())],

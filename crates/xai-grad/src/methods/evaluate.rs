@@ -148,22 +148,33 @@ impl<const D: usize> Explainable<D> {
         xai_core::tensor_to_vec_f64(y)
     }
 
-    /// The one-hot output cotangent `[N, C]` selecting `classes` (checked against `C`).
-    fn one_hot(&self, x: &Tensor<D>, classes: &[usize]) -> Result<DynTensor> {
-        let g = self.graph(x)?;
-        let c = match g.output_shape(0).as_deref() {
-            Some([_, c]) => *c,
-            other => {
-                let got = other.unwrap_or_default();
-                return Err(XaiError::shape("model output", "[N, C]", got));
-            }
-        };
+    /// The number of model outputs `C` (from the captured graph's output shape `[N, C]`).
+    pub(crate) fn output_count(&self, x: &Tensor<D>) -> Result<usize> {
+        match self.graph(x)?.output_shape(0).as_deref() {
+            Some([_, c]) => Ok(*c),
+            other => Err(XaiError::shape(
+                "model output",
+                "[N, C]",
+                other.unwrap_or_default(),
+            )),
+        }
+    }
+
+    /// `classes`, each checked against the `C` model outputs.
+    pub(crate) fn check_classes(&self, x: &Tensor<D>, classes: &[usize]) -> Result<usize> {
+        let c = self.output_count(x)?;
         if let Some(&bad) = classes.iter().find(|&&k| k >= c) {
             return Err(XaiError::TargetOutOfRange {
                 index: bad,
                 classes: c,
             });
         }
+        Ok(c)
+    }
+
+    /// The one-hot output cotangent `[N, C]` selecting `classes` (checked against `C`).
+    pub(crate) fn one_hot(&self, x: &Tensor<D>, classes: &[usize]) -> Result<DynTensor> {
+        let c = self.check_classes(x, classes)?;
         let seed = xai_core::one_hot(classes, c, &self.device).cast(x.dtype());
         Ok(DynTensor::from_tensor(seed))
     }

@@ -204,7 +204,7 @@ pub fn integrated_gradients<const D: usize>(
     config: &IgConfig,
 ) -> Result<IgResult<D>> {
     super::check_reference(x, baseline, "IG baseline")?;
-    let (_, classes) = ex.seed(x, target)?;
+    let classes = ex.classes(x, target)?;
     let fx = xai_core::tensor_to_vec_f64(ex.forward(x)?)?;
     let fb = xai_core::tensor_to_vec_f64(ex.forward(baseline)?)?;
     let n = classes.len();

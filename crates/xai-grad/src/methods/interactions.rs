@@ -100,7 +100,7 @@ pub fn input_hessian<const D: usize>(
     budget: MemoryBudget,
 ) -> Result<Interactions> {
     crate::gradient::validate_inputs(x)?;
-    let (_, classes) = ex.seed(x, target)?;
+    let classes = ex.classes(x, target)?;
     let n = x.dims()[0];
     let f = x.dims()[1..].iter().product();
     Ok(Interactions {
@@ -128,7 +128,7 @@ pub fn integrated_hessians<const D: usize>(
             "integrated Hessians need n_steps ≥ 1".into(),
         ));
     }
-    let (_, classes) = ex.seed(x, target)?;
+    let classes = ex.classes(x, target)?;
     let dims = x.dims();
     let n = dims[0];
     let f: usize = dims[1..].iter().product();

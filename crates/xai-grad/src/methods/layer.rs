@@ -171,14 +171,6 @@ pub(crate) fn layer_ig_sum(
     Ok(integral.iter().zip(&diff).map(|(i, d)| i * d).collect())
 }
 
-fn classes_of<const D: usize>(
-    ex: &Explainable<D>,
-    x: &Tensor<D>,
-    target: &Target,
-) -> Result<Vec<usize>> {
-    Ok(ex.seed(x, target)?.1)
-}
-
 /// Activations `a` and gradients `∂F/∂a` at `layer` (both of the layer's shape), for TCAV's
 /// directional derivatives and any concept method that needs both.
 pub fn layer_activation_and_gradient<const D: usize>(
@@ -187,7 +179,7 @@ pub fn layer_activation_and_gradient<const D: usize>(
     target: &Target,
     layer: &str,
 ) -> Result<(LayerAttribution, LayerAttribution)> {
-    let classes = classes_of(ex, x, target)?;
+    let classes = ex.classes(x, target)?;
     let node = ex.graph(x)?.resolve_node(layer)?;
     let (_, shape, _) = layer_value(ex, x, &node)?;
     let (a, g, _) = tapped_grad(ex, x, &node, None, &shape, &classes)?;
@@ -272,7 +264,7 @@ pub fn layer_integrated_gradients<const D: usize>(
     config: &IgConfig,
 ) -> Result<LayerAttribution> {
     super::check_reference(x, baseline, "layer IG baseline")?;
-    let classes = classes_of(ex, x, target)?;
+    let classes = ex.classes(x, target)?;
     let n = x.dims()[0];
     let node = ex.graph(x)?.resolve_node(layer)?;
     let (a, shape, out_x) = layer_value(ex, x, &node)?;
@@ -310,7 +302,7 @@ pub fn layer_conductance<const D: usize>(
     if config.n_steps == 0 {
         return Err(XaiError::Config("conductance needs n_steps ≥ 1".into()));
     }
-    let classes = classes_of(ex, x, target)?;
+    let classes = ex.classes(x, target)?;
     let n = x.dims()[0];
     let node = ex.graph(x)?.resolve_node(layer)?;
     let (a, shape, out_x) = layer_value(ex, x, &node)?;

@@ -132,33 +132,28 @@ impl<const D: usize> Explainable<D> {
         })
     }
 
-    /// The class explained for each row of `x`: explicit classes as given, without running the
-    /// model (every evaluator checks their range against the outputs), predicted ones from one
-    /// forward pass.
+    /// The class explained for each row of `x`, checked against the model's outputs: explicit
+    /// classes without running the model, predicted ones from one forward pass.
     pub fn classes(&self, x: &Tensor<D>, target: &Target) -> Result<Vec<usize>> {
         crate::gradient::validate_inputs(x)?;
         let n = x.dims()[0];
-        match target {
-            Target::Classes(c) if c.len() == n => Ok(c.clone()),
-            Target::Class(k) => Ok(vec![*k; n]),
-            _ => Ok(self.seed(x, target)?.1),
-        }
+        let explicit = match target {
+            Target::Classes(c) if c.len() == n => c.clone(),
+            Target::Class(k) => vec![*k; n],
+            _ => {
+                return target.classes(&self.forward(x)?)?.ok_or_else(|| {
+                    XaiError::Config("this method needs class targets, not a custom target".into())
+                });
+            }
+        };
+        self.check_classes(x, &explicit)?;
+        Ok(explicit)
     }
 
     /// The output cotangent that selects each sample's target logit, and the classes.
     pub fn seed(&self, x: &Tensor<D>, target: &Target) -> Result<(DynTensor, Vec<usize>)> {
-        crate::gradient::validate_inputs(x)?;
-        let out = self.forward(x)?;
-        let classes = target.classes(&out)?.ok_or_else(|| {
-            XaiError::Config("this method needs class targets, not a custom target".into())
-        })?;
-        let [n, c] = out.dims();
-        let mut v = vec![0.0f64; n * c];
-        for (i, &k) in classes.iter().enumerate() {
-            v[i * c + k] = 1.0;
-        }
-        let seed = Tensor::<2>::from_data(TensorData::new(v, [n, c]), (&self.device, out.dtype()));
-        Ok((DynTensor::from_tensor(seed), classes))
+        let classes = self.classes(x, target)?;
+        Ok((self.one_hot(x, &classes)?, classes))
     }
 }
 

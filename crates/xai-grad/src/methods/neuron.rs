@@ -129,7 +129,7 @@ pub fn neuron_conductance<const D: usize>(
 ) -> Result<(Tensor<D>, Vec<f64>)> {
     crate::gradient::validate_inputs(x)?;
     super::check_reference(x, baseline, "neuron conductance baseline")?;
-    let classes = ex.seed(x, target)?.1;
+    let classes = ex.classes(x, target)?;
     let dims = x.dims();
     let n = dims[0];
     let g = ex.graph(x)?;
