@@ -44,7 +44,6 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::Explainable;
-use crate::engine::DynTensor;
 use xai_core::{Result, XaiError};
 
 /// Step-size decay per polish step (after 100 steps: 5 % of the step size).
@@ -375,48 +374,18 @@ fn reached(row: &[f64], desired: usize, margin: f64) -> bool {
     j == usize::MAX || row[desired] - fj > margin
 }
 
-/// Outputs at `values` (`x`'s shape), and with a `seed` `[N, C]` also `∂(Σ seed ⊙ f)/∂x`.
+/// Outputs at `values` (`like`'s shape), and with a `seed` `[N, C]` also `∂(Σ seed ⊙ f)/∂x`.
 fn seeded_pass<const D: usize>(
     ex: &Explainable<D>,
     like: &Tensor<D>,
     values: &[f64],
     seed: Option<Vec<f64>>,
 ) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
-    let dims = like.dims();
-    let x = Tensor::<D>::from_data(
-        TensorData::new(values.to_vec(), dims),
-        (&like.device(), like.dtype()),
-    );
-    let Some(seed) = seed else {
-        return Ok((xai_core::tensor_to_vec_f64(ex.forward(&x)?)?, None));
-    };
-    let g = ex.graph(&x)?;
-    let ad = ex.device.clone().autodiff();
-    let xa = x
-        .to_device(&ex.device.clone().inner())
-        .autodiff()
-        .require_grad();
-    let out = g
-        .eval(&[DynTensor::from_tensor(xa.clone())], &ad, ex.precision)?
-        .remove(0)
-        .into_tensor::<2>()?;
-    let [n, c] = out.dims();
-    if seed.len() != n * c {
-        return Err(XaiError::shape(
-            "seed",
-            format!("[{n}, {c}]"),
-            &[seed.len()],
-        ));
+    match seed {
+        None => Ok((ex.outputs_at(like, values)?, None)),
+        Some(seed) => {
+            let (out, g) = ex.outputs_and_vjp(like, values, |_| seed)?;
+            Ok((out, Some(g)))
+        }
     }
-    let outputs = DynTensor::from_tensor(out.clone()).to_vec_f64()?;
-    let s = Tensor::<2>::from_data(
-        TensorData::new(seed, [n, c]),
-        (&ad.clone().inner(), out.dtype()),
-    );
-    let grads = (out * s.autodiff()).sum().backward();
-    let gx = match xa.grad(&grads) {
-        Some(g) => xai_core::tensor_to_vec_f64(g)?,
-        None => vec![0.0; values.len()],
-    };
-    Ok((outputs, Some(gx)))
 }

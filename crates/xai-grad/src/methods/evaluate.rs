@@ -296,6 +296,57 @@ impl<const D: usize> Explainable<D> {
         Ok(reduce.reduce(&av, &gv, classes.len()))
     }
 
+    /// The outputs `[N, C]` (row-major) at the host values `values`, shaped as `like`.
+    pub(crate) fn outputs_at(&self, like: &Tensor<D>, values: &[f64]) -> Result<Vec<f64>> {
+        let x = Tensor::<D>::from_data(
+            TensorData::new(values.to_vec(), like.dims()),
+            (&like.device(), like.dtype()),
+        );
+        xai_core::tensor_to_vec_f64(self.forward(&x)?)
+    }
+
+    /// The outputs `f` `[N, C]` at the host values `values` (shaped as `like`) and
+    /// `∂(Σ s ⊙ f)/∂x` there, where the cotangent `s = seed(f)` may depend on those outputs
+    /// (a hinge's active class, an autoencoder's residual): one forward and one backward pass.
+    pub(crate) fn outputs_and_vjp(
+        &self,
+        like: &Tensor<D>,
+        values: &[f64],
+        seed: impl FnOnce(&[f64]) -> Vec<f64>,
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
+        let x = Tensor::<D>::from_data(
+            TensorData::new(values.to_vec(), like.dims()),
+            (&self.device.clone().inner(), like.dtype()),
+        );
+        let g = self.graph(&x)?;
+        let ad = self.device.clone().autodiff();
+        let xa = x.autodiff().require_grad();
+        let out = g
+            .eval(&[DynTensor::from_tensor(xa.clone())], &ad, self.precision)?
+            .remove(0)
+            .into_tensor::<2>()?;
+        let [n, c] = out.dims();
+        let outputs = DynTensor::from_tensor(out.clone()).to_vec_f64()?;
+        let seed = seed(&outputs);
+        if seed.len() != n * c {
+            return Err(XaiError::shape(
+                "seed",
+                format!("[{n}, {c}]"),
+                &[seed.len()],
+            ));
+        }
+        let s = Tensor::<2>::from_data(
+            TensorData::new(seed, [n, c]),
+            (&ad.clone().inner(), out.dtype()),
+        );
+        let grads = (out * s.autodiff()).sum().backward();
+        let gx = match xa.grad(&grads) {
+            Some(g) => xai_core::tensor_to_vec_f64(g)?,
+            None => vec![0.0; values.len()],
+        };
+        Ok((outputs, gx))
+    }
+
     /// Node `node`'s output at `x`, as rows `[N, P]` on `x`'s device.
     pub fn value_at(&self, x: &Tensor<D>, node: usize) -> Result<Tensor<2>> {
         let n = x.dims()[0];

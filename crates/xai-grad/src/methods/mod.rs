@@ -9,8 +9,10 @@ pub mod attacks;
 pub mod attention_flow;
 pub mod attention_rollout;
 pub mod attnlrp;
+pub mod cem;
 pub mod counterfactual;
 pub mod deeplift;
+pub(crate) mod elastic_net;
 pub mod evaluate;
 pub mod generation;
 pub mod grad_cam;
@@ -22,6 +24,7 @@ pub mod lrp;
 pub mod manipulation;
 pub mod neuron;
 pub mod noise_tunnel;
+pub mod prototype_counterfactual;
 pub mod text;
 
 pub(crate) use evaluate::gradients_on;
