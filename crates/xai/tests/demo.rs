@@ -3,6 +3,7 @@
 //! exist and reference each other.
 
 use xai::demo::{DemoOptions, run};
+use xai_grad::methods::cem::Pertinent;
 
 #[test]
 fn demo_writes_a_report_that_shows_the_shortcut() {
@@ -63,6 +64,18 @@ fn demo_writes_a_report_that_shows_the_shortcut() {
             cf.change_share_in_watermark
         );
         assert!(cf.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+    // CEM: what the model needs to keep calling a watermarked square "plus" is the watermark;
+    // every pertinent positive and negative meets its goal inside the pixel range.
+    let pert = &r.contrastive.pertinents;
+    assert!(pert.iter().any(|p| p.kind == Pertinent::Positive));
+    assert!(pert.iter().any(|p| p.kind == Pertinent::Negative));
+    for p in pert {
+        assert!(p.found, "{:?} of image {} not found", p.kind, p.image);
+        assert!(p.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+        if p.kind == Pertinent::Positive {
+            assert!(p.share_in_watermark > 0.5, "{}", p.share_in_watermark);
+        }
     }
     // TCAV (four tests, Holm-adjusted): the watermark concept is significant for "plus" at some
     // conv layer, the random-image control at none.

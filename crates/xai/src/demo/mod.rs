@@ -6,6 +6,7 @@
 //! watermark is many times its 3.5% share of the pixels) and in pictures (heat maps over the
 //! explained images).
 
+pub mod contrastive;
 pub mod examples;
 pub mod language;
 pub mod model;
@@ -102,6 +103,9 @@ pub struct DemoResults {
     /// Counterfactuals of watermarked squares the model calls "plus": what to change so it
     /// says "square".
     pub counterfactuals: Vec<DemoCounterfactual>,
+    /// CEM: pertinent positives of watermarked squares called "plus", pertinent negatives of
+    /// clean squares.
+    pub contrastive: contrastive::DemoContrastive,
     /// TCAV of the watermark concept and of a random concept for "plus", at each conv layer.
     pub tcav: Vec<DemoTcav>,
     /// Nearest training images and the most influential training images of each explained one.
@@ -341,6 +345,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
 
     let methods = explain(&net, &images, options)?;
     let counterfactuals = counterfactuals_of(&net, &images, options)?;
+    let contrastive = contrastive::contrastive_of(&net, &images, &data.clean)?;
     let tcav = tcav_of(&net, options)?;
     eprintln!("training-data attribution (kNN, last-layer influence) and the sanity check…");
     let examples = examples::examples_of(&net, &data.train, &images)?;
@@ -362,6 +367,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
         images,
         methods,
         counterfactuals,
+        contrastive,
         tcav,
         examples,
         sanity,

@@ -204,6 +204,12 @@ pub fn write(results: &DemoResults, out: &Path) -> Result<()> {
             .save(&p)
             .map_err(|e| XaiError::writing(&p, e))?;
     }
+    for (k, pert) in results.contrastive.pertinents.iter().enumerate() {
+        let p = img_dir.join(format!("pertinent_{k}.png"));
+        overlay(&pert.pixels, None)
+            .save(&p)
+            .map_err(|e| XaiError::writing(&p, e))?;
+    }
     let a = &results.accuracy;
     let mut h = String::new();
     let _ = write!(
@@ -315,6 +321,7 @@ watermarked images shows the shortcut.</p>
         }
         h.push_str("</table>\n");
     }
+    contrastive_section(&mut h, results);
     if !results.tcav.is_empty() {
         h.push_str("<h2>Does the model use the concept \"watermark\" for \"plus\"? (TCAV)</h2>\n<p>Concept activation vectors at each conv layer (logistic regression on a subsample of the concept examples per run) against 10 random sets of clean images; the TCAV score is the fraction of clean \"plus\" images whose logit grows along the concept. p tests the concept's mean score as one draw from the scores of 20 random concepts put through the same runs (two-sided t-test); the four tests are adjusted together (Holm). A random-image concept is the control.</p>\n<table><tr><th>layer</th><th class=\"l\">concept</th><th>mean TCAV score</th><th>p-value</th><th>Holm-adjusted p</th><th>significant (adjusted p &lt; 0.05)</th><th>CAV accuracy</th></tr>\n");
         for t in &results.tcav {
@@ -560,4 +567,41 @@ fn prototypes_section(h: &mut String, results: &DemoResults, img_dir: &Path) -> 
         h.push_str("</table>\n");
     }
     Ok(())
+}
+
+fn contrastive_section(h: &mut String, results: &DemoResults) {
+    let c = &results.contrastive;
+    if c.pertinents.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<h2>What must be present, and what must stay absent? (CEM)</h2>\n<p>The contrastive explanation method (Dhurandhar et al. 2018): an elastic-net search (FISTA, β = {}, κ = {}, {} bisection steps on c of {} iterations; {:.1} s in all) for the <b>pertinent positive</b> of a watermarked square the model calls \"plus\" — the fewest, faintest pixels of the image that still read \"plus\" — and the <b>pertinent negative</b> of a clean square — the smallest change that stops it reading \"square\". A pixel's absent value is its mean over the clean (unwatermarked) test images; pixels stay in [0, 1].</p>\n<table class=\"gallery\"><tr><th>input</th><th>explanation</th><th class=\"l\">summary</th></tr>",
+        c.config.beta, c.config.kappa, c.config.c_steps, c.config.max_iterations, c.seconds
+    );
+    for (k, p) in c.pertinents.iter().enumerate() {
+        let (kind, goal) = match p.kind {
+            xai_grad::methods::cem::Pertinent::Positive => {
+                ("pertinent positive (kept pixels)", "still \"plus\"")
+            }
+            xai_grad::methods::cem::Pertinent::Negative => (
+                "pertinent negative (input + change)",
+                "no longer \"square\"",
+            ),
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td><img src=\"img/input_{}.png\" alt=\"input\"></td><td><img src=\"img/pertinent_{k}.png\" alt=\"{kind}\"></td><td class=\"l\">{kind}: {} pixels, {:.0}% of their mass inside the watermark (3.5% of the image); model says class {} — {}</td></tr>",
+            p.image,
+            p.changed,
+            100.0 * p.share_in_watermark,
+            p.class,
+            if p.found {
+                goal.to_string()
+            } else {
+                format!("goal not met ({goal} wanted)")
+            }
+        );
+    }
+    h.push_str("</table>\n");
 }
