@@ -6,8 +6,9 @@ use xai_core::fixture::Fixture;
 
 #[derive(clap::Subcommand)]
 pub enum Action {
-    /// Train the digits CNN, run the randomisation tests and the metrics, write OUT/sanity.json,
-    /// OUT/sanity_cascading.svg and OUT/sanity_maps.png, and print the summary.
+    /// Train the digits CNN, run the randomisation tests and the metrics, write the report
+    /// OUT/index.html (with OUT/sanity.json, OUT/sanity_cascading.svg, OUT/sanity_maps.png), and
+    /// print the summary.
     Bench {
         /// Print the JSON summary only (no progress lines).
         #[arg(long)]
@@ -21,6 +22,9 @@ pub enum Action {
         /// Quick run: fewer epochs and explained digits (for smoke tests).
         #[arg(long)]
         quick: bool,
+        /// Replace OUT even if it holds files xai did not write.
+        #[arg(long)]
+        force: bool,
     },
     /// Time the perturbation metrics on a fixture's model and inputs (compare with
     /// `python scripts/quantus_reference.py --bench`).
@@ -48,11 +52,13 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
             seed,
             out,
             quick,
+            force,
         } => {
             let mut opts = xai_bench::sanity::SanityBenchOptions {
                 seed,
                 out,
                 progress: !json,
+                force,
                 ..Default::default()
             };
             if quick {
@@ -66,7 +72,7 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
                 for key in SUMMARY_KEYS {
                     println!("{key:<24} {:.4}", v[key].as_f64().unwrap_or(f64::NAN));
                 }
-                println!("(full results in {}/sanity.json)", opts.out.display());
+                println!("(report: {}/index.html)", opts.out.display());
             }
         }
         Action::MetricsBench { fixture } => {

@@ -203,6 +203,14 @@ fn io(path: &Path, e: std::io::Error) -> XaiError {
     XaiError::Config(format!("{}: {e}", path.display()))
 }
 
+/// Escape text for HTML (every report page goes through this).
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

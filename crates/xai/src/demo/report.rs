@@ -155,13 +155,7 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-/// Escape text for HTML.
-pub(crate) fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+pub(crate) use crate::output::esc;
 
 /// Write `index.html`, `results.json`, the PNG overlays and the SVG charts into `out`.
 pub fn write(results: &DemoResults, out: &Path) -> Result<()> {

@@ -13,8 +13,12 @@
 //!    each method and a seeded random attribution; faithfulness correlation, sparseness,
 //!    complexity, max-sensitivity; the explainers' disagreement matrix at k = 8.
 //!
-//! Writes `OUT/sanity.json`, `OUT/sanity_cascading.svg` (signed Spearman vs randomised layer) and
-//! `OUT/sanity_maps.png` (maps of three digits along the cascade) and returns the JSON.
+//! Writes `OUT/index.html` (one section per metric family, [`page`]), `OUT/sanity.json`,
+//! `OUT/sanity_cascading.svg` (signed Spearman vs randomised layer) and `OUT/sanity_maps.png`
+//! (maps of three digits along the cascade) as one folder, replaced only when every file is
+//! written ([`xai::output::Staging`]), and returns the JSON.
+
+pub mod page;
 
 use std::path::{Path, PathBuf};
 
@@ -109,6 +113,8 @@ pub struct SanityBenchOptions {
     pub out: PathBuf,
     /// Show progress.
     pub progress: bool,
+    /// Replace `out` even if it holds files xai did not write.
+    pub force: bool,
 }
 
 impl Default for SanityBenchOptions {
@@ -119,6 +125,7 @@ impl Default for SanityBenchOptions {
             explained: 50,
             out: PathBuf::from("xai-sanity"),
             progress: true,
+            force: false,
         }
     }
 }
@@ -227,6 +234,8 @@ fn trace_json(r: &RandomizationReport) -> Value {
 /// Run the benchmark (see the module docs) and return its JSON summary.
 pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
     let start = std::time::Instant::now();
+    // Fails at once when OUT cannot be written; OUT is replaced only by a complete report.
+    let staging = xai::output::Staging::open_for(&opts.out, opts.force)?;
     let (train_set, test_set) = digits_split()?;
     let say = |s: &str| {
         if opts.progress {
@@ -420,13 +429,15 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
         },
         "seconds": start.elapsed().as_secs_f64(),
     });
-    std::fs::create_dir_all(&opts.out).map_err(XaiError::io(&opts.out))?;
-    cascade_chart(cascading, &opts.out.join("sanity_cascading.svg"))?;
-    maps_figure(cascading, &xv, &opts.out.join("sanity_maps.png"))?;
-    let path = opts.out.join("sanity.json");
+    let dir = staging.path();
+    cascade_chart(cascading, &dir.join("sanity_cascading.svg"))?;
+    maps_figure(cascading, &xv, &dir.join("sanity_maps.png"))?;
+    let path = dir.join("sanity.json");
     let text = serde_json::to_string_pretty(&summary).map_err(|e| XaiError::writing(&path, e))?;
     std::fs::write(&path, text).map_err(XaiError::io(&path))?;
-    say(&format!("wrote {}", opts.out.display()));
+    page::write(&summary, dir)?;
+    staging.finish()?;
+    say(&format!("wrote {}", opts.out.join("index.html").display()));
     Ok(summary)
 }
 
