@@ -328,20 +328,7 @@ pub fn anchors<M: BlackBox + ?Sized>(
     if let Some(v) = x.iter().chain(background).find(|v| !v.is_finite()) {
         return Err(XaiError::NonFinite(format!("anchors input value {v}")));
     }
-    let ok = (0.0..1.0).contains(&config.threshold)
-        && config.delta > 0.0
-        && config.delta < 1.0
-        && config.epsilon > 0.0
-        && config.beam > 0
-        && config.batch > 0
-        && config.max_samples >= config.batch
-        && config.bins >= 2;
-    if !ok {
-        return Err(XaiError::Config(format!(
-            "anchors settings out of range: {config:?} (threshold in [0, 1), delta in (0, 1), \
-             positive epsilon, beam and batch, max_samples ≥ batch, at least 2 bins)"
-        )));
-    }
+    check_config(config)?;
     let rows = background.len() / f;
     let out = model.predict(x, 1)?;
     if out.is_empty() {
@@ -369,6 +356,41 @@ pub fn anchors<M: BlackBox + ?Sized>(
             });
         }
     }
+    search(model, x, background, predicates, prediction, config)
+}
+
+/// The settings are in range (see [`AnchorsConfig`]).
+pub(crate) fn check_config(config: &AnchorsConfig) -> Result<()> {
+    let ok = (0.0..1.0).contains(&config.threshold)
+        && config.delta > 0.0
+        && config.delta < 1.0
+        && config.epsilon > 0.0
+        && config.beam > 0
+        && config.batch > 0
+        && config.max_samples >= config.batch
+        && config.bins >= 2;
+    if !ok {
+        return Err(XaiError::Config(format!(
+            "anchors settings out of range: {config:?} (threshold in [0, 1), delta in (0, 1), \
+             positive epsilon, beam and batch, max_samples ≥ batch, at least 2 bins)"
+        )));
+    }
+    Ok(())
+}
+
+/// The beam search with KL-LUCB over rules made of `predicates` (each satisfied by `x`), for
+/// the class `prediction` of `x`, on `background` (`n × F` rows) as the data distribution.
+pub(crate) fn search<M: BlackBox + ?Sized>(
+    model: &M,
+    x: &[f64],
+    background: &[f64],
+    predicates: Vec<Predicate>,
+    prediction: usize,
+    config: &AnchorsConfig,
+) -> Result<Anchor> {
+    let f = x.len();
+    let rows = background.len() / f;
+    let columns = sorted_columns(background, f);
     let p_count = predicates.len();
     let mut search = Search {
         model,

@@ -13,6 +13,7 @@ pub mod ablation;
 pub mod anchors;
 pub mod counterfactual;
 pub mod global;
+pub mod group_anchors;
 pub mod kernel_shap;
 pub mod lime;
 pub mod linear;
