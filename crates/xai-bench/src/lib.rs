@@ -26,3 +26,4 @@ pub mod lm;
 pub mod metrics;
 pub mod proto;
 pub mod sanity;
+pub mod vit;

@@ -75,6 +75,13 @@ pub struct LmBench {
     pub rows: Vec<LmMethodRow>,
     /// Head ablation importance `[layer][head]` (nats of answer log-probability lost).
     pub head_importance: Vec<Vec<f64>>,
+    /// Per layer and head, the mean attention of the last position (`->`, where the answer is
+    /// predicted) on the pair that holds the answer (`[layer][head]`; uniform would be
+    /// `1 / tokens`).
+    pub attention_to_source: Vec<Vec<f64>>,
+    /// The example prompt's attention maps: per layer and head, the last position's weights over
+    /// the prompt (`[layer][head][token]`).
+    pub example_attention: Vec<Vec<Vec<f64>>>,
     /// An example: the prompt's tokens, the answer and each method's scores per token.
     pub example: Vec<GenerationAttribution>,
 }
@@ -190,6 +197,7 @@ pub fn run(seed: u64, prompts: usize, progress: bool, source: LmSource) -> Resul
         seconds_per_prompt: 0.0,
     });
     let head_importance = lm.head_importance(&set)?;
+    let (attention_to_source, example_attention) = attention_at_answer(&lm, &set)?;
     Ok(LmBench {
         training,
         loaded_from,
@@ -197,6 +205,40 @@ pub fn run(seed: u64, prompts: usize, progress: bool, source: LmSource) -> Resul
         prompts,
         rows,
         head_importance,
+        attention_to_source,
+        example_attention,
         example,
     })
+}
+
+/// One value per head of each layer, `[layer][head]`.
+type PerHead<T> = Vec<Vec<T>>;
+
+/// The attention of every prompt's last position per layer and head: its mean weight on the
+/// answer's source pair, and the first prompt's whole row.
+fn attention_at_answer(lm: &TinyLm, set: &Recall) -> Result<(PerHead<f64>, PerHead<Vec<f64>>)> {
+    let n = set.prompts.len();
+    let t = set.prompts[0].tokens.len();
+    let maps = lm.attention_maps(ids_tensor(&set.token_rows(), n, &Device::flex()));
+    let (mut to_source, mut example) = (Vec::new(), Vec::new());
+    for map in maps {
+        let [_, heads, _, _] = map.dims();
+        // [N, H, T, T] → the last query row of each head: [N, H, T].
+        let last = xai_core::tensor_to_vec_f64(map.narrow(2, t - 1, 1))?;
+        let row = |i: usize, h: usize| &last[(i * heads + h) * t..(i * heads + h + 1) * t];
+        to_source.push(
+            (0..heads)
+                .map(|h| {
+                    set.prompts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| row(i, h)[p.source])
+                        .sum::<f64>()
+                        / n as f64
+                })
+                .collect(),
+        );
+        example.push((0..heads).map(|h| row(0, h).to_vec()).collect());
+    }
+    Ok((to_source, example))
 }

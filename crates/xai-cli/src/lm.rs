@@ -71,5 +71,12 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
         let v: Vec<String> = heads.iter().map(|h| format!("{h:.2}")).collect();
         println!("layer {l} head ablation (nats lost): {}", v.join(" "));
     }
+    for (l, heads) in r.attention_to_source.iter().enumerate() {
+        let v: Vec<String> = heads.iter().map(|h| format!("{h:.2}")).collect();
+        println!(
+            "layer {l} attention of `->` on the answer's pair: {}",
+            v.join(" ")
+        );
+    }
     Ok(true)
 }

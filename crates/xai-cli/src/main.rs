@@ -16,6 +16,7 @@ mod methods;
 mod proto;
 mod reduce;
 mod sanity;
+mod vit;
 
 // Attribution batches allocate and free large activation buffers at a high rate; the system
 // allocator returns them to the kernel each time (measured: ~45% of IG time in page faults).
@@ -75,6 +76,12 @@ enum Command {
         #[command(subcommand)]
         action: lm::Action,
     },
+    /// Vision transformers: a tiny ViT that learned a watermark shortcut, explained by every
+    /// transformer method.
+    Vit {
+        #[command(subcommand)]
+        action: vit::Action,
+    },
     /// The reduce step of a sharded run (`xai explain --shard-dir`, `xai influence map`):
     /// check every shard is there and belongs to the run, and merge them.
     Reduce(reduce::Args),
@@ -119,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Proto { action } => proto::run(action),
         Command::Bench(args) => bench::run(args),
         Command::Lm { action } => lm::run(action),
+        Command::Vit { action } => vit::run(action),
         Command::Glassbox { action } => glassbox::run(action),
         Command::Reduce(args) => reduce::run(args),
     }

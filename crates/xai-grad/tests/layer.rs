@@ -303,3 +303,76 @@ fn neuron_conductance_at_a_linear_layer_equals_layer_ig_split_by_the_weights_and
     assert!(neuron_conductance(&ex, &x, &x0, &target, "a", 6, &cfg).is_err());
     assert!(neuron_conductance(&ex, &x, &x0, &target, "nope", 0, &cfg).is_err());
 }
+
+/// Conv features read as tokens: `[N, K, h, w]` → `[N, h·w, K]`, then a nonlinear pooling.
+#[derive(burn::module::Module, Debug)]
+struct TokenNet {
+    conv: burn::nn::conv::Conv2d,
+    fc: burn::nn::Linear,
+}
+
+impl TokenNet {
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let tokens = self.conv.forward(x).flatten::<3>(2, 3).swap_dims(1, 2);
+        let pooled = (tokens.clone() * tokens).mean_dim(1).flatten::<2>(1, 2);
+        self.fc.forward(pooled)
+    }
+}
+
+#[test]
+fn token_grad_cam_equals_grad_cam_on_the_same_features_laid_out_as_channels() {
+    use xai_grad::methods::grad_cam::{CamMode, grad_cam, grad_cam_tokens};
+    let dev = Device::flex();
+    let net = xai_testkit::seeded(TokenNet {
+        conv: burn::nn::conv::Conv2dConfig::new([1, 4], [3, 3])
+            .with_padding(burn::nn::PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .init(&dev),
+        fc: burn::nn::LinearConfig::new(4, 3).init(&dev),
+    });
+    let ex = Explainable::new(net, |m: &TokenNet, x| m.forward(x), dev.clone())
+        .with_precision(xai_grad::Precision::F64);
+    let x = xai_testkit::randn([2, 1, 5, 6], 11, &dev);
+    let g = ex.graph(&x).unwrap();
+    let swap = g
+        .nodes()
+        .iter()
+        .find(|n| n.kind == "swap_dims")
+        .map(|n| n.name.clone())
+        .unwrap_or_else(|| panic!("no swap_dims node in\n{}", g.summary()));
+    for mode in [CamMode::GradCam, CamMode::GradCamPlusPlus] {
+        for class in 0..3 {
+            let t = Target::Class(class);
+            let conv = grad_cam(&ex, &x, &t, "conv", mode).unwrap();
+            let tokens = grad_cam_tokens(&ex, &x, &t, &swap, 0, [5, 6], mode).unwrap();
+            assert_eq!((tokens.h, tokens.w), (5, 6));
+            for (a, b) in conv.values.iter().zip(&tokens.values) {
+                assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+            }
+        }
+    }
+    // The grid must account for every token after the skipped ones.
+    assert!(
+        grad_cam_tokens(
+            &ex,
+            &x,
+            &Target::Class(0),
+            &swap,
+            1,
+            [5, 6],
+            CamMode::GradCam
+        )
+        .is_err()
+    );
+    assert!(
+        grad_cam_tokens(
+            &ex,
+            &x,
+            &Target::Class(0),
+            "conv",
+            0,
+            [5, 6],
+            CamMode::GradCam
+        )
+        .is_err()
+    );
+}

@@ -19,3 +19,5 @@ pub mod render;
 pub mod stats;
 pub mod tcav;
 pub mod train;
+pub mod transformer;
+pub mod vit;

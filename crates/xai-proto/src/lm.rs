@@ -2,7 +2,7 @@
 //! ([`crate::data::recall`]), for explaining generation with a known answer source.
 //!
 //! Architecture (GPT-style): token + learned position embeddings; `layers` pre-LN blocks of
-//! causal multi-head self-attention (written out here, so heads can be switched off one by one)
+//! causal multi-head self-attention ([`crate::transformer`], written out so heads can be switched off one by one)
 //! and a GELU MLP, each added to the residual stream; a final LayerNorm; the unembedding is the
 //! token embedding transposed (weight tying). Every parameter is initialised from the model's
 //! seed ([`xai_core::init::seeded`]) and training draws batches from its own `StdRng`, so a
@@ -19,9 +19,9 @@
 //! ```
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::activation::{gelu, log_softmax, softmax};
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use xai_core::{Result, XaiError};
 
 use crate::data::recall::{Recall, Vocab};
+use crate::transformer::Block;
 
 /// Sizes of a [`TinyLm`] and its training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,72 +71,12 @@ impl Default for LmConfig {
     }
 }
 
-/// Causal multi-head self-attention with an optional per-head gate.
-#[derive(Module, Debug)]
-pub struct CausalAttention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
-    #[module(skip)]
-    heads: usize,
-}
-
-impl CausalAttention {
-    /// `x [N, T, D]` → `[N, T, D]`; `gate` (one factor per head, e.g. 0 to ablate a head)
-    /// scales each head's output before the output projection.
-    pub fn forward(&self, x: Tensor<3>, gate: Option<&[f64]>) -> Tensor<3> {
-        let [n, t, d] = x.dims();
-        let (h, dev) = (self.heads, x.device());
-        let dh = d / h;
-        let split = |y: Tensor<3>| y.reshape([n, t, h, dh]).swap_dims(1, 2);
-        let q = split(self.q.forward(x.clone()));
-        let k = split(self.k.forward(x.clone()));
-        let v = split(self.v.forward(x));
-        // Future positions get −10⁹ before the softmax (weight 0 after it).
-        let mask: Vec<f64> = (0..t * t)
-            .map(|i| if i % t > i / t { -1e9 } else { 0.0 })
-            .collect();
-        let mask = Tensor::<4>::from_data(TensorData::new(mask, [1, 1, t, t]), (&dev, q.dtype()));
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f64).sqrt()) + mask;
-        let mut z = softmax(scores, 3).matmul(v);
-        if let Some(g) = gate {
-            let g = Tensor::<4>::from_data(
-                TensorData::new(g.to_vec(), [1, h, 1, 1]),
-                (&dev, z.dtype()),
-            );
-            z = z * g;
-        }
-        self.o.forward(z.swap_dims(1, 2).reshape([n, t, d]))
-    }
-}
-
-/// One pre-LN transformer block.
-#[derive(Module, Debug)]
-pub struct LmBlock {
-    ln1: LayerNorm,
-    attn: CausalAttention,
-    ln2: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
-}
-
-impl LmBlock {
-    fn forward(&self, x: Tensor<3>, gate: Option<&[f64]>) -> Tensor<3> {
-        let x = x.clone() + self.attn.forward(self.ln1.forward(x), gate);
-        x.clone()
-            + self
-                .fc2
-                .forward(gelu(self.fc1.forward(self.ln2.forward(x))))
-    }
-}
-
 /// The model (see the module docs).
 #[derive(Module, Debug)]
 pub struct TinyLm {
     tok: Embedding,
     pos: Embedding,
-    blocks: Vec<LmBlock>,
+    blocks: Vec<Block>,
     ln_f: LayerNorm,
     /// Per layer, per head: 1 keeps a head, 0 switches it off ([`TinyLm::with_heads`]).
     #[module(skip)]
@@ -168,20 +109,7 @@ impl TinyLm {
                 config.heads
             )));
         }
-        let lin = |i, o| LinearConfig::new(i, o).init(device);
-        let block = || LmBlock {
-            ln1: LayerNormConfig::new(d).init(device),
-            attn: CausalAttention {
-                q: lin(d, d),
-                k: lin(d, d),
-                v: lin(d, d),
-                o: lin(d, d),
-                heads: config.heads,
-            },
-            ln2: LayerNormConfig::new(d).init(device),
-            fc1: lin(d, config.d_ff),
-            fc2: lin(config.d_ff, d),
-        };
+        let block = || Block::new(d, config.heads, config.d_ff, true, device);
         let model = TinyLm {
             tok: EmbeddingConfig::new(v, d).init(device),
             pos: EmbeddingConfig::new(config.max_len, d).init(device),
@@ -222,6 +150,17 @@ impl TinyLm {
             out.push(x.clone());
         }
         out
+    }
+
+    /// Every layer's attention weights, `layers` tensors `[N, H, T, T]` (row `i` of a head: how
+    /// position `i` spreads its attention over positions `≤ i`). Head gates scale a head's
+    /// output, not its weights, so an ablated head still reports them.
+    pub fn attention_maps(&self, ids: Tensor<2, Int>) -> Vec<Tensor<4>> {
+        self.residuals(ids)
+            .into_iter()
+            .zip(&self.blocks)
+            .map(|(x, block)| block.attention(x))
+            .collect()
     }
 
     /// The final LayerNorm and the tied unembedding of a residual stream `[N, T, D]`: logits

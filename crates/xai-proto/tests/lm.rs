@@ -35,6 +35,38 @@ fn the_recall_model_trains_from_its_seed_and_its_analyses_agree() {
         .fold(f64::NEG_INFINITY, |m, &v| m.max(v));
     assert!(top > 0.5, "the most important head costs {top} nats");
     assert!(lm.clone().with_head(config.layers, 0, 0.0).is_err());
+    // Attention maps: one [N, H, T, T] per layer, causal rows that sum to 1; some head of the
+    // trained model looks from `->` at the pair that holds the answer.
+    let maps = lm.attention_maps(ids_tensor(&set.token_rows(), 64, &dev));
+    assert_eq!(maps.len(), config.layers);
+    let t = set.prompts[0].tokens.len();
+    let mut best_on_source = 0.0f64;
+    for map in maps {
+        assert_eq!(map.dims(), [64, config.heads, t, t]);
+        let w = xai_core::tensor_to_vec_f64(map).unwrap();
+        for (r, row) in w.chunks(t).enumerate() {
+            let i = r % t; // the query position
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+            assert!(
+                row[i + 1..].iter().all(|&v| v < 1e-6),
+                "row {i} looks ahead"
+            );
+        }
+        for h in 0..config.heads {
+            let on_source: f64 = set
+                .prompts
+                .iter()
+                .enumerate()
+                .map(|(n, p)| w[((n * config.heads + h) * t + t - 1) * t + p.source])
+                .sum::<f64>()
+                / 64.0;
+            best_on_source = best_on_source.max(on_source);
+        }
+    }
+    assert!(
+        best_on_source > 3.0 / t as f64,
+        "no head attends to the source: {best_on_source}"
+    );
 }
 
 #[test]

@@ -77,6 +77,16 @@ fn demo_writes_a_report_that_shows_the_shortcut() {
             assert!(p.share_in_watermark > 0.5, "{}", p.share_in_watermark);
         }
     }
+    // Anchors: the watermark's patch alone keeps a watermarked square "plus".
+    let anchors = &r.anchors.anchors;
+    assert!(!anchors.is_empty());
+    for a in anchors {
+        let im = &r.images[a.image];
+        assert!(a.precision >= 0.9, "{a:?}");
+        if im.marked && im.predicted == 1 {
+            assert!(a.is_anchor && a.patches == vec![0], "{a:?}");
+        }
+    }
     // TCAV (four tests, Holm-adjusted): the watermark concept is significant for "plus" at some
     // conv layer, the random-image control at none.
     assert!(

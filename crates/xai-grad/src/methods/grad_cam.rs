@@ -1,5 +1,5 @@
 //! Grad-CAM (Selvaraju et al., 2017), Grad-CAM++ (Chattopadhay et al., 2018) and guided Grad-CAM,
-//! at any tapped layer.
+//! at any tapped layer; [`grad_cam_tokens`] reads a transformer's token grid as the channels.
 //!
 //! With `A ∈ [N, K, h, w]` the activations at the tapped node and `G = ∂y_c/∂A`:
 //!
@@ -90,6 +90,93 @@ pub fn grad_cam<const D: usize>(
         w,
         node,
     })
+}
+
+/// Grad-CAM on a transformer's token grid (vision transformers; what pytorch-grad-cam's
+/// `reshape_transform` does): the layer's output `[N, T, K]` holds `skip` leading tokens (a class
+/// token) and then an `h × w` grid of patch tokens in row-major order, and each of the `K`
+/// features is a channel. The map is `[N, h, w]`, as [`grad_cam`]'s on the same values laid out
+/// `[N, K, h, w]`. Take the layer whose tokens feed the class token through attention (the last
+/// block's input LayerNorm): tokens after the last attention no longer reach it.
+pub fn grad_cam_tokens<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    target: &Target,
+    layer: &str,
+    skip: usize,
+    [h, w]: [usize; 2],
+    mode: CamMode,
+) -> Result<Cam> {
+    let classes = ex.classes(x, target)?;
+    let g = ex.graph(x)?;
+    let node = g.resolve_node(layer)?;
+    let index = g.node_index(&node)?;
+    let shape = g.nodes()[index].output_shape();
+    let [_, t, k] = shape[..] else {
+        return Err(XaiError::shape(
+            format!("token Grad-CAM layer `{node}`"),
+            "[N, T, K]",
+            &shape,
+        ));
+    };
+    if skip + h * w != t {
+        return Err(XaiError::shape(
+            format!("token Grad-CAM layer `{node}`"),
+            format!("{skip} leading tokens and a {h}×{w} grid"),
+            &shape,
+        ));
+    }
+    let reduce = TokenCamReduce {
+        t,
+        k,
+        skip,
+        h,
+        w,
+        mode,
+    };
+    Ok(Cam {
+        values: ex.layer_reduce(x, index, &classes, &reduce)?,
+        n: classes.len(),
+        h,
+        w,
+        node,
+    })
+}
+
+/// Token Grad-CAM's reduction: the grid tokens of each row laid out channel-major, then
+/// [`cam_values`].
+struct TokenCamReduce {
+    t: usize,
+    k: usize,
+    skip: usize,
+    h: usize,
+    w: usize,
+    mode: CamMode,
+}
+
+impl LayerReduce for TokenCamReduce {
+    type Out = f64;
+    fn reduce<F: Copy + Into<f64>>(&self, values: &[F], grads: &[F], rows: usize) -> Vec<f64> {
+        let hw = self.h * self.w;
+        let channel_major = |v: &[F]| -> Vec<f64> {
+            let mut out = vec![0.0; rows * self.k * hw];
+            for r in 0..rows {
+                for p in 0..hw {
+                    let token = &v[(r * self.t + self.skip + p) * self.k..][..self.k];
+                    for (c, &a) in token.iter().enumerate() {
+                        out[(r * self.k + c) * hw + p] = a.into();
+                    }
+                }
+            }
+            out
+        };
+        cam_values(
+            &channel_major(values),
+            &channel_major(grads),
+            [rows, self.k, self.h, self.w],
+            self.mode,
+        )
+    }
 }
 
 /// Grad-CAM's reduction of a layer's values and gradients: one `[h, w]` map per row.

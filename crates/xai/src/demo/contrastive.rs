@@ -48,13 +48,12 @@ pub struct DemoContrastive {
 }
 
 /// CEM for up to two watermarked squares called "plus" (PP) and two clean squares called
-/// "square" (PN), pixels in `[0, 1]`. The absent value of a pixel is its mean over `reference`,
-/// the clean (unwatermarked) images: the images are noisy, so black is not "absent" (the model
-/// calls an all-black image "plus"), nor is the training mean (it carries a faint watermark).
+/// "square" (PN), pixels in `[0, 1]`. The absent value of a pixel is `background`, the mean
+/// clean image ([`super::clean_mean`]).
 pub fn contrastive_of(
     net: &DemoCnn,
     images: &[ExplainedImage],
-    reference: &super::data::Split,
+    background: &[f64],
 ) -> Result<DemoContrastive> {
     let dev = Device::flex();
     let model = Explainable::new(
@@ -63,16 +62,10 @@ pub fn contrastive_of(
         dev.clone(),
     );
     let f = SIDE * SIDE;
-    let mut background = vec![0.0f64; f];
-    for i in 0..reference.len() {
-        for (b, &v) in background.iter_mut().zip(reference.image(i)) {
-            *b += f64::from(v) / reference.len() as f64;
-        }
-    }
     let config = CemConfig {
         c_steps: 6,
         max_iterations: 300,
-        background: Some(background),
+        background: Some(background.to_vec()),
         lower: Some(vec![0.0; f]),
         upper: Some(vec![1.0; f]),
         ..CemConfig::default()

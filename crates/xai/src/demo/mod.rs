@@ -6,6 +6,7 @@
 //! watermark is many times its 3.5% share of the pixels) and in pictures (heat maps over the
 //! explained images).
 
+pub mod anchors;
 pub mod contrastive;
 pub mod examples;
 pub mod language;
@@ -106,6 +107,8 @@ pub struct DemoResults {
     /// CEM: pertinent positives of watermarked squares called "plus", pertinent negatives of
     /// clean squares.
     pub contrastive: contrastive::DemoContrastive,
+    /// Anchors over 4×4 patches of the same kinds of images.
+    pub anchors: anchors::DemoAnchors,
     /// TCAV of the watermark concept and of a random concept for "plus", at each conv layer.
     pub tcav: Vec<DemoTcav>,
     /// Nearest training images and the most influential training images of each explained one.
@@ -253,6 +256,19 @@ fn share(values: &[f64]) -> f64 {
         / total
 }
 
+/// The per-pixel mean of `split`'s images: the "absent" value for CEM and anchors. The images
+/// are noisy, so black is not absent (the Clever Hans CNN calls an all-black image "plus"), nor is
+/// the training mean (it carries a faint watermark); the clean test images carry none.
+pub(crate) fn clean_mean(split: &data::Split) -> Vec<f64> {
+    let mut mean = vec![0.0f64; SIDE * SIDE];
+    for i in 0..split.len() {
+        for (m, &v) in mean.iter_mut().zip(split.image(i)) {
+            *m += f64::from(v) / split.len() as f64;
+        }
+    }
+    mean
+}
+
 /// 4×4 patches of the 16×16 image: 16 groups (superpixels for LIME and KernelSHAP).
 fn patches() -> Result<FeatureGroups> {
     FeatureGroups::from_mask(
@@ -345,7 +361,9 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
 
     let methods = explain(&net, &images, options)?;
     let counterfactuals = counterfactuals_of(&net, &images, options)?;
-    let contrastive = contrastive::contrastive_of(&net, &images, &data.clean)?;
+    let clean = clean_mean(&data.clean);
+    let contrastive = contrastive::contrastive_of(&net, &images, &clean)?;
+    let anchors = anchors::anchors_of(&net, &images, &clean, options.seed)?;
     let tcav = tcav_of(&net, options)?;
     eprintln!("training-data attribution (kNN, last-layer influence) and the sanity check…");
     let examples = examples::examples_of(&net, &data.train, &images)?;
@@ -368,6 +386,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoResults> {
         methods,
         counterfactuals,
         contrastive,
+        anchors,
         tcav,
         examples,
         sanity,

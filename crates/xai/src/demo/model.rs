@@ -64,11 +64,7 @@ impl DemoCnn {
 
 /// Images `idx` of a split as a batch `[k, 1, 16, 16]`.
 pub fn batch(split: &Split, idx: &[usize], device: &Device) -> Tensor<4> {
-    let mut v = Vec::with_capacity(idx.len() * SIDE * SIDE);
-    for &i in idx {
-        v.extend_from_slice(split.image(i));
-    }
-    Tensor::from_data(TensorData::new(v, [idx.len(), 1, SIDE, SIDE]), device)
+    split.batch(idx, device)
 }
 
 /// What training reports.

@@ -204,6 +204,17 @@ pub fn write(results: &DemoResults, out: &Path) -> Result<()> {
             .save(&p)
             .map_err(|e| XaiError::writing(&p, e))?;
     }
+    let groups = super::patches()?;
+    for (k, anchor) in results.anchors.anchors.iter().enumerate() {
+        // The anchored patches in red over the input.
+        let mask: Vec<f64> = (0..SIDE * SIDE)
+            .map(|p| f64::from(u8::from(anchor.patches.contains(&groups.of(p)))))
+            .collect();
+        let p = img_dir.join(format!("anchor_{k}.png"));
+        overlay(&results.images[anchor.image].pixels, Some(&mask))
+            .save(&p)
+            .map_err(|e| XaiError::writing(&p, e))?;
+    }
     let a = &results.accuracy;
     let mut h = String::new();
     let _ = write!(
@@ -316,6 +327,7 @@ watermarked images shows the shortcut.</p>
         h.push_str("</table>\n");
     }
     contrastive_section(&mut h, results);
+    anchors_section(&mut h, results);
     if !results.tcav.is_empty() {
         h.push_str("<h2>Does the model use the concept \"watermark\" for \"plus\"? (TCAV)</h2>\n<p>Concept activation vectors at each conv layer (logistic regression on a subsample of the concept examples per run) against 10 random sets of clean images; the TCAV score is the fraction of clean \"plus\" images whose logit grows along the concept. p tests the concept's mean score as one draw from the scores of 20 random concepts put through the same runs (two-sided t-test); the four tests are adjusted together (Holm). A random-image concept is the control.</p>\n<table><tr><th>layer</th><th class=\"l\">concept</th><th>mean TCAV score</th><th>p-value</th><th>Holm-adjusted p</th><th>significant (adjusted p &lt; 0.05)</th><th>CAV accuracy</th></tr>\n");
         for t in &results.tcav {
@@ -594,6 +606,50 @@ fn contrastive_section(h: &mut String, results: &DemoResults) {
                 goal.to_string()
             } else {
                 format!("goal not met ({goal} wanted)")
+            }
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+fn anchors_section(h: &mut String, results: &DemoResults) {
+    let a = &results.anchors;
+    if a.anchors.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<h2>Which patches guarantee the answer? (Anchors)</h2>\n<p>Anchors (Ribeiro et al. 2018) over the 16 patches of 4×4 pixels: the smallest set of patches that, kept while every other patch is replaced by the mean clean image with probability {}, keeps the model's answer with precision ≥ {} (KL-LUCB, confidence {}; {:.1} s in all). Anchored patches in red.</p>\n<table class=\"gallery\"><tr><th>anchor</th><th class=\"l\">summary</th></tr>",
+        a.config.p_absent,
+        a.config.anchors.threshold,
+        1.0 - a.config.anchors.delta,
+        a.seconds
+    );
+    for (k, anchor) in a.anchors.iter().enumerate() {
+        let im = &results.images[anchor.image];
+        let _ = writeln!(
+            h,
+            "<tr><td><img src=\"img/anchor_{k}.png\" alt=\"anchor {k}\"></td><td class=\"l\">image {} ({}{}, called {}): patches {:?} {} — precision {:.3}, coverage {:.3}{}</td></tr>",
+            anchor.image,
+            if im.label == 0 { "square" } else { "plus" },
+            if im.marked { ", watermarked" } else { "" },
+            if anchor.prediction == 0 {
+                "square"
+            } else {
+                "plus"
+            },
+            anchor.patches,
+            if anchor.patches.contains(&0) {
+                "(the watermark's patch is one of them)"
+            } else {
+                ""
+            },
+            anchor.precision,
+            anchor.coverage,
+            if anchor.is_anchor {
+                ""
+            } else {
+                " (no rule reached the threshold: the most precise one)"
             }
         );
     }

@@ -9,6 +9,7 @@
 //! class-0 images only. A model that learned the shortcut loses accuracy on the clean set, flips
 //! its answer on the swapped set, and its explanations light up the corner.
 
+use burn::tensor::{Device, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
@@ -41,6 +42,14 @@ impl Split {
     /// Image `i`.
     pub fn image(&self, i: usize) -> &[f32] {
         &self.pixels[i * SIDE * SIDE..(i + 1) * SIDE * SIDE]
+    }
+    /// Images `idx` as a batch `[k, 1, SIDE, SIDE]` on `device`.
+    pub fn batch(&self, idx: &[usize], device: &Device) -> Tensor<4> {
+        let mut v = Vec::with_capacity(idx.len() * SIDE * SIDE);
+        for &i in idx {
+            v.extend_from_slice(self.image(i));
+        }
+        Tensor::from_data(TensorData::new(v, [idx.len(), 1, SIDE, SIDE]), device)
     }
 }
 
