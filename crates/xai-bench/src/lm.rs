@@ -17,6 +17,7 @@
 //!   ablation and gradient × embedding, which claim none;
 //! - **seconds** per prompt.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -32,20 +33,18 @@ use xai_grad::methods::generation::{
 use xai_proto::data::recall::{Recall, Vocab};
 use xai_proto::lm::{LmConfig, LmTrainLog, TinyLm, ids_tensor};
 
-/// One method's row.
+/// One method's figures.
 #[derive(Clone, Debug, Serialize)]
-pub struct LmMethodRow {
-    /// Method name (`random` for the reference order).
-    pub method: String,
+pub struct LmMethodFigures {
     /// Share of prompts whose top pair is the source.
-    pub top1_at_source: f64,
+    pub top1: f64,
     /// Mean deletion AUC of the answer's log-probability.
     pub deletion_auc: f64,
     /// Mean `Σ φ` over what the method distributes (see the module docs); `None` where the
     /// method claims no conservation.
     pub conservation: Option<f64>,
     /// Mean seconds per prompt.
-    pub seconds_per_prompt: f64,
+    pub seconds: f64,
 }
 
 /// Where the benchmark's model comes from.
@@ -71,8 +70,8 @@ pub struct LmBench {
     pub accuracy: f64,
     /// Prompts explained.
     pub prompts: usize,
-    /// One row per method, then the random reference.
-    pub rows: Vec<LmMethodRow>,
+    /// Per method (by name; `random` is a seeded random order of the pairs, the reference).
+    pub methods: BTreeMap<String, LmMethodFigures>,
     /// Head ablation importance `[layer][head]` (nats of answer log-probability lost).
     pub head_importance: Vec<Vec<f64>>,
     /// Per layer and head, the mean attention of the last position (`->`, where the answer is
@@ -139,7 +138,7 @@ pub fn run(seed: u64, prompts: usize, progress: bool, source: LmSource) -> Resul
     let ex = lm.clone().into_explainer(Device::flex());
     let set = Recall::generate(prompts, config.pairs, seed.wrapping_add(0x5e7));
     let pairs = config.pairs;
-    let mut rows = Vec::new();
+    let mut methods = BTreeMap::new();
     let mut example = Vec::new();
     let mut rng = StdRng::seed_from_u64(seed);
     for method in GenerationMethod::all(0) {
@@ -173,13 +172,15 @@ pub fn run(seed: u64, prompts: usize, progress: bool, source: LmSource) -> Resul
             }
         }
         let n = prompts as f64;
-        rows.push(LmMethodRow {
-            method: method.name().into(),
-            top1_at_source: hits as f64 / n,
-            deletion_auc: deletion / n,
-            conservation: (!conserved.is_nan()).then_some(conserved / n),
-            seconds_per_prompt: seconds / n,
-        });
+        methods.insert(
+            method.name().to_string(),
+            LmMethodFigures {
+                top1: hits as f64 / n,
+                deletion_auc: deletion / n,
+                conservation: (!conserved.is_nan()).then_some(conserved / n),
+                seconds: seconds / n,
+            },
+        );
     }
     // The reference: a seeded random order of the pairs.
     let (mut hits, mut deletion) = (0usize, 0.0);
@@ -189,13 +190,15 @@ pub fn run(seed: u64, prompts: usize, progress: bool, source: LmSource) -> Resul
         hits += usize::from(order[0] == p.source);
         deletion += auc(&deletion_curve(&lm, &p.tokens, p.answer, &order)?);
     }
-    rows.push(LmMethodRow {
-        method: "random".into(),
-        top1_at_source: hits as f64 / prompts as f64,
-        deletion_auc: deletion / prompts as f64,
-        conservation: None,
-        seconds_per_prompt: 0.0,
-    });
+    methods.insert(
+        "random".to_string(),
+        LmMethodFigures {
+            top1: hits as f64 / prompts as f64,
+            deletion_auc: deletion / prompts as f64,
+            conservation: None,
+            seconds: 0.0,
+        },
+    );
     let head_importance = lm.head_importance(&set)?;
     let (attention_to_source, example_attention) = attention_at_answer(&lm, &set)?;
     Ok(LmBench {
@@ -203,7 +206,7 @@ pub fn run(seed: u64, prompts: usize, progress: bool, source: LmSource) -> Resul
         loaded_from,
         accuracy,
         prompts,
-        rows,
+        methods,
         head_importance,
         attention_to_source,
         example_attention,

@@ -58,13 +58,21 @@ pub fn run(action: Action) -> anyhow::Result<bool> {
         "{:<28} {:>14} {:>13} {:>13} {:>12}",
         "method", "top-1 source", "deletion AUC", "conservation", "s / prompt"
     );
-    for row in &r.rows {
+    let names: Vec<&str> = xai_grad::methods::generation::GenerationMethod::all(seed)
+        .iter()
+        .map(|m| m.name())
+        .chain(["random"])
+        .collect();
+    for name in names {
+        let Some(row) = r.methods.get(name) else {
+            continue;
+        };
         let c = row
             .conservation
             .map_or("—".to_string(), |c| format!("{c:.3}"));
         println!(
             "{:<28} {:>14.3} {:>13.3} {:>13} {:>12.4}",
-            row.method, row.top1_at_source, row.deletion_auc, c, row.seconds_per_prompt
+            name, row.top1, row.deletion_auc, c, row.seconds
         );
     }
     for (l, heads) in r.head_importance.iter().enumerate() {

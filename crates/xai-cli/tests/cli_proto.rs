@@ -89,33 +89,35 @@ fn lm_bench_reports_every_generation_method() {
     let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert!(w["training"].is_null());
     assert_eq!(w["accuracy"], v["accuracy"]);
-    for (a, b) in w["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(v["rows"].as_array().unwrap())
-    {
-        assert_eq!(a["top1_at_source"], b["top1_at_source"]);
+    let methods = v["methods"].as_object().unwrap();
+    for (name, b) in methods {
+        let a = &w["methods"][name];
+        assert_eq!(a["top1"], b["top1"]);
         assert_eq!(a["deletion_auc"], b["deletion_auc"]);
     }
-    let rows = v["rows"].as_array().unwrap();
-    let names: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = methods.keys().map(String::as_str).collect();
+    names.sort_unstable();
     assert_eq!(
         names,
         [
             "ablation",
-            "kernel_shap",
-            "gradient_x_embedding",
-            "layer_integrated_gradients",
             "attnlrp",
             "cp_lrp",
+            "gradient_x_embedding",
+            "kernel_shap",
+            "layer_integrated_gradients",
             "random"
         ]
     );
+    for figures in methods.values() {
+        for key in ["top1", "deletion_auc", "conservation", "seconds"] {
+            assert!(figures.get(key).is_some(), "{key} missing");
+        }
+    }
     // Exact Shapley values are complete; ablation finds the source better than a random order.
-    let ks = rows[1]["conservation"].as_f64().unwrap();
+    let ks = methods["kernel_shap"]["conservation"].as_f64().unwrap();
     assert!((ks - 1.0).abs() < 1e-6, "KernelSHAP conservation {ks}");
-    let (ablation, random) = (&rows[0], &rows[6]);
+    let (ablation, random) = (&methods["ablation"], &methods["random"]);
     assert!(ablation["deletion_auc"].as_f64() < random["deletion_auc"].as_f64());
     for args in [
         vec!["lm", "bench", "--prompts", "0"],

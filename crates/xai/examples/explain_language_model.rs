@@ -42,7 +42,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             method.name(),
             cells.join(" "),
             names[top],
-            if top == prompt.source { " (the source)" } else { "" }
+            if top == prompt.source {
+                " (the source)"
+            } else {
+                ""
+            }
         );
     }
     let ids = ids_tensor(&prompt.tokens, 1, &Device::flex());
