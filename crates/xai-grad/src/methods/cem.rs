@@ -45,7 +45,7 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::Explainable;
-use super::elastic_net::{Goal, Problem, check_settings};
+use super::elastic_net::{Bounds, Goal, Problem, check_settings, per_feature};
 use xai_core::{Result, XaiError};
 
 /// Which explanation to search for.
@@ -154,36 +154,11 @@ pub fn cem<const D: usize>(
     let dims = x.dims();
     let n = dims[0];
     let f: usize = dims[1..].iter().product();
-    let per_feature = |v: &Option<Vec<f64>>, what: &str, default: f64| -> Result<Vec<f64>> {
-        match v {
-            None => Ok(vec![default; f]),
-            Some(v) if v.len() != f => {
-                Err(XaiError::shape(what, format!("{f} features"), &[v.len()]))
-            }
-            Some(v) if v.iter().any(|x| x.is_nan()) => {
-                Err(XaiError::Config(format!("{what} contains NaN")))
-            }
-            Some(v) => Ok(v.clone()),
-        }
-    };
-    let background = per_feature(&config.background, "CEM background", 0.0)?;
+    let background = per_feature(&config.background, "CEM background", f, 0.0)?;
     if background.iter().any(|b| !b.is_finite()) {
         return Err(XaiError::Config("the CEM background must be finite".into()));
     }
-    let lower = per_feature(&config.lower, "lower bounds", f64::NEG_INFINITY)?;
-    let upper = per_feature(&config.upper, "upper bounds", f64::INFINITY)?;
-    if let Some(i) = (0..f).find(|&i| lower[i] > upper[i]) {
-        return Err(XaiError::Config(format!(
-            "feature {i}: lower bound {} above upper bound {}",
-            lower[i], upper[i]
-        )));
-    }
-    let mut fixed = vec![false; f];
-    for &i in &config.immutable {
-        *fixed.get_mut(i).ok_or_else(|| {
-            XaiError::Config(format!("immutable feature {i} out of range ({f} features)"))
-        })? = true;
-    }
+    let bounds = Bounds::new(&config.lower, &config.upper, &config.immutable, f)?;
     let x0 = xai_core::tensor_to_vec_f64(x.clone())?;
     let original = super::attacks::predicted_classes(ex, x)?;
     let (mut lo, mut hi) = (vec![0.0; n * f], vec![0.0; n * f]);
@@ -196,22 +171,14 @@ pub fn cem<const D: usize>(
             (0..n * f).map(|k| background[k % f]).collect()
         }
         Pertinent::Negative => {
+            bounds.check_inside(&x0)?;
             for k in 0..n * f {
                 let i = k % f;
-                if x0[k] < lower[i] || x0[k] > upper[i] {
-                    return Err(XaiError::Config(format!(
-                        "feature {i} of row {} is {}, outside its bounds [{}, {}]",
-                        k / f,
-                        x0[k],
-                        lower[i],
-                        upper[i]
-                    )));
-                }
-                let frozen = fixed[i] || (config.absent_only && x0[k] != background[i]);
+                let frozen = bounds.fixed[i] || (config.absent_only && x0[k] != background[i]);
                 (lo[k], hi[k]) = if frozen {
                     (x0[k], x0[k])
                 } else {
-                    (lower[i], upper[i])
+                    (bounds.lower[i], bounds.upper[i])
                 };
             }
             x0.clone()

@@ -44,6 +44,7 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::Explainable;
+use super::elastic_net::{Bounds, per_feature};
 use xai_core::{Result, XaiError};
 
 /// Step-size decay per polish step (after 100 steps: 5 % of the step size).
@@ -150,17 +151,7 @@ pub fn wachter<const D: usize>(
     }
     let spec = Constraints::new(config, f)?;
     let x0 = xai_core::tensor_to_vec_f64(x.clone())?;
-    for (k, &v) in x0.iter().enumerate() {
-        if v < spec.lower[k % f] || v > spec.upper[k % f] {
-            return Err(XaiError::Config(format!(
-                "feature {} of row {} is {v}, outside its bounds [{}, {}]",
-                k % f,
-                k / f,
-                spec.lower[k % f],
-                spec.upper[k % f]
-            )));
-        }
-    }
+    spec.bounds.check_inside(&x0)?;
     let (mut out, _) = seeded_pass(ex, x, &x0, None)?;
     let c = out.len() / n;
     if let Some(&bad) = desired.iter().find(|&&d| d >= c) {
@@ -194,11 +185,11 @@ pub fn wachter<const D: usize>(
         let grad = seeded_pass(ex, x, &cur, Some(seed))?.1.unwrap_or_default();
         for r in (0..n).filter(|&r| !done[r]) {
             let eta_r = eta[r];
-            for i in (0..f).filter(|&i| !spec.immutable[i]) {
+            for i in (0..f).filter(|&i| !spec.bounds.fixed[i]) {
                 let k = r * f + i;
                 let v = cur[k] - eta_r * grad[k];
                 let moved = x0[k] + spec.prox(i, v - x0[k], eta_r, config.distance);
-                cur[k] = moved.clamp(spec.lower[i], spec.upper[i]);
+                cur[k] = moved.clamp(spec.bounds.lower[i], spec.bounds.upper[i]);
             }
             steps[r] = step;
             if flipped_at[r].is_some() {
@@ -270,45 +261,18 @@ pub fn wachter<const D: usize>(
 /// Per-feature scale, bounds and immutability, validated.
 struct Constraints {
     scale: Vec<f64>,
-    lower: Vec<f64>,
-    upper: Vec<f64>,
-    immutable: Vec<bool>,
+    bounds: Bounds,
 }
 
 impl Constraints {
     fn new(config: &WachterConfig, f: usize) -> Result<Self> {
-        let per_feature = |v: &Option<Vec<f64>>, what: &str, default: f64| -> Result<Vec<f64>> {
-            match v {
-                None => Ok(vec![default; f]),
-                Some(v) if v.len() != f => {
-                    Err(XaiError::shape(what, format!("{f} features"), &[v.len()]))
-                }
-                Some(v) if v.iter().any(|x| x.is_nan()) => {
-                    Err(XaiError::Config(format!("{what} contains NaN")))
-                }
-                Some(v) => Ok(v.clone()),
-            }
-        };
-        let scale = per_feature(&config.scale, "counterfactual scale", 1.0)?;
+        let scale = per_feature(&config.scale, "counterfactual scale", f, 1.0)?;
         if scale.iter().any(|s| *s <= 0.0 || !s.is_finite()) {
             return Err(XaiError::Config(
                 "every counterfactual scale must be positive and finite".into(),
             ));
         }
-        let lower = per_feature(&config.lower, "lower bounds", f64::NEG_INFINITY)?;
-        let upper = per_feature(&config.upper, "upper bounds", f64::INFINITY)?;
-        if let Some(i) = (0..f).find(|&i| lower[i] > upper[i]) {
-            return Err(XaiError::Config(format!(
-                "feature {i}: lower bound {} above upper bound {}",
-                lower[i], upper[i]
-            )));
-        }
-        let mut immutable = vec![false; f];
-        for &i in &config.immutable {
-            *immutable.get_mut(i).ok_or_else(|| {
-                XaiError::Config(format!("immutable feature {i} out of range ({f} features)"))
-            })? = true;
-        }
+        let bounds = Bounds::new(&config.lower, &config.upper, &config.immutable, f)?;
         let bad = |v: f64| !(v.is_finite() && v > 0.0);
         if bad(config.learning_rate) || bad(config.lambda) || bad(config.lambda_growth) {
             return Err(XaiError::Config(
@@ -318,12 +282,7 @@ impl Constraints {
         if !(config.margin.is_finite() && config.margin >= 0.0) {
             return Err(XaiError::Config("the margin κ must be ≥ 0".into()));
         }
-        Ok(Constraints {
-            scale,
-            lower,
-            upper,
-            immutable,
-        })
+        Ok(Constraints { scale, bounds })
     }
 
     /// The proximal step of `η · d` on the change `delta` of feature `i`.

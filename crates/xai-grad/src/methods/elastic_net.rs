@@ -70,6 +70,79 @@ pub(crate) struct Solution {
     pub distance: Vec<f64>,
 }
 
+/// A per-feature setting: `default` for every feature when absent; its length and NaNs
+/// checked.
+pub(crate) fn per_feature(
+    v: &Option<Vec<f64>>,
+    what: &str,
+    f: usize,
+    default: f64,
+) -> Result<Vec<f64>> {
+    match v {
+        None => Ok(vec![default; f]),
+        Some(v) if v.len() != f => Err(XaiError::shape(what, format!("{f} features"), &[v.len()])),
+        Some(v) if v.iter().any(|x| x.is_nan()) => {
+            Err(XaiError::Config(format!("{what} contains NaN")))
+        }
+        Some(v) => Ok(v.clone()),
+    }
+}
+
+/// Per-feature bounds and immutable features of a counterfactual search, validated.
+pub(crate) struct Bounds {
+    pub lower: Vec<f64>,
+    pub upper: Vec<f64>,
+    pub fixed: Vec<bool>,
+}
+
+impl Bounds {
+    /// `lower`/`upper` (`None`: unbounded) and the flat indices of `immutable` features, for
+    /// `f` features.
+    pub fn new(
+        lower: &Option<Vec<f64>>,
+        upper: &Option<Vec<f64>>,
+        immutable: &[usize],
+        f: usize,
+    ) -> Result<Bounds> {
+        let lower = per_feature(lower, "lower bounds", f, f64::NEG_INFINITY)?;
+        let upper = per_feature(upper, "upper bounds", f, f64::INFINITY)?;
+        if let Some(i) = (0..f).find(|&i| lower[i] > upper[i]) {
+            return Err(XaiError::Config(format!(
+                "feature {i}: lower bound {} above upper bound {}",
+                lower[i], upper[i]
+            )));
+        }
+        let mut fixed = vec![false; f];
+        for &i in immutable {
+            *fixed.get_mut(i).ok_or_else(|| {
+                XaiError::Config(format!("immutable feature {i} out of range ({f} features)"))
+            })? = true;
+        }
+        Ok(Bounds {
+            lower,
+            upper,
+            fixed,
+        })
+    }
+
+    /// Every value of the rows `x` (flat, `f` per row) inside its feature's bounds.
+    pub fn check_inside(&self, x: &[f64]) -> Result<()> {
+        let f = self.lower.len().max(1);
+        for (k, &v) in x.iter().enumerate() {
+            let i = k % f;
+            if v < self.lower[i] || v > self.upper[i] {
+                return Err(XaiError::Config(format!(
+                    "feature {i} of row {} is {v}, outside its bounds [{}, {}]",
+                    k / f,
+                    self.lower[i],
+                    self.upper[i]
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Validate the hyper-parameters shared by both methods.
 pub(crate) fn check_settings(
     kappa: f64,

@@ -70,10 +70,7 @@ pub fn grad_cam<const D: usize>(
     mode: CamMode,
 ) -> Result<Cam> {
     let classes = ex.classes(x, target)?;
-    let g = ex.graph(x)?;
-    let node = g.resolve_node(layer)?;
-    let index = g.node_index(&node)?;
-    let shape = g.nodes()[index].output_shape();
+    let (node, index, shape) = tapped_layer(ex, x, layer)?;
     let [_, k, h, w] = shape[..] else {
         return Err(XaiError::shape(
             format!("Grad-CAM layer `{node}`"),
@@ -92,6 +89,19 @@ pub fn grad_cam<const D: usize>(
     })
 }
 
+/// The node `layer` names in `x`'s captured graph: its name, index and output shape.
+fn tapped_layer<const D: usize>(
+    ex: &Explainable<D>,
+    x: &Tensor<D>,
+    layer: &str,
+) -> Result<(String, usize, Vec<usize>)> {
+    let g = ex.graph(x)?;
+    let node = g.resolve_node(layer)?;
+    let index = g.node_index(&node)?;
+    let shape = g.nodes()[index].output_shape();
+    Ok((node, index, shape.to_vec()))
+}
+
 /// Grad-CAM on a transformer's token grid (vision transformers; what pytorch-grad-cam's
 /// `reshape_transform` does): the layer's output `[N, T, K]` holds `skip` leading tokens (a class
 /// token) and then an `h × w` grid of patch tokens in row-major order, and each of the `K`
@@ -108,10 +118,7 @@ pub fn grad_cam_tokens<const D: usize>(
     mode: CamMode,
 ) -> Result<Cam> {
     let classes = ex.classes(x, target)?;
-    let g = ex.graph(x)?;
-    let node = g.resolve_node(layer)?;
-    let index = g.node_index(&node)?;
-    let shape = g.nodes()[index].output_shape();
+    let (node, index, shape) = tapped_layer(ex, x, layer)?;
     let [_, t, k] = shape[..] else {
         return Err(XaiError::shape(
             format!("token Grad-CAM layer `{node}`"),

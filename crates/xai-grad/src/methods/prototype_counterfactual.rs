@@ -45,7 +45,7 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::Explainable;
-use super::elastic_net::{Goal, Problem, check_settings};
+use super::elastic_net::{Bounds, Goal, Problem, check_settings};
 use xai_core::{Result, XaiError};
 
 /// Settings of the search (defaults as alibi's `CounterfactualProto`, with `θ = 10`).
@@ -225,43 +225,16 @@ pub fn prototype_counterfactual<const D: usize>(
         target.push(class);
         prototypes.push(proto);
     }
-    let per_feature = |v: &Option<Vec<f64>>, what: &str, default: f64| -> Result<Vec<f64>> {
-        match v {
-            None => Ok(vec![default; f]),
-            Some(v) if v.len() != f => {
-                Err(XaiError::shape(what, format!("{f} features"), &[v.len()]))
-            }
-            Some(v) if v.iter().any(|x| x.is_nan()) => {
-                Err(XaiError::Config(format!("{what} contains NaN")))
-            }
-            Some(v) => Ok(v.clone()),
-        }
-    };
-    let lower = per_feature(&config.lower, "lower bounds", f64::NEG_INFINITY)?;
-    let upper = per_feature(&config.upper, "upper bounds", f64::INFINITY)?;
-    let mut fixed = vec![false; f];
-    for &i in &config.immutable {
-        *fixed.get_mut(i).ok_or_else(|| {
-            XaiError::Config(format!("immutable feature {i} out of range ({f} features)"))
-        })? = true;
-    }
+    let bounds = Bounds::new(&config.lower, &config.upper, &config.immutable, f)?;
     let x0 = xai_core::tensor_to_vec_f64(x.clone())?;
+    bounds.check_inside(&x0)?;
     let (mut lo, mut hi) = (vec![0.0; n * f], vec![0.0; n * f]);
     for k in 0..n * f {
         let i = k % f;
-        if lower[i] > upper[i] || x0[k] < lower[i] || x0[k] > upper[i] {
-            return Err(XaiError::Config(format!(
-                "feature {i} of row {} is {}, outside its bounds [{}, {}]",
-                k / f,
-                x0[k],
-                lower[i],
-                upper[i]
-            )));
-        }
-        (lo[k], hi[k]) = if fixed[i] {
+        (lo[k], hi[k]) = if bounds.fixed[i] {
             (x0[k], x0[k])
         } else {
-            (lower[i], upper[i])
+            (bounds.lower[i], bounds.upper[i])
         };
     }
     let (goal, goal_classes) = match desired {
