@@ -140,3 +140,61 @@ fn fusion_and_composition_on_hand_matrices() {
     assert_eq!(fused[0], vec![0.75, 0.25, 0.25, 0.75]);
     assert!(fuse(&a, &[1, 2, 4], &RolloutConfig::default()).is_err());
 }
+
+/// burn's `MultiHeadAttention` with its last two positions masked as padding, mean-pooled.
+#[derive(burn::module::Module, Debug)]
+struct PaddedMha {
+    mha: burn::nn::attention::MultiHeadAttention,
+    head: burn::nn::Linear,
+}
+
+/// Positions `T − 2` and `T − 1` are padding.
+fn padded_mha_forward(m: &PaddedMha, x: Tensor<3>) -> Tensor<2> {
+    let [n, t, _] = x.dims();
+    let mask: Vec<bool> = (0..n * t).map(|k| k % t >= t - 2).collect();
+    let mask = Tensor::<2, burn::tensor::Bool>::from_data(
+        burn::tensor::TensorData::new(mask, [n, t]),
+        &x.device(),
+    );
+    let y = m
+        .mha
+        .forward(burn::nn::attention::MhaInput::self_attn(x).mask_pad(mask))
+        .context;
+    m.head.forward(y.mean_dim(1).squeeze_dim(1))
+}
+
+#[test]
+fn rollout_rows_are_distributions_on_burns_attention_with_a_padding_mask() {
+    let dev = Device::flex();
+    let mha = burn::nn::attention::MultiHeadAttentionConfig::new(8, 2)
+        .with_dropout(0.0)
+        .init(&dev);
+    let head = burn::nn::LinearConfig::new(8, 3).init(&dev);
+    let m = xai_core::init::seeded(PaddedMha { mha, head }, 6).unwrap();
+    let x: Tensor<3> = randn([2, 6, 8], 41, &dev);
+    let ex = Explainable::new(m, padded_mha_forward, dev.clone());
+    let nodes = softmax_nodes(&ex.graph(&x).unwrap());
+    assert_eq!(nodes.len(), 1);
+    for gradient_weighted in [false, true] {
+        let cfg = RolloutConfig {
+            gradient_weighted,
+            ..RolloutConfig::default()
+        };
+        let r = attention_rollout(&ex, &x, &Target::Predicted, &[nodes[0].as_str()], &cfg).unwrap();
+        assert_eq!((r.n, r.tokens), (2, 6));
+        for (k, row) in r.values.chunks(6).enumerate() {
+            assert!(
+                (row.iter().sum::<f64>() - 1.0).abs() < 1e-6,
+                "row {k}: {row:?}"
+            );
+            assert!(row.iter().all(|&v| v >= 0.0));
+            // A real token takes nothing from the padding.
+            if k % 6 < 4 {
+                assert!(
+                    row[4].abs() < 1e-9 && row[5].abs() < 1e-9,
+                    "row {k}: {row:?}"
+                );
+            }
+        }
+    }
+}

@@ -146,3 +146,123 @@ fn generation_attribution_finds_the_answer_source() {
         generation_attribution(&ex, &p.tokens, &[], None, &GenerationMethod::Ablation, 0).is_err()
     );
 }
+
+/// A continuation's attribution matrix, row by row, is what each target token gets when it is
+/// explained alone on the prompt extended by the tokens before it (the naive per-token loop),
+/// for every method.
+#[test]
+fn generation_attribution_of_a_continuation_equals_a_loop_over_its_tokens() {
+    use xai_grad::methods::generation::{GenerationMethod, generation_attribution, token_segments};
+    use xai_proto::data::recall::Vocab;
+    let config = LmConfig::default();
+    // Any model will do (untrained: no training time).
+    let ex = TinyLm::new(&config, &Device::flex(), 8)
+        .unwrap()
+        .into_explainer(Device::flex());
+    let prompt = Recall::generate(1, config.pairs, 3)
+        .prompts
+        .remove(0)
+        .tokens;
+    let target = [Vocab::value(1), Vocab::value(4), Vocab::value(2)];
+    let segments = token_segments(prompt.len());
+    // KernelSHAP: 2^8 − 2 coalitions fit 512 samples, so it is exact and deterministic.
+    for method in GenerationMethod::all(3) {
+        let whole =
+            generation_attribution(&ex, &prompt, &target, None, &method, Vocab::PAD).unwrap();
+        assert_eq!(whole.matrix.len(), target.len());
+        for j in 0..target.len() {
+            let extended = [prompt.as_slice(), &target[..j]].concat();
+            let one = generation_attribution(
+                &ex,
+                &extended,
+                &[target[j]],
+                Some(&segments),
+                &method,
+                Vocab::PAD,
+            )
+            .unwrap();
+            assert!((whole.target_logprobs[j] - one.target_logprobs[0]).abs() < 1e-5);
+            for (a, b) in whole.matrix[j].iter().zip(&one.matrix[0]) {
+                assert!(
+                    (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                    "{} token {j}: {a} vs {b}",
+                    method.name()
+                );
+            }
+        }
+    }
+}
+
+/// Logits from the embedding of prompt position 2 alone.
+#[derive(burn::module::Module, Debug)]
+struct ThirdToken {
+    emb: burn::nn::Embedding,
+    out: burn::nn::Linear,
+}
+
+fn third_token_forward(
+    m: &ThirdToken,
+    ids: burn::tensor::Tensor<2, burn::tensor::Int>,
+) -> burn::tensor::Tensor<2> {
+    m.out
+        .forward(m.emb.forward(ids).narrow(1, 2, 1).flatten::<2>(1, 2))
+}
+
+/// On a model whose answer depends on one prompt token, ablation and Shapley values give that
+/// token the whole change and every other token exactly nothing.
+#[test]
+fn ablation_and_shapley_are_exact_when_one_token_decides() {
+    use xai_grad::methods::generation::{GenerationMethod, generation_attribution};
+    use xai_grad::methods::text::TokenExplainable;
+    let dev = Device::flex();
+    let m = xai_core::init::seeded(
+        ThirdToken {
+            emb: burn::nn::EmbeddingConfig::new(10, 4).init(&dev),
+            out: burn::nn::LinearConfig::new(4, 10).init(&dev),
+        },
+        12,
+    )
+    .unwrap();
+    let ex = TokenExplainable::new(m, third_token_forward, dev.clone());
+    let (prompt, target, pad) = ([3, 5, 7, 2, 9], [4], 0);
+    let full = generation_attribution(
+        &ex,
+        &prompt,
+        &target,
+        None,
+        &GenerationMethod::Ablation,
+        pad,
+    )
+    .unwrap();
+    let mut padded = prompt;
+    padded[2] = pad;
+    let without = generation_attribution(
+        &ex,
+        &padded,
+        &target,
+        None,
+        &GenerationMethod::Ablation,
+        pad,
+    )
+    .unwrap();
+    let change = full.target_logprobs[0] - without.target_logprobs[0];
+    assert!(change.abs() > 1e-3, "the token must matter: {change}");
+    for method in [
+        GenerationMethod::Ablation,
+        GenerationMethod::KernelShap {
+            samples: 512,
+            seed: 0,
+        },
+    ] {
+        let r = generation_attribution(&ex, &prompt, &target, None, &method, pad).unwrap();
+        let row = &r.matrix[0];
+        for (s, v) in row.iter().enumerate() {
+            let want = if s == 2 { change } else { 0.0 };
+            assert!(
+                (v - want).abs() < 1e-6,
+                "{} segment {s}: {v} vs {want}",
+                method.name()
+            );
+        }
+    }
+}
