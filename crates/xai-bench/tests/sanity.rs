@@ -76,6 +76,18 @@ fn randomisation_checks_reproduce_adebayo_and_deletion_ranks_random_below_ig() {
     };
     assert!(data("gradient") < 0.3 && data("integrated_gradients") < 0.3);
     assert!(data("guided_backprop") > data("gradient") + 0.2);
+    // Axiomatic: IG is complete up to its quadrature error and gives black pixels (no effect)
+    // exactly nothing; the gradient is neither.
+    let metric = |m: &str, k: &str| v["metrics"][m][k].as_f64().unwrap();
+    assert!(metric("integrated_gradients", "completeness_error") < 0.1);
+    assert!(
+        metric("integrated_gradients", "completeness_error")
+            < metric("gradient", "completeness_error") / 10.0
+    );
+    assert!(
+        metric("integrated_gradients", "non_sensitivity") + 5.0
+            < metric("gradient", "non_sensitivity")
+    );
     // The report: one page with every family, referencing the files beside it.
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
     for section in [
@@ -84,6 +96,7 @@ fn randomisation_checks_reproduce_adebayo_and_deletion_ranks_random_below_ig() {
         "Data randomisation",
         "Faithfulness",
         "Complexity",
+        "Axiomatic",
         "Robustness",
         "Agreement",
     ] {

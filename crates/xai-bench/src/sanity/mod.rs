@@ -11,7 +11,8 @@
 //! 4. Data randomisation: the same network trained on permuted labels, compared the same way.
 //! 5. Deletion and insertion AUC (softmax probability, zero reference, one pixel per step) for
 //!    each method and a seeded random attribution; faithfulness correlation, sparseness,
-//!    complexity, max-sensitivity; the explainers' disagreement matrix at k = 8.
+//!    complexity, max-sensitivity; completeness error and non-sensitivity (axiomatic); the
+//!    explainers' disagreement matrix at k = 8.
 //!
 //! Writes `OUT/index.html` (one section per metric family, [`page`]), `OUT/sanity.json`,
 //! `OUT/sanity_cascading.svg` (signed Spearman vs randomised layer) and `OUT/sanity_maps.png`
@@ -37,10 +38,12 @@ use serde_json::{Value, json};
 
 use xai_core::agnostic::{References, Rows, RunOptions};
 use xai_core::metrics::Output;
+use xai_core::metrics::axiomatic::non_sensitivity;
 use xai_core::metrics::complexity;
 use xai_core::metrics::disagreement::disagreement_matrix;
 use xai_core::metrics::faithfulness::{
-    CorrelationConfig, CurveConfig, deletion, faithfulness_correlation, insertion,
+    CorrelationConfig, CurveConfig, completeness_error, deletion, faithfulness_correlation,
+    insertion,
 };
 use xai_core::metrics::randomization::{
     Cascade, MapShape, MapSimilarity, RandomizationConfig, RandomizationReport, Reinit,
@@ -337,6 +340,19 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
         )?;
         let cx = complexity::per_row(a, 64)?;
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        // Axiomatic: completeness on the logit against the black reference, and the pixels
+        // whose attribution and effect disagree on being zero.
+        let completeness = completeness_error(&bb, &inputs, &attr, &refs, &classes, &quiet)?;
+        let violations = non_sensitivity(
+            &bb,
+            &inputs,
+            a,
+            &refs,
+            &Target::Classes(classes.clone()),
+            1e-5,
+            &quiet,
+        )?;
+        let violations: Vec<f64> = violations.iter().map(|&v| v as f64).collect();
         per_method.insert(
             name.clone(),
             json!({
@@ -345,6 +361,8 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
                 "faithfulness_correlation": mean(&corr),
                 "sparseness": mean(&cx.iter().map(|c| c.0).collect::<Vec<_>>()),
                 "complexity": mean(&cx.iter().map(|c| c.1).collect::<Vec<_>>()),
+                "completeness_error": mean(&completeness),
+                "non_sensitivity": mean(&violations),
             }),
         );
     }
@@ -426,6 +444,7 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
             "ig": "32 Gauss-Legendre points, zero baseline", "targets": "true labels",
             "deletion": "softmax probability, zero reference, 1 pixel per step, signed order",
             "faithfulness_correlation": "|S| = 8, 50 runs", "max_sensitivity": "r = 0.05, 10 samples",
+            "axiomatic": "completeness |Σφ − (f(x) − f(0))| on the logit; non-sensitivity pixels with |φ| > 1e-5 xor |effect of setting them to 0| > 1e-5",
         },
         "seconds": start.elapsed().as_secs_f64(),
     });

@@ -1,6 +1,7 @@
 //! `OUT/index.html` of `xai sanity bench`: one section per metric family — randomisation
-//! (cascading, independent, data), faithfulness, complexity, robustness, agreement — read from
-//! the same JSON summary that `sanity.json` holds, with the cascade chart and map figure.
+//! (cascading, independent, data), faithfulness, complexity, axiomatic, robustness, agreement —
+//! read from the same JSON summary that `sanity.json` holds, with the cascade chart and map
+//! figure.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -130,6 +131,15 @@ pub fn write(summary: &Value, dir: &Path) -> Result<()> {
         &[
             ("sparseness", "sparseness ↑"),
             ("complexity", "complexity ↓"),
+        ],
+    );
+    h.push_str("<h2>Axiomatic</h2>\n<p>Completeness: |Σφ − (f(x) − f(0))| on the explained logit (0 for a complete method; integrated gradients up to its quadrature error). Non-sensitivity (Nguyen &amp; Martínez 2020): pixels where the attribution and the effect of setting the pixel to 0 disagree on being zero, per digit (black pixels have no effect, so a method that gives them relevance is penalised).</p>\n");
+    metric_table(
+        &mut h,
+        &s["metrics"],
+        &[
+            ("completeness_error", "completeness error ↓"),
+            ("non_sensitivity", "non-sensitivity violations ↓"),
         ],
     );
     let _ = writeln!(
