@@ -77,6 +77,19 @@ fn demo_writes_a_report_that_shows_the_shortcut() {
             assert!(p.share_in_watermark > 0.5, "{}", p.share_in_watermark);
         }
     }
+    // Localisation against the watermark mask: LRP's top pixel lies in it on most watermarked
+    // images and its 9 top pixels overlap it far above chance (9/256).
+    let lrp = r.methods.iter().find(|m| m.method == "lrp").unwrap();
+    assert!(
+        lrp.localisation.pointing_game >= 0.5,
+        "{:?}",
+        lrp.localisation
+    );
+    assert!(
+        lrp.localisation.relevance_rank_accuracy > 0.3,
+        "{:?}",
+        lrp.localisation
+    );
     // Anchors: the watermark's patch alone keeps a watermarked square "plus".
     let anchors = &r.anchors.anchors;
     assert!(!anchors.is_empty());

@@ -82,10 +82,48 @@ pub struct MethodResult {
     pub watermark_share_marked: f64,
     /// The same share on the unmarked explained images (a control).
     pub watermark_share_clean: f64,
+    /// Quantus's localisation metrics on `|φ|` against the watermark mask, mean over the
+    /// watermarked explained images.
+    pub localisation: Localisation,
     /// Completeness error per image, where the method defines one.
     pub completeness_delta: Option<Vec<f64>>,
     /// Seconds taken.
     pub seconds: f64,
+}
+
+/// Localisation of a method's maps against the watermark (`xai_core::metrics::localisation`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Localisation {
+    /// Share of images whose highest-|φ| pixel lies in the watermark.
+    pub pointing_game: f64,
+    /// Share of the watermark's 9 pixels among the 9 highest-|φ| pixels (relevance rank
+    /// accuracy; with `k` the mask's size it is also the top-k intersection).
+    pub relevance_rank_accuracy: f64,
+}
+
+/// The localisation metrics of `rows` (`|φ|` per pixel) restricted to the `marked` ones.
+fn localisation(rows: &[Vec<f64>], marked: &[bool]) -> Result<Localisation> {
+    use xai_core::metrics::localisation::{pointing_game, relevance_rank_accuracy};
+    let f = SIDE * SIDE;
+    let picked: Vec<&Vec<f64>> = rows
+        .iter()
+        .zip(marked)
+        .filter(|(_, m)| **m)
+        .map(|(r, _)| r)
+        .collect();
+    if picked.is_empty() {
+        return Ok(Localisation::default());
+    }
+    let a: Vec<f64> = picked
+        .iter()
+        .flat_map(|r| r.iter().map(|v| v.abs()))
+        .collect();
+    let masks: Vec<bool> = (0..picked.len() * f).map(|k| in_mark(k % f)).collect();
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    Ok(Localisation {
+        pointing_game: mean(pointing_game(&a, &masks, f, false)?),
+        relevance_rank_accuracy: mean(relevance_rank_accuracy(&a, &masks, f)?),
+    })
 }
 
 /// Everything the demo computed (written to `results.json`).
@@ -506,7 +544,8 @@ fn explain(
                       settings: serde_json::Value,
                       values: Vec<f64>,
                       delta: Option<Vec<f64>>,
-                      start: std::time::Instant| {
+                      start: std::time::Instant|
+     -> Result<()> {
         let rows: Vec<Vec<f64>> = values.chunks(SIDE * SIDE).map(|c| c.to_vec()).collect();
         let mean_share = |want: bool| {
             let s: Vec<f64> = rows
@@ -522,15 +561,18 @@ fn explain(
             start.elapsed().as_secs_f64(),
             100.0 * mean_share(true)
         );
+        let localisation = localisation(&rows, &marked)?;
         out.push(MethodResult {
             method: method.into(),
             settings,
             watermark_share_marked: mean_share(true),
             watermark_share_clean: mean_share(false),
+            localisation,
             values: rows,
             completeness_delta: delta,
             seconds: start.elapsed().as_secs_f64(),
         });
+        Ok(())
     };
     eprintln!("explaining {n} images on {}:", options.device);
 
@@ -589,7 +631,7 @@ fn explain(
     for config in &configs {
         let t = std::time::Instant::now();
         let e = registry::run(config, &problem)?;
-        record(e.method, e.settings, e.values, e.completeness_delta, t);
+        record(e.method, e.settings, e.values, e.completeness_delta, t)?;
     }
 
     let t = std::time::Instant::now();
@@ -606,7 +648,7 @@ fn explain(
         lime.attribution.values,
         None,
         t,
-    );
+    )?;
 
     let t = std::time::Instant::now();
     let cfg = KernelShap {
@@ -635,7 +677,7 @@ fn explain(
         ks.attribution.values,
         Some(delta),
         t,
-    );
+    )?;
 
     if out
         .iter()

@@ -280,6 +280,18 @@ watermarked images shows the shortcut.</p>
             short = esc(&shorten(&settings, 90)),
         );
     }
+    h.push_str("</table>\n<h2>Localisation against the watermark</h2>\n<p>Quantus's localisation metrics on |φ| with the 3×3 watermark as the ground-truth mask, mean over the watermarked explained images (a shortcut-faithful map scores high: the model decided by the watermark).</p>\n<table><tr><th class=\"l\">method</th><th>pointing game</th><th>relevance rank accuracy (= top-9 intersection)</th><th>relevance mass accuracy</th></tr>\n");
+    for m in &results.methods {
+        let l = &m.localisation;
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td></tr>",
+            esc(&m.method),
+            l.pointing_game,
+            l.relevance_rank_accuracy,
+            m.watermark_share_marked
+        );
+    }
     h.push_str("</table>\n<h2>Heat maps</h2>\n<p class=\"note\">Red: evidence for the explained (predicted) class; blue: against. Each map is scaled to its own maximum.</p>\n<table class=\"gallery\"><tr><th>input</th>");
     for m in &results.methods {
         let _ = write!(h, "<th>{}</th>", esc(&m.method));
