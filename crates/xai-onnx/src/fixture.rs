@@ -169,19 +169,7 @@ impl OnnxFixture {
             Some(l) => Some(NdArray::from_json(l, &format!("{origin}: logits"))?),
             None => None,
         };
-        let mut expected = BTreeMap::new();
-        if let Some(Value::Object(map)) = raw.get("expected") {
-            for (k, v) in map {
-                let Some(obj) = v.as_object() else { continue };
-                let Some(values) = obj.get("values") else {
-                    continue;
-                };
-                let values = NdArray::from_json(values, &format!("{origin}: expected.{k}"))?;
-                let mut settings = obj.clone();
-                settings.remove("values");
-                expected.insert(k.clone(), Expected { values, settings });
-            }
-        }
+        let expected = Expected::all_from_json(raw, origin)?;
         Ok(OnnxFixture {
             name: raw
                 .get("name")

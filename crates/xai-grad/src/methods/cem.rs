@@ -161,27 +161,20 @@ pub fn cem<const D: usize>(
     let bounds = Bounds::new(&config.lower, &config.upper, &config.immutable, f)?;
     let x0 = xai_core::tensor_to_vec_f64(x.clone())?;
     let original = super::attacks::predicted_classes(ex, x)?;
-    let (mut lo, mut hi) = (vec![0.0; n * f], vec![0.0; n * f]);
-    let origin = match kind {
-        Pertinent::Positive => {
-            for k in 0..n * f {
-                let (b, v) = (background[k % f], x0[k]);
-                (lo[k], hi[k]) = (b.min(v), b.max(v));
-            }
-            (0..n * f).map(|k| background[k % f]).collect()
-        }
+    let (origin, (lo, hi)): (Vec<f64>, (Vec<f64>, Vec<f64>)) = match kind {
+        Pertinent::Positive => (
+            (0..n * f).map(|k| background[k % f]).collect(),
+            (0..n * f)
+                .map(|k| {
+                    let (b, v) = (background[k % f], x0[k]);
+                    (b.min(v), b.max(v))
+                })
+                .unzip(),
+        ),
         Pertinent::Negative => {
             bounds.check_inside(&x0)?;
-            for k in 0..n * f {
-                let i = k % f;
-                let frozen = bounds.fixed[i] || (config.absent_only && x0[k] != background[i]);
-                (lo[k], hi[k]) = if frozen {
-                    (x0[k], x0[k])
-                } else {
-                    (bounds.lower[i], bounds.upper[i])
-                };
-            }
-            x0.clone()
+            let present = |k: usize| config.absent_only && x0[k] != background[k % f];
+            (x0.clone(), bounds.search_box(&x0, present))
         }
     };
     let problem = Problem {
@@ -206,10 +199,6 @@ pub fn cem<const D: usize>(
     };
     let sol = problem.solve()?;
     let delta: Vec<f64> = sol.points.iter().zip(&origin).map(|(p, o)| p - o).collect();
-    let changed = delta
-        .chunks(f.max(1))
-        .map(|row| row.iter().filter(|d| **d != 0.0).count())
-        .collect();
     let shaped =
         |v: Vec<f64>| Tensor::<D>::from_data(TensorData::new(v, dims), (&x.device(), x.dtype()));
     Ok(CemResult {
@@ -220,6 +209,6 @@ pub fn cem<const D: usize>(
         classes: sol.predicted,
         c: sol.c,
         distance: sol.distance,
-        changed,
+        changed: sol.changed,
     })
 }

@@ -68,6 +68,8 @@ pub(crate) struct Solution {
     pub c: Vec<f64>,
     /// `β‖v − o‖₁ + ‖v − o‖₂²` at the point.
     pub distance: Vec<f64>,
+    /// Features of the point that differ from the origin.
+    pub changed: Vec<usize>,
 }
 
 /// A per-feature setting: `default` for every feature when absent; its length and NaNs
@@ -123,6 +125,24 @@ impl Bounds {
             upper,
             fixed,
         })
+    }
+
+    /// The box a search from the rows `x0` (flat, `f` per row) may move in: each value between
+    /// its feature's bounds, or held at `x0` where the feature is immutable or `frozen(k)` holds
+    /// for its flat index `k`.
+    pub fn search_box(&self, x0: &[f64], frozen: impl Fn(usize) -> bool) -> (Vec<f64>, Vec<f64>) {
+        let f = self.lower.len().max(1);
+        x0.iter()
+            .enumerate()
+            .map(|(k, &v)| {
+                let i = k % f;
+                if self.fixed[i] || frozen(k) {
+                    (v, v)
+                } else {
+                    (self.lower[i], self.upper[i])
+                }
+            })
+            .unzip()
     }
 
     /// Every value of the rows `x` (flat, `f` per row) inside its feature's bounds.
@@ -374,6 +394,11 @@ impl<const D: usize> Problem<'_, D> {
                 .collect(),
             distance: (0..n)
                 .map(|r| self.elastic_net(&points[r * f..(r + 1) * f], r, f))
+                .collect(),
+            changed: points
+                .chunks(f.max(1))
+                .zip(self.origin.chunks(f.max(1)))
+                .map(|(p, o)| p.iter().zip(o).filter(|(a, b)| a != b).count())
                 .collect(),
             points,
         })

@@ -228,15 +228,7 @@ pub fn prototype_counterfactual<const D: usize>(
     let bounds = Bounds::new(&config.lower, &config.upper, &config.immutable, f)?;
     let x0 = xai_core::tensor_to_vec_f64(x.clone())?;
     bounds.check_inside(&x0)?;
-    let (mut lo, mut hi) = (vec![0.0; n * f], vec![0.0; n * f]);
-    for k in 0..n * f {
-        let i = k % f;
-        (lo[k], hi[k]) = if bounds.fixed[i] {
-            (x0[k], x0[k])
-        } else {
-            (bounds.lower[i], bounds.upper[i])
-        };
-    }
+    let (lo, hi) = bounds.search_box(&x0, |_| false);
     let (goal, goal_classes) = match desired {
         Some(d) => (Goal::Win, d.to_vec()),
         None => (Goal::Lose, original.clone()),
@@ -259,12 +251,6 @@ pub fn prototype_counterfactual<const D: usize>(
         learning_rate: config.learning_rate,
     };
     let sol = problem.solve()?;
-    let changed = sol
-        .points
-        .chunks(f.max(1))
-        .zip(x0.chunks(f.max(1)))
-        .map(|(p, o)| p.iter().zip(o).filter(|(a, b)| a != b).count())
-        .collect();
     Ok(ProtoResult {
         counterfactuals: Tensor::<D>::from_data(
             TensorData::new(sol.points, dims),
@@ -277,7 +263,7 @@ pub fn prototype_counterfactual<const D: usize>(
         classes: sol.predicted,
         c: sol.c,
         distance: sol.distance,
-        changed,
+        changed: sol.changed,
     })
 }
 
