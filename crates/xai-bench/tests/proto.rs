@@ -82,6 +82,91 @@ fn protopnet_push_is_bit_exact_points_sum_to_the_logit_and_pruning_removes_proto
     assert!((sheet.total_points - sheet.logit).abs() <= 1e-4 * (1.0 + sheet.logit.abs()));
 }
 
+/// Every float parameter of a module, in visiting order.
+fn parameters<M: burn::module::Module>(m: &M) -> Vec<Vec<f64>> {
+    struct All(Vec<Vec<f64>>);
+    impl burn::module::ModuleVisitor for All {
+        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+            self.0.push(values(p.val()));
+        }
+    }
+    let mut all = All(Vec::new());
+    m.visit(&mut all);
+    all.0
+}
+
+#[test]
+fn protopnet_reinitialised_slots_and_fine_tuning_train_the_whole_network() {
+    let device = Device::flex();
+    let (mut model, _, set) = small_protopnet();
+    let before = parameters(&model);
+    let protos = |m: &ProtoPNet| parameters(m)[before.len() - 2].clone();
+    let d = protos(&model).len() / model.prototypes();
+    // re-initialised slots: new values in [0, 1], active, last-layer rows at the identity
+    model.prune(&[0, 1, 5]);
+    model.reinitialise(&[1, 5], 3).unwrap();
+    let (old, new) = (&before[before.len() - 2], protos(&model));
+    assert_ne!(old[d..2 * d], new[d..2 * d]);
+    assert_eq!(
+        old[2 * d..5 * d],
+        new[2 * d..5 * d],
+        "other prototypes untouched"
+    );
+    assert!(new.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(!model.is_active(0) && model.is_active(1) && model.is_active(5));
+    let w = model.last_weights().unwrap();
+    let c = model.classes();
+    for j in [1usize, 5] {
+        for k in 0..c {
+            let expected = if k == model.prototype_class(j) {
+                1.0
+            } else {
+                -0.5
+            };
+            assert_eq!(w[j * c + k], expected);
+        }
+    }
+    assert!(model.reinitialise(&[model.prototypes()], 3).is_err());
+    // fine-tuning moves every layer (backbone included), keeps pruned prototypes pruned and
+    // ends with an exact push onto the fine-tuning set
+    let schedule = ProtoTrainConfig {
+        warm_epochs: 0,
+        joint_epochs: 1,
+        last_layer: LastLayerConfig {
+            epochs: 2,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (tuned, log) = model.fine_tune(&set.images, &schedule, &device).unwrap();
+    let after = parameters(&tuned);
+    assert_eq!(after.len(), before.len());
+    for (i, (a, b)) in parameters(&model).iter().zip(&after).enumerate() {
+        assert_ne!(a, b, "parameter {i} did not move");
+    }
+    assert!(!tuned.is_active(0));
+    let s = values(
+        tuned
+            .forward(set.images.batch(&[0, 1], &device).unwrap())
+            .similarities,
+    );
+    let p = tuned.prototypes();
+    assert_eq!((s[0], s[p]), (0.0, 0.0));
+    assert!(
+        tuned
+            .push_is_exact(&set.images, &log.push, &device)
+            .unwrap()
+    );
+    // a set the network cannot read is an error, not a panic
+    let mut rgb = set.images.clone();
+    rgb.channels = 3;
+    rgb.pixels = rgb.pixels.iter().flat_map(|&v| [v; 3]).collect();
+    assert!(model.fine_tune(&rgb, &schedule, &device).is_err());
+    let mut more_classes = set.images.clone();
+    more_classes.classes += 1;
+    assert!(model.fine_tune(&more_classes, &schedule, &device).is_err());
+}
+
 #[test]
 fn protopnet_starts_at_the_class_identity_pattern_and_rejects_bad_input() {
     let device = Device::flex();

@@ -88,6 +88,33 @@ fn randomisation_checks_reproduce_adebayo_and_deletion_ranks_random_below_ig() {
         metric("integrated_gradients", "non_sensitivity") + 5.0
             < metric("gradient", "non_sensitivity")
     );
+    // The other faithfulness metrics rank IG above the random attribution: ROAD's accuracy
+    // falls faster, IROF and sensitivity-n are larger, and |φ| follows the pixels' effect.
+    let beats_random = |k: &str, lower: bool| {
+        let (ig, random) = (metric("integrated_gradients", k), metric("random", k));
+        assert!(
+            if lower { ig < random } else { ig > random },
+            "{k}: IG {ig}, random {random}"
+        );
+    };
+    beats_random("road_morf_accuracy", true);
+    beats_random("irof", false);
+    beats_random("sensitivity_n", false);
+    beats_random("monotonicity_correlation", false);
+    beats_random("effective_complexity", true);
+    // Robustness of the two re-explained methods: every figure is finite and the random logit
+    // test finds class-specific maps (SSIM well below 1).
+    for m in ["gradient", "integrated_gradients"] {
+        let r = &v["robustness"][m];
+        for k in [
+            "continuity",
+            "relative_input_stability",
+            "relative_output_stability",
+        ] {
+            assert!(r[k].as_f64().unwrap().is_finite(), "{m} {k}");
+        }
+        assert!(r["random_logit_ssim"].as_f64().unwrap() < 0.6, "{m}");
+    }
     // The report: one page with every family, referencing the files beside it.
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
     for section in [
@@ -99,6 +126,10 @@ fn randomisation_checks_reproduce_adebayo_and_deletion_ranks_random_below_ig() {
         "Axiomatic",
         "Robustness",
         "Agreement",
+        "ROAD",
+        "IROF",
+        "Continuity",
+        "Random logit",
     ] {
         assert!(page.contains(section), "no {section} section");
     }

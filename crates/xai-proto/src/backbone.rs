@@ -65,6 +65,11 @@ impl ConvBackbone {
         ])
     }
 
+    /// Image channels the first convolution takes.
+    pub fn channels(&self) -> usize {
+        self.conv1.weight.val().dims()[1]
+    }
+
     /// Feature maps `[N, 32, H/4, W/4]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let h = self.pool.forward(self.act.forward(self.conv1.forward(x)));

@@ -47,7 +47,7 @@ use serde::Serialize;
 
 use crate::backbone::{CHANNELS, ConvBackbone};
 use crate::data::ImageSet;
-use crate::train::{Batches, cross_entropy, finite_loss, progress, set_accuracy};
+use crate::train::{Batches, cross_entropy, finite_loss, progress, set_accuracy, trainable};
 use xai_core::{Result, XaiError, init, tensor_to_vec_f64};
 
 /// ε of the log similarity.
@@ -282,19 +282,28 @@ impl ProtoPNet {
                 &[n],
             ));
         }
-        let own_v: Vec<f32> = labels
-            .iter()
-            .flat_map(|&y| (0..p).map(move |j| if j / self.per_class == y { 1.0 } else { 0.0 }))
-            .collect();
-        let own = Tensor::<2>::from_data(TensorData::new(own_v, [n, p]), device);
+        // Pruned prototypes take no part in the cluster and separation terms.
+        let mask = |own: bool| -> Tensor<2> {
+            let v: Vec<f32> = labels
+                .iter()
+                .flat_map(|&y| {
+                    (0..p).map(move |j| {
+                        f32::from(u8::from(
+                            self.is_active(j) && (j / self.per_class == y) == own,
+                        ))
+                    })
+                })
+                .collect();
+            Tensor::from_data(TensorData::new(v, [n, p]), device)
+        };
         let max_d = self.max_distance();
         let inv = out.min_distances.clone().neg().add_scalar(max_d);
-        let cluster = (inv.clone() * own.clone())
+        let cluster = (inv.clone() * mask(true))
             .max_dim(1)
             .neg()
             .add_scalar(max_d)
             .mean();
-        let separation = (inv * own.neg().add_scalar(1.0))
+        let separation = (inv * mask(false))
             .max_dim(1)
             .neg()
             .add_scalar(max_d)
@@ -425,6 +434,30 @@ impl ProtoPNet {
         Ok(true)
     }
 
+    /// Continue training this network on `set` with `schedule` (usually joint epochs only), then
+    /// push and refit the last layer: the repair step of explanatory interactive learning,
+    /// where `set` holds the user's counterexamples. Pruned prototypes stay pruned.
+    pub fn fine_tune(
+        &self,
+        set: &ImageSet,
+        schedule: &ProtoTrainConfig,
+        device: &Device,
+    ) -> Result<(ProtoPNet, ProtoTrainLog)> {
+        if set.is_empty() || set.channels != self.backbone.channels() || set.classes != self.classes
+        {
+            return Err(XaiError::Config(format!(
+                "fine-tuning set ({} images, {} channels, {} classes) does not match the network ({} channels, {} classes)",
+                set.len(),
+                set.channels,
+                set.classes,
+                self.backbone.channels(),
+                self.classes
+            )));
+        }
+        let ad = device.clone().autodiff();
+        run_schedule(trainable(self.clone(), &ad), schedule, set, device)
+    }
+
     /// Latent grid of a `side`×`side` image.
     pub fn grid(&self, side: usize) -> (usize, usize) {
         (side / CELL, side / CELL)
@@ -476,6 +509,48 @@ impl ProtoPNet {
                 *a = false;
             }
         }
+    }
+
+    /// Replace prototypes `which` by fresh ones drawn from `seed` (uniform in `[0, 1]`, as
+    /// [`Self::new`] draws them), active again, with their last-layer rows back at the
+    /// class-identity pattern: the slots of removed prototypes, to be re-learnt by
+    /// [`Self::fine_tune`].
+    pub fn reinitialise(&mut self, which: &[usize], seed: u64) -> Result<()> {
+        let (p, c) = (self.prototypes(), self.classes);
+        if let Some(&j) = which.iter().find(|&&j| j >= p) {
+            return Err(XaiError::Config(format!(
+                "prototype {j} does not exist (the network has {p})"
+            )));
+        }
+        let mut protos = tensor_to_vec_f64(self.prototypes.val())?;
+        let d = protos.len() / p.max(1);
+        let mut weights = self.last_weights()?;
+        let mut rng = StdRng::seed_from_u64(init::path_seed(seed, "reinitialised prototypes"));
+        let fresh = init::uniform(&mut rng, which.len() * d, 0.0, 1.0)?;
+        for (k, &j) in which.iter().enumerate() {
+            for (i, v) in fresh[k * d..(k + 1) * d].iter().enumerate() {
+                protos[j * d + i] = f64::from(*v);
+            }
+            for class in 0..c {
+                weights[j * c + class] = if class == self.prototype_class(j) {
+                    1.0
+                } else {
+                    -0.5
+                };
+            }
+            self.active[j] = true;
+        }
+        let device = self.prototypes.val().device();
+        let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        self.prototypes = Param::from_tensor(Tensor::from_data(
+            TensorData::new(as_f32(protos), [p, d]),
+            &device,
+        ));
+        self.last.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(as_f32(weights), [p, c]),
+            &device,
+        ));
+        Ok(())
     }
 
     /// Last-layer weights `[P, C]` row-major.
@@ -760,9 +835,25 @@ pub fn train(
             config.classes
         )));
     }
+    let ad = device.clone().autodiff();
+    run_schedule(
+        ProtoPNet::new(config, schedule.seed, &ad)?,
+        schedule,
+        set,
+        device,
+    )
+}
+
+/// Warm-up and joint epochs of `model` (on an autodiff device) on `set`, then push and
+/// last-layer fitting, as [`train`] does.
+fn run_schedule(
+    mut model: ProtoPNet,
+    schedule: &ProtoTrainConfig,
+    set: &ImageSet,
+    device: &Device,
+) -> Result<(ProtoPNet, ProtoTrainLog)> {
     let start = std::time::Instant::now();
     let ad = device.clone().autodiff();
-    let mut model = ProtoPNet::new(config, schedule.seed, &ad)?;
     let mut optim = AdamConfig::new().init();
     let mut batches = Batches::new(set.len(), schedule.batch, schedule.seed);
     let epochs = schedule.warm_epochs + schedule.joint_epochs;

@@ -1,8 +1,9 @@
 //! Training helpers shared by the models: seeded mini-batch order, progress bars, losses,
 //! accuracy.
 
+use burn::module::Param;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -125,6 +126,20 @@ pub struct FitConfig {
     pub seed: u64,
     /// Show a progress bar.
     pub progress: bool,
+}
+
+/// `model` with every parameter copied onto `device` (an autodiff device) as a tracked leaf,
+/// so that a trained network can be trained further: moving a module between a plain and an
+/// autodiff device keeps its tensors untracked.
+pub fn trainable<M: burn::module::Module>(model: M, device: &Device) -> M {
+    struct Leaves<'a>(&'a Device);
+    impl burn::module::ModuleMapper for Leaves<'_> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (id, t, _) = param.consume();
+            Param::initialized(id, Tensor::from_data(t.into_data(), self.0).require_grad())
+        }
+    }
+    model.map(&mut Leaves(device))
 }
 
 /// Train every parameter of `model` (on an autodiff device) with Adam on mini-batches of

@@ -9,10 +9,13 @@
 //!    Spearman (absolute and signed), SSIM and HOG similarity to the trained model's maps after
 //!    each step.
 //! 4. Data randomisation: the same network trained on permuted labels, compared the same way.
-//! 5. Deletion and insertion AUC (softmax probability, zero reference, one pixel per step) for
-//!    each method and a seeded random attribution; faithfulness correlation, sparseness,
-//!    complexity, max-sensitivity; completeness error and non-sensitivity (axiomatic); the
-//!    explainers' disagreement matrix at k = 8.
+//! 5. For each method and a seeded random attribution: deletion and insertion AUC (softmax
+//!    probability, zero reference, one pixel per step), faithfulness correlation, ROAD (noisy
+//!    linear imputation), IROF (2×2 patches), sensitivity-n, monotonicity (Arya) and
+//!    monotonicity correlation (Nguyen); sparseness, complexity, effective complexity;
+//!    completeness error and non-sensitivity (axiomatic). For the gradient and IG, re-explained
+//!    on perturbed digits: max-sensitivity (gradient), continuity, relative input and output
+//!    stability, and the random logit test. The explainers' disagreement matrix at k = 8.
 //!
 //! Writes `OUT/index.html` (one section per metric family, [`page`]), `OUT/sanity.json`,
 //! `OUT/sanity_cascading.svg` (signed Spearman vs randomised layer) and `OUT/sanity_maps.png`
@@ -36,20 +39,29 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use xai_core::agnostic::{References, Rows, RunOptions};
+use xai_core::agnostic::{BlackBox, FeatureGroups, References, Rows, RunOptions};
 use xai_core::metrics::Output;
 use xai_core::metrics::axiomatic::non_sensitivity;
 use xai_core::metrics::complexity;
+use xai_core::metrics::continuity::{ContinuityConfig, continuity};
 use xai_core::metrics::disagreement::disagreement_matrix;
 use xai_core::metrics::faithfulness::{
     CorrelationConfig, CurveConfig, completeness_error, deletion, faithfulness_correlation,
-    insertion,
+    insertion, monotonicity,
 };
+use xai_core::metrics::irof::irof;
+use xai_core::metrics::monotonicity_correlation::{monotonicity_correlation, uniform_replacement};
+use xai_core::metrics::random_logit::random_logit;
 use xai_core::metrics::randomization::{
     Cascade, MapShape, MapSimilarity, RandomizationConfig, RandomizationReport, Reinit,
     compare_maps, model_parameter_randomization, permuted_labels,
 };
-use xai_core::metrics::robustness::{RobustnessConfig, sensitivity};
+use xai_core::metrics::relative_stability::{
+    RowsFn, Stability, StabilityConfig, StabilityModel, relative_stability,
+};
+use xai_core::metrics::road::{RoadConfig, road};
+use xai_core::metrics::robustness::{ExplainFn, RobustnessConfig, sensitivity};
+use xai_core::metrics::sensitivity_n::sensitivity_n;
 use xai_core::{Result, Target, XaiError, tensor_to_vec_f64};
 use xai_grad::methods::guided_backprop::guided_backprop;
 use xai_grad::methods::integrated_gradients::{IgConfig, integrated_gradients};
@@ -353,6 +365,7 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
             &quiet,
         )?;
         let violations: Vec<f64> = violations.iter().map(|&v| v as f64).collect();
+        let more = more_faithfulness(&bb, &inputs, &attr, &refs, &classes, opts.seed, &quiet)?;
         per_method.insert(
             name.clone(),
             json!({
@@ -363,6 +376,12 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
                 "complexity": mean(&cx.iter().map(|c| c.1).collect::<Vec<_>>()),
                 "completeness_error": mean(&completeness),
                 "non_sensitivity": mean(&violations),
+                "road_morf_accuracy": more.road,
+                "irof": more.irof,
+                "sensitivity_n": more.sensitivity_n,
+                "monotonicity_arya": more.monotonicity,
+                "monotonicity_correlation": more.monotonicity_correlation,
+                "effective_complexity": mean(&more.effective_complexity),
             }),
         );
     }
@@ -387,6 +406,42 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
     };
     let sens = sensitivity(&grad_rows, &xv, 64, &classes, &rob_cfg)?;
     let max_sens_gradient = sens.iter().map(|s| s.max).sum::<f64>() / n as f64;
+    let ig_rows = |rows: &[f64], cls: &[usize]| -> Result<Vec<f64>> {
+        let t = Tensor::<4>::from_data(
+            TensorData::new(
+                rows.iter().map(|&v| v as f32).collect(),
+                [cls.len(), 1, SIDE, SIDE],
+            ),
+            &Device::flex(),
+        );
+        let ig = integrated_gradients(
+            &ex,
+            &t,
+            &t.zeros_like(),
+            &Target::Classes(cls.to_vec()),
+            &IgConfig {
+                n_steps: 32,
+                ..IgConfig::default()
+            },
+        )?;
+        tensor_to_vec_f64(ig.attributions)
+    };
+    let logits = |rows: &[f64], k: usize| xai_core::agnostic::BlackBox::predict(&bb, rows, k);
+    let mut robustness = serde_json::Map::new();
+    for (name, explain) in [
+        ("gradient", &grad_rows as &ExplainFn),
+        ("integrated_gradients", &ig_rows as &ExplainFn),
+    ] {
+        let original = &explanations
+            .iter()
+            .find(|(m, _)| m == name)
+            .ok_or_else(|| XaiError::Config(format!("no {name} maps")))?
+            .1;
+        robustness.insert(
+            name.into(),
+            more_robustness(explain, &logits, &xv, original, &classes, opts.seed)?,
+        );
+    }
     let named: Vec<(&str, &[f64])> = explanations
         .iter()
         .map(|(s, v)| (s.as_str(), v.as_slice()))
@@ -437,6 +492,7 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
         },
         "metrics": per_method,
         "max_sensitivity_gradient": max_sens_gradient,
+        "robustness": robustness,
         "disagreement_k8": matrix,
         "settings": {
             "spearman_*_last": "signed maps (Adebayo's 'no abs' rank correlation) after randomising every layer; spearman_abs_*: absolute maps",
@@ -444,6 +500,13 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
             "ig": "32 Gauss-Legendre points, zero baseline", "targets": "true labels",
             "deletion": "softmax probability, zero reference, 1 pixel per step, signed order",
             "faithfulness_correlation": "|S| = 8, 50 runs", "max_sensitivity": "r = 0.05, 10 samples",
+            "road": "noisy linear imputation (σ 0.01), most relevant first, 1–99 % in steps of 2; mean accuracy over the curve (lower is better)",
+            "irof": "2×2 patches, softmax probability, zero reference (higher is better)",
+            "sensitivity_n": "Pearson across digits of Σφ and the output drop, 4 pixels per step, mean over steps",
+            "monotonicity_arya": "share of digits whose probability never falls as pixels are restored least relevant first, 4 per step",
+            "monotonicity_correlation": "Nguyen & Martínez: Spearman of |φ| and the output's variance under U(0, 1) replacement, 2 pixels per group, 5 samples",
+            "effective_complexity": "pixels with |φ| / max |φ| > 0.05",
+            "robustness": "continuity: 6 sideways shifts; relative input / output stability: 20 draws of U(0.02, 0.2) noise (lower is more stable); random logit: SSIM of the true class's map and a random other class's (lower is more class-specific)",
             "axiomatic": "completeness |Σφ − (f(x) − f(0))| on the logit; non-sensitivity pixels with |φ| > 1e-5 xor |effect of setting them to 0| > 1e-5",
         },
         "seconds": start.elapsed().as_secs_f64(),
@@ -458,6 +521,129 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
     staging.finish()?;
     say(&format!("wrote {}", opts.out.join("index.html").display()));
     Ok(summary)
+}
+
+/// The faithfulness and complexity metrics beyond the deletion curves, one method's maps.
+struct MoreFaithfulness {
+    road: f64,
+    irof: f64,
+    sensitivity_n: f64,
+    monotonicity: f64,
+    monotonicity_correlation: f64,
+    effective_complexity: Vec<f64>,
+}
+
+fn more_faithfulness(
+    bb: &dyn BlackBox,
+    inputs: &Rows,
+    attr: &Rows,
+    refs: &References,
+    classes: &[usize],
+    seed: u64,
+    quiet: &RunOptions,
+) -> Result<MoreFaithfulness> {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let road = road(
+        bb,
+        inputs,
+        [1, SIDE, SIDE],
+        attr.data,
+        classes,
+        &RoadConfig {
+            seed,
+            ..RoadConfig::default()
+        },
+    )?;
+    let patches = [FeatureGroups::image_patches([1, SIDE, SIDE], 2)?];
+    let irof = irof(
+        bb,
+        inputs,
+        attr,
+        refs,
+        classes,
+        &patches,
+        Output::Probability,
+        quiet,
+    )?;
+    let sens_n = sensitivity_n(bb, inputs, attr, refs, classes, 4, quiet)?;
+    let curve = CurveConfig {
+        features_per_step: 4,
+        output: Output::Probability,
+        options: quiet.clone(),
+        ..CurveConfig::default()
+    };
+    let mono = monotonicity(bb, inputs, attr, refs, classes, &curve)?;
+    let mono_corr = monotonicity_correlation(
+        bb,
+        inputs,
+        attr,
+        classes,
+        2,
+        5,
+        &uniform_replacement(seed),
+        1e-5,
+        quiet,
+    )?;
+    let effective = attr
+        .data
+        .chunks(attr.f)
+        .map(|row| complexity::effective_complexity(row, 0.05).map(|c| c as f64))
+        .collect::<Result<Vec<f64>>>()?;
+    Ok(MoreFaithfulness {
+        road: mean(&road.accuracy),
+        irof: irof.mean,
+        sensitivity_n: mean(&sens_n),
+        monotonicity: mono.iter().filter(|&&m| m).count() as f64 / mono.len().max(1) as f64,
+        monotonicity_correlation: mean(&mono_corr),
+        effective_complexity: effective,
+    })
+}
+
+/// Continuity, relative input and output stability and the random logit test of one
+/// explainer (`explain(rows, classes)`), whose maps of the digits are `original`.
+fn more_robustness(
+    explain: &ExplainFn,
+    logits: &RowsFn,
+    inputs: &[f64],
+    original: &[f64],
+    classes: &[usize],
+    seed: u64,
+) -> Result<Value> {
+    let kept = |v: &[Option<f64>]| {
+        let s: Vec<f64> = v.iter().flatten().copied().collect();
+        s.iter().sum::<f64>() / s.len().max(1) as f64
+    };
+    let cont = continuity(
+        explain,
+        logits,
+        inputs,
+        [1, SIDE, SIDE],
+        classes,
+        &ContinuityConfig {
+            steps: 6,
+            ..ContinuityConfig::default()
+        },
+    )?;
+    let model = StabilityModel {
+        logits,
+        representation: None,
+    };
+    let cfg = StabilityConfig {
+        samples: 20,
+        seed,
+        ..StabilityConfig::default()
+    };
+    let stability = |kind| {
+        relative_stability(kind, explain, &model, inputs, 64, original, classes, &cfg)
+            .map(|v| kept(&v))
+    };
+    let logit = random_logit(explain, inputs, 64, original, classes, 10, seed)?;
+    Ok(json!({
+        "continuity": kept(&cont.scores),
+        "relative_input_stability": stability(Stability::Input)?,
+        "relative_output_stability": stability(Stability::Output)?,
+        "random_logit_ssim": logit.iter().sum::<f64>() / logit.len().max(1) as f64,
+    }))
 }
 
 const COLOURS: [RGBColor; 3] = [

@@ -124,13 +124,26 @@ pub fn write(summary: &Value, dir: &Path) -> Result<()> {
             ("faithfulness_correlation", "faithfulness correlation ↑"),
         ],
     );
-    h.push_str("<h2>Complexity</h2>\n<p>Sparseness: the Gini index of |φ| (1 = all mass on one pixel); complexity: the entropy of the normalised |φ| (lower = more concentrated).</p>\n");
+    h.push_str("<p>ROAD (Rong et al. 2022): the most relevant pixels replaced by a noisy linear imputation from their neighbours, so that removal leaks no shape; mean accuracy over 1–99 % removed (lower is better). IROF (Rieger &amp; Hansen 2020): 2×2 patches removed by mean relevance, area above the probability curve (higher is better). Sensitivity-n (Ancona et al. 2018): Pearson across digits of the attribution mass of n pixels and the output drop when they are removed, mean over n (higher is better). Monotonicity (Arya et al. 2019): share of digits whose probability never falls as pixels are restored, least relevant first; monotonicity correlation (Nguyen &amp; Martínez 2020): Spearman of |φ| and the output's variance when the pixel is replaced at random (higher is better).</p>\n");
+    metric_table(
+        &mut h,
+        &s["metrics"],
+        &[
+            ("road_morf_accuracy", "ROAD accuracy ↓"),
+            ("irof", "IROF ↑"),
+            ("sensitivity_n", "sensitivity-n ↑"),
+            ("monotonicity_arya", "monotonicity (Arya) ↑"),
+            ("monotonicity_correlation", "monotonicity correlation ↑"),
+        ],
+    );
+    h.push_str("<h2>Complexity</h2>\n<p>Sparseness: the Gini index of |φ| (1 = all mass on one pixel); complexity: the entropy of the normalised |φ| (lower = more concentrated); effective complexity: pixels with |φ| above 5 % of the digit's largest (of 64).</p>\n");
     metric_table(
         &mut h,
         &s["metrics"],
         &[
             ("sparseness", "sparseness ↑"),
             ("complexity", "complexity ↓"),
+            ("effective_complexity", "effective complexity ↓"),
         ],
     );
     h.push_str("<h2>Axiomatic</h2>\n<p>Completeness: |Σφ − (f(x) − f(0))| on the explained logit (0 for a complete method; integrated gradients up to its quadrature error). Non-sensitivity (Nguyen &amp; Martínez 2020): pixels where the attribution and the effect of setting the pixel to 0 disagree on being zero, per digit (black pixels have no effect, so a method that gives them relevance is penalised).</p>\n");
@@ -147,6 +160,17 @@ pub fn write(summary: &Value, dir: &Path) -> Result<()> {
         "<h2>Robustness</h2>\n<p>Max-sensitivity of the gradient ({}): the mean over digits of the largest relative change ‖φ(x + u) − φ(x)‖ / ‖φ(x)‖ over uniform perturbations u ~ U(−r, r) (Yeh et al. 2019): <b>{}</b>.</p>",
         esc(s["settings"]["max_sensitivity"].as_str().unwrap_or("")),
         num(&s["max_sensitivity_gradient"])
+    );
+    h.push_str("<p>Continuity (Montavon et al. 2018): the largest change of |φ| when the digit slides sideways, relative to how far the image moves (L1 of the maps over L2 of the images; lower is smoother). Relative input and output stability (Agarwal et al. 2022): the largest ratio of the explanation's relative change to the input's (or logits') relative change under small noise (lower is more stable). Random logit (Sixt et al. 2020): SSIM between the map for the true class and for a random other class (lower: the explanation depends on the class asked for).</p>\n");
+    metric_table(
+        &mut h,
+        &s["robustness"],
+        &[
+            ("continuity", "continuity ↓"),
+            ("relative_input_stability", "RIS ↓"),
+            ("relative_output_stability", "ROS ↓"),
+            ("random_logit_ssim", "random logit SSIM ↓"),
+        ],
     );
 
     let dis = &s["disagreement_k8"];
