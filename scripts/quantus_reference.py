@@ -247,6 +247,26 @@ def bench():
                 explain_func_kwargs={"method": "Saliency"}, device="cpu", softmax=False, batch_size=64)
     res["continuity_seconds"] = time.perf_counter() - t
     res["continuity_mean"] = float(np.mean(scores))
+    # The rest with the settings `xai sanity metrics-bench` uses (crates/xai-bench/src/metrics.rs).
+    common = dict(model=model, x_batch=x.copy(), y_batch=y, device="cpu", channel_first=True, batch_size=64)
+    saliency = dict(explain_func=quantus.explain, explain_func_kwargs={"method": "Saliency"})
+    a_sal = quantus.explain(model, x.copy(), y, method="Saliency")
+    timed = [
+        ("road", lambda: quantus.ROAD(noise=0.01, percentages=list(range(1, 100, 2)), abs=False, normalise=False, disable_warnings=True)(a_batch=a.copy(), softmax=True, **common)),
+        ("sensitivity_n", lambda: quantus.SensitivityN(features_in_step=16, n_max_percentage=0.8, perturb_baseline=0.0, abs=False, normalise=False, return_aggregate=False, disable_warnings=True)(a_batch=a.copy(), softmax=False, **common)),
+        ("selectivity", lambda: quantus.Selectivity(patch_size=4, perturb_baseline=0.0, abs=False, normalise=False, disable_warnings=True)(a_batch=a.copy(), softmax=True, **common)),
+        ("monotonicity_correlation", lambda: quantus.MonotonicityCorrelation(features_in_step=16, nr_samples=5, eps=1e-5, abs=True, normalise=False, disable_warnings=True)(a_batch=a.copy(), softmax=True, **common)),
+        ("max_sensitivity", lambda: quantus.MaxSensitivity(nr_samples=10, lower_bound=0.05, abs=False, normalise=False, disable_warnings=True)(a_batch=a_sal.copy(), **saliency, **common)),
+        ("relative_input_stability", lambda: quantus.RelativeInputStability(nr_samples=10, abs=False, normalise=False, disable_warnings=True)(a_batch=a_sal.copy(), **saliency, **common)),
+        ("random_logit", lambda: quantus.RandomLogit(num_classes=10, seed=0, abs=False, normalise=False, disable_warnings=True)(a_batch=a_sal.copy(), **saliency, **common)),
+        ("effective_complexity", lambda: quantus.EffectiveComplexity(eps=1e-5, disable_warnings=True)(a_batch=a.copy(), **common)),
+    ]
+    for name, run in timed:
+        t = time.perf_counter()
+        scores = run()
+        res[f"{name}_seconds"] = time.perf_counter() - t
+        flat = np.array(list(scores.values()) if isinstance(scores, dict) else scores, dtype=np.float64).ravel()
+        res[f"{name}_mean"] = float(np.nanmean(flat))
     print(json.dumps(res))
 
 

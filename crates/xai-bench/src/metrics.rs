@@ -12,17 +12,153 @@ use std::time::Instant;
 use burn::tensor::{DType, Device, Tensor};
 use serde_json::{Value, json};
 
-use xai_core::agnostic::{FeatureGroups, References, Rows, RunOptions};
+use xai_core::agnostic::{BlackBox, FeatureGroups, References, Rows, RunOptions};
 use xai_core::fixture::Fixture;
 use xai_core::fixture::FixtureModel;
 use xai_core::metrics::Output;
+use xai_core::metrics::complexity;
 use xai_core::metrics::continuity::{ContinuityConfig, continuity};
 use xai_core::metrics::faithfulness::{
-    CorrelationConfig, CurveConfig, deletion, faithfulness_correlation,
+    CorrelationConfig, CurveConfig, deletion, faithfulness_correlation, region_curves,
 };
 use xai_core::metrics::irof::irof;
+use xai_core::metrics::monotonicity_correlation::{monotonicity_correlation, uniform_replacement};
+use xai_core::metrics::random_logit::random_logit;
+use xai_core::metrics::relative_stability::{
+    Stability, StabilityConfig, StabilityModel, relative_stability,
+};
+use xai_core::metrics::road::{RoadConfig, road};
+use xai_core::metrics::robustness::{RobustnessConfig, sensitivity};
+use xai_core::metrics::sensitivity_n::sensitivity_n;
 use xai_core::{Result, XaiError};
 use xai_grad::methods::{Explainable, input_gradients};
+
+/// Insert `NAME_seconds` (the time `f` took) and `NAME_mean` (the mean of what it returned).
+fn timed(
+    out: &mut serde_json::Map<String, Value>,
+    name: &str,
+    f: impl FnOnce() -> Result<Vec<f64>>,
+) -> Result<()> {
+    let t = Instant::now();
+    let v = f()?;
+    out.insert(format!("{name}_seconds"), json!(t.elapsed().as_secs_f64()));
+    let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+    out.insert(format!("{name}_mean"), json!(mean));
+    Ok(())
+}
+
+/// The metrics beyond the first five, each with the settings `scripts/quantus_reference.py
+/// --bench` gives Quantus.
+#[allow(clippy::too_many_arguments)]
+fn more(
+    out: &mut serde_json::Map<String, Value>,
+    fx: &Fixture,
+    ex: &Explainable<2>,
+    bb: &dyn BlackBox,
+    inputs: &Rows,
+    refs: &References,
+    classes: &[usize],
+) -> Result<()> {
+    let f = inputs.f;
+    let device = Device::flex();
+    let quiet = RunOptions {
+        progress: false,
+        ..RunOptions::default()
+    };
+    let shape = match fx.input_shape.as_slice() {
+        &[c, h, w] => [c, h, w],
+        _ => return Ok(()),
+    };
+    let explain = |rows: &[f64], cls: &[usize]| -> Result<Vec<f64>> {
+        let x = xai_core::fixture::tensor_from_f64(rows, vec![cls.len(), f], &device, DType::F32);
+        xai_core::tensor_to_vec_f64(input_gradients(ex, &x, cls)?)
+    };
+    let logits = |rows: &[f64], k: usize| bb.predict(rows, k);
+    let saliency = explain(inputs.data, classes)?;
+    timed(out, "road", || {
+        Ok(road(
+            bb,
+            inputs,
+            shape,
+            inputs.data,
+            classes,
+            &RoadConfig::default(),
+        )?
+        .accuracy)
+    })?;
+    timed(out, "sensitivity_n", || {
+        sensitivity_n(bb, inputs, inputs, refs, classes, 16, &quiet)
+    })?;
+    let curve = CurveConfig {
+        output: Output::Probability,
+        options: quiet.clone(),
+        ..CurveConfig::default()
+    };
+    let patches = FeatureGroups::image_patches(shape, 4)?;
+    timed(out, "selectivity", || {
+        let c = region_curves(bb, inputs, inputs, refs, classes, &patches, &curve, false)?;
+        Ok(c.curves.iter().flatten().copied().collect())
+    })?;
+    timed(out, "monotonicity_correlation", || {
+        monotonicity_correlation(
+            bb,
+            inputs,
+            inputs,
+            classes,
+            16,
+            5,
+            &uniform_replacement(0),
+            1e-5,
+            &quiet,
+        )
+    })?;
+    timed(out, "max_sensitivity", || {
+        let cfg = RobustnessConfig {
+            radius: 0.05,
+            samples: 10,
+            seed: 0,
+            options: quiet.clone(),
+            bytes_per_row: None,
+        };
+        Ok(sensitivity(&explain, inputs.data, f, classes, &cfg)?
+            .iter()
+            .map(|s| s.max)
+            .collect())
+    })?;
+    timed(out, "relative_input_stability", || {
+        let model = StabilityModel {
+            logits: &logits,
+            representation: None,
+        };
+        let cfg = StabilityConfig {
+            samples: 10,
+            ..StabilityConfig::default()
+        };
+        let v = relative_stability(
+            Stability::Input,
+            &explain,
+            &model,
+            inputs.data,
+            f,
+            &saliency,
+            classes,
+            &cfg,
+        )?;
+        Ok(v.into_iter().flatten().collect())
+    })?;
+    let k = bb.predict(&inputs.data[..f], 1)?.len();
+    timed(out, "random_logit", || {
+        random_logit(&explain, inputs.data, f, &saliency, classes, k, 0)
+    })?;
+    timed(out, "effective_complexity", || {
+        inputs
+            .data
+            .chunks(f)
+            .map(|row| complexity::effective_complexity(row, 1e-5).map(|c| c as f64))
+            .collect()
+    })?;
+    Ok(())
+}
 
 /// Time the metrics on `fx`'s model and inputs (flex, f32); one JSON object.
 pub fn run(fx: &Fixture) -> Result<Value> {
@@ -125,6 +261,7 @@ pub fn run(fx: &Fixture) -> Result<Value> {
             json!(scores.iter().sum::<f64>() / scores.len().max(1) as f64),
         );
     }
+    more(&mut out, fx, &ex, &bb, &inputs, &refs, &classes)?;
     out.insert("inputs".into(), json!(n));
     out.insert("features".into(), json!(f));
     out.insert("device".into(), json!("flex f32"));

@@ -46,7 +46,7 @@ use xai_core::metrics::complexity;
 use xai_core::metrics::continuity::{ContinuityConfig, continuity};
 use xai_core::metrics::disagreement::disagreement_matrix;
 use xai_core::metrics::faithfulness::{
-    CorrelationConfig, CurveConfig, completeness_error, deletion, faithfulness_correlation,
+    CorrelationConfig, CurveConfig, Order, completeness_error, deletion, faithfulness_correlation,
     insertion, monotonicity,
 };
 use xai_core::metrics::irof::irof;
@@ -503,7 +503,7 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
             "road": "noisy linear imputation (σ 0.01), most relevant first, 1–99 % in steps of 2; mean accuracy over the curve (lower is better)",
             "irof": "2×2 patches, softmax probability, zero reference (higher is better)",
             "sensitivity_n": "Pearson across digits of Σφ and the output drop, 4 pixels per step, mean over steps",
-            "monotonicity_arya": "share of digits whose probability never falls as pixels are restored least relevant first, 4 per step",
+            "monotonicity_arya": "share of digits whose probability never falls as pixels are restored by increasing |φ|, 4 per step",
             "monotonicity_correlation": "Nguyen & Martínez: Spearman of |φ| and the output's variance under U(0, 1) replacement, 2 pixels per group, 5 samples",
             "effective_complexity": "pixels with |φ| / max |φ| > 0.05",
             "robustness": "continuity: 6 sideways shifts; relative input / output stability: 20 draws of U(0.02, 0.2) noise (lower is more stable); random logit: SSIM of the true class's map and a random other class's (lower is more class-specific)",
@@ -568,6 +568,7 @@ fn more_faithfulness(
     let sens_n = sensitivity_n(bb, inputs, attr, refs, classes, 4, quiet)?;
     let curve = CurveConfig {
         features_per_step: 4,
+        order: Order::Absolute,
         output: Output::Probability,
         options: quiet.clone(),
         ..CurveConfig::default()
