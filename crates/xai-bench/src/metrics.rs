@@ -1,11 +1,15 @@
-//! `xai metrics bench`: the perturbation metrics side by side with Quantus on the same model and
+//! `xai sanity metrics-bench`: the evaluation metrics side by side with Quantus on the same model and
 //! inputs (`scripts/quantus_reference.py --bench` times Quantus on the same workload).
 //!
-//! The attribution is the input itself (identical on both sides, no explainer in the timing).
-//! Timed: pixel flipping (deletion curve, softmax output, zero reference) with 1 and 16 pixels
-//! per step, faithfulness correlation with 100 random subsets of 64 pixels, IROF over 4×4
-//! patches (softmax output, zero reference), and continuity (28 sideways shifts, each batch
-//! re-explained by the input gradient; Quantus: Captum's `Saliency`, the same map under `abs`).
+//! The attribution is the input itself (identical on both sides, no explainer in the timing);
+//! the metrics that re-explain perturbed inputs use the input gradient (Quantus: Captum's
+//! `Saliency`, the same map). Timed: pixel flipping (deletion curve, softmax output, zero
+//! reference) with 1 and 16 pixels per step, faithfulness correlation with 100 random subsets
+//! of 64 pixels, IROF over 4×4 patches, continuity (28 sideways shifts), ROAD (noise 0.01,
+//! 1–99 % in steps of 2), sensitivity-n (16 pixels per step, logits), selectivity (4×4
+//! patches), monotonicity correlation (16 pixels per group, 5 samples), max-sensitivity (10
+//! draws of radius 0.05), relative input stability (10 draws), the random logit test and
+//! effective complexity (ε = 1e-5). Each figure is `NAME_seconds` and `NAME_mean`.
 
 use std::time::Instant;
 

@@ -315,6 +315,18 @@ fn clever_hans_quick_run_exposes_the_watermark() {
         "{}",
         v["tcav_random_p"]
     );
+    // the repair (flagged slots re-learnt on counterexamples) leaves no prototype that answers
+    // the watermark the way the flagged ones did
+    let (before, after) = (
+        v["max_watermark_response"].as_f64().unwrap(),
+        v["repaired_max_watermark_response"].as_f64().unwrap(),
+    );
+    assert!(
+        after < 0.25 * before,
+        "watermark response {before} → {after}"
+    );
+    let repaired = v["protopnet_repaired_shuffled_accuracy"].as_f64().unwrap();
+    assert!(repaired > 0.95, "repaired shuffled accuracy {repaired}");
     assert!(dir.join("cleverhans_prototypes.png").exists());
 }
 

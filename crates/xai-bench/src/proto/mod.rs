@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | [`partshapes`] | ProtoPNet | `accuracy`, `prototypes_on_glyph`, `erase_flip_rate`, `push_exact` |
 //! | [`conceptsprites`] | CBM (independent, sequential, joint), CEM | `concept_accuracy`, `intervened_task_accuracy`, `cem_minus_cbm` |
-//! | [`cleverhans`] | CNN + TCAV, ProtoPNet, deep kNN | `tcav_watermark_p`, `tcav_random_p`, `pruned_accuracy_gap` |
+//! | [`cleverhans`] | CNN + TCAV, ProtoPNet, deep kNN | `tcav_watermark_p`, `tcav_random_p`, `pruned_accuracy_gap`, `repaired_accuracy_gap` |
 //! | [`regimemix`] | mixture of linear experts | `nmi`, `max_over_mean_load` |
 //! | [`tcav_calibration`] | CNN + TCAV over many seeds | `false_positive_rate`, `power` |
 

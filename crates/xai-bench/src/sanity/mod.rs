@@ -571,7 +571,6 @@ fn more_faithfulness(
         order: Order::Absolute,
         output: Output::Probability,
         options: quiet.clone(),
-        ..CurveConfig::default()
     };
     let mono = monotonicity(bb, inputs, attr, refs, classes, &curve)?;
     let mono_corr = monotonicity_correlation(

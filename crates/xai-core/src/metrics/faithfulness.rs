@@ -187,6 +187,7 @@ fn curves<M: BlackBox + ?Sized>(
     groups: Option<&FeatureGroups>,
     config: &CurveConfig,
     insert: bool,
+    max_steps: Option<usize>,
 ) -> Result<Curves> {
     check_pair(model, inputs, attributions, classes)?;
     let (n, f) = (inputs.n, inputs.f);
@@ -209,7 +210,7 @@ fn curves<M: BlackBox + ?Sized>(
         ));
     }
     let g = groups.count();
-    let steps = g.div_ceil(k);
+    let steps = g.div_ceil(k).min(max_steps.unwrap_or(usize::MAX));
     let per = steps + 1;
     let ranks = group_ranks(attributions, &groups, config.order);
     let fractions: Vec<f64> = (0..per).map(|s| (s * k).min(g) as f64 / g as f64).collect();
@@ -261,6 +262,7 @@ pub fn deletion<M: BlackBox + ?Sized>(
         None,
         config,
         false,
+        None,
     )
 }
 
@@ -282,6 +284,7 @@ pub fn insertion<M: BlackBox + ?Sized>(
         None,
         config,
         true,
+        None,
     )
 }
 
@@ -345,6 +348,31 @@ pub fn region_curves<M: BlackBox + ?Sized>(
         Some(groups),
         config,
         insert,
+        None,
+    )
+}
+
+/// The first `steps` steps of the [`deletion`] curves (`steps + 1` values per input): for
+/// metrics that read only the start of the curve.
+pub(crate) fn deletion_prefix<M: BlackBox + ?Sized>(
+    model: &M,
+    inputs: &Rows,
+    attributions: &Rows,
+    references: &References,
+    classes: &[usize],
+    config: &CurveConfig,
+    steps: usize,
+) -> Result<Curves> {
+    curves(
+        model,
+        inputs,
+        attributions,
+        references,
+        classes,
+        None,
+        config,
+        false,
+        Some(steps),
     )
 }
 

@@ -44,7 +44,7 @@ use rand::rngs::StdRng;
 use crate::agnostic::{BlackBox, Evaluator, References, Rows, RunOptions};
 use crate::error::{Result, XaiError};
 use crate::metrics::Output;
-use crate::metrics::faithfulness::{CurveConfig, Order, deletion};
+use crate::metrics::faithfulness::{CurveConfig, Order, deletion_prefix};
 use crate::metrics::similarity::pearson;
 
 /// Share of the features the steps run over (Quantus's `n_max_percentage`).
@@ -77,8 +77,16 @@ pub fn sensitivity_n<M: BlackBox + ?Sized>(
         output: Output::Raw,
         options: options.clone(),
     };
-    let curves = deletion(model, inputs, attributions, references, classes, &config)?;
     let steps = (N_MAX * inputs.f as f64 / features_per_step as f64).floor() as usize;
+    let curves = deletion_prefix(
+        model,
+        inputs,
+        attributions,
+        references,
+        classes,
+        &config,
+        steps,
+    )?;
     // The removal order, as the deletion curve ranks: by attribution, ties by index.
     let orders: Vec<Vec<usize>> = (0..inputs.n)
         .map(|i| {
