@@ -251,6 +251,10 @@ def bench():
     common = dict(model=model, x_batch=x.copy(), y_batch=y, device="cpu", channel_first=True, batch_size=64)
     saliency = dict(explain_func=quantus.explain, explain_func_kwargs={"method": "Saliency"})
     a_sal = quantus.explain(model, x.copy(), y, method="Saliency")
+    # Localisation: the same mask for every input, the central half of the image.
+    mask = np.zeros(x.shape, dtype=bool)
+    h, w = x.shape[2], x.shape[3]
+    mask[:, :, h // 4:h - h // 4, w // 4:w - w // 4] = True
     timed = [
         ("road", lambda: quantus.ROAD(noise=0.01, percentages=list(range(1, 100, 2)), abs=False, normalise=False, disable_warnings=True)(a_batch=a.copy(), softmax=True, **common)),
         ("sensitivity_n", lambda: quantus.SensitivityN(features_in_step=16, n_max_percentage=0.8, perturb_baseline=0.0, abs=False, normalise=False, return_aggregate=False, disable_warnings=True)(a_batch=a.copy(), softmax=False, **common)),
@@ -259,6 +263,18 @@ def bench():
         ("max_sensitivity", lambda: quantus.MaxSensitivity(nr_samples=10, lower_bound=0.05, abs=False, normalise=False, disable_warnings=True)(a_batch=a_sal.copy(), **saliency, **common)),
         ("relative_input_stability", lambda: quantus.RelativeInputStability(nr_samples=10, abs=False, normalise=False, disable_warnings=True)(a_batch=a_sal.copy(), **saliency, **common)),
         ("random_logit", lambda: quantus.RandomLogit(num_classes=10, seed=0, abs=False, normalise=False, disable_warnings=True)(a_batch=a_sal.copy(), **saliency, **common)),
+        ("relative_output_stability", lambda: quantus.RelativeOutputStability(nr_samples=10, abs=False, normalise=False, disable_warnings=True)(a_batch=a_sal.copy(), **saliency, **common)),
+        ("local_lipschitz", lambda: quantus.LocalLipschitzEstimate(nr_samples=10, perturb_std=0.1, perturb_mean=0.0, abs=False, normalise=False, disable_warnings=True)(a_batch=a_sal.copy(), **saliency, **common)),
+        ("monotonicity_arya", lambda: quantus.Monotonicity(features_in_step=16, perturb_baseline=0.0, abs=False, normalise=False, disable_warnings=True)(a_batch=a.copy(), softmax=False, **common)),
+        ("non_sensitivity", lambda: quantus.NonSensitivity(eps=1e-5, features_in_step=1, perturb_baseline=0.0, abs=False, normalise=False, disable_warnings=True)(a_batch=a.copy(), softmax=False, **common)),
+        ("completeness", lambda: quantus.Completeness(perturb_baseline=0.0, abs=False, normalise=False, disable_warnings=True)(a_batch=a.copy(), softmax=False, **common)),
+        ("consistency", lambda: quantus.Consistency(disable_warnings=True)(a_batch=a.copy(), **common)),
+        ("sufficiency", lambda: quantus.Sufficiency(threshold=0.6, disable_warnings=True)(a_batch=a.copy(), **common)),
+        ("sparseness_complexity", lambda: (quantus.Sparseness(disable_warnings=True)(a_batch=a.copy(), **common),
+                                           quantus.Complexity(disable_warnings=True)(a_batch=a.copy(), **common))[0]),
+        ("localisation", lambda: sum((list(m(abs=False, normalise=False, disable_warnings=True)(a_batch=a.copy(), s_batch=mask.copy(), **common))
+                                      for m in [quantus.PointingGame, quantus.AttributionLocalisation, lambda **kw: quantus.TopKIntersection(k=64, **kw),
+                                                quantus.RelevanceRankAccuracy, quantus.RelevanceMassAccuracy, quantus.AUC]), [])),
         ("effective_complexity", lambda: quantus.EffectiveComplexity(eps=1e-5, disable_warnings=True)(a_batch=a.copy(), **common)),
     ]
     for name, run in timed:

@@ -8,33 +8,44 @@
 //! of 64 pixels, IROF over 4×4 patches, continuity (28 sideways shifts), ROAD (noise 0.01,
 //! 1–99 % in steps of 2), sensitivity-n (16 pixels per step, logits), selectivity (4×4
 //! patches), monotonicity correlation (16 pixels per group, 5 samples), max-sensitivity (10
-//! draws of radius 0.05), relative input stability (10 draws), the random logit test and
-//! effective complexity (ε = 1e-5). Each figure is `NAME_seconds` and `NAME_mean`.
+//! draws of radius 0.05), relative input and output stability (10 draws), local Lipschitz (10
+//! draws of σ 0.1), monotonicity (Arya, 16 pixels per step), non-sensitivity (ε = 1e-5),
+//! completeness, consistency, sufficiency, sparseness and complexity, the localisation metrics
+//! against the central half of the image, the random logit test and effective complexity
+//! (ε = 1e-5). Each figure is `NAME_seconds` and `NAME_mean`.
 
 use std::time::Instant;
 
 use burn::tensor::{DType, Device, Tensor};
 use serde_json::{Value, json};
 
+use xai_core::agnostic::argmax;
 use xai_core::agnostic::{BlackBox, FeatureGroups, References, Rows, RunOptions};
 use xai_core::fixture::Fixture;
 use xai_core::fixture::FixtureModel;
 use xai_core::metrics::Output;
+use xai_core::metrics::axiomatic::non_sensitivity;
 use xai_core::metrics::complexity;
+use xai_core::metrics::consistency::{Discretiser, consistency, sufficiency};
 use xai_core::metrics::continuity::{ContinuityConfig, continuity};
 use xai_core::metrics::faithfulness::{
-    CorrelationConfig, CurveConfig, deletion, faithfulness_correlation, region_curves,
+    CorrelationConfig, CurveConfig, completeness_error, deletion, faithfulness_correlation,
+    monotonicity, region_curves,
 };
 use xai_core::metrics::irof::irof;
+use xai_core::metrics::localisation::{
+    attribution_localisation, localisation_auc, pointing_game, relevance_mass_accuracy,
+    relevance_rank_accuracy, top_k_intersection,
+};
 use xai_core::metrics::monotonicity_correlation::{monotonicity_correlation, uniform_replacement};
 use xai_core::metrics::random_logit::random_logit;
 use xai_core::metrics::relative_stability::{
     Stability, StabilityConfig, StabilityModel, relative_stability,
 };
 use xai_core::metrics::road::{RoadConfig, road};
-use xai_core::metrics::robustness::{RobustnessConfig, sensitivity};
+use xai_core::metrics::robustness::{RobustnessConfig, local_lipschitz, sensitivity};
 use xai_core::metrics::sensitivity_n::sensitivity_n;
-use xai_core::{Result, XaiError};
+use xai_core::{Result, Target, XaiError};
 use xai_grad::methods::{Explainable, input_gradients};
 
 /// Insert `NAME_seconds` (the time `f` took) and `NAME_mean` (the mean of what it returned).
@@ -153,6 +164,91 @@ fn more(
     let k = bb.predict(&inputs.data[..f], 1)?.len();
     timed(out, "random_logit", || {
         random_logit(&explain, inputs.data, f, &saliency, classes, k, 0)
+    })?;
+    timed(out, "relative_output_stability", || {
+        let model = StabilityModel {
+            logits: &logits,
+            representation: None,
+        };
+        let cfg = StabilityConfig {
+            samples: 10,
+            ..StabilityConfig::default()
+        };
+        let v = relative_stability(
+            Stability::Output,
+            &explain,
+            &model,
+            inputs.data,
+            f,
+            &saliency,
+            classes,
+            &cfg,
+        )?;
+        Ok(v.into_iter().flatten().collect())
+    })?;
+    timed(out, "local_lipschitz", || {
+        let cfg = RobustnessConfig {
+            radius: 0.1,
+            samples: 10,
+            seed: 0,
+            options: quiet.clone(),
+            bytes_per_row: None,
+        };
+        local_lipschitz(&explain, inputs.data, f, classes, &cfg)
+    })?;
+    timed(out, "monotonicity_arya", || {
+        let cfg = CurveConfig {
+            features_per_step: 16,
+            options: quiet.clone(),
+            ..CurveConfig::default()
+        };
+        let m = monotonicity(bb, inputs, inputs, refs, classes, &cfg)?;
+        Ok(m.into_iter().map(|v| f64::from(u8::from(v))).collect())
+    })?;
+    timed(out, "non_sensitivity", || {
+        let target = Target::Classes(classes.to_vec());
+        let v = non_sensitivity(bb, inputs, inputs.data, refs, &target, 1e-5, &quiet)?;
+        Ok(v.into_iter().map(|c| c as f64).collect())
+    })?;
+    timed(out, "completeness", || {
+        completeness_error(bb, inputs, inputs, refs, classes, &quiet)
+    })?;
+    let predicted: Vec<usize> = bb
+        .predict(inputs.data, inputs.n)?
+        .chunks(k)
+        .map(argmax)
+        .collect();
+    timed(out, "consistency", || {
+        consistency(inputs.data, f, &predicted, Discretiser::FirstSigns(5))
+    })?;
+    timed(out, "sufficiency", || {
+        sufficiency(inputs.data, f, &predicted, 0.6)
+    })?;
+    timed(out, "sparseness_complexity", || {
+        Ok(complexity::per_row(inputs.data, f)?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect())
+    })?;
+    // Localisation against the same mask for every input: the central half of the image.
+    let [_, h, w] = shape;
+    let mask: Vec<bool> = (0..inputs.n)
+        .flat_map(|_| {
+            (0..f).map(move |p| {
+                let (r, c) = ((p % (h * w)) / w, p % w);
+                (h / 4..h - h / 4).contains(&r) && (w / 4..w - w / 4).contains(&c)
+            })
+        })
+        .collect();
+    let a = inputs.data;
+    timed(out, "localisation", || {
+        let mut all = pointing_game(a, &mask, f, false)?;
+        all.extend(attribution_localisation(a, &mask, f)?);
+        all.extend(top_k_intersection(a, &mask, f, 64, false)?);
+        all.extend(relevance_rank_accuracy(a, &mask, f)?);
+        all.extend(relevance_mass_accuracy(a, &mask, f)?);
+        all.extend(localisation_auc(a, &mask, f)?);
+        Ok(all)
     })?;
     timed(out, "effective_complexity", || {
         inputs

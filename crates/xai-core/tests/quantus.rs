@@ -304,11 +304,65 @@ fn monotonicity_catches_what_quantus_misses() {
         fx.targets.as_ref().unwrap(),
         &CurveConfig {
             features_per_step: 4,
-            ..config
+            ..config.clone()
         },
     )
     .unwrap();
     assert!(verdict.iter().any(|v| !v), "{verdict:?}");
+    // Evaluated in blocks that stop at an input's first fall, the verdicts are those of the
+    // whole insertion curve on the reversed ranking, for every step size and ordering.
+    let targets = fx.targets.as_ref().unwrap();
+    let monotone_ig = fx.expected["integrated_gradients/gausslegendre"]
+        .values
+        .data
+        .clone();
+    for attr in [&random, &fx.inputs.data, &monotone_ig] {
+        for (step, order) in [
+            (1, Order::Signed),
+            (4, Order::Absolute),
+            (16, Order::Signed),
+        ] {
+            let cfg = CurveConfig {
+                features_per_step: step,
+                order,
+                ..config.clone()
+            };
+            let key: Vec<f64> = attr
+                .iter()
+                .map(|&a| match order {
+                    Order::Signed => -a,
+                    Order::Absolute => -a.abs(),
+                })
+                .collect();
+            let whole = xai_core::metrics::faithfulness::insertion(
+                &bb,
+                &inputs,
+                &Rows::new(&key, f).unwrap(),
+                &black(&inputs),
+                targets,
+                &CurveConfig {
+                    order: Order::Signed,
+                    ..cfg.clone()
+                },
+            )
+            .unwrap();
+            let naive: Vec<bool> = whole
+                .curves
+                .iter()
+                .map(|c| c.windows(2).all(|w| w[1] >= w[0]))
+                .collect();
+            let blocked = monotonicity(
+                &bb,
+                &inputs,
+                &Rows::new(attr, f).unwrap(),
+                &black(&inputs),
+                targets,
+                &cfg,
+            )
+            .unwrap();
+            assert_eq!(blocked, naive, "step {step}, {order:?}");
+        }
+    }
 }
 
 #[test]

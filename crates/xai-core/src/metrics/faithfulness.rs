@@ -177,6 +177,56 @@ fn trapezoid(x: &[f64], y: &[f64]) -> f64 {
         .sum()
 }
 
+/// What a deletion or insertion curve is made of; [`CurvePoints::at`] evaluates any of its
+/// steps for any of its inputs.
+struct CurvePoints<'a> {
+    inputs: &'a Rows<'a>,
+    refs: &'a [f64],
+    classes: &'a [usize],
+    groups: &'a FeatureGroups,
+    /// Per input, the rank of each group (0 = removed or restored first).
+    ranks: &'a [Vec<usize>],
+    insert: bool,
+    config: &'a CurveConfig,
+}
+
+impl CurvePoints<'_> {
+    /// The curve values at `steps` of the inputs `which`, one `Vec` per input, in one batched
+    /// evaluation.
+    fn at<M: BlackBox + ?Sized>(
+        &self,
+        model: &M,
+        which: &[usize],
+        steps: std::ops::RangeInclusive<usize>,
+    ) -> Result<Vec<Vec<f64>>> {
+        let (first, per) = (*steps.start(), steps.count());
+        if per == 0 {
+            return Ok(vec![Vec::new(); which.len()]);
+        }
+        let (f, k) = (self.inputs.f, self.config.features_per_step);
+        let label = if self.insert { "insertion" } else { "deletion" };
+        let mut values = Vec::with_capacity(which.len() * per);
+        Evaluator::new(model, &self.config.options, label).run(
+            which.len() * per,
+            |r, row| {
+                let (i, s) = (which[r / per], first + r % per);
+                let (x, x0) = (self.inputs.row(i), &self.refs[i * f..(i + 1) * f]);
+                for j in 0..f {
+                    let removed = self.ranks[i][self.groups.of(j)] < s * k;
+                    row[j] = if removed != self.insert { x0[j] } else { x[j] };
+                }
+            },
+            |start, out, kk| {
+                values.extend(class_values(out, kk, self.config.output, |r| {
+                    self.classes[which[(start + r) / per]]
+                })?);
+                Ok(())
+            },
+        )?;
+        Ok(values.chunks(per).map(<[f64]>::to_vec).collect())
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn curves<M: BlackBox + ?Sized>(
     model: &M,
@@ -214,26 +264,17 @@ fn curves<M: BlackBox + ?Sized>(
     let per = steps + 1;
     let ranks = group_ranks(attributions, &groups, config.order);
     let fractions: Vec<f64> = (0..per).map(|s| (s * k).min(g) as f64 / g as f64).collect();
-    let label = if insert { "insertion" } else { "deletion" };
-    let mut values = Vec::with_capacity(n * per);
-    Evaluator::new(model, &config.options, label).run(
-        n * per,
-        |r, row| {
-            let (i, s) = (r / per, r % per);
-            let (x, x0) = (inputs.row(i), &refs[i * f..(i + 1) * f]);
-            for j in 0..f {
-                let removed = ranks[i][groups.of(j)] < s * k;
-                row[j] = if removed != insert { x0[j] } else { x[j] };
-            }
-        },
-        |start, out, kk| {
-            values.extend(class_values(out, kk, config.output, |r| {
-                classes[(start + r) / per]
-            })?);
-            Ok(())
-        },
-    )?;
-    let curves: Vec<Vec<f64>> = values.chunks(per).map(<[f64]>::to_vec).collect();
+    let all: Vec<usize> = (0..n).collect();
+    let curve = CurvePoints {
+        inputs,
+        refs,
+        classes,
+        groups: &groups,
+        ranks: &ranks,
+        insert,
+        config,
+    };
+    let curves = curve.at(model, &all, 0..=steps)?;
     let auc: Vec<f64> = curves.iter().map(|c| trapezoid(&fractions, c)).collect();
     let mean_auc = auc.iter().sum::<f64>() / n as f64;
     Ok(Curves {
@@ -305,6 +346,14 @@ pub fn monotonicity<M: BlackBox + ?Sized>(
     classes: &[usize],
     config: &CurveConfig,
 ) -> Result<Vec<bool>> {
+    check_pair(model, inputs, attributions, classes)?;
+    let (n, f) = (inputs.n, inputs.f);
+    let k = config.features_per_step;
+    if k == 0 {
+        return Err(XaiError::Config(
+            "features_per_step must be at least 1".into(),
+        ));
+    }
     // Least important first = largest first of the negated ranking key.
     let reversed: Vec<f64> = attributions
         .data
@@ -315,15 +364,40 @@ pub fn monotonicity<M: BlackBox + ?Sized>(
         })
         .collect();
     let reversed = Rows::new(&reversed, attributions.f)?;
-    let signed = CurveConfig {
-        order: Order::Signed,
-        ..config.clone()
+    let groups = FeatureGroups::singletons(f);
+    let ranks = group_ranks(&reversed, &groups, Order::Signed);
+    let curve = CurvePoints {
+        inputs,
+        refs: reference_rows(references, n, f)?,
+        classes,
+        groups: &groups,
+        ranks: &ranks,
+        insert: true,
+        config,
     };
-    let c = insertion(model, inputs, &reversed, references, classes, &signed)?;
-    Ok(c.curves
-        .iter()
-        .map(|curve| curve.windows(2).all(|w| w[1] >= w[0]))
-        .collect())
+    // The insertion curve in blocks of growing length: an input is settled at its first fall,
+    // so only the inputs still monotone are evaluated further.
+    let steps = f.div_ceil(k);
+    let mut monotone = vec![true; n];
+    let mut last = vec![f64::NEG_INFINITY; n];
+    let mut open: Vec<usize> = (0..n).collect();
+    let (mut first, mut block) = (0usize, 4usize);
+    while first <= steps && !open.is_empty() {
+        let end = (first + block - 1).min(steps);
+        for (&i, values) in open.iter().zip(curve.at(model, &open, first..=end)?) {
+            for v in values {
+                if v.is_nan() || v < last[i] {
+                    monotone[i] = false;
+                    break;
+                }
+                last[i] = v;
+            }
+        }
+        open.retain(|&i| monotone[i]);
+        first = end + 1;
+        block *= 2;
+    }
+    Ok(monotone)
 }
 
 /// Region perturbation: [`deletion`] (or insertion) of whole feature groups, ranked by the
