@@ -140,52 +140,36 @@ fn more(
             .map(|s| s.max)
             .collect())
     })?;
-    timed(out, "relative_input_stability", || {
-        let model = StabilityModel {
-            logits: &logits,
-            representation: None,
-        };
-        let cfg = StabilityConfig {
-            samples: 10,
-            ..StabilityConfig::default()
-        };
-        let v = relative_stability(
-            Stability::Input,
-            &explain,
-            &model,
-            inputs.data,
-            f,
-            &saliency,
-            classes,
-            &cfg,
-        )?;
-        Ok(v.into_iter().flatten().collect())
-    })?;
     let k = bb.predict(&inputs.data[..f], 1)?.len();
     timed(out, "random_logit", || {
         random_logit(&explain, inputs.data, f, &saliency, classes, k, 0)
     })?;
-    timed(out, "relative_output_stability", || {
-        let model = StabilityModel {
-            logits: &logits,
-            representation: None,
-        };
-        let cfg = StabilityConfig {
-            samples: 10,
-            ..StabilityConfig::default()
-        };
-        let v = relative_stability(
-            Stability::Output,
-            &explain,
-            &model,
-            inputs.data,
-            f,
-            &saliency,
-            classes,
-            &cfg,
-        )?;
-        Ok(v.into_iter().flatten().collect())
-    })?;
+    let stability_model = StabilityModel {
+        logits: &logits,
+        representation: None,
+    };
+    let stability_cfg = StabilityConfig {
+        samples: 10,
+        ..StabilityConfig::default()
+    };
+    for (name, kind) in [
+        ("relative_input_stability", Stability::Input),
+        ("relative_output_stability", Stability::Output),
+    ] {
+        timed(out, name, || {
+            let v = relative_stability(
+                kind,
+                &explain,
+                &stability_model,
+                inputs.data,
+                f,
+                &saliency,
+                classes,
+                &stability_cfg,
+            )?;
+            Ok(v.into_iter().flatten().collect())
+        })?;
+    }
     timed(out, "local_lipschitz", || {
         let cfg = RobustnessConfig {
             radius: 0.1,

@@ -387,15 +387,15 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
     }
     // Max-sensitivity of the two gradient methods (every perturbed digit re-explained in batches).
     let ex = Explainable::new(model.clone(), forward_fn, Device::flex());
-    let grad_rows = |rows: &[f64], cls: &[usize]| -> Result<Vec<f64>> {
-        let t = Tensor::<4>::from_data(
-            TensorData::new(
-                rows.iter().map(|&v| v as f32).collect(),
-                [cls.len(), 1, SIDE, SIDE],
-            ),
+    // Rows of 64 pixel values as a batch of digits.
+    let digits = |rows: &[f64], n: usize| {
+        Tensor::<4>::from_data(
+            TensorData::new(rows.iter().map(|&v| v as f32).collect(), [n, 1, SIDE, SIDE]),
             &Device::flex(),
-        );
-        tensor_to_vec_f64(input_gradients(&ex, &t, cls)?)
+        )
+    };
+    let grad_rows = |rows: &[f64], cls: &[usize]| -> Result<Vec<f64>> {
+        tensor_to_vec_f64(input_gradients(&ex, &digits(rows, cls.len()), cls)?)
     };
     let rob_cfg = RobustnessConfig {
         radius: 0.05,
@@ -407,13 +407,7 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
     let sens = sensitivity(&grad_rows, &xv, 64, &classes, &rob_cfg)?;
     let max_sens_gradient = sens.iter().map(|s| s.max).sum::<f64>() / n as f64;
     let ig_rows = |rows: &[f64], cls: &[usize]| -> Result<Vec<f64>> {
-        let t = Tensor::<4>::from_data(
-            TensorData::new(
-                rows.iter().map(|&v| v as f32).collect(),
-                [cls.len(), 1, SIDE, SIDE],
-            ),
-            &Device::flex(),
-        );
+        let t = digits(rows, cls.len());
         let ig = integrated_gradients(
             &ex,
             &t,
