@@ -27,3 +27,8 @@ pub mod metrics;
 pub mod proto;
 pub mod sanity;
 pub mod vit;
+
+/// The mean of `values` (0 for none): the summary the harnesses report per metric.
+pub(crate) fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}

@@ -57,190 +57,7 @@ fn timed(
     let t = Instant::now();
     let v = f()?;
     out.insert(format!("{name}_seconds"), json!(t.elapsed().as_secs_f64()));
-    let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
-    out.insert(format!("{name}_mean"), json!(mean));
-    Ok(())
-}
-
-/// The metrics beyond the first five, each with the settings `scripts/quantus_reference.py
-/// --bench` gives Quantus.
-#[allow(clippy::too_many_arguments)]
-fn more(
-    out: &mut serde_json::Map<String, Value>,
-    fx: &Fixture,
-    ex: &Explainable<2>,
-    bb: &dyn BlackBox,
-    inputs: &Rows,
-    refs: &References,
-    classes: &[usize],
-) -> Result<()> {
-    let f = inputs.f;
-    let device = Device::flex();
-    let quiet = RunOptions {
-        progress: false,
-        ..RunOptions::default()
-    };
-    let shape = match fx.input_shape.as_slice() {
-        &[c, h, w] => [c, h, w],
-        _ => return Ok(()),
-    };
-    let explain = |rows: &[f64], cls: &[usize]| -> Result<Vec<f64>> {
-        let x = xai_core::fixture::tensor_from_f64(rows, vec![cls.len(), f], &device, DType::F32);
-        xai_core::tensor_to_vec_f64(input_gradients(ex, &x, cls)?)
-    };
-    let logits = |rows: &[f64], k: usize| bb.predict(rows, k);
-    let saliency = explain(inputs.data, classes)?;
-    timed(out, "road", || {
-        Ok(road(
-            bb,
-            inputs,
-            shape,
-            inputs.data,
-            classes,
-            &RoadConfig::default(),
-        )?
-        .accuracy)
-    })?;
-    timed(out, "sensitivity_n", || {
-        sensitivity_n(bb, inputs, inputs, refs, classes, 16, &quiet)
-    })?;
-    let curve = CurveConfig {
-        output: Output::Probability,
-        options: quiet.clone(),
-        ..CurveConfig::default()
-    };
-    let patches = FeatureGroups::image_patches(shape, 4)?;
-    timed(out, "selectivity", || {
-        let c = region_curves(bb, inputs, inputs, refs, classes, &patches, &curve, false)?;
-        Ok(c.curves.iter().flatten().copied().collect())
-    })?;
-    timed(out, "monotonicity_correlation", || {
-        monotonicity_correlation(
-            bb,
-            inputs,
-            inputs,
-            classes,
-            16,
-            5,
-            &uniform_replacement(0),
-            1e-5,
-            &quiet,
-        )
-    })?;
-    timed(out, "max_sensitivity", || {
-        let cfg = RobustnessConfig {
-            radius: 0.05,
-            samples: 10,
-            seed: 0,
-            options: quiet.clone(),
-            bytes_per_row: None,
-        };
-        Ok(sensitivity(&explain, inputs.data, f, classes, &cfg)?
-            .iter()
-            .map(|s| s.max)
-            .collect())
-    })?;
-    let k = bb.predict(&inputs.data[..f], 1)?.len();
-    timed(out, "random_logit", || {
-        random_logit(&explain, inputs.data, f, &saliency, classes, k, 0)
-    })?;
-    let stability_model = StabilityModel {
-        logits: &logits,
-        representation: None,
-    };
-    let stability_cfg = StabilityConfig {
-        samples: 10,
-        ..StabilityConfig::default()
-    };
-    for (name, kind) in [
-        ("relative_input_stability", Stability::Input),
-        ("relative_output_stability", Stability::Output),
-    ] {
-        timed(out, name, || {
-            let v = relative_stability(
-                kind,
-                &explain,
-                &stability_model,
-                inputs.data,
-                f,
-                &saliency,
-                classes,
-                &stability_cfg,
-            )?;
-            Ok(v.into_iter().flatten().collect())
-        })?;
-    }
-    timed(out, "local_lipschitz", || {
-        let cfg = RobustnessConfig {
-            radius: 0.1,
-            samples: 10,
-            seed: 0,
-            options: quiet.clone(),
-            bytes_per_row: None,
-        };
-        local_lipschitz(&explain, inputs.data, f, classes, &cfg)
-    })?;
-    timed(out, "monotonicity_arya", || {
-        let cfg = CurveConfig {
-            features_per_step: 16,
-            options: quiet.clone(),
-            ..CurveConfig::default()
-        };
-        let m = monotonicity(bb, inputs, inputs, refs, classes, &cfg)?;
-        Ok(m.into_iter().map(|v| f64::from(u8::from(v))).collect())
-    })?;
-    timed(out, "non_sensitivity", || {
-        let target = Target::Classes(classes.to_vec());
-        let v = non_sensitivity(bb, inputs, inputs.data, refs, &target, 1e-5, &quiet)?;
-        Ok(v.into_iter().map(|c| c as f64).collect())
-    })?;
-    timed(out, "completeness", || {
-        completeness_error(bb, inputs, inputs, refs, classes, &quiet)
-    })?;
-    let predicted: Vec<usize> = bb
-        .predict(inputs.data, inputs.n)?
-        .chunks(k)
-        .map(argmax)
-        .collect();
-    timed(out, "consistency", || {
-        consistency(inputs.data, f, &predicted, Discretiser::FirstSigns(5))
-    })?;
-    timed(out, "sufficiency", || {
-        sufficiency(inputs.data, f, &predicted, 0.6)
-    })?;
-    timed(out, "sparseness_complexity", || {
-        Ok(complexity::per_row(inputs.data, f)?
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect())
-    })?;
-    // Localisation against the same mask for every input: the central half of the image.
-    let [_, h, w] = shape;
-    let mask: Vec<bool> = (0..inputs.n)
-        .flat_map(|_| {
-            (0..f).map(move |p| {
-                let (r, c) = ((p % (h * w)) / w, p % w);
-                (h / 4..h - h / 4).contains(&r) && (w / 4..w - w / 4).contains(&c)
-            })
-        })
-        .collect();
-    let a = inputs.data;
-    timed(out, "localisation", || {
-        let mut all = pointing_game(a, &mask, f, false)?;
-        all.extend(attribution_localisation(a, &mask, f)?);
-        all.extend(top_k_intersection(a, &mask, f, 64, false)?);
-        all.extend(relevance_rank_accuracy(a, &mask, f)?);
-        all.extend(relevance_mass_accuracy(a, &mask, f)?);
-        all.extend(localisation_auc(a, &mask, f)?);
-        Ok(all)
-    })?;
-    timed(out, "effective_complexity", || {
-        inputs
-            .data
-            .chunks(f)
-            .map(|row| complexity::effective_complexity(row, 1e-5).map(|c| c as f64))
-            .collect()
-    })?;
+    out.insert(format!("{name}_mean"), json!(crate::mean(&v)));
     Ok(())
 }
 
@@ -261,12 +78,28 @@ pub fn run(fx: &Fixture) -> Result<Value> {
         .targets
         .clone()
         .ok_or_else(|| XaiError::Config("the fixture has no targets".into()))?;
+    let classes = classes.as_slice();
     let refs = References::PerInput(vec![0.0; n * f]);
     let quiet = RunOptions {
         progress: false,
         ..RunOptions::default()
     };
+    // The re-explaining metrics' explainer (Quantus: Captum's `Saliency`) and the logits.
+    let explain = |rows: &[f64], cls: &[usize]| -> Result<Vec<f64>> {
+        let x = xai_core::fixture::tensor_from_f64(rows, vec![cls.len(), f], &device, DType::F32);
+        xai_core::tensor_to_vec_f64(input_gradients(&ex, &x, cls)?)
+    };
+    let logits = |rows: &[f64], k: usize| bb.predict(rows, k);
+    let shape = match fx.input_shape.as_slice() {
+        &[c, h, w] => Some([c, h, w]),
+        _ => None,
+    };
     let mut out = serde_json::Map::new();
+    out.insert("inputs".into(), json!(n));
+    out.insert("features".into(), json!(f));
+    out.insert("device".into(), json!("flex f32"));
+    let (inputs, refs, bb) = (&inputs, &refs, &bb);
+
     for step in [1usize, 16] {
         let cfg = CurveConfig {
             features_per_step: step,
@@ -275,7 +108,7 @@ pub fn run(fx: &Fixture) -> Result<Value> {
             ..CurveConfig::default()
         };
         let t = Instant::now();
-        let curves = deletion(&bb, &inputs, &inputs, &refs, &classes, &cfg)?;
+        let curves = deletion(bb, inputs, inputs, refs, classes, &cfg)?;
         out.insert(
             format!("pixel_flipping_step{step}_seconds"),
             json!(t.elapsed().as_secs_f64()),
@@ -285,69 +118,190 @@ pub fn run(fx: &Fixture) -> Result<Value> {
             json!(curves.mean_auc),
         );
     }
-    let cfg = CorrelationConfig {
-        subset_size: 64.min(f),
-        runs: 100,
-        seed: 0,
-        output: Output::Probability,
-        options: quiet.clone(),
-    };
-    let t = Instant::now();
-    let corr = faithfulness_correlation(&bb, &inputs, &inputs, &refs, &classes, &cfg)?;
-    out.insert(
-        "faithfulness_correlation_seconds".into(),
-        json!(t.elapsed().as_secs_f64()),
-    );
-    out.insert(
-        "faithfulness_correlation_mean".into(),
-        json!(corr.iter().sum::<f64>() / n as f64),
-    );
-    let patches = match fx.input_shape.as_slice() {
-        &[c, h, w] => vec![FeatureGroups::image_patches([c, h, w], 4)?],
-        _ => vec![FeatureGroups::singletons(f)],
-    };
-    let t = Instant::now();
-    let scores = irof(
-        &bb,
-        &inputs,
-        &inputs,
-        &refs,
-        &classes,
-        &patches,
-        Output::Probability,
-        &quiet,
-    )?;
-    out.insert("irof_seconds".into(), json!(t.elapsed().as_secs_f64()));
-    out.insert("irof_mean".into(), json!(scores.mean));
-    if let &[c, h, w] = fx.input_shape.as_slice() {
-        let explain = |rows: &[f64], cls: &[usize]| -> Result<Vec<f64>> {
-            let x =
-                xai_core::fixture::tensor_from_f64(rows, vec![cls.len(), f], &device, DType::F32);
-            xai_core::tensor_to_vec_f64(input_gradients(&ex, &x, cls)?)
+    timed(&mut out, "faithfulness_correlation", || {
+        let cfg = CorrelationConfig {
+            subset_size: 64.min(f),
+            runs: 100,
+            seed: 0,
+            output: Output::Probability,
+            options: quiet.clone(),
         };
-        let logits = |rows: &[f64], k: usize| xai_core::agnostic::BlackBox::predict(&bb, rows, k);
-        let t = Instant::now();
+        faithfulness_correlation(bb, inputs, inputs, refs, classes, &cfg)
+    })?;
+    let patches = match shape {
+        Some(shape) => vec![FeatureGroups::image_patches(shape, 4)?],
+        None => vec![FeatureGroups::singletons(f)],
+    };
+    timed(&mut out, "irof", || {
+        let r = irof(
+            bb,
+            inputs,
+            inputs,
+            refs,
+            classes,
+            &patches,
+            Output::Probability,
+            &quiet,
+        )?;
+        Ok(r.scores)
+    })?;
+    // The rest compares with Quantus on images only.
+    let Some(shape) = shape else {
+        return Ok(Value::Object(out));
+    };
+    timed(&mut out, "continuity", || {
         let c = continuity(
             &explain,
             &logits,
-            &fx.inputs.data,
-            [c, h, w],
-            &classes,
+            inputs.data,
+            shape,
+            classes,
             &ContinuityConfig::default(),
         )?;
-        out.insert(
-            "continuity_seconds".into(),
-            json!(t.elapsed().as_secs_f64()),
-        );
-        let scores: Vec<f64> = c.scores.iter().flatten().copied().collect();
-        out.insert(
-            "continuity_mean".into(),
-            json!(scores.iter().sum::<f64>() / scores.len().max(1) as f64),
-        );
+        Ok(c.scores.into_iter().flatten().collect())
+    })?;
+    timed(&mut out, "road", || {
+        let r = road(
+            bb,
+            inputs,
+            shape,
+            inputs.data,
+            classes,
+            &RoadConfig::default(),
+        )?;
+        Ok(r.accuracy)
+    })?;
+    timed(&mut out, "sensitivity_n", || {
+        sensitivity_n(bb, inputs, inputs, refs, classes, 16, &quiet)
+    })?;
+    timed(&mut out, "selectivity", || {
+        let curve = CurveConfig {
+            output: Output::Probability,
+            options: quiet.clone(),
+            ..CurveConfig::default()
+        };
+        let c = region_curves(
+            bb,
+            inputs,
+            inputs,
+            refs,
+            classes,
+            &patches[0],
+            &curve,
+            false,
+        )?;
+        Ok(c.curves.into_iter().flatten().collect())
+    })?;
+    timed(&mut out, "monotonicity_correlation", || {
+        monotonicity_correlation(
+            bb,
+            inputs,
+            inputs,
+            classes,
+            16,
+            5,
+            &uniform_replacement(0),
+            1e-5,
+            &quiet,
+        )
+    })?;
+    let robustness = |radius: f64| RobustnessConfig {
+        radius,
+        samples: 10,
+        seed: 0,
+        options: quiet.clone(),
+        bytes_per_row: None,
+    };
+    timed(&mut out, "max_sensitivity", || {
+        let s = sensitivity(&explain, inputs.data, f, classes, &robustness(0.05))?;
+        Ok(s.iter().map(|s| s.max).collect())
+    })?;
+    timed(&mut out, "local_lipschitz", || {
+        local_lipschitz(&explain, inputs.data, f, classes, &robustness(0.1))
+    })?;
+    let saliency = explain(inputs.data, classes)?;
+    let k = bb.predict(&inputs.data[..f], 1)?.len();
+    timed(&mut out, "random_logit", || {
+        random_logit(&explain, inputs.data, f, &saliency, classes, k, 0)
+    })?;
+    let stability_model = StabilityModel {
+        logits: &logits,
+        representation: None,
+    };
+    let stability_cfg = StabilityConfig {
+        samples: 10,
+        ..StabilityConfig::default()
+    };
+    for (name, kind) in [
+        ("relative_input_stability", Stability::Input),
+        ("relative_output_stability", Stability::Output),
+    ] {
+        timed(&mut out, name, || {
+            let v = relative_stability(
+                kind,
+                &explain,
+                &stability_model,
+                inputs.data,
+                f,
+                &saliency,
+                classes,
+                &stability_cfg,
+            )?;
+            Ok(v.into_iter().flatten().collect())
+        })?;
     }
-    more(&mut out, fx, &ex, &bb, &inputs, &refs, &classes)?;
-    out.insert("inputs".into(), json!(n));
-    out.insert("features".into(), json!(f));
-    out.insert("device".into(), json!("flex f32"));
+    timed(&mut out, "monotonicity_arya", || {
+        let cfg = CurveConfig {
+            features_per_step: 16,
+            options: quiet.clone(),
+            ..CurveConfig::default()
+        };
+        let m = monotonicity(bb, inputs, inputs, refs, classes, &cfg)?;
+        Ok(m.into_iter().map(|v| f64::from(u8::from(v))).collect())
+    })?;
+    timed(&mut out, "non_sensitivity", || {
+        let target = Target::Classes(classes.to_vec());
+        let v = non_sensitivity(bb, inputs, inputs.data, refs, &target, 1e-5, &quiet)?;
+        Ok(v.into_iter().map(|c| c as f64).collect())
+    })?;
+    timed(&mut out, "completeness", || {
+        completeness_error(bb, inputs, inputs, refs, classes, &quiet)
+    })?;
+    let predicted: Vec<usize> = bb.predict(inputs.data, n)?.chunks(k).map(argmax).collect();
+    timed(&mut out, "consistency", || {
+        consistency(inputs.data, f, &predicted, Discretiser::FirstSigns(5))
+    })?;
+    timed(&mut out, "sufficiency", || {
+        sufficiency(inputs.data, f, &predicted, 0.6)
+    })?;
+    timed(&mut out, "sparseness_complexity", || {
+        let both = complexity::per_row(inputs.data, f)?;
+        Ok(both.into_iter().map(|(sparseness, _)| sparseness).collect())
+    })?;
+    // The same mask for every input: the central half of the image.
+    let [_, h, w] = shape;
+    let mask: Vec<bool> = (0..n * f)
+        .map(|p| {
+            let (r, c) = ((p % (h * w)) / w, p % w);
+            (h / 4..h - h / 4).contains(&r) && (w / 4..w - w / 4).contains(&c)
+        })
+        .collect();
+    let a = inputs.data;
+    timed(&mut out, "localisation", || {
+        let mut all = pointing_game(a, &mask, f, false)?;
+        all.extend(attribution_localisation(a, &mask, f)?);
+        all.extend(top_k_intersection(a, &mask, f, 64, false)?);
+        all.extend(relevance_rank_accuracy(a, &mask, f)?);
+        all.extend(relevance_mass_accuracy(a, &mask, f)?);
+        all.extend(localisation_auc(a, &mask, f)?);
+        Ok(all)
+    })?;
+    timed(&mut out, "effective_complexity", || {
+        inputs
+            .data
+            .chunks(f)
+            .map(|row| complexity::effective_complexity(row, 1e-5).map(|c| c as f64))
+            .collect()
+    })?;
     Ok(Value::Object(out))
 }

@@ -443,17 +443,6 @@ impl ProtoPNet {
         schedule: &ProtoTrainConfig,
         device: &Device,
     ) -> Result<(ProtoPNet, ProtoTrainLog)> {
-        if set.is_empty() || set.channels != self.backbone.channels() || set.classes != self.classes
-        {
-            return Err(XaiError::Config(format!(
-                "fine-tuning set ({} images, {} channels, {} classes) does not match the network ({} channels, {} classes)",
-                set.len(),
-                set.channels,
-                set.classes,
-                self.backbone.channels(),
-                self.classes
-            )));
-        }
         let ad = device.clone().autodiff();
         run_schedule(trainable(self.clone(), &ad), schedule, set, device)
     }
@@ -525,22 +514,17 @@ impl ProtoPNet {
         let mut protos = tensor_to_vec_f64(self.prototypes.val())?;
         let d = protos.len() / p.max(1);
         let mut weights = self.last_weights()?;
+        let device = self.prototypes.val().device();
+        let identity = tensor_to_vec_f64(self.identity_weights(-0.5, &device))?;
         let mut rng = StdRng::seed_from_u64(init::path_seed(seed, "reinitialised prototypes"));
         let fresh = init::uniform(&mut rng, which.len() * d, 0.0, 1.0)?;
         for (k, &j) in which.iter().enumerate() {
             for (i, v) in fresh[k * d..(k + 1) * d].iter().enumerate() {
                 protos[j * d + i] = f64::from(*v);
             }
-            for class in 0..c {
-                weights[j * c + class] = if class == self.prototype_class(j) {
-                    1.0
-                } else {
-                    -0.5
-                };
-            }
+            weights[j * c..(j + 1) * c].copy_from_slice(&identity[j * c..(j + 1) * c]);
             self.active[j] = true;
         }
-        let device = self.prototypes.val().device();
         let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
         self.prototypes = Param::from_tensor(Tensor::from_data(
             TensorData::new(as_f32(protos), [p, d]),
@@ -825,16 +809,6 @@ pub fn train(
     set: &ImageSet,
     device: &Device,
 ) -> Result<(ProtoPNet, ProtoTrainLog)> {
-    if set.is_empty() || set.channels != config.channels || set.classes != config.classes {
-        return Err(XaiError::Config(format!(
-            "training set ({} images, {} channels, {} classes) does not match the network ({} channels, {} classes)",
-            set.len(),
-            set.channels,
-            set.classes,
-            config.channels,
-            config.classes
-        )));
-    }
     let ad = device.clone().autodiff();
     run_schedule(
         ProtoPNet::new(config, schedule.seed, &ad)?,
@@ -845,13 +819,24 @@ pub fn train(
 }
 
 /// Warm-up and joint epochs of `model` (on an autodiff device) on `set`, then push and
-/// last-layer fitting, as [`train`] does.
+/// last-layer fitting, as [`train`] does; a set the network cannot read is an error.
 fn run_schedule(
     mut model: ProtoPNet,
     schedule: &ProtoTrainConfig,
     set: &ImageSet,
     device: &Device,
 ) -> Result<(ProtoPNet, ProtoTrainLog)> {
+    let channels = model.backbone.channels();
+    if set.is_empty() || set.channels != channels || set.classes != model.classes {
+        return Err(XaiError::Config(format!(
+            "training set ({} images, {} channels, {} classes) does not match the network ({} channels, {} classes)",
+            set.len(),
+            set.channels,
+            set.classes,
+            channels,
+            model.classes
+        )));
+    }
     let start = std::time::Instant::now();
     let ad = device.clone().autodiff();
     let mut optim = AdamConfig::new().init();

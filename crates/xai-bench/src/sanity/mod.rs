@@ -39,6 +39,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+use crate::mean;
 use xai_core::agnostic::{BlackBox, FeatureGroups, References, Rows, RunOptions};
 use xai_core::metrics::Output;
 use xai_core::metrics::axiomatic::non_sensitivity;
@@ -351,7 +352,6 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
             },
         )?;
         let cx = complexity::per_row(a, 64)?;
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         // Axiomatic: completeness on the logit against the black reference, and the pixels
         // whose attribution and effect disagree on being zero.
         let completeness = completeness_error(&bb, &inputs, &attr, &refs, &classes, &quiet)?;
@@ -365,10 +365,8 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
             &quiet,
         )?;
         let violations: Vec<f64> = violations.iter().map(|&v| v as f64).collect();
-        let more = more_faithfulness(&bb, &inputs, &attr, &refs, &classes, opts.seed, &quiet)?;
-        per_method.insert(
-            name.clone(),
-            json!({
+        let mut entry = more_faithfulness(&bb, &inputs, &attr, &refs, &classes, opts.seed, &quiet)?;
+        entry.extend(json_map(json!({
                 "deletion_auc": del.mean_auc,
                 "insertion_auc": ins.mean_auc,
                 "faithfulness_correlation": mean(&corr),
@@ -376,14 +374,8 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
                 "complexity": mean(&cx.iter().map(|c| c.1).collect::<Vec<_>>()),
                 "completeness_error": mean(&completeness),
                 "non_sensitivity": mean(&violations),
-                "road_morf_accuracy": more.road,
-                "irof": more.irof,
-                "sensitivity_n": more.sensitivity_n,
-                "monotonicity_arya": more.monotonicity,
-                "monotonicity_correlation": more.monotonicity_correlation,
-                "effective_complexity": mean(&more.effective_complexity),
-            }),
-        );
+        })));
+        per_method.insert(name.clone(), Value::Object(entry));
     }
     // Max-sensitivity of the two gradient methods (every perturbed digit re-explained in batches).
     let ex = Explainable::new(model.clone(), forward_fn, Device::flex());
@@ -517,16 +509,16 @@ pub fn run(opts: &SanityBenchOptions) -> Result<Value> {
     Ok(summary)
 }
 
-/// The faithfulness and complexity metrics beyond the deletion curves, one method's maps.
-struct MoreFaithfulness {
-    road: f64,
-    irof: f64,
-    sensitivity_n: f64,
-    monotonicity: f64,
-    monotonicity_correlation: f64,
-    effective_complexity: Vec<f64>,
+/// The object inside a JSON object value.
+fn json_map(v: Value) -> serde_json::Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
 }
 
+/// ROAD, IROF, sensitivity-n, both monotonicities and effective complexity of one method's maps
+/// `attr`, by their JSON keys.
 fn more_faithfulness(
     bb: &dyn BlackBox,
     inputs: &Rows,
@@ -535,8 +527,7 @@ fn more_faithfulness(
     classes: &[usize],
     seed: u64,
     quiet: &RunOptions,
-) -> Result<MoreFaithfulness> {
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+) -> Result<serde_json::Map<String, Value>> {
     let road = road(
         bb,
         inputs,
@@ -583,14 +574,15 @@ fn more_faithfulness(
         .chunks(attr.f)
         .map(|row| complexity::effective_complexity(row, 0.05).map(|c| c as f64))
         .collect::<Result<Vec<f64>>>()?;
-    Ok(MoreFaithfulness {
-        road: mean(&road.accuracy),
-        irof: irof.mean,
-        sensitivity_n: mean(&sens_n),
-        monotonicity: mono.iter().filter(|&&m| m).count() as f64 / mono.len().max(1) as f64,
-        monotonicity_correlation: mean(&mono_corr),
-        effective_complexity: effective,
-    })
+    let monotone: Vec<f64> = mono.into_iter().map(|m| f64::from(u8::from(m))).collect();
+    Ok(json_map(json!({
+        "road_morf_accuracy": mean(&road.accuracy),
+        "irof": irof.mean,
+        "sensitivity_n": mean(&sens_n),
+        "monotonicity_arya": mean(&monotone),
+        "monotonicity_correlation": mean(&mono_corr),
+        "effective_complexity": mean(&effective),
+    })))
 }
 
 /// Continuity, relative input and output stability and the random logit test of one
@@ -603,10 +595,7 @@ fn more_robustness(
     classes: &[usize],
     seed: u64,
 ) -> Result<Value> {
-    let kept = |v: &[Option<f64>]| {
-        let s: Vec<f64> = v.iter().flatten().copied().collect();
-        s.iter().sum::<f64>() / s.len().max(1) as f64
-    };
+    let kept = |v: &[Option<f64>]| mean(&v.iter().flatten().copied().collect::<Vec<f64>>());
     let cont = continuity(
         explain,
         logits,
@@ -636,7 +625,7 @@ fn more_robustness(
         "continuity": kept(&cont.scores),
         "relative_input_stability": stability(Stability::Input)?,
         "relative_output_stability": stability(Stability::Output)?,
-        "random_logit_ssim": logit.iter().sum::<f64>() / logit.len().max(1) as f64,
+        "random_logit_ssim": mean(&logit),
     }))
 }
 

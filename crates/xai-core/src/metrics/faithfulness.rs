@@ -89,6 +89,18 @@ impl Default for CurveConfig {
     }
 }
 
+impl CurveConfig {
+    /// `features_per_step`, which must be at least 1.
+    fn step(&self) -> Result<usize> {
+        match self.features_per_step {
+            0 => Err(XaiError::Config(
+                "features_per_step must be at least 1".into(),
+            )),
+            k => Ok(k),
+        }
+    }
+}
+
 /// Deletion or insertion curves of `n` inputs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Curves {
@@ -253,12 +265,7 @@ fn curves<M: BlackBox + ?Sized>(
         Some(g) => g.clone(),
         None => FeatureGroups::singletons(f),
     };
-    let k = config.features_per_step;
-    if k == 0 {
-        return Err(XaiError::Config(
-            "features_per_step must be at least 1".into(),
-        ));
-    }
+    let k = config.step()?;
     let g = groups.count();
     let steps = g.div_ceil(k).min(max_steps.unwrap_or(usize::MAX));
     let per = steps + 1;
@@ -348,12 +355,7 @@ pub fn monotonicity<M: BlackBox + ?Sized>(
 ) -> Result<Vec<bool>> {
     check_pair(model, inputs, attributions, classes)?;
     let (n, f) = (inputs.n, inputs.f);
-    let k = config.features_per_step;
-    if k == 0 {
-        return Err(XaiError::Config(
-            "features_per_step must be at least 1".into(),
-        ));
-    }
+    let k = config.step()?;
     // Least important first = largest first of the negated ranking key.
     let reversed: Vec<f64> = attributions
         .data
